@@ -28,14 +28,15 @@ class FieldProblem:
     """One problem with one field, as a sentence a person can act on.
 
     ``field`` is the camelCase name admins see (``cacheTTL``); ``""`` means the
-    configuration as a whole.
+    configuration as a whole. ``message`` is a whole sentence that names the field,
+    so it reads well both beside a form field and on its own in a log.
     """
 
     field: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        return self.message
 
 
 class ConfigError(LLMOptError, ValueError):
@@ -88,9 +89,7 @@ class ProviderError(LLMOptError):
     overload, server errors) and false for ones it cannot (a bad request).
     """
 
-    def __init__(
-        self, message: str, *, retryable: bool, status_code: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
         self.retryable = retryable
         self.status_code = status_code
         super().__init__(message)

@@ -1,0 +1,132 @@
+"""Settings of the llmopt console, read from the environment (django-environ).
+
+Every setting has a default that runs on one machine with no services: SQLite for
+Django's own tables and for the llmopt store, under ``var/``. See the README for the
+variables. A bad value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+
+def _var_dir() -> Path:
+    path = Path(env.str("LLMOPT_VAR_DIR", default=str(BASE_DIR / "var")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(var_dir: Path) -> str:
+    """The configured key, or one generated once and kept in var/ so sessions survive restarts."""
+    configured = env.str("DJANGO_SECRET_KEY", default="")
+    if configured:
+        return configured
+    path = var_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+try:
+    VAR_DIR = _var_dir()
+    DEBUG = env.bool("DJANGO_DEBUG", default=False)
+    SECRET_KEY = _secret_key(VAR_DIR)
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+    DATABASES = {
+        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")
+    }
+    # The llmopt store: ArangoDB when ARANGO_URL is set, else SQLite at LLMOPT_SQLITE_PATH.
+    LLMOPT_SQLITE_PATH = env.str("LLMOPT_SQLITE_PATH", default=str(VAR_DIR / "llmopt.sqlite3"))
+    ARANGO_URL = env.str("ARANGO_URL", default="")
+    ARANGO_DB = env.str("ARANGO_DB", default="_system")
+    ARANGO_USERNAME = env.str("ARANGO_USERNAME", default="root")
+    ARANGO_PASSWORD = env.str("ARANGO_PASSWORD", default="")
+    LLMOPT_BACKUP_DIR = Path(env.str("LLMOPT_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+    LOG_LEVEL = env.str("LLMOPT_LOG_LEVEL", default="INFO").upper()
+except (environ.ImproperlyConfigured, ValueError) as exc:
+    raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+WSGI_APPLICATION = "console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "config-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "llmopt": {"handlers": ["console"], "level": LOG_LEVEL},
+        "console": {"handlers": ["console"], "level": LOG_LEVEL},
+    },
+}

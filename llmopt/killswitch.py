@@ -1,0 +1,170 @@
+"""The kill switch: one record that turns every optimization off at once.
+
+Semantics follow django-waffle's switches: a named, audited record, and a missing or
+unreadable record means the safe state, which here is *engaged* (all optimization off,
+every call on the standard API). Engaging and releasing it never touches the entries'
+own flags, so releasing brings back exactly the behaviour from before.
+
+================ ============================================================
+record state     what wrappers do
+================ ============================================================
+released         each entry's own flags apply
+engaged          no optimization anywhere
+missing          no optimization anywhere (``llmopt_migrate`` creates it released)
+unreadable       no optimization anywhere, until it can be read again
+================ ============================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from llmopt.errors import ConflictError, StoreError
+from llmopt.store import AuditEvent, Document, DocumentName, Store
+
+logger = logging.getLogger("llmopt.killswitch")
+
+ACTION_ENGAGE = "killswitch.engage"
+ACTION_RELEASE = "killswitch.release"
+TARGET = "kill_switch"
+_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchState:
+    """What the kill switch says now, and why.
+
+    ``engaged`` is the only field a wrapper needs; the others tell a person who set it,
+    when and why, and ``problem`` says when the state was inferred (record missing or
+    unreadable) rather than read.
+    """
+
+    engaged: bool
+    actor: str | None = None
+    reason: str = ""
+    changed_at: datetime | None = None
+    revision: str | None = None
+    problem: str | None = None
+
+
+def read_kill_switch(store: Store) -> KillSwitchState:
+    """The kill switch's state; never raises: a missing or unreadable record reads as engaged."""
+    try:
+        document = store.read_document(DocumentName.KILL_SWITCH)
+    except StoreError as exc:
+        logger.warning("kill switch unreadable, treating it as engaged: %s", exc)
+        return KillSwitchState(engaged=True, problem=f"the kill switch cannot be read: {exc}")
+    if document is None:
+        return KillSwitchState(
+            engaged=True,
+            problem="no kill switch record exists yet, so all optimization stays off "
+            "until it is released",
+        )
+    return _state_from(document)
+
+
+def engage_kill_switch(
+    store: Store, *, actor: str, reason: str = "", clock: Callable[[], datetime] | None = None
+) -> KillSwitchState:
+    """Turn every optimization off (the emergency rollback): one audited write.
+
+    Works whatever state the entries are in. Engaging an engaged switch writes nothing.
+    Raises :class:`~llmopt.errors.StoreError` when the store cannot be written.
+    """
+    return _set(store, engaged=True, actor=actor, reason=reason, clock=clock)
+
+
+def release_kill_switch(
+    store: Store, *, actor: str, reason: str = "", clock: Callable[[], datetime] | None = None
+) -> KillSwitchState:
+    """Let the entries' own flags apply again (restore): one audited write.
+
+    Releasing a released switch writes nothing. Raises
+    :class:`~llmopt.errors.StoreError` when the store cannot be written.
+    """
+    return _set(store, engaged=False, actor=actor, reason=reason, clock=clock)
+
+
+def _set(
+    store: Store,
+    *,
+    engaged: bool,
+    actor: str,
+    reason: str,
+    clock: Callable[[], datetime] | None,
+) -> KillSwitchState:
+    now = (clock or _utcnow)()
+    # Another operator may press the button at the same moment: re-read and retry,
+    # since both want the same end state and the switch holds nothing to merge.
+    for _ in range(_WRITE_ATTEMPTS):
+        document = store.read_document(DocumentName.KILL_SWITCH)
+        current = _state_from(document) if document is not None else None
+        if current is not None and current.problem is None and current.engaged == engaged:
+            return current
+        body = {
+            "engaged": engaged,
+            "actor": actor,
+            "reason": reason,
+            "changedAt": now.isoformat(),
+        }
+        try:
+            written = store.write_document(
+                DocumentName.KILL_SWITCH,
+                body,
+                expected_revision=document.revision if document is not None else None,
+                audit=AuditEvent(
+                    actor=actor,
+                    action=ACTION_ENGAGE if engaged else ACTION_RELEASE,
+                    target=TARGET,
+                    before=document.body if document is not None else None,
+                    after=body,
+                    reason=reason,
+                ),
+            )
+        except ConflictError:
+            continue
+        logger.warning(
+            "kill switch %s by %s%s",
+            "ENGAGED" if engaged else "released",
+            actor,
+            f": {reason}" if reason else "",
+        )
+        return _state_from(written)
+    raise ConflictError("the kill switch kept changing under this write; try again")
+
+
+def _state_from(document: Document) -> KillSwitchState:
+    body: dict[str, Any] = document.body
+    engaged = body.get("engaged")
+    if not isinstance(engaged, bool):
+        return KillSwitchState(
+            engaged=True,
+            revision=document.revision,
+            problem="the kill switch record is malformed, so it is treated as engaged",
+        )
+    actor = body.get("actor")
+    reason = body.get("reason")
+    return KillSwitchState(
+        engaged=engaged,
+        actor=actor if isinstance(actor, str) else None,
+        reason=reason if isinstance(reason, str) else "",
+        changed_at=_parse_time(body.get("changedAt")),
+        revision=document.revision,
+    )
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

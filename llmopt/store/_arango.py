@@ -1,0 +1,527 @@
+"""The production store: ArangoDB through python-arango."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from arango.client import ArangoClient
+from arango.cursor import Cursor
+from arango.database import Database, StandardDatabase, TransactionDatabase
+from arango.exceptions import ArangoError, ArangoServerError
+
+from llmopt.errors import ConflictError, RecordNotFound, StoreError
+from llmopt.store._records import (
+    TERMINAL_BATCH_STATUSES,
+    USAGE_COUNTERS,
+    AuditEvent,
+    AuditRecord,
+    BatchRecord,
+    BatchStatus,
+    Document,
+    DocumentName,
+    StoredResult,
+    UsageRollup,
+    as_utc,
+    batch_fields_as_json,
+    iso,
+)
+
+_T = TypeVar("_T")
+
+# ArangoDB error numbers this adapter gives a meaning to.
+_CONFLICT = 1200  # stale _rev, or a write-write conflict between transactions
+_DOCUMENT_NOT_FOUND = 1202
+_DUPLICATE_NAME = 1207
+_UNIQUE_VIOLATED = 1210
+_RETRIES = 5
+
+_SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
+_AI_CONFIG_KEY = "ai_models_config"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key(value: str) -> str:
+    # Ids, entry keys and fingerprints may hold characters _key forbids.
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _without_system(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in _SYSTEM_ATTRIBUTES}
+
+
+@dataclass(frozen=True, slots=True)
+class ArangoCollections:
+    """The collection names an ``ArangoStore`` uses; the defaults are production's.
+
+    ``aiconfigs`` is the existing configuration collection; the others are
+    llmopt's own and are created on open when missing.
+    """
+
+    aiconfigs: str = "aiconfigs"
+    state: str = "llmopt_state"
+    audit: str = "llmopt_audit"
+    batches: str = "llmopt_batches"
+    usage: str = "llmopt_usage"
+    results: str = "llmopt_results"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> ArangoCollections:
+        """The default names, each prefixed: for tests or several stores in one database."""
+        return cls(**{f.name: prefix + getattr(cls(), f.name) for f in fields(cls)})
+
+
+class ArangoStore:
+    """The ``Store`` on ArangoDB: production, shared by every process and machine.
+
+    Build it with ``ArangoStore.connect`` (or ``store_from_env``), or around a
+    ``StandardDatabase`` you already hold. Missing collections and indexes are
+    created on open. ``clock`` stamps audit records; inject one in tests.
+
+    Raises ``StoreError`` when the server cannot be reached or refuses a request.
+    """
+
+    def __init__(
+        self,
+        db: StandardDatabase,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        collections: ArangoCollections = ArangoCollections(),  # noqa: B008 (frozen)
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._names = collections
+        self._client: ArangoClient | None = None
+        self._documents: dict[DocumentName, tuple[str, str]] = {
+            DocumentName.AI_CONFIG: (collections.aiconfigs, _AI_CONFIG_KEY),
+            DocumentName.KILL_SWITCH: (collections.state, "kill_switch"),
+            DocumentName.MIGRATION: (collections.state, "migration"),
+        }
+        self._ensure_schema()
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        database: str,
+        username: str,
+        password: str,
+        verify: bool | str = True,
+        clock: Callable[[], datetime] = _utcnow,
+        collections: ArangoCollections = ArangoCollections(),  # noqa: B008 (frozen)
+    ) -> ArangoStore:
+        """Connect to the server(s) at ``url`` (comma-separated for a cluster).
+
+        ``verify`` checks the server's TLS certificate: ``True``, ``False``, or the
+        path of a CA bundle. Raises ``StoreError`` if the server cannot be reached,
+        the credentials are refused, or the database does not exist.
+        """
+        try:
+            client = ArangoClient(hosts=url, verify_override=verify)
+        except (ArangoError, OSError, ValueError) as exc:
+            raise StoreError(f"cannot use ArangoDB URL {url!r}: {exc}") from exc
+        try:
+            with _wrapped(f"connect to ArangoDB database {database!r} at {url}"):
+                db = client.db(database, username=username, password=password, verify=True)
+            store = cls(db, clock=clock, collections=collections)
+        except BaseException:
+            client.close()
+            raise
+        store._client = client
+        return store
+
+    def __repr__(self) -> str:
+        return f"ArangoStore({self._db.name!r})"
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        names = self._names
+        all_names = [getattr(names, f.name) for f in fields(names)]
+        generators = dict.fromkeys(all_names, "traditional")
+        # Padded keys sort like their insertion order: the audit log's paging cursor.
+        generators[names.audit] = "padded"
+        indexes = {
+            names.audit: [["at"], ["target"], ["action"]],
+            names.batches: [["created_at"], ["status", "created_at"], ["entry_key", "created_at"]],
+            names.usage: [["minute", "entry_key"], ["entry_key", "minute"]],
+            names.results: [["expires_at"]],
+        }
+        with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
+            for name, generator in generators.items():
+                if self._db.has_collection(name):
+                    continue
+                try:
+                    self._db.create_collection(name, key_generator=generator)
+                except ArangoServerError as exc:
+                    if exc.error_code != _DUPLICATE_NAME:  # another process won the race
+                        raise
+            for name, field_lists in indexes.items():
+                for index_fields in field_lists:
+                    # Idempotent: the server returns an existing identical index.
+                    self._db.collection(name).add_index(
+                        {"type": "persistent", "fields": index_fields}
+                    )
+
+    def _query(self, db: Database, aql: str, bind_vars: dict[str, Any]) -> Cursor:
+        return cast(Cursor, db.aql.execute(aql, bind_vars=bind_vars))
+
+    def _retrying(self, run: Callable[[], _T]) -> _T:
+        # A single AQL query is atomic and, on a conflict with a concurrent
+        # writer, changes nothing: running it again is safe.
+        for attempt in range(_RETRIES):
+            try:
+                return run()
+            except ArangoServerError as exc:
+                if exc.error_code not in (_CONFLICT, _UNIQUE_VIOLATED) or attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _audit_doc(self, event: AuditEvent) -> tuple[dict[str, Any], datetime]:
+        at = as_utc(self._clock())
+        return {**event.model_dump(mode="json"), "at": iso(at)}, at
+
+    # -- documents --------------------------------------------------------------
+
+    def read_document(self, name: DocumentName) -> Document | None:
+        """See ``Store.read_document``."""
+        collection, key = self._documents[name]
+        with _wrapped(f"read document {name}"):
+            doc = self._db.collection(collection).get(key)
+        if doc is None:
+            return None
+        if not isinstance(doc, dict):
+            raise StoreError(f"stored document {name} is not a valid JSON object")
+        return Document(body=_without_system(doc), revision=str(doc["_rev"]))
+
+    def write_document(
+        self,
+        name: DocumentName,
+        body: Mapping[str, Any],
+        *,
+        expected_revision: str | None,
+        audit: AuditEvent,
+    ) -> Document:
+        """See ``Store.write_document``."""
+        collection, key = self._documents[name]
+        clean = _without_system(body)
+        audit_doc, _ = self._audit_doc(audit)
+        with _wrapped(f"write document {name}"):
+            txn = self._db.begin_transaction(write=[collection, self._names.audit])
+            try:
+                docs = txn.collection(collection)
+                if expected_revision is None:
+                    meta = docs.insert({**clean, "_key": key})
+                else:
+                    meta = docs.replace(
+                        {**clean, "_key": key, "_rev": expected_revision}, check_rev=True
+                    )
+                txn.collection(self._names.audit).insert(audit_doc, silent=True)
+                txn.commit_transaction()
+            except BaseException as exc:
+                _abort(txn)
+                if isinstance(exc, ArangoServerError) and exc.error_code in (
+                    _CONFLICT,
+                    _DOCUMENT_NOT_FOUND,
+                    _UNIQUE_VIOLATED,
+                ):
+                    raise self._conflict(name, expected_revision, exc.error_code) from exc
+                raise
+        return Document(body=clean, revision=str(cast(dict[str, Any], meta)["_rev"]))
+
+    def _conflict(
+        self, name: DocumentName, expected: str | None, error_code: int | None
+    ) -> ConflictError:
+        try:
+            current = self.read_document(name)
+        except StoreError:
+            current = None
+        revision = None if current is None else current.revision
+        if error_code == _UNIQUE_VIOLATED or (expected is None and current is not None):
+            message = f"document {name} already exists; read it and replace it instead"
+        elif error_code == _DOCUMENT_NOT_FOUND:
+            message = f"document {name} does not exist (any more)"
+        else:
+            message = f"document {name} was changed by someone else; re-read and retry"
+        return ConflictError(message, current_revision=revision)
+
+    # -- audit ------------------------------------------------------------------
+
+    def record_audit(self, event: AuditEvent) -> AuditRecord:
+        """See ``Store.record_audit``."""
+        doc, at = self._audit_doc(event)
+        with _wrapped("record an audit event"):
+            meta = cast(dict[str, Any], self._db.collection(self._names.audit).insert(doc))
+        return AuditRecord(**event.model_dump(mode="json"), id=str(meta["_key"]), at=at)
+
+    def list_audit(
+        self,
+        *,
+        limit: int = 100,
+        before_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """See ``Store.list_audit``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        filters = []
+        bind: dict[str, Any] = {"@c": self._names.audit, "limit": limit}
+        if before_id is not None:
+            filters.append("a._key < @before")
+            bind["before"] = before_id
+        for attribute, value in (("action", action), ("actor", actor), ("target", target)):
+            if value is not None:
+                filters.append(f"a.{attribute} == @{attribute}")
+                bind[attribute] = value
+        if since is not None:
+            filters.append("a.at >= @since")
+            bind["since"] = iso(since)
+        aql = (
+            "FOR a IN @@c "
+            + "".join(f"FILTER {f} " for f in filters)
+            + "SORT a._key DESC LIMIT @limit "
+            'RETURN MERGE(UNSET(a, "_key", "_id", "_rev"), {id: a._key})'
+        )
+        with _wrapped("list the audit log"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("audit record"):
+            return [AuditRecord.model_validate(row) for row in rows]
+
+    # -- batches ----------------------------------------------------------------
+
+    def insert_batch(self, record: BatchRecord) -> None:
+        """See ``Store.insert_batch``."""
+        doc = {**record.model_dump(mode="json"), "_key": _key(record.id)}
+        with _wrapped(f"insert batch {record.id!r}"):
+            try:
+                self._db.collection(self._names.batches).insert(doc, silent=True)
+            except ArangoServerError as exc:
+                if exc.error_code == _UNIQUE_VIOLATED:
+                    raise ConflictError(f"batch {record.id!r} is already recorded") from exc
+                raise
+
+    def get_batch(self, batch_id: str) -> BatchRecord:
+        """See ``Store.get_batch``."""
+        with _wrapped(f"read batch {batch_id!r}"):
+            doc = self._db.collection(self._names.batches).get(_key(batch_id))
+        if doc is None:
+            raise RecordNotFound(f"no batch {batch_id!r} in the store")
+        with _decoding("batch"):
+            return BatchRecord.model_validate(doc)
+
+    def update_batch(
+        self,
+        batch_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expect: Mapping[str, Any] | None = None,
+    ) -> BatchRecord | None:
+        """See ``Store.update_batch``."""
+        new_values = batch_fields_as_json(dict(changes), what="changes")
+        expected = batch_fields_as_json(dict(expect or {}), what="expect")
+        bind: dict[str, Any] = {
+            "@c": self._names.batches,
+            "key": _key(batch_id),
+            "changes": new_values,
+        }
+        filters = []
+        for i, (field, value) in enumerate(expected.items()):
+            filters.append(f"FILTER b[@f{i}] == @v{i} ")
+            bind[f"f{i}"] = field
+            bind[f"v{i}"] = value
+        aql = (
+            "FOR b IN @@c FILTER b._key == @key "
+            + "".join(filters)
+            # mergeObjects false: a changed request_counts replaces the old one.
+            + "UPDATE b WITH @changes IN @@c OPTIONS {keepNull: true, mergeObjects: false} "
+            "RETURN NEW"
+        )
+        with _wrapped(f"update batch {batch_id!r}"):
+            rows = self._retrying(lambda: list(self._query(self._db, aql, bind)))
+            if not rows:
+                if not self._db.collection(self._names.batches).has(_key(batch_id)):
+                    raise RecordNotFound(f"no batch {batch_id!r} in the store")
+                return None
+        with _decoding("batch"):
+            return BatchRecord.model_validate(rows[0])
+
+    def list_batches(
+        self,
+        *,
+        statuses: Collection[BatchStatus] | None = None,
+        entry_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[BatchRecord]:
+        """See ``Store.list_batches``."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        filters = []
+        bind: dict[str, Any] = {"@c": self._names.batches, "limit": limit, "offset": offset}
+        if statuses is not None:
+            filters.append("FILTER b.status IN @statuses ")
+            bind["statuses"] = [BatchStatus(s).value for s in statuses]
+        if entry_key is not None:
+            filters.append("FILTER b.entry_key == @entry_key ")
+            bind["entry_key"] = entry_key
+        aql = (
+            "FOR b IN @@c "
+            + "".join(filters)
+            + "SORT b.created_at DESC, b.id DESC LIMIT @offset, @limit RETURN b"
+        )
+        with _wrapped("list batches"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("batch"):
+            return [BatchRecord.model_validate(row) for row in rows]
+
+    # -- usage ------------------------------------------------------------------
+
+    def add_usage(self, rollups: Iterable[UsageRollup]) -> None:
+        """See ``Store.add_usage``."""
+        merged: dict[tuple[datetime, str], UsageRollup] = {}
+        for rollup in rollups:
+            at = (rollup.minute, rollup.entry_key)
+            merged[at] = merged[at] + rollup if at in merged else rollup
+        if not merged:
+            return
+        rows = [
+            {
+                **r.model_dump(mode="json"),
+                "_key": f"{r.minute:%Y%m%d%H%M}-{_key(r.entry_key)}",
+            }
+            for r in merged.values()
+        ]
+        sums = ", ".join(f"{name}: OLD.{name} + r.{name}" for name in USAGE_COUNTERS)
+        # One query is one transaction: every roll-up is added, or none.
+        aql = f"FOR r IN @rows UPSERT {{_key: r._key}} INSERT r UPDATE {{{sums}}} IN @@c"
+        bind = {"@c": self._names.usage, "rows": rows}
+        with _wrapped("add usage"):
+            self._retrying(lambda: self._query(self._db, aql, bind))
+
+    def usage(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """See ``Store.usage``."""
+        bind: dict[str, Any] = {"@c": self._names.usage, "start": iso(start), "end": iso(end)}
+        entry_filter = ""
+        if entry_key is not None:
+            entry_filter = "FILTER u.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        aql = (
+            "FOR u IN @@c FILTER u.minute >= @start AND u.minute < @end "
+            + entry_filter
+            + "SORT u.minute, u.entry_key RETURN u"
+        )
+        with _wrapped("read usage"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("usage roll-up"):
+            return [UsageRollup.model_validate(row) for row in rows]
+
+    # -- results ----------------------------------------------------------------
+
+    def put_result(self, result: StoredResult) -> None:
+        """See ``Store.put_result``."""
+        doc = {**result.model_dump(mode="json"), "_key": _key(result.fingerprint)}
+        with _wrapped(f"store result {result.fingerprint!r}"):
+            self._db.collection(self._names.results).insert(
+                doc, overwrite_mode="replace", silent=True
+            )
+
+    def get_result(self, fingerprint: str, *, now: datetime) -> StoredResult | None:
+        """See ``Store.get_result``."""
+        with _wrapped(f"read result {fingerprint!r}"):
+            doc = self._db.collection(self._names.results).get(_key(fingerprint))
+        if doc is None:
+            return None
+        with _decoding("result"):
+            result = StoredResult.model_validate(doc)
+        return result if result.expires_at > as_utc(now) else None
+
+    # -- maintenance ------------------------------------------------------------
+
+    def prune(
+        self,
+        *,
+        usage_before: datetime | None = None,
+        audit_before: datetime | None = None,
+        batches_ended_before: datetime | None = None,
+        results_expired_by: datetime | None = None,
+    ) -> dict[str, int]:
+        """See ``Store.prune``."""
+        names = self._names
+        plans: dict[str, tuple[str, str, dict[str, Any]] | None] = {
+            "usage": None
+            if usage_before is None
+            else (names.usage, "x.minute < @cut", {"cut": iso(usage_before)}),
+            "audit": None
+            if audit_before is None
+            else (names.audit, "x.at < @cut", {"cut": iso(audit_before)}),
+            "batches": None
+            if batches_ended_before is None
+            else (
+                names.batches,
+                "x.status IN @terminal AND NOT_NULL(x.ended_at, x.created_at) < @cut",
+                {
+                    "cut": iso(batches_ended_before),
+                    "terminal": sorted(s.value for s in TERMINAL_BATCH_STATUSES),
+                },
+            ),
+            "results": None
+            if results_expired_by is None
+            else (names.results, "x.expires_at <= @cut", {"cut": iso(results_expired_by)}),
+        }
+        counts = dict.fromkeys(plans, 0)
+        with _wrapped("prune old records"):
+            for kind, plan in plans.items():
+                if plan is None:
+                    continue
+                collection, condition, bind = plan
+                aql = f"FOR x IN @@c FILTER {condition} REMOVE x IN @@c"
+                cursor = self._query(self._db, aql, {"@c": collection, **bind})
+                counts[kind] = int((cursor.statistics() or {}).get("modified", 0))
+        return counts
+
+    def ping(self) -> None:
+        """See ``Store.ping``."""
+        with _wrapped(f"reach ArangoDB database {self._db.name!r}"):
+            self._db.collection(self._names.state).count()
+
+    def close(self) -> None:
+        """See ``Store.close``; closes the HTTP sessions if ``connect`` opened them."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+@contextmanager
+def _wrapped(what: str) -> Iterator[None]:
+    # requests' connection errors are OSErrors; python-arango raises ArangoError.
+    try:
+        yield
+    except (ArangoError, OSError) as exc:
+        raise StoreError(f"cannot {what}: {exc}") from exc
+
+
+@contextmanager
+def _decoding(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ValueError as exc:
+        raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+
+
+def _abort(txn: TransactionDatabase) -> None:
+    # If even the abort fails, the server drops the unfinished transaction itself.
+    with suppress(ArangoError, OSError):
+        txn.abort_transaction()

@@ -1,0 +1,163 @@
+"""The one interface every store adapter implements, and the contract tests check."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from llmopt.store._records import (
+    AuditEvent,
+    AuditRecord,
+    BatchRecord,
+    BatchStatus,
+    Document,
+    DocumentName,
+    StoredResult,
+    UsageRollup,
+)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for llmopt: named documents, audit log, batches, usage and results.
+
+    Depend on this protocol, never on an adapter: ``SQLiteStore`` on one machine and
+    in tests, ``ArangoStore`` in production, both built by ``open_store`` or
+    ``store_from_env``. Every method raises ``StoreError`` when the store cannot be
+    read or written; the more specific errors are listed per method. Datetime
+    arguments must be timezone-aware (``ValueError`` otherwise).
+    """
+
+    def read_document(self, name: DocumentName) -> Document | None:
+        """The document called ``name`` with its revision, or ``None`` if it does not exist.
+
+        Raises ``StoreError`` also when the stored body is not a JSON object.
+        """
+        ...
+
+    def write_document(
+        self,
+        name: DocumentName,
+        body: Mapping[str, Any],
+        *,
+        expected_revision: str | None,
+        audit: AuditEvent,
+    ) -> Document:
+        """Create or replace a document and record ``audit`` in the same transaction.
+
+        ``expected_revision=None`` creates the document, which must not exist yet;
+        otherwise it must be the revision last read. The body is stored verbatim
+        (unknown fields included) except the ArangoDB system attributes ``_key``,
+        ``_id`` and ``_rev``. Returns the document with its new revision.
+
+        Raises ``ConflictError`` when the revision is stale, when creating a
+        document that exists, or when replacing one that does not; then nothing
+        was written, neither the document nor the audit record.
+        """
+        ...
+
+    def record_audit(self, event: AuditEvent) -> AuditRecord:
+        """Record an action that changes no document (a document write audits itself)."""
+        ...
+
+    def list_audit(
+        self,
+        *,
+        limit: int = 100,
+        before_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """Audit records, newest first, matching every filter given.
+
+        Page with ``before_id=<id of the last record of the previous page>``.
+        ``since`` keeps records at or after that time. Raises ``ValueError`` for a
+        negative ``limit`` or a ``before_id`` this store never issued.
+        """
+        ...
+
+    def insert_batch(self, record: BatchRecord) -> None:
+        """Add a batch to the ledger; ``ConflictError`` if its id is already there."""
+        ...
+
+    def get_batch(self, batch_id: str) -> BatchRecord:
+        """The batch with this ledger id; ``RecordNotFound`` if there is none."""
+        ...
+
+    def update_batch(
+        self,
+        batch_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expect: Mapping[str, Any] | None = None,
+    ) -> BatchRecord | None:
+        """Apply ``changes`` if every field in ``expect`` has the given value (compare-and-set).
+
+        Returns the updated record, or ``None`` when a field in ``expect`` differs,
+        in which case nothing was written: use it to claim a batch so that of two
+        workers exactly one wins. Values are compared in their JSON form.
+
+        Raises ``RecordNotFound`` for an unknown batch, and ``ValueError`` before
+        touching the store when ``changes`` or ``expect`` name an unknown field or
+        ``id``, or hold a value of the wrong type (``pydantic.ValidationError``).
+        """
+        ...
+
+    def list_batches(
+        self,
+        *,
+        statuses: Collection[BatchStatus] | None = None,
+        entry_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[BatchRecord]:
+        """Batches, most recently created first, optionally only these statuses or entry."""
+        ...
+
+    def add_usage(self, rollups: Iterable[UsageRollup]) -> None:
+        """Sum roll-ups into the stored ones of the same minute and entry, all or none."""
+        ...
+
+    def usage(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """Roll-ups with ``start <= minute < end``, ordered by minute then entry key."""
+        ...
+
+    def put_result(self, result: StoredResult) -> None:
+        """Store a reusable result, replacing any with the same fingerprint."""
+        ...
+
+    def get_result(self, fingerprint: str, *, now: datetime) -> StoredResult | None:
+        """The result for ``fingerprint``, or ``None`` if absent or expired at ``now``."""
+        ...
+
+    def prune(
+        self,
+        *,
+        usage_before: datetime | None = None,
+        audit_before: datetime | None = None,
+        batches_ended_before: datetime | None = None,
+        results_expired_by: datetime | None = None,
+    ) -> dict[str, int]:
+        """Delete old rows of each kind a cutoff is given for.
+
+        Deletes usage with ``minute < usage_before``, audit records with
+        ``at < audit_before``, ended or failed batches whose ``ended_at`` (or, if
+        unset, ``created_at``) is before ``batches_ended_before`` — never a batch
+        still in flight — and results with ``expires_at <= results_expired_by``.
+        Returns ``{"usage": n, "audit": n, "batches": n, "results": n}``, with 0 for
+        the kinds not asked for.
+        """
+        ...
+
+    def ping(self) -> None:
+        """Return if the store can be reached; raise ``StoreError`` if not (health checks)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+        ...

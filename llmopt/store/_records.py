@@ -1,0 +1,209 @@
+"""What the store keeps: documents, audit records, batches, usage roll-ups and results.
+
+Every datetime is timezone-aware and UTC: naive datetimes are rejected rather than
+guessed at, and aware ones are converted. In JSON every datetime has one fixed-width
+form (``2025-01-31T09:05:00.000000+00:00``) so that stored strings sort like the
+instants they stand for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, field_validator
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; raises ``ValueError`` for a naive datetime."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetimes must be timezone-aware (UTC), not naive")
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    """The fixed-width ISO form the stores keep, which sorts chronologically."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+UTCDateTime = Annotated[
+    datetime,
+    AfterValidator(as_utc),
+    PlainSerializer(iso, return_type=str, when_used="json"),
+]
+
+
+class DocumentName(StrEnum):
+    """The named JSON documents the store holds, each written optimistically.
+
+    ============  ============================================================
+    name          where ArangoDB keeps it
+    ============  ============================================================
+    AI_CONFIG     ``aiconfigs/ai_models_config`` (the production document)
+    KILL_SWITCH   ``llmopt_state/kill_switch``
+    MIGRATION     ``llmopt_state/migration``
+    ============  ============================================================
+    """
+
+    AI_CONFIG = "ai_config"
+    KILL_SWITCH = "kill_switch"
+    MIGRATION = "migration"
+
+
+class Document(BaseModel, frozen=True):
+    """A document's JSON body and the revision to send back when replacing it.
+
+    ``revision`` is opaque: compare it for equality, never parse it.
+    """
+
+    body: dict[str, Any]
+    revision: str
+
+
+class AuditEvent(BaseModel, frozen=True):
+    """What a caller asks the audit log to record: who did what to which target, and why.
+
+    ``before`` and ``after`` must be JSON-serialisable; mask secrets before passing them.
+    """
+
+    actor: str
+    action: str
+    target: str
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+
+
+class AuditRecord(AuditEvent, frozen=True):
+    """An audit event as stored: with its id (the paging cursor) and its time."""
+
+    id: str
+    at: UTCDateTime
+
+
+class BatchStatus(StrEnum):
+    """Where a provider batch is in its life.
+
+    ``PENDING`` recorded but not yet submitted; ``IN_PROGRESS`` and ``CANCELING``
+    as the provider reports; ``ENDED`` finished (results may be fetched);
+    ``FAILED`` submission failed and nothing exists at the provider.
+    """
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    CANCELING = "canceling"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+TERMINAL_BATCH_STATUSES = frozenset({BatchStatus.ENDED, BatchStatus.FAILED})
+
+
+def _empty_request_counts() -> dict[str, int]:
+    return {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+
+
+class BatchRecord(BaseModel):
+    """One provider batch in our ledger; ``id`` is ours, ``provider_batch_id`` the provider's.
+
+    ``requests`` maps each request's ``custom_id`` to its request fingerprint, so
+    finished answers can be stored as reusable results.
+    """
+
+    id: str
+    provider: str
+    model: str
+    entry_key: str
+    provider_batch_id: str | None = None
+    status: BatchStatus = BatchStatus.PENDING
+    request_counts: dict[str, int] = Field(default_factory=_empty_request_counts)
+    requests: dict[str, str] = Field(default_factory=dict)
+    created_at: UTCDateTime
+    submitted_at: UTCDateTime | None = None
+    ended_at: UTCDateTime | None = None
+    expires_at: UTCDateTime | None = None
+    last_polled_at: UTCDateTime | None = None
+    cost_estimate_usd: float | None = None
+    error: str | None = None
+
+
+_BATCH_PROBE = BatchRecord(
+    id="probe",
+    provider="probe",
+    model="probe",
+    entry_key="probe",
+    created_at=datetime(2000, 1, 1, tzinfo=UTC),
+)
+
+
+def batch_fields_as_json(fields: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """Validate some ``BatchRecord`` fields on their own and return their JSON values.
+
+    Raises ``ValueError`` for an unknown field or for ``id`` (a batch's id never
+    changes), and ``pydantic.ValidationError`` (also a ``ValueError``) for a bad value.
+    """
+    unknown = sorted(set(fields) - set(BatchRecord.model_fields))
+    if unknown:
+        raise ValueError(f"{what} names unknown batch field(s): {', '.join(unknown)}")
+    if "id" in fields:
+        raise ValueError(f"{what} cannot name 'id': a batch's id never changes")
+    merged = BatchRecord.model_validate({**_BATCH_PROBE.model_dump(), **fields})
+    as_json = merged.model_dump(mode="json")
+    return {name: as_json[name] for name in fields}
+
+
+class UsageRollup(BaseModel):
+    """The usage of one config entry during one minute (UTC).
+
+    ``minute`` is truncated to the minute on validation. Adding two roll-ups of the
+    same ``(minute, entry_key)`` sums every counter, in memory (``a + b``) and in
+    the store (``Store.add_usage``). ``baseline_cost_usd`` is what the same calls
+    would have cost without optimization; ``unpriced_calls`` counts calls whose cost
+    is unknown and therefore missing from ``cost_usd``.
+    """
+
+    minute: UTCDateTime
+    entry_key: str
+    calls: int = 0
+    batched_calls: int = 0
+    fallbacks: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    baseline_cost_usd: float = 0.0
+    unpriced_calls: int = 0
+
+    @field_validator("minute")
+    @classmethod
+    def _truncate_to_minute(cls, value: datetime) -> datetime:
+        return value.replace(second=0, microsecond=0)
+
+    def __add__(self, other: UsageRollup) -> UsageRollup:
+        """The sum of two roll-ups of the same minute and entry; ``ValueError`` otherwise."""
+        if (self.minute, self.entry_key) != (other.minute, other.entry_key):
+            raise ValueError("only roll-ups of the same minute and entry_key can be added")
+        sums = {name: getattr(self, name) + getattr(other, name) for name in USAGE_COUNTERS}
+        return self.model_copy(update=sums)
+
+
+USAGE_COUNTERS: tuple[str, ...] = tuple(
+    name for name in UsageRollup.model_fields if name not in ("minute", "entry_key")
+)
+
+
+class StoredResult(BaseModel):
+    """A finished batch item's answer, kept so a re-sent identical request reuses it.
+
+    It is looked up by ``fingerprint`` (of the request) and stops being returned
+    once ``expires_at`` has passed.
+    """
+
+    fingerprint: str
+    result: dict[str, Any]
+    batch_id: str | None = None
+    created_at: UTCDateTime
+    expires_at: UTCDateTime

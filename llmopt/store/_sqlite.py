@@ -1,0 +1,535 @@
+"""The embedded store: one SQLite file (or memory) for one machine and for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from llmopt.errors import ConflictError, RecordNotFound, StoreError
+from llmopt.store._records import (
+    TERMINAL_BATCH_STATUSES,
+    USAGE_COUNTERS,
+    AuditEvent,
+    AuditRecord,
+    BatchRecord,
+    BatchStatus,
+    Document,
+    DocumentName,
+    StoredResult,
+    UsageRollup,
+    as_utc,
+    batch_fields_as_json,
+    iso,
+)
+
+SCHEMA_VERSION = 1
+
+
+def _sql_type(usage_counter: str) -> str:
+    return "REAL" if UsageRollup.model_fields[usage_counter].annotation is float else "INTEGER"
+
+
+# _MIGRATIONS[n] takes the schema from version n to n + 1; append, never edit.
+_MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE documents (
+        name TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    CREATE INDEX audit_target ON audit (target, id);
+    CREATE INDEX audit_action ON audit (action, id);
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX batches_created ON batches (created_at, id);
+    CREATE INDEX batches_status ON batches (status, created_at);
+    CREATE INDEX batches_entry ON batches (entry_key, created_at);
+    CREATE TABLE usage (
+        minute TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        {", ".join(f"{name} {_sql_type(name)} NOT NULL DEFAULT 0" for name in USAGE_COUNTERS)},
+        PRIMARY KEY (minute, entry_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_entry ON usage (entry_key, minute);
+    CREATE TABLE results (
+        fingerprint TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX results_expires ON results (expires_at);
+    """,
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
+
+_USAGE_UPSERT = (
+    f"INSERT INTO usage (minute, entry_key, {', '.join(USAGE_COUNTERS)}) "
+    f"VALUES (?, ?, {', '.join('?' for _ in USAGE_COUNTERS)}) "
+    "ON CONFLICT (minute, entry_key) DO UPDATE SET "
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in USAGE_COUNTERS)
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def _decoding(what: str) -> Iterator[None]:
+    # Stored rows that no longer parse are the store's problem, not the caller's.
+    try:
+        yield
+    except ValueError as exc:
+        raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+class SQLiteStore:
+    """The ``Store`` on SQLite: the default for one machine, and the store tests use.
+
+    ``path`` is a file (created with its schema if missing; WAL mode, so several
+    processes may share it) or ``":memory:"`` (one private database, shared by the
+    threads that use this object). ``clock`` stamps audit records; inject one in
+    tests.
+
+    Raises ``StoreError`` when the file cannot be opened, is not a SQLite database,
+    or was written by a newer schema version.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._clock = clock
+        # One connection, serialised by this lock: ":memory:" databases are
+        # per-connection, and sqlite3 connections must not be used concurrently.
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                self._path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self._path!r}: {exc}") from exc
+        try:
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._path!r})"
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        with self._wrapped(f"open SQLite store {self._path!r}"):
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            if self._path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL is durable across application crashes in WAL mode.
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self._transaction(f"create the schema of {self._path!r}") as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            version = 0 if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"SQLite store {self._path!r} has schema version {version}, newer than "
+                    f"this llmopt understands ({SCHEMA_VERSION}); upgrade llmopt"
+                )
+            for script in _MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if row is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version < SCHEMA_VERSION:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    @contextmanager
+    def _wrapped(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot {what}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
+        # timeout), so read-check-write sequences are atomic across processes.
+        with self._wrapped(what) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _now(self) -> datetime:
+        return as_utc(self._clock())
+
+    def _insert_audit(self, conn: sqlite3.Connection, event: AuditEvent) -> AuditRecord:
+        data = event.model_dump(mode="json")
+        at = self._now()
+        cursor = conn.execute(
+            "INSERT INTO audit (at, actor, action, target, before, after, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                iso(at),
+                event.actor,
+                event.action,
+                event.target,
+                _dumps(data["before"]),
+                _dumps(data["after"]),
+                event.reason,
+            ),
+        )
+        return AuditRecord(**data, id=str(cursor.lastrowid), at=at)
+
+    # -- documents --------------------------------------------------------------
+
+    def read_document(self, name: DocumentName) -> Document | None:
+        """See ``Store.read_document``."""
+        with self._wrapped(f"read document {name}") as conn:
+            row = conn.execute(
+                "SELECT body, version FROM documents WHERE name = ?", (name.value,)
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            body = json.loads(row[0])
+        except ValueError as exc:
+            raise StoreError(f"stored document {name} is not valid JSON") from exc
+        if not isinstance(body, dict):
+            raise StoreError(f"stored document {name} is not a JSON object")
+        return Document(body=body, revision=str(row[1]))
+
+    def write_document(
+        self,
+        name: DocumentName,
+        body: Mapping[str, Any],
+        *,
+        expected_revision: str | None,
+        audit: AuditEvent,
+    ) -> Document:
+        """See ``Store.write_document``."""
+        clean = {k: v for k, v in body.items() if k not in _SYSTEM_ATTRIBUTES}
+        text = _dumps(clean)
+        with self._transaction(f"write document {name}") as conn:
+            row = conn.execute(
+                "SELECT version FROM documents WHERE name = ?", (name.value,)
+            ).fetchone()
+            current = None if row is None else str(row[0])
+            if expected_revision is None:
+                if current is not None:
+                    raise ConflictError(
+                        f"document {name} already exists (revision {current}); "
+                        "read it and replace it instead",
+                        current_revision=current,
+                    )
+                version = 1
+                conn.execute(
+                    "INSERT INTO documents (name, body, version) VALUES (?, ?, ?)",
+                    (name.value, text, version),
+                )
+            else:
+                if current is None:
+                    raise ConflictError(f"document {name} does not exist (any more)")
+                if current != expected_revision:
+                    raise ConflictError(
+                        f"document {name} was changed by someone else (revision "
+                        f"{current}, not {expected_revision}); re-read and retry",
+                        current_revision=current,
+                    )
+                version = int(current) + 1
+                cursor = conn.execute(
+                    "UPDATE documents SET body = ?, version = ? WHERE name = ? AND version = ?",
+                    (text, version, name.value, int(current)),
+                )
+                if cursor.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; be safe
+                    raise ConflictError(f"document {name} changed while writing it")
+            self._insert_audit(conn, audit)
+        return Document(body=clean, revision=str(version))
+
+    # -- audit ------------------------------------------------------------------
+
+    def record_audit(self, event: AuditEvent) -> AuditRecord:
+        """See ``Store.record_audit``."""
+        with self._transaction("record an audit event") as conn:
+            return self._insert_audit(conn, event)
+
+    def list_audit(
+        self,
+        *,
+        limit: int = 100,
+        before_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """See ``Store.list_audit``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        where: list[str] = []
+        params: list[Any] = []
+        if before_id is not None:
+            if not before_id.isdigit():
+                raise ValueError(f"{before_id!r} is not an audit id of this store")
+            where.append("id < ?")
+            params.append(int(before_id))
+        for column, value in (("action", action), ("actor", actor), ("target", target)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso(since))
+        sql = "SELECT id, at, actor, action, target, before, after, reason FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        with self._wrapped("list the audit log") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with _decoding("audit record"):
+            return [
+                AuditRecord(
+                    id=str(r[0]),
+                    at=r[1],
+                    actor=r[2],
+                    action=r[3],
+                    target=r[4],
+                    before=json.loads(r[5]),
+                    after=json.loads(r[6]),
+                    reason=r[7],
+                )
+                for r in rows
+            ]
+
+    # -- batches ----------------------------------------------------------------
+
+    @staticmethod
+    def _batch_row(record: BatchRecord) -> tuple[str, str, str, str, str | None, str]:
+        return (
+            record.id,
+            record.status.value,
+            record.entry_key,
+            iso(record.created_at),
+            None if record.ended_at is None else iso(record.ended_at),
+            record.model_dump_json(),
+        )
+
+    def insert_batch(self, record: BatchRecord) -> None:
+        """See ``Store.insert_batch``."""
+        with self._transaction(f"insert batch {record.id!r}") as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO batches (id, status, entry_key, created_at, ended_at, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    self._batch_row(record),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(f"batch {record.id!r} is already recorded") from exc
+
+    def get_batch(self, batch_id: str) -> BatchRecord:
+        """See ``Store.get_batch``."""
+        with self._wrapped(f"read batch {batch_id!r}") as conn:
+            row = conn.execute("SELECT body FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise RecordNotFound(f"no batch {batch_id!r} in the store")
+        with _decoding("batch"):
+            return BatchRecord.model_validate_json(row[0])
+
+    def update_batch(
+        self,
+        batch_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expect: Mapping[str, Any] | None = None,
+    ) -> BatchRecord | None:
+        """See ``Store.update_batch``."""
+        new_values = batch_fields_as_json(dict(changes), what="changes")
+        expected = batch_fields_as_json(dict(expect or {}), what="expect")
+        with self._transaction(f"update batch {batch_id!r}") as conn:
+            row = conn.execute("SELECT body FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            if row is None:
+                raise RecordNotFound(f"no batch {batch_id!r} in the store")
+            with _decoding("batch"):
+                current = json.loads(row[0])
+                if any(current.get(name) != value for name, value in expected.items()):
+                    return None
+                updated = BatchRecord.model_validate({**current, **new_values})
+            _, status, entry_key, created_at, ended_at, body = self._batch_row(updated)
+            conn.execute(
+                "UPDATE batches SET status = ?, entry_key = ?, created_at = ?, ended_at = ?, "
+                "body = ? WHERE id = ?",
+                (status, entry_key, created_at, ended_at, body, batch_id),
+            )
+        return updated
+
+    def list_batches(
+        self,
+        *,
+        statuses: Collection[BatchStatus] | None = None,
+        entry_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[BatchRecord]:
+        """See ``Store.list_batches``."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        where: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            wanted = [BatchStatus(s).value for s in statuses]
+            if not wanted:
+                return []
+            where.append(f"status IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        if entry_key is not None:
+            where.append("entry_key = ?")
+            params.append(entry_key)
+        sql = "SELECT body FROM batches"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        params.extend((limit, offset))
+        with self._wrapped("list batches") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with _decoding("batch"):
+            return [BatchRecord.model_validate_json(r[0]) for r in rows]
+
+    # -- usage ------------------------------------------------------------------
+
+    def add_usage(self, rollups: Iterable[UsageRollup]) -> None:
+        """See ``Store.add_usage``."""
+        rows = [
+            (iso(r.minute), r.entry_key, *(getattr(r, name) for name in USAGE_COUNTERS))
+            for r in rollups
+        ]
+        if not rows:
+            return
+        with self._transaction("add usage") as conn:
+            conn.executemany(_USAGE_UPSERT, rows)
+
+    def usage(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """See ``Store.usage``."""
+        columns = ("minute", "entry_key", *USAGE_COUNTERS)
+        sql = f"SELECT {', '.join(columns)} FROM usage WHERE minute >= ? AND minute < ?"
+        params: list[Any] = [iso(start), iso(end)]
+        if entry_key is not None:
+            sql += " AND entry_key = ?"
+            params.append(entry_key)
+        sql += " ORDER BY minute, entry_key"
+        with self._wrapped("read usage") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with _decoding("usage roll-up"):
+            return [UsageRollup.model_validate(dict(zip(columns, r, strict=True))) for r in rows]
+
+    # -- results ----------------------------------------------------------------
+
+    def put_result(self, result: StoredResult) -> None:
+        """See ``Store.put_result``."""
+        with self._transaction(f"store result {result.fingerprint!r}") as conn:
+            conn.execute(
+                "INSERT INTO results (fingerprint, expires_at, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET "
+                "expires_at = excluded.expires_at, body = excluded.body",
+                (result.fingerprint, iso(result.expires_at), result.model_dump_json()),
+            )
+
+    def get_result(self, fingerprint: str, *, now: datetime) -> StoredResult | None:
+        """See ``Store.get_result``."""
+        with self._wrapped(f"read result {fingerprint!r}") as conn:
+            row = conn.execute(
+                "SELECT body FROM results WHERE fingerprint = ? AND expires_at > ?",
+                (fingerprint, iso(now)),
+            ).fetchone()
+        if row is None:
+            return None
+        with _decoding("result"):
+            return StoredResult.model_validate_json(row[0])
+
+    # -- maintenance ------------------------------------------------------------
+
+    def prune(
+        self,
+        *,
+        usage_before: datetime | None = None,
+        audit_before: datetime | None = None,
+        batches_ended_before: datetime | None = None,
+        results_expired_by: datetime | None = None,
+    ) -> dict[str, int]:
+        """See ``Store.prune``."""
+        terminal = sorted(s.value for s in TERMINAL_BATCH_STATUSES)
+        deletes: dict[str, tuple[str, tuple[Any, ...]] | None] = {
+            "usage": None
+            if usage_before is None
+            else ("DELETE FROM usage WHERE minute < ?", (iso(usage_before),)),
+            "audit": None
+            if audit_before is None
+            else ("DELETE FROM audit WHERE at < ?", (iso(audit_before),)),
+            "batches": None
+            if batches_ended_before is None
+            else (
+                "DELETE FROM batches WHERE COALESCE(ended_at, created_at) < ? "
+                f"AND status IN ({', '.join('?' for _ in terminal)})",
+                (iso(batches_ended_before), *terminal),
+            ),
+            "results": None
+            if results_expired_by is None
+            else ("DELETE FROM results WHERE expires_at <= ?", (iso(results_expired_by),)),
+        }
+        counts = dict.fromkeys(deletes, 0)
+        if not any(deletes.values()):
+            return counts
+        with self._transaction("prune old records") as conn:
+            for kind, delete in deletes.items():
+                if delete is not None:
+                    counts[kind] = conn.execute(*delete).rowcount
+        return counts
+
+    def ping(self) -> None:
+        """See ``Store.ping``."""
+        with self._wrapped(f"reach SQLite store {self._path!r}") as conn:
+            conn.execute("SELECT 1 FROM schema_version").fetchone()
+
+    def close(self) -> None:
+        """See ``Store.close``."""
+        with self._wrapped(f"close SQLite store {self._path!r}") as conn:
+            conn.close()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import llmopt
+
+PINNED = [
+    "AIConfigDocument",
+    "ArangoStore",
+    "AuditEvent",
+    "AuditRecord",
+    "BatchRecord",
+    "BatchStatus",
+    "CallCost",
+    "ConfigError",
+    "ConflictError",
+    "Document",
+    "DocumentName",
+    "FieldProblem",
+    "KillSwitchState",
+    "LLMEntry",
+    "LLMOptError",
+    "MigrationError",
+    "MigrationReport",
+    "OptimizationConfig",
+    "ProviderCapabilities",
+    "ProviderError",
+    "RecordNotFound",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoredResult",
+    "TokenUsage",
+    "UsageRollup",
+    "cost_of",
+    "engage_kill_switch",
+    "load_document",
+    "migrate",
+    "open_store",
+    "read_kill_switch",
+    "release_kill_switch",
+    "reverse_migration",
+    "store_from_env",
+    "update_entry_flags",
+]
+
+
+def test_the_public_names_are_pinned_and_sorted() -> None:
+    assert llmopt.__all__ == PINNED
+    assert sorted(PINNED, key=lambda name: (not name[0].isupper(), name)) == PINNED
+
+
+def test_every_public_name_exists() -> None:
+    for name in llmopt.__all__:
+        assert getattr(llmopt, name) is not None
+
+
+def test_every_error_descends_from_the_one_root() -> None:
+    errors = [llmopt.ConfigError, llmopt.StoreError, llmopt.ConflictError, llmopt.RecordNotFound]
+    errors += [llmopt.MigrationError, llmopt.ProviderError]
+    assert all(issubclass(error, llmopt.LLMOptError) for error in errors)
+
+
+def test_importing_llmopt_never_imports_django() -> None:
+    code = (
+        "import sys, llmopt, llmopt.config, llmopt.store, llmopt.providers, llmopt.migrate, "
+        "llmopt.killswitch; "
+        "bad = sorted(m for m in sys.modules "
+        "if m == 'django' or m.startswith(('django.', 'ninja', 'celery')));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
