@@ -25,6 +25,16 @@ def _var_dir() -> Path:
     return path
 
 
+def _bool(name: str, *, default: bool) -> bool:
+    """A yes/no variable; django-environ reads any unknown word as false, which hides typos."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 def _secret_key(var_dir: Path) -> str:
     """The configured key, or one generated once and kept in var/ so sessions survive restarts."""
     configured = env.str("DJANGO_SECRET_KEY", default="")
@@ -39,7 +49,7 @@ def _secret_key(var_dir: Path) -> str:
 
 try:
     VAR_DIR = _var_dir()
-    DEBUG = env.bool("DJANGO_DEBUG", default=False)
+    DEBUG = _bool("DJANGO_DEBUG", default=False)
     SECRET_KEY = _secret_key(VAR_DIR)
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

@@ -13,6 +13,7 @@ from arango.client import ArangoClient
 from arango.cursor import Cursor
 from arango.database import Database, StandardDatabase, TransactionDatabase
 from arango.exceptions import ArangoError, ArangoServerError
+from arango.http import DefaultHTTPClient
 
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
@@ -115,17 +116,29 @@ class ArangoStore:
         username: str,
         password: str,
         verify: bool | str = True,
+        request_timeout: float = 10.0,
         clock: Callable[[], datetime] = _utcnow,
         collections: ArangoCollections = ArangoCollections(),  # noqa: B008 (frozen)
     ) -> ArangoStore:
         """Connect to the server(s) at ``url`` (comma-separated for a cluster).
 
         ``verify`` checks the server's TLS certificate: ``True``, ``False``, or the
-        path of a CA bundle. Raises ``StoreError`` if the server cannot be reached,
+        path of a CA bundle. ``request_timeout`` bounds each HTTP request, in seconds.
+        Raises ``StoreError`` if the server cannot be reached,
         the credentials are refused, or the database does not exist.
         """
         try:
-            client = ArangoClient(hosts=url, verify_override=verify)
+            # One quick retry, not the driver's default of backing off for ~18 s:
+            # callers (health checks, the watcher, Celery) have their own retry loops.
+            http = DefaultHTTPClient(
+                request_timeout=request_timeout, retry_attempts=1, backoff_factor=0.1
+            )
+            client = ArangoClient(
+                hosts=url,
+                verify_override=verify,
+                request_timeout=request_timeout,
+                http_client=http,
+            )
         except (ArangoError, OSError, ValueError) as exc:
             raise StoreError(f"cannot use ArangoDB URL {url!r}: {exc}") from exc
         try:
@@ -276,21 +289,21 @@ class ArangoStore:
         if limit < 0:
             raise ValueError("limit must not be negative")
         filters = []
-        bind: dict[str, Any] = {"@c": self._names.audit, "limit": limit}
+        bind: dict[str, Any] = {"@c": self._names.audit, "page_size": limit}
         if before_id is not None:
-            filters.append("a._key < @before")
-            bind["before"] = before_id
+            filters.append("a._key < @before_key")
+            bind["before_key"] = before_id
         for attribute, value in (("action", action), ("actor", actor), ("target", target)):
             if value is not None:
-                filters.append(f"a.{attribute} == @{attribute}")
-                bind[attribute] = value
+                filters.append(f"a.{attribute} == @{attribute}_value")
+                bind[f"{attribute}_value"] = value
         if since is not None:
             filters.append("a.at >= @since")
             bind["since"] = iso(since)
         aql = (
             "FOR a IN @@c "
             + "".join(f"FILTER {f} " for f in filters)
-            + "SORT a._key DESC LIMIT @limit "
+            + "SORT a._key DESC LIMIT @page_size "
             'RETURN MERGE(UNSET(a, "_key", "_id", "_rev"), {id: a._key})'
         )
         with _wrapped("list the audit log"):
@@ -368,7 +381,7 @@ class ArangoStore:
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         filters = []
-        bind: dict[str, Any] = {"@c": self._names.batches, "limit": limit, "offset": offset}
+        bind: dict[str, Any] = {"@c": self._names.batches, "page_size": limit, "skip": offset}
         if statuses is not None:
             filters.append("FILTER b.status IN @statuses ")
             bind["statuses"] = [BatchStatus(s).value for s in statuses]
@@ -378,7 +391,7 @@ class ArangoStore:
         aql = (
             "FOR b IN @@c "
             + "".join(filters)
-            + "SORT b.created_at DESC, b.id DESC LIMIT @offset, @limit RETURN b"
+            + "SORT b.created_at DESC, b.id DESC LIMIT @skip, @page_size RETURN b"
         )
         with _wrapped("list batches"):
             rows = list(self._query(self._db, aql, bind))

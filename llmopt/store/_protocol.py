@@ -75,7 +75,8 @@ class Store(Protocol):
 
         Page with ``before_id=<id of the last record of the previous page>``.
         ``since`` keeps records at or after that time. Raises ``ValueError`` for a
-        negative ``limit`` or a ``before_id`` this store never issued.
+        negative ``limit``, and ``SQLiteStore`` also for a ``before_id`` that is not
+        one of its ids.
         """
         ...
 

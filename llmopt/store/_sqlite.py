@@ -135,6 +135,8 @@ class SQLiteStore:
         # per-connection, and sqlite3 connections must not be used concurrently.
         self._lock = threading.RLock()
         try:
+            # timeout is SQLite's busy timeout: how long a writer waits for another
+            # process's write lock before giving up.
             self._conn = sqlite3.connect(
                 self._path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
@@ -152,9 +154,8 @@ class SQLiteStore:
     # -- plumbing ---------------------------------------------------------------
 
     def _prepare(self) -> None:
-        with self._wrapped(f"open SQLite store {self._path!r}"):
-            self._conn.execute("PRAGMA busy_timeout = 30000")
-            if self._path != ":memory:":
+        if self._path != ":memory:":
+            with self._wrapped(f"open SQLite store {self._path!r}"):
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 # NORMAL is durable across application crashes in WAL mode.
                 self._conn.execute("PRAGMA synchronous = NORMAL")

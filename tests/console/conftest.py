@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from console.store import get_store
+from llmopt.store import AuditEvent, DocumentName, Store
+
+SECRET = "sk-ant-console-test-secret-31337"
+
+AICONFIGS: dict[str, Any] = {
+    "llm": [
+        {
+            "provider": "anthropic",
+            "isDefault": True,
+            "configuration": {
+                "model": "claude-sonnet-4-5",
+                "apiKey": SECRET,
+                "optimizationEnabled": True,
+                "cachingEnabled": True,
+            },
+        },
+        {"provider": "ollama", "configuration": {"model": "llama3.1"}},
+    ]
+}
+
+
+@pytest.fixture
+def store(settings: Any, tmp_path: Path) -> Iterator[Store]:
+    settings.LLMOPT_SQLITE_PATH = str(tmp_path / "llmopt.sqlite3")
+    settings.ARANGO_URL = ""
+    settings.LLMOPT_BACKUP_DIR = tmp_path / "backups"
+    yield get_store()
+    get_store().close()
+    get_store.cache_clear()
+
+
+def seed(store: Store, body: dict[str, Any] | None = None) -> None:
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        AICONFIGS if body is None else body,
+        expected_revision=None,
+        audit=AuditEvent(actor="test", action="seed", target="aiconfigs"),
+    )
+
+
+@pytest.fixture
+def signed_in(client: Client, django_user_model: Any) -> Client:
+    user = django_user_model.objects.create_user(username="viewer", password="pw-for-tests-1")
+    client.force_login(user)
+    return client

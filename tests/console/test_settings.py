@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def check(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LLMOPT_VAR_DIR": str(tmp_path), **variables}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_it_starts_with_no_configuration_at_all(tmp_path: Path) -> None:
+    result = check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
+    result = check(tmp_path, DJANGO_DEBUG="perhaps")
+    assert result.returncode != 0
+    assert "llmopt console settings:" in result.stderr
+    assert "perhaps" in result.stderr

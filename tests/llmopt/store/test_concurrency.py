@@ -1,0 +1,139 @@
+"""Optimistic writes under contention: no lost update, exactly one audit record per write."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from llmopt.errors import ConflictError
+from llmopt.store import AuditEvent, DocumentName, SQLiteStore, Store
+
+WRITERS = 50
+PROCESSES = 4
+INCREMENTS_PER_PROCESS = 25
+
+
+def _event(actor: str) -> AuditEvent:
+    return AuditEvent(actor=actor, action="counter.increment", target="counter")
+
+
+def increment_with_retry(store: Store, actor: str) -> int:
+    """Read-modify-write the counter until no one else wrote in between; returns attempts."""
+    attempts = 0
+    while True:
+        attempts += 1
+        current = store.read_document(DocumentName.MIGRATION)
+        assert current is not None
+        body = {**current.body, "counter": current.body["counter"] + 1}
+        try:
+            store.write_document(
+                DocumentName.MIGRATION,
+                body,
+                expected_revision=current.revision,
+                audit=_event(actor),
+            )
+        except ConflictError:
+            continue
+        return attempts
+
+
+def _create_counter(store: Store) -> str:
+    created = store.write_document(
+        DocumentName.MIGRATION,
+        {"counter": 0, "other": ["kept"]},
+        expected_revision=None,
+        audit=AuditEvent(actor="setup", action="counter.create", target="counter"),
+    )
+    return created.revision
+
+
+def _increments(store: Store) -> list[Any]:
+    return store.list_audit(action="counter.increment", limit=10_000)
+
+
+def test_of_50_writers_holding_the_same_revision_exactly_one_wins(store: Store) -> None:
+    revision = _create_counter(store)
+    barrier = threading.Barrier(WRITERS, timeout=30)
+
+    def write(n: int) -> bool:
+        current = store.read_document(DocumentName.MIGRATION)
+        assert current is not None and current.revision == revision
+        barrier.wait()
+        try:
+            store.write_document(
+                DocumentName.MIGRATION,
+                {"counter": n},
+                expected_revision=revision,
+                audit=_event(f"writer-{n}"),
+            )
+        except ConflictError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        outcomes = list(pool.map(write, range(WRITERS)))
+
+    assert outcomes.count(True) == 1
+    assert outcomes.count(False) == WRITERS - 1
+    winner = outcomes.index(True)
+    final = store.read_document(DocumentName.MIGRATION)
+    assert final is not None and final.body == {"counter": winner}
+    assert [r.actor for r in _increments(store)] == [f"writer-{winner}"]
+
+
+def test_50_threads_retrying_on_conflict_lose_no_update(store: Store) -> None:
+    _create_counter(store)
+    barrier = threading.Barrier(WRITERS, timeout=30)
+
+    def work(n: int) -> int:
+        barrier.wait()
+        return increment_with_retry(store, f"worker-{n}")
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(work, range(WRITERS)))
+
+    final = store.read_document(DocumentName.MIGRATION)
+    assert final is not None
+    assert final.body == {"counter": WRITERS, "other": ["kept"]}
+    assert len(_increments(store)) == WRITERS
+
+
+def _process_worker(path: str, name: str, start: Any) -> None:
+    store = SQLiteStore(path)
+    try:
+        start.wait()
+        for _ in range(INCREMENTS_PER_PROCESS):
+            increment_with_retry(store, name)
+    finally:
+        store.close()
+
+
+def test_4_processes_retrying_on_conflict_on_one_sqlite_file_lose_no_update(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    store = SQLiteStore(path)
+    _create_counter(store)
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(PROCESSES, timeout=60)
+    processes = [
+        context.Process(target=_process_worker, args=(path, f"process-{n}", start))
+        for n in range(PROCESSES)
+    ]
+
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+
+    assert [p.exitcode for p in processes] == [0] * PROCESSES
+    final = store.read_document(DocumentName.MIGRATION)
+    assert final is not None
+    assert final.body["counter"] == PROCESSES * INCREMENTS_PER_PROCESS
+    increments = _increments(store)
+    assert len(increments) == PROCESSES * INCREMENTS_PER_PROCESS
+    assert {r.actor for r in increments} == {f"process-{n}" for n in range(PROCESSES)}
+    store.close()

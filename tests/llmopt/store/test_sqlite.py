@@ -1,0 +1,121 @@
+"""What only the SQLite adapter does: its file, its schema, and how it fails."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llmopt.errors import StoreError
+from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.store._sqlite import SCHEMA_VERSION
+
+AUDIT = AuditEvent(actor="alice", action="config.update", target="ai_config")
+
+
+def test_a_file_that_is_not_a_sqlite_database_is_a_store_error_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-database.sqlite3"
+    path.write_bytes(b"this is a text file, not a database\n" * 200)
+
+    with pytest.raises(StoreError, match="not a database"):
+        SQLiteStore(path)
+
+
+def test_a_file_in_a_missing_directory_is_a_store_error_on_open(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open"):
+        SQLiteStore(tmp_path / "missing" / "store.sqlite3")
+
+
+def test_a_document_row_holding_invalid_json_is_a_store_error_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = SQLiteStore(path)
+    store.write_document(DocumentName.AI_CONFIG, {"llm": []}, expected_revision=None, audit=AUDIT)
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE documents SET body = '{\"llm\": [' WHERE name = 'ai_config'")
+    raw.close()
+
+    with pytest.raises(StoreError, match="not valid JSON") as raised:
+        store.read_document(DocumentName.AI_CONFIG)
+
+    assert '"llm"' not in str(raised.value)
+    store.close()
+
+
+def test_a_corrupt_batch_row_is_a_store_error_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = SQLiteStore(path)
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO batches (id, status, entry_key, created_at, body) "
+            "VALUES ('b1', 'pending', 'e', '2025', '{\"id\": \"b1\"}')"
+        )
+    raw.close()
+
+    with pytest.raises(StoreError, match="corrupt"):
+        store.get_batch("b1")
+    store.close()
+
+
+def test_reopening_a_file_keeps_its_data_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    first = SQLiteStore(path)
+    written = first.write_document(
+        DocumentName.KILL_SWITCH, {"engaged": True}, expected_revision=None, audit=AUDIT
+    )
+    first.close()
+
+    second = SQLiteStore(path)
+
+    assert second.read_document(DocumentName.KILL_SWITCH) == written
+    assert len(second.list_audit()) == 1
+    second.close()
+
+
+def test_a_file_from_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.close()
+
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteStore(path)
+
+
+def test_a_file_store_uses_write_ahead_logging(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    SQLiteStore(path).close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    raw.close()
+
+
+def test_a_closed_store_fails_with_store_error() -> None:
+    store = SQLiteStore()
+    store.close()
+
+    with pytest.raises(StoreError):
+        store.ping()
+    with pytest.raises(StoreError):
+        store.read_document(DocumentName.AI_CONFIG)
+
+
+def test_a_revision_from_another_store_is_a_conflict_not_a_crash() -> None:
+    store = SQLiteStore()
+    store.write_document(DocumentName.MIGRATION, {}, expected_revision=None, audit=AUDIT)
+
+    with pytest.raises(StoreError) as raised:
+        store.write_document(DocumentName.MIGRATION, {}, expected_revision="_hV3tK--_", audit=AUDIT)
+
+    assert type(raised.value).__name__ == "ConflictError"
+    store.close()
+
+
+def test_an_audit_cursor_this_store_never_issued_is_a_value_error() -> None:
+    store = SQLiteStore()
+
+    with pytest.raises(ValueError, match="not an audit id"):
+        store.list_audit(before_id="abc")
+    store.close()
