@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from llmopt.config import load_document
+from llmopt.config import OptimizationConfig, load_document
 from llmopt.store import Store
 
 from .conftest import seed
@@ -32,15 +32,7 @@ def test_it_migrates_then_reverses(store: Store) -> None:
     assert "backup of the document before the change:" in output
     assert load_document(store).entry("ollama:llama3.1").configuration == {
         "model": "llama3.1",
-        "optimizationEnabled": False,
-        "batchingEnabled": False,
-        "batchMaxSize": 10000,
-        "batchTimeout": 30,
-        "cachingEnabled": False,
-        "cacheTTL": 300,
-        "cacheBreakpoints": "auto",
-        "fallbackToStandard": True,
-        "optimizationStrategy": "auto",
+        **OptimizationConfig().flags(),
     }
     assert "nothing to change: already done" in run()
     run("--reverse")

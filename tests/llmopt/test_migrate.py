@@ -8,22 +8,13 @@ from typing import Any
 
 import pytest
 
-from llmopt.config import load_document
+from llmopt.config import OptimizationConfig, load_document
 from llmopt.errors import MigrationError
 from llmopt.migrate import migrate, reverse_migration
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
 
-DEFAULTS = {
-    "optimizationEnabled": False,
-    "batchingEnabled": False,
-    "batchMaxSize": 10000,
-    "batchTimeout": 30,
-    "cachingEnabled": False,
-    "cacheTTL": 300,
-    "cacheBreakpoints": "auto",
-    "fallbackToStandard": True,
-    "optimizationStrategy": "auto",
-}
+# The defaults themselves are pinned in tests/llmopt/config/test_flags.py.
+DEFAULTS = OptimizationConfig().flags()
 BODY: dict[str, Any] = {
     "llm": [
         {
