@@ -26,3 +26,12 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "llmopt console settings:" in result.stderr
     assert "perhaps" in result.stderr
+
+
+def test_a_store_path_that_cannot_be_created_fails_the_system_check(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("")
+    result = check(tmp_path, LLMOPT_SQLITE_PATH=str(not_a_folder / "store.db"))
+    assert result.returncode != 0
+    assert "console.E001" in result.stderr
+    assert "is not a writable folder" in result.stderr

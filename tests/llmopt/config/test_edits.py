@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 
 from llmopt.config import load_document, update_entry_flags
@@ -119,3 +123,60 @@ def test_a_change_that_changes_nothing_writes_nothing(store: SQLiteStore) -> Non
     )
     assert second.revision == first.revision
     assert len(store.list_audit(action="config.update")) == 1
+
+
+def test_concurrent_editors_who_retry_lose_no_update(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": [{"provider": "anthropic", "configuration": {"model": "claude-sonnet-4-5"}}]},
+        expected_revision=None,
+        audit=AuditEvent(actor="test", action="seed", target="aiconfigs"),
+    )
+    editors = 20
+    barrier = threading.Barrier(editors, timeout=30)
+    conflicts = []
+
+    def edit(n: int) -> None:
+        barrier.wait()
+        while True:
+            revision = load_document(store).revision or ""
+            try:
+                update_entry_flags(
+                    store,
+                    "anthropic:claude-sonnet-4-5",
+                    {"batchMaxSize": 1000 + n},
+                    expected_revision=revision,
+                    actor=f"editor-{n}",
+                )
+                return
+            except ConflictError:
+                conflicts.append(n)
+
+    with ThreadPoolExecutor(max_workers=editors) as pool:
+        list(pool.map(edit, range(editors)))
+
+    records = list(reversed(store.list_audit(action="config.update", limit=100)))
+    assert sorted(r.actor for r in records) == sorted(f"editor-{n}" for n in range(editors))
+    # Each edit started from the previous one's result: a chain, so nothing was lost.
+    for earlier, later in zip(records, records[1:], strict=False):
+        assert later.before.get("batchMaxSize") == earlier.after["batchMaxSize"]
+    final = load_document(store).entry("anthropic:claude-sonnet-4-5").configuration or {}
+    assert final["batchMaxSize"] == records[-1].after["batchMaxSize"]
+    assert conflicts, "the editors never collided, so this proved nothing"
+
+
+def test_reading_a_malformed_document_never_rewrites_it() -> None:
+    store = SQLiteStore(":memory:")
+    malformed = {"llm": [{"provider": "acme"}, "junk", {"configuration": {"cacheTTL": "soon"}}]}
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        malformed,
+        expected_revision=None,
+        audit=AuditEvent(actor="test", action="seed", target="aiconfigs"),
+    )
+    before = store.read_document(DocumentName.AI_CONFIG)
+    document = load_document(store)
+    assert [len(entry.problems) > 0 for entry in document.entries] == [True, True, True]
+    assert store.read_document(DocumentName.AI_CONFIG) == before
+    assert [r.action for r in store.list_audit()] == ["seed"]
