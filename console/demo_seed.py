@@ -12,7 +12,7 @@ DEMO_AICONFIGS: dict[str, Any] = {
             "provider": "anthropic",
             "isDefault": True,
             "configuration": {
-                "model": "claude-sonnet-4-5",
+                "model": "claude-sonnet-4-6",
                 "apiKey": "sk-ant-demo-not-a-real-key-7f3a9c",
                 "temperature": 0.2,
                 "optimizationEnabled": True,

@@ -160,7 +160,9 @@ class UsageRollup(BaseModel):
     same ``(minute, entry_key)`` sums every counter, in memory (``a + b``) and in
     the store (``Store.add_usage``). ``baseline_cost_usd`` is what the same calls
     would have cost without optimization; ``unpriced_calls`` counts calls whose cost
-    is unknown and therefore missing from ``cost_usd``.
+    is unknown and therefore missing from ``cost_usd``. The token counters are
+    disjoint, as Anthropic reports them: ``input_tokens`` is the uncached input only,
+    so total input = input + cache write + cache read.
     """
 
     minute: UTCDateTime

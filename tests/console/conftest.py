@@ -18,7 +18,7 @@ AICONFIGS: dict[str, Any] = {
             "provider": "anthropic",
             "isDefault": True,
             "configuration": {
-                "model": "claude-sonnet-4-5",
+                "model": "claude-sonnet-4-6",
                 "apiKey": SECRET,
                 "optimizationEnabled": True,
                 "cachingEnabled": True,

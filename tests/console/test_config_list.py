@@ -24,7 +24,7 @@ def test_the_list_shows_every_entry_from_the_store(signed_in: Client, store: Sto
     seed(store)
     release_kill_switch(store, actor="t")
     page = signed_in.get("/config/").content.decode()
-    assert "anthropic:claude-sonnet-4-5" in page and "ollama:llama3.1" in page
+    assert "anthropic:claude-sonnet-4-6" in page and "ollama:llama3.1" in page
     assert "caching (5 min)" in page
     assert "Kill switch released" in page
 
@@ -43,7 +43,7 @@ def test_a_malformed_document_shows_per_entry_problems(signed_in: Client, store:
                 {"provider": "acme", "configuration": {"model": "m", "optimizationEnabled": True}},
                 {
                     "provider": "anthropic",
-                    "configuration": {"model": "claude-sonnet-4-5", "cacheTTL": 5},
+                    "configuration": {"model": "claude-sonnet-4-6", "cacheTTL": 5},
                 },
             ]
         },

@@ -83,7 +83,7 @@ def test_the_demo_serves_the_configuration_list_from_the_embedded_store(
             headers={"Referer": f"{base}/login/"},
         )
         assert page.url.path == "/config/"
-        assert "anthropic:claude-sonnet-4-5" in page.text
+        assert "anthropic:claude-sonnet-4-6" in page.text
         assert "ollama:llama3.1" in page.text
         assert "openAI:gpt-4o-mini" in page.text
         assert "Kill switch released" in page.text

@@ -1,0 +1,42 @@
+"""What the planner returns: the request to send and where its breakpoints are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Breakpoint:
+    """One ``cache_control`` marker in the planned request.
+
+    ``location`` names the block (``"tools[4]"``, ``"system[0]"``,
+    ``"messages[3].content[1]"``, ``"cache_control"`` for the request's top-level
+    automatic caching); ``ttl`` is in seconds (300 or 3600); ``prefix_tokens`` the
+    estimated length of the prefix it closes; ``origin`` who placed it; ``reason``
+    why it is there.
+    """
+
+    location: str
+    ttl: int
+    prefix_tokens: int
+    origin: Literal["caller", "planner"]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachePlan:
+    """The result of :func:`plan_breakpoints`.
+
+    ``payload`` is the request to send; the caller's request and every object in it
+    are left as they were (edited containers are copies). ``changed`` is ``False``
+    when ``payload`` *is* the caller's request. ``breakpoints`` lists every marker in
+    it, in prefix order; ``decisions`` says what was placed, kept, skipped, removed
+    or downgraded, and why, one sentence each (also logged at DEBUG on
+    ``llmopt.caching``).
+    """
+
+    payload: dict[str, Any]
+    breakpoints: tuple[Breakpoint, ...]
+    decisions: tuple[str, ...]
+    changed: bool

@@ -1,0 +1,181 @@
+"""What one prefix block weighs and what it is: a cheap token estimate and a fingerprint.
+
+The estimate only decides whether a prefix is long enough to be worth a breakpoint,
+so it is deliberately cheap and leans low (a slot spent on a prefix that turns out
+too short is a slot lost; the request itself never fails):
+
+=====================  ==========================================================
+block                  estimated tokens
+=====================  ==========================================================
+text, string content   characters / 4 (Claude's tokenizer gives more, ~3.5 for
+                       English prose and fewer for code, so this undercounts)
+tool definition        length of its compact JSON / 4
+tool_use, other        length of its compact JSON / 4
+tool_result            its text / 4, plus its images and documents as below
+image                  ``IMAGE_TOKENS`` (a full-size image is ~1,600)
+document               text sources: characters / 4; PDFs, URLs, files:
+                       ``DOCUMENT_TOKENS`` (about one page)
+thinking, redacted     0 (earlier turns' thinking is stripped from the prompt)
+=====================  ==========================================================
+
+A breakpoint is placed only when the estimate reaches the model's minimum times
+``SAFETY_MARGIN``.
+
+Fingerprints are Python hashes of the block's canonical form without
+``cache_control`` (text for text blocks, sorted compact JSON otherwise). They are
+only meaningful inside one process, which is where :class:`PrefixMemory` lives, and
+they are cheap: a ``str`` caches its own hash, so a text seen before costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+MAPPINGS: Final = (dict, Mapping)
+"""For ``isinstance``: a plain dict is recognised at once, without the slower ABC check."""
+CHARS_PER_TOKEN = 4
+IMAGE_TOKENS = 800
+DOCUMENT_TOKENS = 1_500
+SAFETY_MARGIN = 1.05
+
+_TEXT_ONLY = 2  # a plain text block holds "type" and "text" (and maybe "cache_control")
+_PLAIN_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error", "cache_control"})
+
+
+def text_tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted, compact JSON of ``value``; ``repr`` for what JSON cannot hold."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):  # mixed key types, circular references
+        return repr(value)
+
+
+def without_markers(block: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``block`` without its ``cache_control`` (and its sub-blocks' for tool results)."""
+    content = block.get("content")
+    nested = isinstance(content, list) and any(
+        isinstance(item, MAPPINGS) and "cache_control" in item for item in content
+    )
+    if "cache_control" not in block and not nested:
+        return block
+    stripped = {key: value for key, value in block.items() if key != "cache_control"}
+    if nested and isinstance(content, list):
+        stripped["content"] = [
+            without_markers(item) if isinstance(item, MAPPINGS) else item for item in content
+        ]
+    return stripped
+
+
+def measure_general(block: Any) -> tuple[int, int]:
+    """Tokens and fingerprint from the block's canonical JSON."""
+    if isinstance(block, MAPPINGS):
+        block = without_markers(block)
+    text = canonical_json(block)
+    return len(text) // CHARS_PER_TOKEN, hash(text)
+
+
+class _MeasuredByIdentity:
+    """Measurements of objects callers hand over again and again (tool definitions:
+    LangChain binds them once). Each entry holds its object, so an id is never
+    reused while cached; an object changed in place keeps its first measurement."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[int, tuple[object, int, int]] = {}
+
+    def measure(self, value: object) -> tuple[int, int]:
+        found = self._entries.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1], found[2]
+        weight, fingerprint = measure_general(value)
+        if len(self._entries) >= self._size:
+            self._entries.clear()  # tool sets are few: starting over is rare and cheap
+        self._entries[id(value)] = (value, weight, fingerprint)
+        return weight, fingerprint
+
+
+_TOOLS = _MeasuredByIdentity(1024)
+
+
+def measure_tool(tool: Any) -> tuple[int, int]:
+    """Tokens and fingerprint of a tool definition (remembered per definition object)."""
+    return _TOOLS.measure(tool)
+
+
+def _media_tokens(block: Mapping[str, Any]) -> int:
+    kind = block.get("type")
+    if kind == "image":
+        return IMAGE_TOKENS
+    if kind == "document":
+        source = block.get("source")
+        if isinstance(source, MAPPINGS):
+            data = source.get("data")
+            if source.get("type") == "text" and isinstance(data, str):
+                return text_tokens(data)
+            content = source.get("content")
+            if source.get("type") == "content":
+                return _content_tokens(content)
+        return DOCUMENT_TOKENS
+    if kind == "text":
+        text = block.get("text")
+        return text_tokens(text) if isinstance(text, str) else 0
+    return len(canonical_json(block)) // CHARS_PER_TOKEN
+
+
+def _content_tokens(content: Any) -> int:
+    if isinstance(content, str):
+        return text_tokens(content)
+    if isinstance(content, list):
+        return sum(_media_tokens(item) if isinstance(item, MAPPINGS) else 0 for item in content)
+    return 0
+
+
+def measure_block(block: Any) -> tuple[int, int]:
+    """Tokens and fingerprint of one message content block (or system block)."""
+    if not isinstance(block, dict):
+        return measure_general(block)
+    try:
+        return _measure_dict(block)
+    except TypeError:  # an unhashable value where a string was expected
+        return measure_general(block)
+
+
+def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
+    kind = block.get("type")
+    if kind == "text":
+        text = block.get("text")
+        if isinstance(text, str) and len(block) - ("cache_control" in block) == _TEXT_ONLY:
+            return len(text) // CHARS_PER_TOKEN, hash(text)
+        return measure_general(block)
+    if kind == "tool_result":
+        content = block.get("content")
+        if isinstance(content, str) and _PLAIN_RESULT_KEYS.issuperset(block):
+            key = ("tool_result", block.get("tool_use_id"), content, block.get("is_error"))
+            return len(content) // CHARS_PER_TOKEN, hash(key)
+        tokens = _content_tokens(content)
+        return tokens, measure_general(block)[1]
+    if kind == "image":
+        source = block.get("source")
+        if isinstance(source, dict) and len(block) - ("cache_control" in block) == _TEXT_ONLY:
+            payload = source.get("data") or source.get("url") or source.get("file_id")
+            if isinstance(payload, str):
+                return IMAGE_TOKENS, hash(("image", source.get("media_type"), payload))
+        return IMAGE_TOKENS, measure_general(block)[1]
+    if kind == "thinking":
+        return 0, hash(("thinking", block.get("thinking"), block.get("signature")))
+    if kind == "redacted_thinking":
+        return 0, hash(("redacted_thinking", block.get("data")))
+    if kind == "document":
+        return _media_tokens(block), measure_general(block)[1]
+    return measure_general(block)

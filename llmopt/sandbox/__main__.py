@@ -1,0 +1,78 @@
+"""``python -m llmopt.sandbox``: run the sandbox until SIGINT or SIGTERM.
+
+    python -m llmopt.sandbox --port 8765 [--host 127.0.0.1] [--latency-ms 50]
+        [--fault-rate 0.2 --fault-kind overloaded --seed 7] [--api-key KEY ...]
+
+It prints ``llmopt sandbox listening on http://HOST:PORT`` once it accepts requests
+(port 0 picks a free one) and ``llmopt sandbox stopped`` when it is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import get_args
+
+from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
+from llmopt.sandbox._options import SandboxOptions
+from llmopt.sandbox._server import SandboxServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m llmopt.sandbox",
+        description="Serve a local imitation of the Anthropic Messages API.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added per request")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of Messages requests that fail (0-1)"
+    )
+    parser.add_argument(
+        "--fault-kind",
+        choices=get_args(FaultKind),
+        default="overloaded",
+        help="how --fault-rate requests fail (default overloaded: 529)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        help="accept only this key (repeatable; default: any non-empty key)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server in the foreground; returns the exit status."""
+    args = _parser().parse_args(argv)
+    rules = (FaultRule.fail_rate(args.fault_rate, args.fault_kind),) if args.fault_rate > 0 else ()
+    options = SandboxOptions(
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        faults=FaultPlan(rules=rules, seed=args.seed),
+        api_keys=frozenset(args.api_key) or None,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with SandboxServer(options) as server:
+        print(f"llmopt sandbox listening on {server.base_url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    print("llmopt sandbox stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The sandbox's own control endpoints, under ``/_sandbox/`` (no API key needed).
+
+| endpoint                     | does                                                  |
+|------------------------------|-------------------------------------------------------|
+| ``GET /_sandbox/health``     | ``{"status": "ok"}``                                  |
+| ``GET /_sandbox/billing``    | the billing counters (``Billing.to_json()``)          |
+| ``POST /_sandbox/reset``     | clear cache, counters and fault rules                 |
+| ``GET /_sandbox/faults``     | the fault plan in force, with remaining counts        |
+| ``POST /_sandbox/faults``    | put a fault plan in force (body: ``FaultPlan`` JSON); |
+|                              | ``?append=true`` adds its rules to the plan instead   |
+| ``DELETE /_sandbox/faults``  | remove every fault rule                               |
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from llmopt.sandbox._errors import ApiError
+from llmopt.sandbox._faults import FaultPlan
+from llmopt.sandbox._routing import Request, Response
+from llmopt.sandbox._state import SandboxState
+
+
+def health(request: Request, state: SandboxState) -> Response:
+    return Response.json(200, {"status": "ok"})
+
+
+def billing(request: Request, state: SandboxState) -> Response:
+    return Response.json(200, state.billing.snapshot().to_json())
+
+
+def reset(request: Request, state: SandboxState) -> Response:
+    state.reset()
+    return Response.json(200, {"status": "reset"})
+
+
+def show_faults(request: Request, state: SandboxState) -> Response:
+    return Response.json(200, state.faults.describe())
+
+
+def set_faults(request: Request, state: SandboxState) -> Response:
+    try:
+        plan = FaultPlan.model_validate(request.json if request.body else {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+        )
+        raise ApiError("invalid_request_error", problems) from None
+    if request.query.get("append", ["false"])[-1].lower() == "true":
+        for rule in plan.rules:
+            state.faults.add(rule)
+    else:
+        state.faults.replace(plan)
+    return Response.json(200, state.faults.describe())
+
+
+def clear_faults(request: Request, state: SandboxState) -> Response:
+    state.faults.replace(FaultPlan())
+    return Response.json(200, state.faults.describe())

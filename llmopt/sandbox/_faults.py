@@ -1,0 +1,180 @@
+"""Fault injection: errors and latency, by rule, reproducible from a seed.
+
+| rule field    | meaning                                                          |
+|---------------|------------------------------------------------------------------|
+| ``error``     | ``rate_limit`` (429), ``overloaded`` (529), ``server_error`` (500), or none |
+| ``latency_ms``| added before the response starts                                 |
+| ``times``     | fire for the next N matching requests, then retire (none: forever) |
+| ``rate``      | chance a matching request is hit, drawn from the plan's seeded RNG |
+| ``marker``    | match only requests whose last user text contains it             |
+| ``paths``     | endpoints it applies to (default ``/v1/messages``)               |
+| ``retry_after``| seconds for the ``retry-after`` header (default 1 for 429)      |
+| ``should_retry``| ``x-should-retry`` header value (default ``true``)             |
+| ``message``   | error message instead of Anthropic's usual one                   |
+
+Rules are tried in order: every latency that fires adds up, and the first error that
+fires answers the request. Each matching rule with ``rate`` below 1 draws from the RNG
+once per request, so the same sequence of requests fails the same way for a seed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from llmopt.sandbox import _errors as msg
+from llmopt.sandbox._errors import ApiError, ErrorType
+
+FaultKind = Literal["rate_limit", "overloaded", "server_error"]
+
+_ERRORS: dict[FaultKind, tuple[ErrorType, str]] = {
+    "rate_limit": ("rate_limit_error", msg.RATE_LIMITED),
+    "overloaded": ("overloaded_error", msg.OVERLOADED),
+    "server_error": ("api_error", msg.INTERNAL_ERROR),
+}
+_DEFAULT_RATE_LIMIT_RETRY_AFTER = 1.0
+
+
+class FaultRule(BaseModel):
+    """One way to make requests fail or slow down; see the module table for fields.
+
+    Build one with :meth:`fail_next`, :meth:`fail_rate`, :meth:`fail_when_text_contains`
+    or :meth:`delay`, or from JSON (``POST /_sandbox/faults``). Raises pydantic's
+    ``ValidationError`` for a rule that does nothing or has out-of-range values.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    error: FaultKind | None = None
+    latency_ms: float = Field(default=0.0, ge=0)
+    times: int | None = Field(default=None, ge=1)
+    rate: float = Field(default=1.0, ge=0, le=1)
+    marker: str | None = Field(default=None, min_length=1)
+    paths: tuple[str, ...] = ("/v1/messages",)
+    retry_after: float | None = Field(default=None, ge=0)
+    should_retry: bool | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Self:
+        if self.error is None and self.latency_ms == 0:
+            raise ValueError("a fault rule needs an error or a latency_ms above 0")
+        return self
+
+    @classmethod
+    def fail_next(cls, times: int, error: FaultKind = "overloaded", **fields: Any) -> FaultRule:
+        """Fail the next ``times`` requests with ``error``."""
+        return cls(error=error, times=times, **fields)
+
+    @classmethod
+    def fail_rate(cls, rate: float, error: FaultKind = "overloaded", **fields: Any) -> FaultRule:
+        """Fail each request with probability ``rate`` (0 to 1), from the plan's seed."""
+        return cls(error=error, rate=rate, **fields)
+
+    @classmethod
+    def fail_when_text_contains(
+        cls, marker: str, error: FaultKind = "server_error", **fields: Any
+    ) -> FaultRule:
+        """Fail requests whose last user text contains ``marker``."""
+        return cls(error=error, marker=marker, **fields)
+
+    @classmethod
+    def delay(cls, latency_ms: float, **fields: Any) -> FaultRule:
+        """Add ``latency_ms`` before matching responses start."""
+        return cls(latency_ms=latency_ms, **fields)
+
+    def api_error(self) -> ApiError:
+        """The error response this rule sends; ``ValueError`` for a latency-only rule."""
+        if self.error is None:
+            raise ValueError("this rule adds latency only")
+        error_type, default_message = _ERRORS[self.error]
+        headers = {"x-should-retry": "false" if self.should_retry is False else "true"}
+        retry_after = self.retry_after
+        if retry_after is None and self.error == "rate_limit":
+            retry_after = _DEFAULT_RATE_LIMIT_RETRY_AFTER
+        if retry_after is not None:
+            headers["retry-after"] = _seconds(retry_after)
+        return ApiError(error_type, self.message or default_message, headers=headers)
+
+
+class FaultPlan(BaseModel):
+    """The fault rules in force and the seed of their RNG.
+
+    Pass one as ``SandboxOptions(faults=...)``, to ``SandboxServer.set_faults``, or as the
+    JSON body of ``POST /_sandbox/faults`` (``{"seed": 7, "rules": [{"error":
+    "overloaded", "rate": 0.2}]}``). Setting a plan restarts its RNG and rule counts.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules: tuple[FaultRule, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDecision:
+    """What the faults do to one request: an error to send (or none) and extra latency."""
+
+    error: ApiError | None
+    latency_seconds: float
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class FaultInjector:
+    """The live fault plan: thread-safe, with each rule's remaining count."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self._lock = threading.Lock()
+        self._plan = plan
+        self._rng = random.Random(plan.seed)
+        self._remaining: list[int | None] = [r.times for r in plan.rules]
+
+    def replace(self, plan: FaultPlan) -> None:
+        """Put ``plan`` in force, from its seed's first draw."""
+        with self._lock:
+            self._plan = plan
+            self._rng = random.Random(plan.seed)
+            self._remaining = [r.times for r in plan.rules]
+
+    def add(self, rule: FaultRule) -> None:
+        """Add ``rule`` after the rules in force, keeping the RNG where it is."""
+        with self._lock:
+            self._plan = self._plan.model_copy(update={"rules": (*self._plan.rules, rule)})
+            self._remaining.append(rule.times)
+
+    def decide(self, path: str, text: str) -> FaultDecision:
+        """Apply the rules to one request to ``path`` whose last user text is ``text``."""
+        latency = 0.0
+        chosen: FaultRule | None = None
+        with self._lock:
+            for index, rule in enumerate(self._plan.rules):
+                if path not in rule.paths or (rule.marker is not None and rule.marker not in text):
+                    continue
+                if self._remaining[index] == 0:
+                    continue
+                if rule.rate < 1 and self._rng.random() >= rule.rate:
+                    continue
+                if rule.error is not None and chosen is not None:
+                    continue
+                remaining = self._remaining[index]
+                if remaining is not None:
+                    self._remaining[index] = remaining - 1
+                latency += rule.latency_ms / 1000
+                if rule.error is not None:
+                    chosen = rule
+        return FaultDecision(None if chosen is None else chosen.api_error(), latency)
+
+    def describe(self) -> dict[str, Any]:
+        """The plan in force as JSON, with how many times each rule may still fire."""
+        with self._lock:
+            plan = self._plan.model_dump(mode="json")
+            for rule, remaining in zip(plan["rules"], self._remaining, strict=True):
+                rule["remaining"] = remaining
+            return plan

@@ -1,0 +1,45 @@
+"""Everything a running sandbox remembers, shared by its handler threads."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+from llmopt.sandbox._billing import BillingLedger
+from llmopt.sandbox._cache import PromptCache
+from llmopt.sandbox._faults import FaultInjector, FaultPlan
+from llmopt.sandbox._hold import ResponseHold
+from llmopt.sandbox._options import SandboxOptions
+
+
+class SandboxState:
+    """The prompt cache, billing counters, fault plan and response hold of one server.
+
+    Each part is thread-safe on its own; handlers reach them through this object, and
+    new endpoints (Message Batches) add their own parts here.
+    """
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.options = options
+        self.clock = options.clock
+        self.cache = PromptCache(options.clock)
+        self.billing = BillingLedger()
+        self.faults = FaultInjector(options.faults)
+        self.hold = ResponseHold()
+        self.stopping = threading.Event()
+
+    def today(self) -> date:
+        """The UTC day on the sandbox clock: the day whose prices apply."""
+        return datetime.fromtimestamp(self.clock(), UTC).date()
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time, or less if the server stops meanwhile."""
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+    def reset(self) -> None:
+        """Forget the cache and the counters, and remove every fault rule."""
+        self.cache.clear()
+        self.billing.clear()
+        self.faults.replace(FaultPlan())
+        self.hold.release()

@@ -1,0 +1,117 @@
+r"""The sandbox's deterministic token counter.
+
+Claude's tokenizer is not public, so the sandbox counts the same way every time with a
+rule simple enough to predict in a test:
+
+| what                         | tokens                                                  |
+|------------------------------|---------------------------------------------------------|
+| text                         | one per match of ``\w+|[^\w\s]`` (a word, or one        |
+|                              | punctuation character)                                  |
+| image                        | ``IMAGE_TOKENS`` (1,600) each, whatever its size        |
+| document                     | its text for plain-text sources, else ``DOCUMENT_TOKENS``|
+| tool definition              | the text count of its canonical JSON (sorted keys, no   |
+|                              | spaces, without ``cache_control``) + ``TOOL_OVERHEAD``  |
+| ``tool_use`` block           | canonical JSON of ``name`` and ``input`` + ``TOOL_USE_OVERHEAD`` |
+| ``tool_result`` block        | its content + ``TOOL_RESULT_OVERHEAD``                  |
+| ``thinking`` block           | its text; ``redacted_thinking``: ``REDACTED_THINKING_TOKENS`` |
+| each message                 | + ``MESSAGE_OVERHEAD`` (the role marker), on its first block |
+| each request                 | + ``REQUEST_OVERHEAD`` (the turn that starts the reply), |
+|                              | after every block, so it is never cached                |
+
+For English prose the word-and-punctuation count lands close to real BPE counts (real
+tokens split rare words, this rule does not); JSON counts high, as every quote and brace
+is a token. Output is counted the same way. The same input always gives the same count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+IMAGE_TOKENS = 1_600
+DOCUMENT_TOKENS = 1_500
+TOOL_OVERHEAD = 5
+TOOL_USE_OVERHEAD = 3
+TOOL_RESULT_OVERHEAD = 3
+REDACTED_THINKING_TOKENS = 50
+MESSAGE_OVERHEAD = 3
+REQUEST_OVERHEAD = 4
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def text_tokens(text: str) -> int:
+    """Tokens in ``text``: its words and punctuation characters."""
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def canonical_json(value: Any) -> str:
+    """``value`` as JSON with sorted keys and no spaces: equal values, equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def without_cache_control(value: Any) -> Any:
+    """``value`` with every ``cache_control`` key removed, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [without_cache_control(v) for v in value]
+    return value
+
+
+def json_tokens(value: Any) -> int:
+    """Tokens in the canonical JSON of ``value`` (``cache_control`` left out)."""
+    return text_tokens(canonical_json(without_cache_control(value)))
+
+
+def tool_definition_tokens(tool: Mapping[str, Any]) -> int:
+    """Tokens of one tool definition."""
+    return json_tokens(tool) + TOOL_OVERHEAD
+
+
+def tool_use_tokens(name: str, tool_input: Any) -> int:
+    """Tokens of a ``tool_use`` block, asked for or generated."""
+    return json_tokens({"name": name, "input": tool_input}) + TOOL_USE_OVERHEAD
+
+
+def block_tokens(block: Mapping[str, Any]) -> int:
+    """Tokens of one content block of a message or of the system prompt."""
+    kind = block.get("type")
+    if kind == "text":
+        return text_tokens(str(block.get("text", "")))
+    if kind == "image":
+        return IMAGE_TOKENS
+    if kind == "document":
+        return _document_tokens(block)
+    if kind == "tool_use":
+        return tool_use_tokens(str(block.get("name", "")), block.get("input", {}))
+    if kind == "tool_result":
+        return _content_tokens(block.get("content", "")) + TOOL_RESULT_OVERHEAD
+    if kind == "thinking":
+        return text_tokens(str(block.get("thinking", "")))
+    if kind == "redacted_thinking":
+        return REDACTED_THINKING_TOKENS
+    return json_tokens(block)
+
+
+def _content_tokens(content: Any) -> int:
+    if isinstance(content, str):
+        return text_tokens(content)
+    if isinstance(content, list):
+        return sum(block_tokens(b) for b in content if isinstance(b, Mapping))
+    return 0
+
+
+def _document_tokens(block: Mapping[str, Any]) -> int:
+    source = block.get("source")
+    extra = text_tokens(str(block.get("title") or "")) + text_tokens(
+        str(block.get("context") or "")
+    )
+    if isinstance(source, Mapping):
+        if source.get("type") == "text":
+            return text_tokens(str(source.get("data", ""))) + extra
+        if source.get("type") == "content":
+            return _content_tokens(source.get("content", [])) + extra
+    return DOCUMENT_TOKENS + extra

@@ -1,0 +1,183 @@
+"""``ChatAnthropic``'s own request cycle, with the payload exposed between building and sending.
+
+The wrapper must place cache breakpoints in the exact request ``ChatAnthropic`` would
+send, so it reuses the model's payload builder (``_get_request_payload``), its senders
+(``_create``/``_acreate``), its response and stream-event parsers and its error mapping,
+instead of re-implementing them. Those are private to langchain-anthropic: this module
+is the only place that touches them, and the dependency is pinned (``>=1.7.7,<1.8`` in
+pyproject.toml) so an upgrade is a deliberate act, checked by this module's tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anthropic
+from langchain_anthropic import ChatAnthropic
+from langchain_anthropic import chat_models as _lc
+from langchain_anthropic._sdk_compat import _aparse
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+
+_CACHE_WORDS = ("cache_control", "cache control", "ttl=")
+
+
+def is_anthropic(model: object) -> bool:
+    """Whether ``model`` is a ``ChatAnthropic`` whose request cycle this module can drive."""
+    return isinstance(model, ChatAnthropic)
+
+
+def build_payload(
+    model: ChatAnthropic, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+) -> dict[str, Any]:
+    """The request body ``model`` would send for these messages and call options."""
+    payload: dict[str, Any] = model._get_request_payload(messages, stop=stop, **kwargs)
+    return payload
+
+
+def caused_by_cache_markers(error: BaseException) -> bool:
+    """Whether a 400 names the cache markers, so that a request without them may pass."""
+    if not isinstance(error, anthropic.BadRequestError):
+        return False
+    message = str(getattr(error, "message", error)).lower()
+    return any(word in message for word in _CACHE_WORDS)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Failures a later attempt may cure: rate limits, overload, server and connection errors."""
+    # Overload (529) subclasses InternalServerError, and timeouts APIConnectionError.
+    return isinstance(
+        error,
+        anthropic.RateLimitError | anthropic.InternalServerError | anthropic.APIConnectionError,
+    )
+
+
+def generate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> ChatResult:
+    """Send ``payload`` and parse the reply, exactly as ``ChatAnthropic._generate`` does."""
+    try:
+        raw_response = model._create(payload)
+    except anthropic.BadRequestError as e:
+        _lc._handle_anthropic_bad_request(e)
+    except anthropic.APIError as e:
+        _lc._handle_anthropic_api_error(e)
+    generation_info: dict[str, Any] = {}
+    if model._uses_gateway:
+        _lc._add_gateway_metadata(generation_info, raw_response)
+    result: ChatResult = model._format_output(
+        raw_response.parse(), generation_info=generation_info, **kwargs
+    )
+    return result
+
+
+async def agenerate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> ChatResult:
+    """The async twin of :func:`generate`."""
+    try:
+        raw_response = await model._acreate(payload)
+    except anthropic.BadRequestError as e:
+        _lc._handle_anthropic_bad_request(e)
+    except anthropic.APIError as e:
+        _lc._handle_anthropic_api_error(e)
+    generation_info: dict[str, Any] = {}
+    if model._uses_gateway:
+        _lc._add_gateway_metadata(generation_info, raw_response)
+    result: ChatResult = model._format_output(
+        await _aparse(raw_response), generation_info=generation_info, **kwargs
+    )
+    return result
+
+
+def stream_options(model: ChatAnthropic, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Split ``stream_usage`` off the call options and ask for a stream, as ``_stream`` does."""
+    options = dict(kwargs)
+    stream_usage = options.pop("stream_usage", None)
+    options["stream"] = True
+    return (model.stream_usage if stream_usage is None else stream_usage), options
+
+
+def _coerce_to_string(payload: dict[str, Any]) -> bool:
+    return not (
+        _lc._tools_in_params(payload)
+        or _lc._documents_in_params(payload)
+        or _lc._thinking_in_params(payload)
+        or _lc._compact_in_params(payload)
+    )
+
+
+def stream(
+    model: ChatAnthropic,
+    payload: dict[str, Any],
+    *,
+    stream_usage: bool,
+    run_manager: CallbackManagerForLLMRun | None,
+) -> Iterator[ChatGenerationChunk]:
+    """Send ``payload`` as a stream and yield chunks, exactly as ``ChatAnthropic._stream`` does."""
+    try:
+        raw_response = model._create(payload)
+        base_generation_info: dict[str, Any] = {}
+        if model._uses_gateway:
+            _lc._add_gateway_metadata(base_generation_info, raw_response)
+        events = raw_response.parse()
+        coerce = _coerce_to_string(payload)
+        block_start_event = None
+        first = True
+        for event in events:
+            message, block_start_event = model._make_message_chunk_from_anthropic_event(
+                event,
+                stream_usage=stream_usage,
+                coerce_content_to_string=coerce,
+                block_start_event=block_start_event,
+            )
+            if message is None:
+                continue
+            chunk = ChatGenerationChunk(
+                message=message, generation_info=base_generation_info if first else None
+            )
+            first = False
+            if run_manager and isinstance(message.content, str):
+                run_manager.on_llm_new_token(message.content, chunk=chunk)
+            yield chunk
+    except anthropic.BadRequestError as e:
+        _lc._handle_anthropic_bad_request(e)
+    except anthropic.APIError as e:
+        _lc._handle_anthropic_api_error(e)
+
+
+async def astream(
+    model: ChatAnthropic,
+    payload: dict[str, Any],
+    *,
+    stream_usage: bool,
+    run_manager: AsyncCallbackManagerForLLMRun | None,
+) -> AsyncIterator[ChatGenerationChunk]:
+    """The async twin of :func:`stream`."""
+    try:
+        raw_response = await model._acreate(payload)
+        base_generation_info: dict[str, Any] = {}
+        if model._uses_gateway:
+            _lc._add_gateway_metadata(base_generation_info, raw_response)
+        events = await _aparse(raw_response)
+        coerce = _coerce_to_string(payload)
+        block_start_event = None
+        first = True
+        async for event in events:
+            message, block_start_event = model._make_message_chunk_from_anthropic_event(
+                event,
+                stream_usage=stream_usage,
+                coerce_content_to_string=coerce,
+                block_start_event=block_start_event,
+            )
+            if message is None:
+                continue
+            chunk = ChatGenerationChunk(
+                message=message, generation_info=base_generation_info if first else None
+            )
+            first = False
+            if run_manager and isinstance(message.content, str):
+                await run_manager.on_llm_new_token(message.content, chunk=chunk)
+            yield chunk
+    except anthropic.BadRequestError as e:
+        _lc._handle_anthropic_bad_request(e)
+    except anthropic.APIError as e:
+        _lc._handle_anthropic_api_error(e)

@@ -1,0 +1,189 @@
+"""Usage accounting off the call path: count in memory, price and flush in the background.
+
+A call adds its token counts to an in-memory bucket per (minute, entry, model, batch);
+that is a dict update under a lock, nothing more. A daemon thread flushes the buckets
+every ``interval`` seconds as :class:`~llmopt.store.UsageRollup` rows, pricing each
+bucket once (cost is linear in tokens, so pricing the sums is exact). If the store
+is down, the buckets are kept and retried at the next flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from llmopt.errors import StoreError
+from llmopt.providers import TokenUsage, cost_of
+from llmopt.store import Store, UsageRollup
+
+logger = logging.getLogger("llmopt.wrapper")
+
+DEFAULT_FLUSH_INTERVAL = 5.0
+
+
+@dataclass(slots=True)
+class _Bucket:
+    calls: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    input_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, usage: TokenUsage | None, *, error: bool, fallback: bool) -> None:
+        self.calls += 1
+        self.errors += error
+        self.fallbacks += fallback
+        if usage is not None:
+            self.input_tokens += usage.input_tokens
+            self.cache_write_5m_tokens += usage.cache_write_5m_tokens
+            self.cache_write_1h_tokens += usage.cache_write_1h_tokens
+            self.cache_read_tokens += usage.cache_read_tokens
+            self.output_tokens += usage.output_tokens
+
+    def usage(self, *, batch: bool) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens,
+            cache_write_5m_tokens=self.cache_write_5m_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            output_tokens=self.output_tokens,
+            batch=batch,
+        )
+
+
+_Key = tuple[datetime, str, str, str, bool]  # minute, entry, provider, model, batch
+
+
+class UsageRecorder:
+    """Collects per-call usage and writes per-minute roll-ups to ``store``.
+
+    Use :func:`recorder_for` to share one per store and process. ``flush()`` writes
+    now (tests, shutdown).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = DEFAULT_FLUSH_INTERVAL,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._buckets: dict[_Key, _Bucket] = {}
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(
+        self,
+        *,
+        entry_key: str,
+        provider: str,
+        model: str,
+        usage: TokenUsage | None,
+        error: bool = False,
+        fallback: bool = False,
+    ) -> None:
+        """Count one call; cheap and never raises for the store's sake."""
+        minute = self._clock().replace(second=0, microsecond=0)
+        batch = usage.batch if usage is not None else False
+        key = (minute, entry_key, provider, model, batch)
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket()
+            bucket.add(usage, error=error, fallback=fallback)
+
+    def start(self) -> UsageRecorder:
+        """Start the background flusher (idempotent); returns self."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="llmopt-usage-flusher", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Flush what is left and stop the thread."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(5.0, self.interval * 2))
+        self.flush()
+
+    def flush(self) -> int:
+        """Write every pending bucket as roll-ups; returns how many rows were written."""
+        with self._flush_lock:
+            with self._lock:
+                pending, self._buckets = self._buckets, {}
+            if not pending:
+                return 0
+            rollups = [_rollup(key, bucket) for key, bucket in pending.items()]
+            try:
+                self.store.add_usage(rollups)
+            except StoreError as exc:
+                logger.warning("usage not flushed, will retry: %s", exc)
+                with self._lock:
+                    for key, bucket in pending.items():
+                        self._buckets.setdefault(key, _Bucket())
+                        _merge(self._buckets[key], bucket)
+                return 0
+            return len(rollups)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:  # the flusher must outlive any bug in one flush
+                logger.exception("usage flush failed")
+
+
+def _merge(into: _Bucket, other: _Bucket) -> None:
+    for name in _Bucket.__slots__:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+
+
+def _rollup(key: _Key, bucket: _Bucket) -> UsageRollup:
+    minute, entry_key, provider, model, batch = key
+    usage = bucket.usage(batch=batch)
+    cost = cost_of(usage, provider=provider, model=model, at=minute.date())
+    return UsageRollup(
+        minute=minute,
+        entry_key=entry_key,
+        calls=bucket.calls,
+        batched_calls=bucket.calls if batch else 0,
+        fallbacks=bucket.fallbacks,
+        errors=bucket.errors,
+        input_tokens=usage.input_tokens,
+        cache_write_tokens=usage.cache_write_5m_tokens + usage.cache_write_1h_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=float(cost.total) if cost else 0.0,
+        baseline_cost_usd=float(cost.baseline) if cost else 0.0,
+        unpriced_calls=0 if cost else bucket.calls - bucket.errors,
+    )
+
+
+_recorders: dict[int, UsageRecorder] = {}
+_recorders_lock = threading.Lock()
+
+
+def recorder_for(store: Store) -> UsageRecorder:
+    """The process's running usage recorder for ``store``, started on first use."""
+    with _recorders_lock:
+        recorder = _recorders.get(id(store))
+        if recorder is None or recorder.store is not store:
+            recorder = UsageRecorder(store)
+            _recorders[id(store)] = recorder
+    return recorder.start()

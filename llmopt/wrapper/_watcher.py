@@ -1,0 +1,140 @@
+"""Live flags: one background thread per process and store keeps the current flags in memory.
+
+Wrappers read :attr:`FlagWatcher.snapshot`, a plain attribute holding an immutable
+:class:`FlagSnapshot`, so a call never waits on the store. The thread re-reads the kill
+switch and the ``aiconfigs`` document every ``interval`` seconds; an operator's
+rollback therefore reaches every running wrapper within about one interval. Until
+the first read succeeds, and whenever a read fails, the snapshot says "unavailable"
+and wrappers behave as the bare model (fail safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from llmopt.config import OptimizationConfig, load_document
+from llmopt.errors import LLMOptError
+from llmopt.killswitch import read_kill_switch
+from llmopt.store import Store
+
+logger = logging.getLogger("llmopt.wrapper")
+
+DEFAULT_INTERVAL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FlagSnapshot:
+    """The flags as last read. ``available`` False means: optimize nothing."""
+
+    available: bool
+    kill_switch_engaged: bool = True
+    entries: Mapping[str, OptimizationConfig | None] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    read_at: float = 0.0
+    problem: str | None = None
+
+
+_UNREAD = FlagSnapshot(available=False, problem="the flags have not been read yet")
+
+
+class FlagWatcher:
+    """Refreshes the flags of one store in a daemon thread; see the module docstring.
+
+    Use :func:`watcher_for` to share one per store and process. ``refresh()`` reads
+    once, synchronously (tests, and start-up code that wants fresh flags at once).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self._clock = clock
+        self.snapshot: FlagSnapshot = _UNREAD
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FlagWatcher:
+        """Start the background thread (idempotent); returns self."""
+        with self._changed:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="llmopt-flag-watcher", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it; the last snapshot stays readable."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(5.0, self.interval * 2))
+
+    def refresh(self) -> FlagSnapshot:
+        """Read the kill switch and the flags now, publish and return the snapshot."""
+        try:
+            switch = read_kill_switch(self.store)
+            document = load_document(self.store)
+        except LLMOptError as exc:
+            snapshot = FlagSnapshot(available=False, read_at=self._clock(), problem=str(exc))
+            if self.snapshot.available:
+                logger.warning("flags unreadable, optimization off until they are: %s", exc)
+        else:
+            entries = {entry.key: entry.config for entry in document.entries}
+            snapshot = FlagSnapshot(
+                available=True,
+                kill_switch_engaged=switch.engaged,
+                entries=MappingProxyType(entries),
+                read_at=self._clock(),
+                problem=switch.problem,
+            )
+            if switch.engaged != self.snapshot.kill_switch_engaged and self.snapshot.available:
+                logger.warning(
+                    "kill switch %s: optimization %s",
+                    "engaged" if switch.engaged else "released",
+                    "off everywhere" if switch.engaged else "back on per entry",
+                )
+        with self._changed:
+            self.snapshot = snapshot
+            self._changed.notify_all()
+        return snapshot
+
+    def wait_for(self, predicate: Callable[[FlagSnapshot], bool], timeout: float) -> bool:
+        """Block until a published snapshot satisfies ``predicate`` (tests, start-up)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self.snapshot), timeout=timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:  # the watcher must outlive any bug in one refresh
+                logger.exception("flag refresh failed")
+            self._stop.wait(self.interval)
+
+
+_watchers: dict[int, FlagWatcher] = {}
+_watchers_lock = threading.Lock()
+
+
+def watcher_for(store: Store, *, interval: float = DEFAULT_INTERVAL) -> FlagWatcher:
+    """The process's running watcher for ``store``, started on first use."""
+    with _watchers_lock:
+        watcher = _watchers.get(id(store))
+        if watcher is None or watcher.store is not store:
+            watcher = FlagWatcher(store, interval=interval)
+            _watchers[id(store)] = watcher
+    return watcher.start()

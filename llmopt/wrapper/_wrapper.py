@@ -1,0 +1,459 @@
+"""``OptimizedLLMWrapper``: any LangChain chat model, plus prompt caching, fallback, kill switch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_anthropic import ChatAnthropic
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from llmopt.caching import CachePlan, PrefixMemory, plan_breakpoints
+from llmopt.config import OptimizationConfig
+from llmopt.providers import ProviderCapabilities, TokenUsage
+from llmopt.store import Store
+
+from . import _anthropic
+from ._rebinding import call_on_base_class
+from ._recorder import UsageRecorder, recorder_for
+from ._stats import CacheStats, StatsCounter
+from ._watcher import FlagWatcher, watcher_for
+
+logger = logging.getLogger("llmopt.wrapper")
+
+# BaseChatModel settings that change how a call runs; the wrapper takes the base's
+# unless given its own, so wrapping changes none of them.
+_INHERITED = ("cache", "callbacks", "tags", "metadata", "rate_limiter", "disable_streaming")
+
+
+class OptimizedLLMWrapper(BaseChatModel):
+    """A drop-in for ``base_model`` that adds prompt caching, fallback and a kill switch.
+
+    ::
+
+        model = OptimizedLLMWrapper(ChatAnthropic(model="claude-sonnet-4-5"), "anthropic",
+                                    {"optimizationEnabled": True, "cachingEnabled": True})
+        model.invoke("...")            # as the base model would, with cache breakpoints
+
+    ``config`` is the entry's ``configuration`` (dict, either form) or an
+    :class:`~llmopt.config.OptimizationConfig`. With a ``store``, the flags of
+    ``entry_key`` (default ``provider:model``) are followed live and the kill switch
+    applies: a background watcher re-reads them every second, calls never wait on the
+    store, and while the store cannot be read the wrapper behaves as the bare model.
+    Usage, cost and savings go to the store as per-minute roll-ups, in the background.
+
+    Errors: a bad ``config`` raises :class:`~llmopt.errors.ConfigError`. At call time,
+    an optimized request that fails because of the optimization (a 400 naming the
+    cache markers, a planner error) or with a retryable error is retried once as the
+    plain request when ``fallbackToStandard`` is on; every other error is the base
+    model's, unchanged.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    base_model: BaseChatModel
+    provider: str
+    config: OptimizationConfig = Field(default_factory=OptimizationConfig)
+    entry_key: str | None = None
+    store: Store | None = Field(default=None, exclude=True)
+    planner: Callable[..., CachePlan] = Field(default=plan_breakpoints, exclude=True)
+    """Where breakpoints are planned; a seam for tests, defaults to ``plan_breakpoints``."""
+
+    _capabilities: ProviderCapabilities = PrivateAttr()
+    _memory: PrefixMemory = PrivateAttr(default_factory=PrefixMemory)
+    _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
+    _watcher: FlagWatcher | None = PrivateAttr(default=None)
+    _recorder: UsageRecorder | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        base_model: BaseChatModel | None = None,
+        provider: str | None = None,
+        config: OptimizationConfig | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        given = {"base_model": base_model, "provider": provider, "config": config}
+        super().__init__(**{k: v for k, v in given.items() if v is not None}, **kwargs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_config(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not isinstance(
+            values.get("config"), OptimizationConfig | None
+        ):
+            values = dict(values)
+            values["config"] = OptimizationConfig.from_dict(
+                values["config"], provider=values.get("provider")
+            )
+        return values
+
+    @model_validator(mode="after")
+    def _inherit_base_settings(self) -> OptimizedLLMWrapper:
+        for name in _INHERITED:
+            if name not in self.model_fields_set:
+                object.__setattr__(self, name, getattr(self.base_model, name))
+        if "name" not in self.model_fields_set:
+            object.__setattr__(self, "name", self.base_model.get_name())
+        self._capabilities = ProviderCapabilities.detect(self.provider, self.model_name)
+        if self.entry_key is None:
+            object.__setattr__(self, "entry_key", f"{self.provider}:{self.model_name}")
+        if self.store is not None:
+            self._watcher = watcher_for(self.store)
+            self._recorder = recorder_for(self.store)
+        return self
+
+    # -- what LangChain asks of a chat model ------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return self.base_model._llm_type
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return dict(self.base_model._identifying_params)
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return self.base_model._get_ls_params(stop=stop, **kwargs)
+
+    @property
+    def model_name(self) -> str:
+        """The wrapped model's name (``model`` or ``model_name`` of the base)."""
+        name = getattr(self.base_model, "model", None) or getattr(
+            self.base_model, "model_name", None
+        )
+        return str(name or "")
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        return self.base_model.get_num_tokens_from_messages(messages, tools=tools)
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """As the base model's ``bind_tools``, bound to this wrapper."""
+        bound: Runnable[LanguageModelInput, AIMessage] = call_on_base_class(
+            self.base_model, self, "bind_tools", tools, tool_choice=tool_choice, **kwargs
+        )
+        return bound
+
+    def with_structured_output(
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, Any]:
+        """As the base model's ``with_structured_output``, running through this wrapper."""
+        structured: Runnable[LanguageModelInput, Any] = call_on_base_class(
+            self.base_model,
+            self,
+            "with_structured_output",
+            schema,
+            include_raw=include_raw,
+            **kwargs,
+        )
+        return structured
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        return self.base_model._should_stream(async_api=async_api, **kwargs)
+
+    # -- the live flags -----------------------------------------------------------
+
+    def active_config(self) -> OptimizationConfig | None:
+        """The flags that apply to a call made now, or ``None`` for "no optimization"."""
+        if self._watcher is None:
+            config: OptimizationConfig | None = self.config
+        else:
+            snapshot = self._watcher.snapshot
+            if not snapshot.available or snapshot.kill_switch_engaged:
+                return None
+            assert self.entry_key is not None
+            config = snapshot.entries.get(self.entry_key, self.config)
+        if config is None or not config.optimization_enabled:
+            return None
+        return config
+
+    def _caching_config(self) -> OptimizationConfig | None:
+        config = self.active_config()
+        if (
+            config is None
+            or not config.applies_caching
+            or not self._capabilities.supports_explicit_caching
+            or not _anthropic.is_anthropic(self.base_model)
+        ):
+            return None
+        return config
+
+    def _plan(
+        self, payload: dict[str, Any], config: OptimizationConfig
+    ) -> tuple[CachePlan | None, bool]:
+        """The plan when it changes the request, and whether planning failed."""
+        try:
+            plan = self.planner(
+                payload,
+                model=str(payload.get("model") or self.model_name),
+                config=config,
+                memory=self._memory,
+                capabilities=self._capabilities,
+            )
+        except Exception:
+            if not config.fallback_to_standard:
+                raise
+            # With fallback on, a planner bug costs savings, never the caller's answer.
+            logger.exception("cache planning failed; sending the request without breakpoints")
+            return None, True
+        if logger.isEnabledFor(logging.DEBUG):
+            for decision in plan.decisions:
+                logger.debug("cache plan: %s", decision)
+        return (plan if plan.changed else None), False
+
+    def _should_fall_back(self, error: BaseException, config: OptimizationConfig) -> bool:
+        if not config.fallback_to_standard:
+            return False
+        return _anthropic.caused_by_cache_markers(error) or _anthropic.is_retryable(error)
+
+    # -- calls ----------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        config = self._caching_config()
+        if config is None:
+            try:
+                result = self.base_model._generate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+            except Exception:
+                self._account(None, optimized=False, error=True)
+                raise
+            self._account(_usage_of(result), optimized=False)
+            return result
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic)
+        payload = _anthropic.build_payload(model, messages, stop, **kwargs)
+        plan, fallback = self._plan(payload, config)
+        try:
+            result = _anthropic.generate(model, plan.payload if plan else payload, **kwargs)
+        except Exception as error:
+            if plan is None or not self._should_fall_back(error, config):
+                self._account(None, optimized=plan is not None, error=True)
+                raise
+            logger.warning("optimized call failed (%s); retrying without optimization", error)
+            fallback = True
+            try:
+                result = _anthropic.generate(model, payload, **kwargs)
+            except Exception:
+                self._account(None, optimized=True, fallback=True, error=True)
+                raise
+        self._account(_usage_of(result), optimized=plan is not None, fallback=fallback)
+        return result
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        config = self._caching_config()
+        if config is None:
+            try:
+                result = await self.base_model._agenerate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+            except Exception:
+                self._account(None, optimized=False, error=True)
+                raise
+            self._account(_usage_of(result), optimized=False)
+            return result
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic)
+        payload = _anthropic.build_payload(model, messages, stop, **kwargs)
+        plan, fallback = self._plan(payload, config)
+        try:
+            result = await _anthropic.agenerate(model, plan.payload if plan else payload, **kwargs)
+        except Exception as error:
+            if plan is None or not self._should_fall_back(error, config):
+                self._account(None, optimized=plan is not None, error=True)
+                raise
+            logger.warning("optimized call failed (%s); retrying without optimization", error)
+            fallback = True
+            try:
+                result = await _anthropic.agenerate(model, payload, **kwargs)
+            except Exception:
+                self._account(None, optimized=True, fallback=True, error=True)
+                raise
+        self._account(_usage_of(result), optimized=plan is not None, fallback=fallback)
+        return result
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        config = self._caching_config()
+        usage: UsageMetadata | None = None
+        optimized = fallback = error = False
+        try:
+            if config is None:
+                chunks = self.base_model._stream(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+                for chunk in chunks:
+                    usage = _add_chunk_usage(usage, chunk)
+                    yield chunk
+                return
+            model = self.base_model
+            assert isinstance(model, ChatAnthropic)
+            stream_usage, options = _anthropic.stream_options(model, kwargs)
+            payload = _anthropic.build_payload(model, messages, stop, **options)
+            plan, fallback = self._plan(payload, config)
+            optimized = plan is not None
+
+            def send(body: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
+                return _anthropic.stream(
+                    model, body, stream_usage=stream_usage, run_manager=run_manager
+                )
+
+            chunks = send(plan.payload if plan else payload)
+            try:
+                first = next(chunks, None)
+            except Exception as failure:
+                # Nothing has reached the caller yet, so the plain request can still serve.
+                if plan is None or not self._should_fall_back(failure, config):
+                    raise
+                logger.warning("optimized stream failed (%s); retrying without it", failure)
+                fallback = True
+                chunks = send(payload)
+                first = next(chunks, None)
+            if first is not None:
+                usage = _add_chunk_usage(usage, first)
+                yield first
+            for chunk in chunks:
+                usage = _add_chunk_usage(usage, chunk)
+                yield chunk
+        except BaseException:
+            error = True
+            raise
+        finally:
+            self._account(_token_usage(usage), optimized=optimized, fallback=fallback, error=error)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        config = self._caching_config()
+        usage: UsageMetadata | None = None
+        optimized = fallback = error = False
+        try:
+            if config is None:
+                async for chunk in self.base_model._astream(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                ):
+                    usage = _add_chunk_usage(usage, chunk)
+                    yield chunk
+                return
+            model = self.base_model
+            assert isinstance(model, ChatAnthropic)
+            stream_usage, options = _anthropic.stream_options(model, kwargs)
+            payload = _anthropic.build_payload(model, messages, stop, **options)
+            plan, fallback = self._plan(payload, config)
+            optimized = plan is not None
+
+            def send(body: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
+                return _anthropic.astream(
+                    model, body, stream_usage=stream_usage, run_manager=run_manager
+                )
+
+            chunks = send(plan.payload if plan else payload)
+            try:
+                first = await anext(chunks, None)
+            except Exception as failure:
+                if plan is None or not self._should_fall_back(failure, config):
+                    raise
+                logger.warning("optimized stream failed (%s); retrying without it", failure)
+                fallback = True
+                chunks = send(payload)
+                first = await anext(chunks, None)
+            if first is not None:
+                usage = _add_chunk_usage(usage, first)
+                yield first
+            async for chunk in chunks:
+                usage = _add_chunk_usage(usage, chunk)
+                yield chunk
+        except BaseException:
+            error = True
+            raise
+        finally:
+            self._account(_token_usage(usage), optimized=optimized, fallback=fallback, error=error)
+
+    # -- accounting -----------------------------------------------------------------
+
+    def _account(
+        self,
+        usage: TokenUsage | None,
+        *,
+        optimized: bool,
+        fallback: bool = False,
+        error: bool = False,
+    ) -> None:
+        self._stats.add(usage, optimized=optimized, fallback=fallback, error=error)
+        if self._recorder is not None:
+            assert self.entry_key is not None
+            self._recorder.record(
+                entry_key=self.entry_key,
+                provider=self.provider,
+                model=self.model_name,
+                usage=usage,
+                error=error,
+                fallback=fallback,
+            )
+
+    def get_cache_stats(self) -> dict[str, Any]:
+        """Calls, fallbacks, tokens, cache hit rate, cost and savings of this wrapper so far."""
+        return self.cache_stats().as_dict()
+
+    def cache_stats(self) -> CacheStats:
+        """:meth:`get_cache_stats` as a typed object."""
+        return self._stats.snapshot(provider=self.provider, model=self.model_name)
+
+
+def _usage_of(result: ChatResult) -> TokenUsage | None:
+    for generation in result.generations:
+        metadata = getattr(generation.message, "usage_metadata", None)
+        if metadata:
+            return _token_usage(metadata)
+    return None
+
+
+def _add_chunk_usage(
+    total: UsageMetadata | None, chunk: ChatGenerationChunk
+) -> UsageMetadata | None:
+    metadata = getattr(chunk.message, "usage_metadata", None)
+    if not metadata:
+        return total
+    return metadata if total is None else add_usage(total, metadata)
+
+
+def _token_usage(metadata: UsageMetadata | None) -> TokenUsage | None:
+    if not metadata:
+        return None
+    try:
+        return TokenUsage.from_langchain(metadata)
+    except (TypeError, ValueError):
+        logger.debug("usage metadata not understood: %r", metadata)
+        return None

@@ -1,0 +1,136 @@
+"""How long plan_breakpoints takes per call: median and p95 in microseconds.
+
+Run: ``uv run python tests/benchmarks/bench_planner.py [--calls N]``
+
+Each timed call plans the next turn of a chat of 20 or 1,000 messages (its previous
+turn planned just before, so the :class:`PrefixMemory` is warm) with a ~3k-token
+system prompt and eight tools, in ``auto`` mode: the work the wrapper adds per call.
+The "fresh strings" rows rebuild every payload through JSON first, so no text's hash
+is cached from an earlier call (the worst case: LangChain normally hands the same
+message strings over again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+from llmopt.caching import PrefixMemory, plan_breakpoints
+from llmopt.config import OptimizationConfig
+
+MODEL = "claude-sonnet-4-6"
+CONFIG = OptimizationConfig.from_dict({"optimizationEnabled": True, "cachingEnabled": True})
+
+SYSTEM = " ".join(
+    f"Rule {n}: answer precisely, cite the source document, and keep a neutral tone."
+    for n in range(160)
+)  # ~12,900 characters, ~3,200 tokens
+TOOLS = [
+    {
+        "name": f"tool_{n}",
+        "description": f"Look up records of kind {n} by id, date range and free-text filter.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "description": "record id"},
+                "since": {"type": "string", "format": "date"},
+                "until": {"type": "string", "format": "date"},
+                "query": {"type": "string"},
+            },
+            "required": ["id"],
+        },
+    }
+    for n in range(8)
+]
+
+
+def _turn(n: int) -> list[dict[str, Any]]:
+    if n % 5 == 4:  # every fifth turn is a tool round trip
+        return [
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": f"Let me look that up ({n})."},
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{n}",
+                        "name": "tool_1",
+                        "input": {"id": str(n), "query": "status"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": f"toolu_{n}",
+                        "content": f"record {n}: status active, owner team {n % 7}. " * 12,
+                    },
+                ],
+            },
+        ]
+    return [
+        {"role": "assistant", "content": f"Answer {n}: " + "the figures look consistent. " * 20},
+        {"role": "user", "content": f"Question {n}: what about the next quarter? " * 4},
+    ]
+
+
+def _conversation(messages: int) -> list[dict[str, Any]]:
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Hello, let us review."}]
+    turn = 0
+    while len(history) < messages - 1:
+        history.extend(_turn(turn))
+        turn += 1
+    return history[: messages - 1] + [{"role": "user", "content": "And now?"}]
+
+
+def _payload(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "max_tokens": 1024,
+        "system": SYSTEM,
+        "tools": TOOLS,
+        "messages": messages,
+    }
+
+
+def bench(messages: int, calls: int, *, fresh_strings: bool) -> tuple[float, float]:
+    """Time the next turn of a ``messages``-long chat whose previous turn was planned."""
+    previous = _conversation(messages - 2)
+    pairs = []
+    for n in range(calls):
+        turn = previous[:-1] + [previous[-1], *_turn(10_000 + n)[:1]]
+        turn.append({"role": "user", "content": f"And then, for case {n}?"})
+        pairs.append((_payload(previous), _payload(turn)))
+    if fresh_strings:
+        pairs = [(json.loads(json.dumps(a)), json.loads(json.dumps(b))) for a, b in pairs]
+    memory = PrefixMemory()
+    timings = []
+    for earlier, payload in pairs:
+        plan_breakpoints(earlier, model=MODEL, config=CONFIG, memory=memory)
+        start = time.perf_counter_ns()
+        plan_breakpoints(payload, model=MODEL, config=CONFIG, memory=memory)
+        timings.append((time.perf_counter_ns() - start) / 1_000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=500, help="timed calls per scenario")
+    calls = parser.parse_args().calls
+    print(f"plan_breakpoints, auto mode, warm memory, {calls} calls per row")
+    print(f"{'scenario':<38}{'median µs':>12}{'p95 µs':>12}")
+    for messages in (20, 1_000):
+        for fresh in (False, True):
+            median, p95 = bench(messages, calls, fresh_strings=fresh)
+            label = f"{messages:,} messages" + (", fresh strings" if fresh else "")
+            print(f"{label:<38}{median:>12.1f}{p95:>12.1f}")
+
+
+if __name__ == "__main__":
+    main()

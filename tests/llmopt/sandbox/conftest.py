@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import pytest
+
+from llmopt.sandbox import ManualClock, SandboxServer, running_sandbox
+
+MODEL = "claude-sonnet-4-6"  # minimum cacheable prefix: 1,024 tokens
+EPHEMERAL: dict[str, Any] = {"type": "ephemeral"}
+ONE_HOUR: dict[str, Any] = {"type": "ephemeral", "ttl": "1h"}
+
+
+def words(count: int, word: str = "lorem") -> str:
+    """Text the sandbox counts as exactly ``count`` tokens."""
+    return " ".join([word] * count)
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(
+    base_url: str,
+    path: str,
+    body: Any = None,
+    *,
+    method: str = "POST",
+    api_key: str | None = "test-key",
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> RawResponse:
+    """One HTTP request with the standard library, errors returned rather than raised."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    sent = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+    if api_key is not None:
+        sent["x-api-key"] = api_key
+    sent.update(headers or {})
+    request = urllib.request.Request(base_url + path, data=data, headers=sent, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return RawResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return RawResponse(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sandbox(clock: ManualClock) -> Iterator[SandboxServer]:
+    with running_sandbox(clock=clock) as server:
+        yield server
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(
+        base_url=sandbox.base_url, api_key=sandbox.api_key, max_retries=0
+    ) as sdk_client:
+        yield sdk_client

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from langchain_anthropic import ChatAnthropic
+
+from llmopt.errors import ConfigError
+from llmopt.wrapper import OptimizedLLMWrapper, get_generator_model
+
+BASE = {"model": "claude-sonnet-4-6", "apiKey": "sk-ant-test", "temperature": 0.3, "maxTokens": 256}
+
+
+def test_an_entry_with_optimization_off_gets_the_bare_model() -> None:
+    model = get_generator_model("anthropic", BASE)
+    assert type(model) is ChatAnthropic
+    assert (model.model, model.temperature, model.max_tokens) == ("claude-sonnet-4-6", 0.3, 256)
+
+
+def test_an_entry_with_optimization_on_gets_the_wrapper() -> None:
+    model = get_generator_model(
+        "anthropic", {**BASE, "optimizationEnabled": True, "cachingEnabled": True}
+    )
+    assert isinstance(model, OptimizedLLMWrapper)
+    assert isinstance(model.base_model, ChatAnthropic)
+    assert model.config.applies_caching
+
+
+def test_the_model_name_argument_overrides_the_configuration() -> None:
+    model = get_generator_model("anthropic", BASE, model_name="claude-haiku-4-5")
+    assert isinstance(model, ChatAnthropic) and model.model == "claude-haiku-4-5"
+
+
+def test_invalid_flags_give_the_bare_model_and_a_logged_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="llmopt.wrapper"):
+        model = get_generator_model(
+            "anthropic", {**BASE, "optimizationEnabled": True, "cacheTTL": 7}
+        )
+    assert type(model) is ChatAnthropic
+    assert "cacheTTL must be 300 or 3600 seconds" in caplog.text
+    assert "sk-ant-test" not in caplog.text
+
+
+def test_a_provider_whose_package_is_missing_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="pip install langchain-ollama"):
+        get_generator_model("ollama", {"model": "llama3.1"})
+
+
+def test_an_unknown_provider_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="cannot build a chat model for 'acme'"):
+        get_generator_model("acme", {"model": "m"})
+
+
+def test_a_missing_model_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="model must name the model"):
+        get_generator_model("anthropic", {"apiKey": "k"})

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmopt.errors import StoreError
+from llmopt.killswitch import engage_kill_switch, release_kill_switch
+from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.wrapper import FlagWatcher
+
+ENTRY = {
+    "provider": "anthropic",
+    "configuration": {
+        "model": "claude-sonnet-4-6",
+        "optimizationEnabled": True,
+        "cachingEnabled": True,
+    },
+}
+
+
+@pytest.fixture
+def store() -> SQLiteStore:
+    store = SQLiteStore(":memory:")
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": [ENTRY, {"provider": "acme", "configuration": {"optimizationEnabled": True}}]},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    release_kill_switch(store, actor="t")
+    return store
+
+
+def test_before_the_first_read_nothing_is_optimized(store: SQLiteStore) -> None:
+    watcher = FlagWatcher(store)
+    assert not watcher.snapshot.available
+
+
+def test_a_refresh_reads_the_switch_and_every_entry(store: SQLiteStore) -> None:
+    snapshot = FlagWatcher(store).refresh()
+    assert snapshot.available and not snapshot.kill_switch_engaged
+    config = snapshot.entries["anthropic:claude-sonnet-4-6"]
+    assert config is not None and config.applies_caching
+    assert snapshot.entries["acme:?"] is None
+
+
+class FlakyStore(SQLiteStore):
+    broken = False
+
+    def read_document(self, name: DocumentName) -> Any:
+        if self.broken:
+            raise StoreError("connection refused")
+        return super().read_document(name)
+
+
+def test_an_unreadable_store_makes_the_snapshot_unavailable_until_it_recovers() -> None:
+    store = FlakyStore(":memory:")
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": [ENTRY]},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    release_kill_switch(store, actor="t")
+    watcher = FlagWatcher(store)
+    assert watcher.refresh().available
+    store.broken = True
+    snapshot = watcher.refresh()
+    assert not snapshot.available and snapshot.problem is not None
+    store.broken = False
+    assert watcher.refresh().available
+
+
+def test_the_background_thread_sees_a_rollback_within_its_interval(tmp_path: Any) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    release_kill_switch(store, actor="t")
+    watcher = FlagWatcher(store, interval=0.05).start()
+    try:
+        assert watcher.wait_for(lambda s: s.available and not s.kill_switch_engaged, timeout=5)
+        engage_kill_switch(store, actor="oncall")
+        assert watcher.wait_for(lambda s: s.kill_switch_engaged, timeout=5)
+    finally:
+        watcher.stop()
