@@ -56,7 +56,16 @@ class CallerMarker:
 
 @dataclass(slots=True)
 class Prefix:
-    """The blocks of one request in prefix order. Lists are indexed by block position."""
+    """The blocks of one request in prefix order; the lists hold one item per block.
+
+    ``tokens[i]`` is the estimated length of the prefix through block ``i``,
+    ``fingerprints[i]`` its fingerprint (rolling: each folds in the one before), and
+    ``cacheable[i]`` whether the planner may mark block ``i``. Blocks ``[0,
+    tool_count)`` are tools, ``[tool_count, messages_start)`` system blocks, and
+    message ``m`` starts at ``message_starts[m]`` (an empty message where the next one
+    starts). ``tools_fingerprint`` and ``static_fingerprint`` are the fingerprints of
+    the tools alone and of tools plus system.
+    """
 
     tokens: list[int]
     fingerprints: list[int]

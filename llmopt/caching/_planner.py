@@ -266,7 +266,7 @@ class _Planner:
     def _offer(self, index: int, what: str, reason: str) -> None:
         where = self._where(index)
         if index in self.occupied:
-            self.note(f"{what} ({where}) already carries the caller's marker")
+            self.note(f"{what} ({where}) already carries a breakpoint")
             return
         tokens = self.prefix.tokens[index]
         assert self.threshold is not None

@@ -155,9 +155,11 @@ def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
     kind = block.get("type")
     if kind == "text":
         text = block.get("text")
-        if isinstance(text, str) and len(block) - ("cache_control" in block) == _TEXT_ONLY:
+        if not isinstance(text, str):
+            return measure_general(block)
+        if len(block) - ("cache_control" in block) == _TEXT_ONLY:
             return len(text) // CHARS_PER_TOKEN, hash(text)
-        return measure_general(block)
+        return len(text) // CHARS_PER_TOKEN, measure_general(block)[1]  # with citations
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, str) and _PLAIN_RESULT_KEYS.issuperset(block):

@@ -1,4 +1,4 @@
-"""A local HTTP server that behaves like the Anthropic Messages API.
+r"""A local HTTP server that behaves like the Anthropic Messages API.
 
 No real Anthropic API is reachable in tests, benchmarks and the demo, so they run
 against this sandbox: the real ``anthropic`` SDK and ``ChatAnthropic`` point at it with
@@ -19,6 +19,22 @@ What it reproduces (see ``PROVIDER_FACTS.md``):
 - Fault injection (:class:`FaultRule`, :class:`FaultPlan`) by configuration, method or
   ``POST /_sandbox/faults``; billing counters (:class:`Billing`) priced with
   :func:`llmopt.providers.cost_of`, at ``GET /_sandbox/billing``.
+
+Tokens are counted by a fixed rule, not Claude's tokenizer: one per word or punctuation
+character of text (``\w+|[^\w\s]``), 1,600 per image, tool definitions over their
+canonical JSON, 3 per message and 4 per request (the last never cached). Same input,
+same count; ``count_tokens`` and ``usage`` always agree.
+
+In a test::
+
+    clock = ManualClock()
+    with running_sandbox(clock=clock) as sandbox:
+        client = anthropic.Anthropic(base_url=sandbox.base_url, api_key=sandbox.api_key)
+        sandbox.add_fault(FaultRule.fail_next(2, "overloaded"))    # two 529s
+        sandbox.add_fault(FaultRule.fail_rate(0.2, "rate_limit"))  # 20% 429s, seeded
+        ...
+        clock.advance(301)                    # 5-minute cache entries expire
+        sandbox.billing().total.cost_usd      # what it would have charged
 """
 
 from __future__ import annotations

@@ -21,6 +21,20 @@ from llmopt.sandbox._options import SandboxOptions
 from llmopt.sandbox._server import SandboxServer
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m llmopt.sandbox",
@@ -28,9 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added per request")
     parser.add_argument(
-        "--fault-rate", type=float, default=0.0, help="share of Messages requests that fail (0-1)"
+        "--latency-ms", type=_milliseconds, default=0.0, help="latency added per request"
+    )
+    parser.add_argument(
+        "--fault-rate", type=_share, default=0.0, help="share of Messages requests that fail (0-1)"
     )
     parser.add_argument(
         "--fault-kind",

@@ -1,6 +1,6 @@
-"""A string that matches a regular expression, for JSON schema ``pattern``.
+r"""A string that matches a regular expression, for JSON schema ``pattern``.
 
-Handles the common subset: literals and escapes (``\\d``, ``\\w``, ``\\s``, ``\\.``...),
+Handles the common subset: literals and escapes (``\d``, ``\w``, ``\s``, ``\.``...),
 ``.``, character classes with ranges and negation, groups (capturing, ``(?:...)``,
 named), alternation, the quantifiers ``? * + {n} {n,} {n,m}`` (lazy too) and anchors.
 Anything else (lookarounds, back-references) gives ``None``, as does a sample that

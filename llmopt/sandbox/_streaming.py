@@ -1,7 +1,7 @@
 """A Message as the server-sent events Anthropic streams.
 
 The sequence is ``message_start`` (the message with empty content and the input usage),
-then per content block ``content_block_start``, ``content_block_delta``\\ s
+then per content block ``content_block_start``, ``content_block_delta`` events
 (``text_delta`` or ``input_json_delta`` with ``partial_json``) and
 ``content_block_stop``, one ``message_delta`` (stop reason and cumulative usage), and
 ``message_stop``. A ``ping`` follows the first ``content_block_start``, as on the real

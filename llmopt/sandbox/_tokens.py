@@ -3,20 +3,18 @@ r"""The sandbox's deterministic token counter.
 Claude's tokenizer is not public, so the sandbox counts the same way every time with a
 rule simple enough to predict in a test:
 
-| what                         | tokens                                                  |
-|------------------------------|---------------------------------------------------------|
-| text                         | one per match of ``\w+|[^\w\s]`` (a word, or one        |
-|                              | punctuation character)                                  |
-| image                        | ``IMAGE_TOKENS`` (1,600) each, whatever its size        |
-| document                     | its text for plain-text sources, else ``DOCUMENT_TOKENS``|
-| tool definition              | the text count of its canonical JSON (sorted keys, no   |
-|                              | spaces, without ``cache_control``) + ``TOOL_OVERHEAD``  |
-| ``tool_use`` block           | canonical JSON of ``name`` and ``input`` + ``TOOL_USE_OVERHEAD`` |
-| ``tool_result`` block        | its content + ``TOOL_RESULT_OVERHEAD``                  |
-| ``thinking`` block           | its text; ``redacted_thinking``: ``REDACTED_THINKING_TOKENS`` |
-| each message                 | + ``MESSAGE_OVERHEAD`` (the role marker), on its first block |
-| each request                 | + ``REQUEST_OVERHEAD`` (the turn that starts the reply), |
-|                              | after every block, so it is never cached                |
+- text: one token per match of ``\w+|[^\w\s]`` (a word, or one punctuation character);
+- an image: ``IMAGE_TOKENS`` (1,600), whatever its size;
+- a document: its text for plain-text and content sources, else ``DOCUMENT_TOKENS``
+  (1,500), plus its title and context;
+- a tool definition: the text count of its canonical JSON (sorted keys, no spaces, no
+  ``cache_control``) + ``TOOL_OVERHEAD`` (5);
+- a ``tool_use`` block: canonical JSON of its ``name`` and ``input`` +
+  ``TOOL_USE_OVERHEAD`` (3); a ``tool_result`` block: its content + ``TOOL_RESULT_OVERHEAD`` (3);
+- a ``thinking`` block: its text; ``redacted_thinking``: ``REDACTED_THINKING_TOKENS`` (50);
+- each message: + ``MESSAGE_OVERHEAD`` (3, the role marker), counted with its first block;
+- each request: + ``REQUEST_OVERHEAD`` (4, the turn that starts the reply), after every
+  block, so it is never cached and a full cache hit still shows ``input_tokens`` of 4.
 
 For English prose the word-and-punctuation count lands close to real BPE counts (real
 tokens split rare words, this rule does not); JSON counts high, as every quote and brace

@@ -86,8 +86,10 @@ class FlagWatcher:
     def refresh(self) -> FlagSnapshot:
         """Read the kill switch and the flags now, publish and return the snapshot."""
         try:
-            switch = read_kill_switch(self.store)
+            # The document first: when the store is down this fails quietly here,
+            # instead of read_kill_switch logging the outage once a second.
             document = load_document(self.store)
+            switch = read_kill_switch(self.store)
         except LLMOptError as exc:
             snapshot = FlagSnapshot(available=False, read_at=self._clock(), problem=str(exc))
             if self.snapshot.available:

@@ -66,12 +66,14 @@ class OptimizedLLMWrapper(BaseChatModel):
     store: Store | None = Field(default=None, exclude=True)
     planner: Callable[..., CachePlan] = Field(default=plan_breakpoints, exclude=True)
     """Where breakpoints are planned; a seam for tests, defaults to ``plan_breakpoints``."""
+    watcher: FlagWatcher | None = Field(default=None, exclude=True)
+    """The live-flag watcher; defaults to the process's shared one for ``store``."""
+    recorder: UsageRecorder | None = Field(default=None, exclude=True)
+    """The usage recorder; defaults to the process's shared one for ``store``."""
 
     _capabilities: ProviderCapabilities = PrivateAttr()
     _memory: PrefixMemory = PrivateAttr(default_factory=PrefixMemory)
     _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
-    _watcher: FlagWatcher | None = PrivateAttr(default=None)
-    _recorder: UsageRecorder | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -106,8 +108,10 @@ class OptimizedLLMWrapper(BaseChatModel):
         if self.entry_key is None:
             object.__setattr__(self, "entry_key", f"{self.provider}:{self.model_name}")
         if self.store is not None:
-            self._watcher = watcher_for(self.store)
-            self._recorder = recorder_for(self.store)
+            if self.watcher is None:
+                object.__setattr__(self, "watcher", watcher_for(self.store))
+            if self.recorder is None:
+                object.__setattr__(self, "recorder", recorder_for(self.store))
         return self
 
     # -- what LangChain asks of a chat model ------------------------------------
@@ -166,10 +170,10 @@ class OptimizedLLMWrapper(BaseChatModel):
 
     def active_config(self) -> OptimizationConfig | None:
         """The flags that apply to a call made now, or ``None`` for "no optimization"."""
-        if self._watcher is None:
+        if self.watcher is None:
             config: OptimizationConfig | None = self.config
         else:
-            snapshot = self._watcher.snapshot
+            snapshot = self.watcher.snapshot
             if not snapshot.available or snapshot.kill_switch_engaged:
                 return None
             assert self.entry_key is not None
@@ -412,9 +416,9 @@ class OptimizedLLMWrapper(BaseChatModel):
         error: bool = False,
     ) -> None:
         self._stats.add(usage, optimized=optimized, fallback=fallback, error=error)
-        if self._recorder is not None:
+        if self.recorder is not None:
             assert self.entry_key is not None
-            self._recorder.record(
+            self.recorder.record(
                 entry_key=self.entry_key,
                 provider=self.provider,
                 model=self.model_name,

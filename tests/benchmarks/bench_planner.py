@@ -7,7 +7,8 @@ turn planned just before, so the :class:`PrefixMemory` is warm) with a ~3k-token
 system prompt and eight tools, in ``auto`` mode: the work the wrapper adds per call.
 The "fresh strings" rows rebuild every payload through JSON first, so no text's hash
 is cached from an earlier call (the worst case: LangChain normally hands the same
-message strings over again).
+message strings over again). For scale, the last rows time what ChatAnthropic itself
+spends building the same requests (``_get_request_payload``), before any network.
 """
 
 from __future__ import annotations
@@ -119,6 +120,40 @@ def bench(messages: int, calls: int, *, fresh_strings: bool) -> tuple[float, flo
     return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
 
 
+def bench_langchain(messages: int, calls: int) -> tuple[float, float]:
+    """Time ChatAnthropic building the same request from LangChain messages."""
+    from langchain_anthropic import ChatAnthropic
+    from langchain_core.messages import (
+        AIMessage,
+        BaseMessage,
+        HumanMessage,
+        SystemMessage,
+        ToolMessage,
+    )
+
+    history: list[BaseMessage] = [SystemMessage(SYSTEM)]
+    for message in _conversation(messages):
+        content = message["content"]
+        if isinstance(content, str):
+            kind = HumanMessage if message["role"] == "user" else AIMessage
+            history.append(kind(content))
+        elif message["role"] == "user":
+            result = content[0]
+            history.append(ToolMessage(result["content"], tool_call_id=result["tool_use_id"]))
+        else:
+            text, call = content
+            tool_call = {"name": call["name"], "args": call["input"], "id": call["id"]}
+            history.append(AIMessage(text["text"], tool_calls=[tool_call]))
+    model = ChatAnthropic(model_name=MODEL, api_key="unused", timeout=None, stop=None)
+    timings = []
+    for _ in range(calls):
+        start = time.perf_counter_ns()
+        model._get_request_payload(history, tools=TOOLS)
+        timings.append((time.perf_counter_ns() - start) / 1_000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500, help="timed calls per scenario")
@@ -130,6 +165,10 @@ def main() -> None:
             median, p95 = bench(messages, calls, fresh_strings=fresh)
             label = f"{messages:,} messages" + (", fresh strings" if fresh else "")
             print(f"{label:<38}{median:>12.1f}{p95:>12.1f}")
+    for messages in (20, 1_000):
+        median, p95 = bench_langchain(messages, max(calls // 10, 10))
+        label = f"{messages:,} messages, ChatAnthropic payload"
+        print(f"{label:<38}{median:>12.1f}{p95:>12.1f}")
 
 
 if __name__ == "__main__":

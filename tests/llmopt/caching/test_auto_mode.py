@@ -290,3 +290,16 @@ def test_the_planners_breakpoints_use_the_configured_lifetime(ttl: int) -> None:
     expected = "1h" if ttl == 3600 else "5m"
     assert ttls(result.payload) == [expected, expected]
     assert [b.ttl for b in result.breakpoints] == [ttl, ttl]
+
+
+def test_a_request_is_recognised_whatever_markers_it_carries_and_however_text_is_held(
+    memory: PrefixMemory,
+) -> None:
+    payload = request([user(words(500, "the same question"))])
+    first = plan(payload, memory=memory)
+    assert isinstance(first.payload["system"], list)  # now a marked text block
+
+    again = plan(first.payload, memory=memory)
+
+    assert locations(again.payload) == ["system[0]", "messages[0].content[0]"]
+    assert "recurred" in again.breakpoints[-1].reason

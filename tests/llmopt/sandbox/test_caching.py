@@ -11,13 +11,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from llmopt.sandbox import ManualClock, SandboxServer
 from llmopt.sandbox._tokens import (
+    IMAGE_TOKENS,
     MESSAGE_OVERHEAD,
     REQUEST_OVERHEAD,
     text_tokens,
     tool_definition_tokens,
 )
 
-from .conftest import EPHEMERAL, MODEL, ONE_HOUR, words
+from .conftest import EPHEMERAL, MODEL, ONE_HOUR, sdk_client, words
 
 LONG = 1_100  # above MODEL's 1,024-token minimum
 QUESTION = "What is cached?"
@@ -39,7 +40,8 @@ def cached_system(tokens: int = LONG, control: Any = EPHEMERAL) -> Any:
 
 def ask(client: anthropic.Anthropic, model: str = MODEL, **request: Any) -> Usage:
     request.setdefault("messages", [{"role": "user", "content": QUESTION}])
-    return client.messages.create(model=model, max_tokens=20, **request).usage
+    request.setdefault("max_tokens", 20)
+    return client.messages.create(model=model, **request).usage
 
 
 def test_a_second_identical_request_reads_what_the_first_wrote(
@@ -154,6 +156,30 @@ class TestPrefixOrder:
         usage = ask(client, **self.request(), tool_choice={"type": "none"})
 
         assert split(usage) == (tools + system, messages, REQUEST_OVERHEAD)
+
+    def test_changing_thinking_settings_invalidates_the_messages_only(
+        self, client: anthropic.Anthropic
+    ) -> None:
+        tools, system, messages = self.levels
+        ask(client, **self.request())
+
+        thinking: Any = {"type": "enabled", "budget_tokens": 1_024}
+        usage = ask(client, **self.request(), thinking=thinking, max_tokens=2_000)
+
+        assert split(usage) == (tools + system, messages, REQUEST_OVERHEAD)
+
+    def test_adding_an_image_invalidates_the_messages_only(
+        self, client: anthropic.Anthropic
+    ) -> None:
+        tools, system, messages = self.levels
+        ask(client, **self.request())
+        request = self.request()
+        image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+        request["messages"][0]["content"].append(image)
+
+        usage = ask(client, **request)
+
+        assert split(usage) == (tools + system, messages, IMAGE_TOKENS + REQUEST_OVERHEAD)
 
     def test_moving_a_marker_does_not_change_what_is_cached(
         self, client: anthropic.Anthropic
@@ -288,7 +314,7 @@ def test_automatic_caching_moves_the_breakpoint_to_the_last_block(
 def test_entries_belong_to_their_api_key(sandbox: SandboxServer) -> None:
     usages = []
     for key in ("key-one", "key-two", "key-one"):
-        with anthropic.Anthropic(base_url=sandbox.base_url, api_key=key, max_retries=0) as client:
+        with sdk_client(sandbox.base_url, api_key=key, max_retries=0) as client:
             usages.append(ask(client, system=cached_system()))
 
     assert [split(u)[:2] for u in usages] == [(0, LONG), (0, LONG), (LONG, 0)]

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from llmopt.sandbox import FaultPlan, FaultRule, SandboxServer, running_sandbox
 
-from .conftest import MODEL, send
+from .conftest import MODEL, sdk_client, send
 
 HELLO: Any = [{"role": "user", "content": "Hello"}]
 
@@ -41,7 +41,7 @@ def test_a_rate_limited_request_gets_429_with_retry_after(
 def test_the_sdk_waits_for_retry_after_and_then_succeeds(sandbox: SandboxServer) -> None:
     sandbox.add_fault(FaultRule.fail_next(2, "rate_limit", retry_after=0.2))
 
-    with anthropic.Anthropic(base_url=sandbox.base_url, api_key="k", max_retries=2) as client:
+    with sdk_client(sandbox.base_url, api_key="k", max_retries=2) as client:
         started = time.monotonic()
         message = client.messages.create(model=MODEL, max_tokens=10, messages=HELLO)
         elapsed = time.monotonic() - started
@@ -56,7 +56,7 @@ def test_x_should_retry_false_stops_the_sdk_from_retrying(sandbox: SandboxServer
     sandbox.add_fault(FaultRule.fail_next(1, "overloaded", should_retry=False))
 
     with (
-        anthropic.Anthropic(base_url=sandbox.base_url, api_key="k", max_retries=2) as client,
+        sdk_client(sandbox.base_url, api_key="k", max_retries=2) as client,
         pytest.raises(anthropic.OverloadedError),
     ):
         client.messages.create(model=MODEL, max_tokens=10, messages=HELLO)
@@ -73,7 +73,9 @@ def test_the_next_n_requests_fail_and_then_requests_succeed_again(
 ) -> None:
     sandbox.add_fault(FaultRule.fail_next(2, kind))
 
-    response = send(sandbox.base_url, "/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": HELLO})
+    response = send(
+        sandbox.base_url, "/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": HELLO}
+    )
     statuses = [response.status] + [outcome(client) for _ in range(2)]
 
     assert statuses == [status, status, 200]
@@ -108,7 +110,7 @@ def test_a_marker_fails_only_the_requests_that_mention_it(
 def test_configured_latency_delays_every_response() -> None:
     with (
         running_sandbox(latency_ms=150) as sandbox,
-        anthropic.Anthropic(base_url=sandbox.base_url, api_key="k", max_retries=0) as client,
+        sdk_client(sandbox.base_url, api_key="k", max_retries=0) as client,
     ):
         started = time.monotonic()
         client.messages.create(model=MODEL, max_tokens=10, messages=HELLO)
@@ -171,7 +173,9 @@ def test_faults_apply_to_count_tokens_only_when_asked(
     sandbox.add_fault(FaultRule.fail_next(1, "overloaded"))
     client.messages.count_tokens(model=MODEL, messages=HELLO)
     sandbox.set_faults(
-        FaultPlan(rules=(FaultRule.fail_next(1, "rate_limit", paths=("/v1/messages/count_tokens",)),))
+        FaultPlan(
+            rules=(FaultRule.fail_next(1, "rate_limit", paths=("/v1/messages/count_tokens",)),)
+        )
     )
 
     with pytest.raises(anthropic.RateLimitError):

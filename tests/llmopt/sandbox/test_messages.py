@@ -36,7 +36,10 @@ def test_a_reply_has_the_shape_and_usage_of_an_anthropic_message(
         "output_tokens",
         "service_tier",
     }
-    assert usage["cache_creation"] == {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}
+    assert usage["cache_creation"] == {
+        "ephemeral_5m_input_tokens": 0,
+        "ephemeral_1h_input_tokens": 0,
+    }
     assert usage["service_tier"] == "standard"
     assert usage["input_tokens"] == text_tokens(QUESTION[0]["content"]) + MESSAGE_OVERHEAD + 4
     assert usage["output_tokens"] == text_tokens(message.content[0].text)

@@ -200,7 +200,9 @@ def test_generated_values_satisfy_each_keyword(schema: dict[str, Any]) -> None:
     elif "prefixItems" in schema:
         assert isinstance(value[0], int) and (len(value) < 2 or isinstance(value[1], str))
     elif schema.get("format") == "uuid":
-        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", value)
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", value
+        )
     elif "minLength" in schema:
         assert len(value) >= 30
     elif "allOf" in schema:

@@ -37,11 +37,11 @@ def text(value: str, **extra: Any) -> dict[str, Any]:
 
 
 INVALID: list[Any] = [
+    pytest.param(changed(lambda b: b.pop("model")), "model: Field required", id="model missing"),
     pytest.param(
-        changed(lambda b: b.pop("model")), "model: Field required", id="model missing"
-    ),
-    pytest.param(
-        changed(lambda b: b.pop("max_tokens")), "max_tokens: Field required", id="max_tokens missing"
+        changed(lambda b: b.pop("max_tokens")),
+        "max_tokens: Field required",
+        id="max_tokens missing",
     ),
     pytest.param(
         changed(lambda b: b.update(max_tokens=0)),
@@ -179,9 +179,7 @@ INVALID: list[Any] = [
     ),
     pytest.param(
         changed(
-            lambda b: b.update(
-                thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=1024
-            )
+            lambda b: b.update(thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=1024)
         ),
         "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
         "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
@@ -231,7 +229,11 @@ def test_top_level_automatic_caching_takes_one_of_the_four_slots(
     client: anthropic.Anthropic,
 ) -> None:
     blocks: Any = [text(f"Part {i}.", cache_control=EPHEMERAL) for i in range(4)]
-    request: Any = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": blocks}]}
+    request: Any = {
+        "model": MODEL,
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": blocks}],
+    }
     client.messages.create(**request)
 
     with pytest.raises(anthropic.BadRequestError) as raised:
