@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from llmopt.sandbox import SandboxServer
 
-from .conftest import SYSTEM, chat, wrap, words
+from .conftest import SYSTEM, chat, words, wrap
 
 FIVE_MINUTES = {"type": "ephemeral"}
 ONE_HOUR = {"type": "ephemeral", "ttl": "1h"}
