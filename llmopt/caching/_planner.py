@@ -351,6 +351,8 @@ class _Planner:
         if tail is not None and conversation:
             if cached_at is not None and cached_at <= tail:
                 previous: int | None = cached_at
+            elif seen_at is not None:
+                previous = None  # memory knows this conversation: nothing of it is cached
             else:
                 previous = self._previous_turn_estimate()
             if previous is not None and tail - previous > LOOKBACK_BLOCKS:

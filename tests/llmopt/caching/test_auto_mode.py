@@ -303,3 +303,21 @@ def test_a_request_is_recognised_whatever_markers_it_carries_and_however_text_is
 
     assert locations(again.payload) == ["system[0]", "messages[0].content[0]"]
     assert "recurred" in again.breakpoints[-1].reason
+
+
+def test_no_earlier_breakpoint_is_re_marked_when_memory_knows_nothing_of_it_was_cached(
+    memory: PrefixMemory,
+) -> None:
+    history = [user(words(100, "Check every record."))]
+    plan(request(history), memory=memory)  # a one-off so far: its tail was not written
+    history += _agent_turn(1, 12)
+
+    with_memory = plan(request(history), memory=memory)
+    without_memory = plan(request(history))
+
+    assert locations(with_memory.payload) == ["system[0]", "messages[2].content[11]"]
+    assert locations(without_memory.payload) == [
+        "system[0]",
+        "messages[0].content[0]",
+        "messages[2].content[11]",
+    ]
