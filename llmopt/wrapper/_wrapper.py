@@ -211,9 +211,6 @@ class OptimizedLLMWrapper(BaseChatModel):
             # With fallback on, a planner bug costs savings, never the caller's answer.
             logger.exception("cache planning failed; sending the request without breakpoints")
             return None, True
-        if logger.isEnabledFor(logging.DEBUG):
-            for decision in plan.decisions:
-                logger.debug("cache plan: %s", decision)
         return (plan if plan.changed else None), False
 
     def _should_fall_back(self, error: BaseException, config: OptimizationConfig) -> bool:
