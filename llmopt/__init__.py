@@ -6,6 +6,9 @@ an underscore may change without notice. llmopt never imports Django.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from llmopt.caching import CacheManager, CachePlan, PrefixMemory, plan_breakpoints
 from llmopt.config import (
     AIConfigDocument,
     LLMEntry,
@@ -47,6 +50,28 @@ from llmopt.store import (
     store_from_env,
 )
 
+if TYPE_CHECKING:
+    from llmopt.wrapper import (
+        CacheStats,
+        FlagWatcher,
+        OptimizedLLMWrapper,
+        UsageRecorder,
+        get_generator_model,
+    )
+
+# The wrapper imports LangChain, which takes a while; code that only reads or edits the
+# configuration (the console, the migration) should not pay for it, so it loads on use.
+_LAZY = {"CacheStats", "FlagWatcher", "OptimizedLLMWrapper", "UsageRecorder", "get_generator_model"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from llmopt import wrapper
+
+        return getattr(wrapper, name)
+    raise AttributeError(f"module 'llmopt' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -56,18 +81,24 @@ __all__ = [
     "AuditRecord",
     "BatchRecord",
     "BatchStatus",
+    "CacheManager",
+    "CachePlan",
+    "CacheStats",
     "CallCost",
     "ConfigError",
     "ConflictError",
     "Document",
     "DocumentName",
     "FieldProblem",
+    "FlagWatcher",
     "KillSwitchState",
     "LLMEntry",
     "LLMOptError",
     "MigrationError",
     "MigrationReport",
     "OptimizationConfig",
+    "OptimizedLLMWrapper",
+    "PrefixMemory",
     "ProviderCapabilities",
     "ProviderError",
     "RecordNotFound",
@@ -76,12 +107,15 @@ __all__ = [
     "StoreError",
     "StoredResult",
     "TokenUsage",
+    "UsageRecorder",
     "UsageRollup",
     "cost_of",
     "engage_kill_switch",
+    "get_generator_model",
     "load_document",
     "migrate",
     "open_store",
+    "plan_breakpoints",
     "read_kill_switch",
     "release_kill_switch",
     "reverse_migration",

@@ -12,18 +12,24 @@ PINNED = [
     "AuditRecord",
     "BatchRecord",
     "BatchStatus",
+    "CacheManager",
+    "CachePlan",
+    "CacheStats",
     "CallCost",
     "ConfigError",
     "ConflictError",
     "Document",
     "DocumentName",
     "FieldProblem",
+    "FlagWatcher",
     "KillSwitchState",
     "LLMEntry",
     "LLMOptError",
     "MigrationError",
     "MigrationReport",
     "OptimizationConfig",
+    "OptimizedLLMWrapper",
+    "PrefixMemory",
     "ProviderCapabilities",
     "ProviderError",
     "RecordNotFound",
@@ -32,12 +38,15 @@ PINNED = [
     "StoreError",
     "StoredResult",
     "TokenUsage",
+    "UsageRecorder",
     "UsageRollup",
     "cost_of",
     "engage_kill_switch",
+    "get_generator_model",
     "load_document",
     "migrate",
     "open_store",
+    "plan_breakpoints",
     "read_kill_switch",
     "release_kill_switch",
     "reverse_migration",
@@ -65,7 +74,7 @@ def test_every_error_descends_from_the_one_root() -> None:
 def test_importing_llmopt_never_imports_django() -> None:
     code = (
         "import sys, llmopt, llmopt.config, llmopt.store, llmopt.providers, llmopt.migrate, "
-        "llmopt.killswitch; "
+        "llmopt.killswitch, llmopt.caching, llmopt.wrapper, llmopt.sandbox; "
         "bad = sorted(m for m in sys.modules "
         "if m == 'django' or m.startswith(('django.', 'ninja', 'celery')));"
         "print(bad); sys.exit(1 if bad else 0)"
