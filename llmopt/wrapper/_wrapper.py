@@ -198,12 +198,14 @@ class OptimizedLLMWrapper(BaseChatModel):
     ) -> tuple[CachePlan | None, bool]:
         """The plan when it changes the request, and whether planning failed."""
         try:
+            model = str(payload.get("model") or self.model_name)
             plan = self.planner(
                 payload,
-                model=str(payload.get("model") or self.model_name),
+                model=model,
                 config=config,
                 memory=self._memory,
-                capabilities=self._capabilities,
+                # A per-call model override may have another minimum prefix length.
+                capabilities=self._capabilities if model == self.model_name else None,
             )
         except Exception:
             if not config.fallback_to_standard:
