@@ -12,49 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from llmopt.errors import StoreError
 from llmopt.providers import TokenUsage, cost_of
 from llmopt.store import Store, UsageRollup
 
+from ._background import PeriodicTask
+from ._tally import UsageTally
+
 logger = logging.getLogger("llmopt.wrapper")
 
 DEFAULT_FLUSH_INTERVAL = 5.0
-
-
-@dataclass(slots=True)
-class _Bucket:
-    calls: int = 0
-    errors: int = 0
-    fallbacks: int = 0
-    input_tokens: int = 0
-    cache_write_5m_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    cache_read_tokens: int = 0
-    output_tokens: int = 0
-
-    def add(self, usage: TokenUsage | None, *, error: bool, fallback: bool) -> None:
-        self.calls += 1
-        self.errors += error
-        self.fallbacks += fallback
-        if usage is not None:
-            self.input_tokens += usage.input_tokens
-            self.cache_write_5m_tokens += usage.cache_write_5m_tokens
-            self.cache_write_1h_tokens += usage.cache_write_1h_tokens
-            self.cache_read_tokens += usage.cache_read_tokens
-            self.output_tokens += usage.output_tokens
-
-    def usage(self, *, batch: bool) -> TokenUsage:
-        return TokenUsage(
-            input_tokens=self.input_tokens,
-            cache_write_5m_tokens=self.cache_write_5m_tokens,
-            cache_write_1h_tokens=self.cache_write_1h_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            output_tokens=self.output_tokens,
-            batch=batch,
-        )
 
 
 _Key = tuple[datetime, str, str, str, bool]  # minute, entry, provider, model, batch
@@ -77,11 +46,12 @@ class UsageRecorder:
         self.store = store
         self.interval = interval
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._buckets: dict[_Key, _Bucket] = {}
+        self._buckets: dict[_Key, UsageTally] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._flusher = PeriodicTask(
+            self.flush, interval=interval, name="llmopt-usage-flusher", run_first=False
+        )
 
     def record(
         self,
@@ -100,26 +70,17 @@ class UsageRecorder:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = _Bucket()
-            bucket.add(usage, error=error, fallback=fallback)
+                bucket = self._buckets[key] = UsageTally()
+            bucket.add(usage, optimized=False, error=error, fallback=fallback)
 
     def start(self) -> UsageRecorder:
         """Start the background flusher (idempotent); returns self."""
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="llmopt-usage-flusher", daemon=True
-                )
-                self._thread.start()
+        self._flusher.start()
         return self
 
     def stop(self) -> None:
         """Flush what is left and stop the thread."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(5.0, self.interval * 2))
+        self._flusher.stop()
         self.flush()
 
     def flush(self) -> int:
@@ -136,25 +97,12 @@ class UsageRecorder:
                 logger.warning("usage not flushed, will retry: %s", exc)
                 with self._lock:
                     for key, bucket in pending.items():
-                        self._buckets.setdefault(key, _Bucket())
-                        _merge(self._buckets[key], bucket)
+                        self._buckets.setdefault(key, UsageTally()).merge(bucket)
                 return 0
             return len(rollups)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:  # the flusher must outlive any bug in one flush
-                logger.exception("usage flush failed")
 
-
-def _merge(into: _Bucket, other: _Bucket) -> None:
-    for name in _Bucket.__slots__:
-        setattr(into, name, getattr(into, name) + getattr(other, name))
-
-
-def _rollup(key: _Key, bucket: _Bucket) -> UsageRollup:
+def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
     minute, entry_key, provider, model, batch = key
     usage = bucket.usage(batch=batch)
     cost = cost_of(usage, provider=provider, model=model, at=minute.date())

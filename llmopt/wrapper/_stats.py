@@ -8,6 +8,8 @@ from typing import Any
 
 from llmopt.providers import TokenUsage, cost_of
 
+from ._tally import UsageTally
+
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
@@ -39,46 +41,26 @@ class StatsCounter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls = self._optimized = self._fallbacks = self._errors = 0
-        self._input = self._write_5m = self._write_1h = self._read = self._output = 0
+        self._tally = UsageTally()
 
     def add(
         self, usage: TokenUsage | None, *, optimized: bool, fallback: bool, error: bool
     ) -> None:
         with self._lock:
-            self._calls += 1
-            self._optimized += optimized
-            self._fallbacks += fallback
-            self._errors += error
-            if usage is not None:
-                self._input += usage.input_tokens
-                self._write_5m += usage.cache_write_5m_tokens
-                self._write_1h += usage.cache_write_1h_tokens
-                self._read += usage.cache_read_tokens
-                self._output += usage.output_tokens
+            self._tally.add(usage, optimized=optimized, error=error, fallback=fallback)
 
     def snapshot(self, *, provider: str, model: str) -> CacheStats:
         with self._lock:
-            usage = TokenUsage(
-                input_tokens=self._input,
-                cache_write_5m_tokens=self._write_5m,
-                cache_write_1h_tokens=self._write_1h,
-                cache_read_tokens=self._read,
-                output_tokens=self._output,
-            )
-            calls, optimized, fallbacks, errors = (
-                self._calls,
-                self._optimized,
-                self._fallbacks,
-                self._errors,
-            )
+            tally = UsageTally()
+            tally.merge(self._tally)
+        usage = tally.usage()
         cost = cost_of(usage, provider=provider, model=model)
         total_input = usage.total_input_tokens
         return CacheStats(
-            calls=calls,
-            optimized_calls=optimized,
-            fallbacks=fallbacks,
-            errors=errors,
+            calls=tally.calls,
+            optimized_calls=tally.optimized_calls,
+            fallbacks=tally.fallbacks,
+            errors=tally.errors,
             input_tokens=usage.input_tokens,
             cache_write_tokens=usage.cache_write_5m_tokens + usage.cache_write_1h_tokens,
             cache_read_tokens=usage.cache_read_tokens,

@@ -22,6 +22,8 @@ from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
 from llmopt.store import Store
 
+from ._background import PeriodicTask
+
 logger = logging.getLogger("llmopt.wrapper")
 
 DEFAULT_INTERVAL = 1.0
@@ -62,26 +64,18 @@ class FlagWatcher:
         self._clock = clock
         self.snapshot: FlagSnapshot = _UNREAD
         self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresher = PeriodicTask(
+            self.refresh, interval=interval, name="llmopt-flag-watcher", run_first=True
+        )
 
     def start(self) -> FlagWatcher:
         """Start the background thread (idempotent); returns self."""
-        with self._changed:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="llmopt-flag-watcher", daemon=True
-                )
-                self._thread.start()
+        self._refresher.start()
         return self
 
     def stop(self) -> None:
         """Stop the thread and wait for it; the last snapshot stays readable."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(5.0, self.interval * 2))
+        self._refresher.stop()
 
     def refresh(self) -> FlagSnapshot:
         """Read the kill switch and the flags now, publish and return the snapshot."""
@@ -118,14 +112,6 @@ class FlagWatcher:
         """Block until a published snapshot satisfies ``predicate`` (tests, start-up)."""
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self.snapshot), timeout=timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh()
-            except Exception:  # the watcher must outlive any bug in one refresh
-                logger.exception("flag refresh failed")
-            self._stop.wait(self.interval)
 
 
 _watchers: dict[int, FlagWatcher] = {}

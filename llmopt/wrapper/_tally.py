@@ -1,0 +1,50 @@
+"""Running totals of calls and tokens, shared by the per-wrapper stats and the usage recorder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from llmopt.providers import TokenUsage
+
+
+@dataclass(slots=True)
+class UsageTally:
+    """Counts of calls by outcome and the billed tokens they used; not thread-safe."""
+
+    calls: int = 0
+    optimized_calls: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    input_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(
+        self, usage: TokenUsage | None, *, optimized: bool, error: bool, fallback: bool
+    ) -> None:
+        self.calls += 1
+        self.optimized_calls += optimized
+        self.errors += error
+        self.fallbacks += fallback
+        if usage is not None:
+            self.input_tokens += usage.input_tokens
+            self.cache_write_5m_tokens += usage.cache_write_5m_tokens
+            self.cache_write_1h_tokens += usage.cache_write_1h_tokens
+            self.cache_read_tokens += usage.cache_read_tokens
+            self.output_tokens += usage.output_tokens
+
+    def merge(self, other: UsageTally) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+    def usage(self, *, batch: bool = False) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens,
+            cache_write_5m_tokens=self.cache_write_5m_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            output_tokens=self.output_tokens,
+            batch=batch,
+        )
