@@ -41,13 +41,15 @@ from __future__ import annotations
 
 from llmopt.sandbox._billing import Billing, ModelBilling
 from llmopt.sandbox._clock import Clock, ManualClock
-from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
+from llmopt.sandbox._faults import BatchItemFault, FaultKind, FaultPlan, FaultRule
 from llmopt.sandbox._hold import ResponseHold
-from llmopt.sandbox._options import SandboxOptions
+from llmopt.sandbox._options import BatchOptions, SandboxOptions
 from llmopt.sandbox._server import SandboxServer
 from llmopt.sandbox.testing import running_sandbox
 
 __all__ = [
+    "BatchItemFault",
+    "BatchOptions",
     "Billing",
     "Clock",
     "FaultKind",

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -27,6 +28,12 @@ ONE_HOUR = 3600
 _SWEEP_ABOVE = 10_000
 
 CacheKey = tuple[str, str, bytes]
+
+
+def cache_owner(api_key: str) -> str:
+    """Whose cache entries a request sees: a digest of its API key, so the key itself is
+    never kept (batches are saved to disk with their owner)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,12 @@ class PromptCache:
         self._entries: dict[CacheKey, _Entry] = {}
         self._lock = threading.Lock()
 
-    def plan(self, *, api_key: str, model: str, prompt: Prompt, min_tokens: int) -> CachePlan:
-        """Look up ``prompt``'s breakpoints, refresh what hits, and plan the writes."""
+    def plan(
+        self, *, api_key: str, model: str, prompt: Prompt, min_tokens: int, lookup: bool = True
+    ) -> CachePlan:
+        """Look up ``prompt``'s breakpoints, refresh what hits, and plan the writes.
+
+        ``lookup=False`` plans as if nothing were cached (a best-effort batch miss)."""
         tokens = prompt.prefix_tokens
 
         def key(position: int) -> CacheKey:
@@ -72,7 +83,7 @@ class PromptCache:
         hit = -1
         with self._lock:
             now = self._clock()
-            for breakpoint_ in prompt.breakpoints:
+            for breakpoint_ in prompt.breakpoints if lookup else ():
                 start = breakpoint_.position
                 for position in range(start, max(-1, start - self._lookback - 1), -1):
                     entry = self._entries.get(key(position))

@@ -9,6 +9,11 @@
 | ``POST /_sandbox/faults``    | put a fault plan in force (body: ``FaultPlan`` JSON); |
 |                              | ``?append=true`` adds its rules to the plan instead   |
 | ``DELETE /_sandbox/faults``  | remove every fault rule                               |
+| ``GET /_sandbox/batches``    | calls per batch endpoint, and every batch's status    |
+|                              | and counts (brought up to the clock)                  |
+
+A fault plan's ``batch_items`` (:class:`BatchItemFault` JSON) make batch requests come
+back ``errored`` or ``expired``; ``?append=true`` appends them as it does ``rules``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ def health(request: Request, state: SandboxState) -> Response:
 
 
 def billing(request: Request, state: SandboxState) -> Response:
+    state.batches.advance_all()
     return Response.json(200, state.billing.snapshot().to_json())
+
+
+def batches(request: Request, state: SandboxState) -> Response:
+    return Response.json(
+        200, {"calls": state.batches.calls(), "batches": state.batches.summaries()}
+    )
 
 
 def reset(request: Request, state: SandboxState) -> Response:
@@ -49,6 +61,8 @@ def set_faults(request: Request, state: SandboxState) -> Response:
     if request.query.get("append", ["false"])[-1].lower() == "true":
         for rule in plan.rules:
             state.faults.add(rule)
+        for item in plan.batch_items:
+            state.faults.add_batch_item(item)
     else:
         state.faults.replace(plan)
     return Response.json(200, state.faults.describe())

@@ -7,7 +7,9 @@
 | ``times``     | fire for the next N matching requests, then retire (none: forever) |
 | ``rate``      | chance a matching request is hit, drawn from the plan's seeded RNG |
 | ``marker``    | match only requests whose last user text contains it             |
-| ``paths``     | endpoints it applies to (default ``/v1/messages``)               |
+| ``paths``     | endpoints it applies to (default ``/v1/messages``); a ``{name}`` |
+|               | segment matches any one segment: ``/v1/messages/batches/{id}``   |
+| ``methods``   | HTTP methods it applies to (default: all)                        |
 | ``retry_after``| seconds for the ``retry-after`` header (default 1 for 429)      |
 | ``should_retry``| ``x-should-retry`` header value (default ``true``)             |
 | ``message``   | error message instead of Anthropic's usual one                   |
@@ -15,13 +17,27 @@
 Rules are tried in order: every latency that fires adds up, and the first error that
 fires answers the request. Each matching rule with ``rate`` below 1 draws from the RNG
 once per request, so the same sequence of requests fails the same way for a seed.
+
+Message Batches items fail by their own rules (:class:`BatchItemFault`, the plan's
+``batch_items``), decided when the batch is created, item by item in request order, from
+an RNG of their own: the same sequence of creates gets the same outcomes for a seed.
+
+| batch item field | meaning                                                        |
+|------------------|----------------------------------------------------------------|
+| ``outcome``      | ``api_error``, ``overloaded_error``, ``invalid_request_error``: |
+|                  | the item comes back ``errored`` with that error; ``expired``:  |
+|                  | the item never completes, so it expires 24 h after creation    |
+| ``rate``, ``marker``, ``times``, ``message`` | as for request rules               |
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,6 +46,7 @@ from llmopt.sandbox import _errors as msg
 from llmopt.sandbox._errors import ApiError, ErrorType
 
 FaultKind = Literal["rate_limit", "overloaded", "server_error"]
+BatchItemOutcome = Literal["api_error", "overloaded_error", "invalid_request_error", "expired"]
 
 _ERRORS: dict[FaultKind, tuple[ErrorType, str]] = {
     "rate_limit": ("rate_limit_error", msg.RATE_LIMITED),
@@ -55,6 +72,7 @@ class FaultRule(BaseModel):
     rate: float = Field(default=1.0, ge=0, le=1)
     marker: str | None = Field(default=None, min_length=1)
     paths: tuple[str, ...] = ("/v1/messages",)
+    methods: tuple[str, ...] | None = None
     retry_after: float | None = Field(default=None, ge=0)
     should_retry: bool | None = None
     message: str | None = None
@@ -64,6 +82,12 @@ class FaultRule(BaseModel):
         if self.error is None and self.latency_ms == 0:
             raise ValueError("a fault rule needs an error or a latency_ms above 0")
         return self
+
+    def applies_to(self, method: str, path: str) -> bool:
+        """True when this rule covers ``method`` ``path`` (whatever its marker and rate)."""
+        if self.methods is not None and method.upper() not in {m.upper() for m in self.methods}:
+            return False
+        return any(_path_pattern(p).match(path) for p in self.paths)
 
     @classmethod
     def fail_next(cls, times: int, error: FaultKind = "overloaded", **fields: Any) -> FaultRule:
@@ -101,17 +125,61 @@ class FaultRule(BaseModel):
         return ApiError(error_type, self.message or default_message, headers=headers)
 
 
+class BatchItemFault(BaseModel):
+    """One way to make Message Batches items fail; see the module table for fields.
+
+    Build one with :meth:`errored` or :meth:`expire`, or from JSON (a plan's
+    ``batch_items`` in ``POST /_sandbox/faults``). A request whose params are invalid
+    comes back with its validation error whatever the rules say.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcome: BatchItemOutcome = "api_error"
+    rate: float = Field(default=1.0, ge=0, le=1)
+    marker: str | None = Field(default=None, min_length=1)
+    times: int | None = Field(default=None, ge=1)
+    message: str | None = None
+
+    @classmethod
+    def errored(
+        cls, error: BatchItemOutcome = "api_error", *, rate: float = 1.0, **fields: Any
+    ) -> BatchItemFault:
+        """Items come back ``errored`` with ``error`` (with probability ``rate``)."""
+        if error == "expired":
+            raise ValueError("use BatchItemFault.expire() for items that never complete")
+        return cls(outcome=error, rate=rate, **fields)
+
+    @classmethod
+    def expire(cls, *, rate: float = 1.0, **fields: Any) -> BatchItemFault:
+        """Items never complete, so they expire 24 h after their batch was created."""
+        return cls(outcome="expired", rate=rate, **fields)
+
+    def default_message(self) -> str:
+        """The error message an errored item carries."""
+        if self.message is not None:
+            return self.message
+        return {
+            "api_error": msg.INTERNAL_ERROR,
+            "overloaded_error": msg.OVERLOADED,
+            "invalid_request_error": msg.BATCH_ITEM_INVALID,
+            "expired": "",
+        }[self.outcome]
+
+
 class FaultPlan(BaseModel):
     """The fault rules in force and the seed of their RNG.
 
     Pass one as ``SandboxOptions(faults=...)``, to ``SandboxServer.set_faults``, or as the
     JSON body of ``POST /_sandbox/faults`` (``{"seed": 7, "rules": [{"error":
-    "overloaded", "rate": 0.2}]}``). Setting a plan restarts its RNG and rule counts.
+    "overloaded", "rate": 0.2}], "batch_items": [{"outcome": "api_error", "rate":
+    0.1}]}``). Setting a plan restarts its RNGs and rule counts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rules: tuple[FaultRule, ...] = ()
+    batch_items: tuple[BatchItemFault, ...] = ()
     seed: int = 0
 
 
@@ -127,6 +195,15 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+@lru_cache(maxsize=256)
+def _path_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+def _batch_rng(seed: int) -> random.Random:
+    return random.Random(f"llmopt-sandbox batch items {seed}")
+
+
 class FaultInjector:
     """The live fault plan: thread-safe, with each rule's remaining count."""
 
@@ -135,6 +212,8 @@ class FaultInjector:
         self._plan = plan
         self._rng = random.Random(plan.seed)
         self._remaining: list[int | None] = [r.times for r in plan.rules]
+        self._batch_rng = _batch_rng(plan.seed)
+        self._batch_remaining: list[int | None] = [r.times for r in plan.batch_items]
 
     def replace(self, plan: FaultPlan) -> None:
         """Put ``plan`` in force, from its seed's first draw."""
@@ -142,6 +221,8 @@ class FaultInjector:
             self._plan = plan
             self._rng = random.Random(plan.seed)
             self._remaining = [r.times for r in plan.rules]
+            self._batch_rng = _batch_rng(plan.seed)
+            self._batch_remaining = [r.times for r in plan.batch_items]
 
     def add(self, rule: FaultRule) -> None:
         """Add ``rule`` after the rules in force, keeping the RNG where it is."""
@@ -149,13 +230,53 @@ class FaultInjector:
             self._plan = self._plan.model_copy(update={"rules": (*self._plan.rules, rule)})
             self._remaining.append(rule.times)
 
-    def decide(self, path: str, text: str) -> FaultDecision:
-        """Apply the rules to one request to ``path`` whose last user text is ``text``."""
+    def add_batch_item(self, rule: BatchItemFault) -> None:
+        """Add a batch item rule after those in force, keeping their RNG where it is."""
+        with self._lock:
+            rules = (*self._plan.batch_items, rule)
+            self._plan = self._plan.model_copy(update={"batch_items": rules})
+            self._batch_remaining.append(rule.times)
+
+    def decide_batch_items(
+        self, count: int, text_of: Callable[[int], str]
+    ) -> dict[int, BatchItemFault]:
+        """The faulted items among ``count`` new batch items, by index.
+
+        ``text_of(i)`` gives item ``i``'s last user text; it is asked only when a rule
+        has a marker. The first rule that fires decides an item.
+        """
+        chosen: dict[int, BatchItemFault] = {}
+        with self._lock:
+            rules: Sequence[BatchItemFault] = self._plan.batch_items
+            if not rules:
+                return chosen
+            markers = any(r.marker is not None for r in rules)
+            for item in range(count):
+                text = text_of(item) if markers else ""
+                for index, rule in enumerate(rules):
+                    if rule.marker is not None and rule.marker not in text:
+                        continue
+                    remaining = self._batch_remaining[index]
+                    if remaining == 0:
+                        continue
+                    if rule.rate < 1 and self._batch_rng.random() >= rule.rate:
+                        continue
+                    if remaining is not None:
+                        self._batch_remaining[index] = remaining - 1
+                    chosen[item] = rule
+                    break
+        return chosen
+
+    def decide(self, path: str, text: str, *, method: str = "POST") -> FaultDecision:
+        """Apply the rules to one ``method`` request to ``path`` whose last user text is
+        ``text``."""
         latency = 0.0
         chosen: FaultRule | None = None
         with self._lock:
             for index, rule in enumerate(self._plan.rules):
-                if path not in rule.paths or (rule.marker is not None and rule.marker not in text):
+                if not rule.applies_to(method, path) or (
+                    rule.marker is not None and rule.marker not in text
+                ):
                     continue
                 if self._remaining[index] == 0:
                     continue
@@ -177,4 +298,6 @@ class FaultInjector:
             plan = self._plan.model_dump(mode="json")
             for rule, remaining in zip(plan["rules"], self._remaining, strict=True):
                 rule["remaining"] = remaining
+            for item, remaining in zip(plan["batch_items"], self._batch_remaining, strict=True):
+                item["remaining"] = remaining
             return plan

@@ -8,18 +8,20 @@ bill, and answer (JSON or server-sent events).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmopt.providers import ProviderCapabilities, TokenUsage
 from llmopt.sandbox import _errors as msg
-from llmopt.sandbox._cache import CacheUsage
+from llmopt.sandbox._cache import CacheUsage, cache_owner
 from llmopt.sandbox._errors import ApiError, new_id
 from llmopt.sandbox._prompt import build_prompt
 from llmopt.sandbox._replies import Reply, compose_reply
 from llmopt.sandbox._routing import Request, Response
-from llmopt.sandbox._state import SandboxState
 from llmopt.sandbox._streaming import message_events
 from llmopt.sandbox._validation import parse_message_request
+
+if TYPE_CHECKING:  # the state holds the batch store, which runs requests through here
+    from llmopt.sandbox._state import SandboxState
 
 
 def authenticate(request: Request, state: SandboxState) -> str:
@@ -68,7 +70,7 @@ def _create_message(request: Request, state: SandboxState) -> Response:
     if decision.error is None:
         minimum = ProviderCapabilities.detect("anthropic", params.model).min_cacheable_tokens
         plan = state.cache.plan(
-            api_key=api_key,
+            api_key=cache_owner(api_key),
             model=params.model,
             prompt=build_prompt(params),
             min_tokens=minimum or 0,
@@ -79,25 +81,30 @@ def _create_message(request: Request, state: SandboxState) -> Response:
         raise decision.error or ApiError("api_error", msg.INTERNAL_ERROR)
     state.cache.commit(plan)
     reply = compose_reply(params)
-    state.billing.record_success(params.model, _billed(plan.usage, reply), day=state.today())
-    message = _message_body(params.model, reply, plan.usage)
+    state.billing.record_success(params.model, billed_usage(plan.usage, reply), day=state.today())
+    message = message_body(params.model, reply, plan.usage)
     if params.stream:
         headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
         return Response(200, headers, stream=message_events(message))
     return Response.json(200, message)
 
 
-def _billed(usage: CacheUsage, reply: Reply) -> TokenUsage:
+def billed_usage(usage: CacheUsage, reply: Reply, *, batch: bool = False) -> TokenUsage:
+    """The tokens a reply is billed for: its cache split and its output."""
     return TokenUsage(
         input_tokens=usage.input_tokens,
         cache_write_5m_tokens=usage.write_5m_tokens,
         cache_write_1h_tokens=usage.write_1h_tokens,
         cache_read_tokens=usage.read_tokens,
         output_tokens=reply.output_tokens,
+        batch=batch,
     )
 
 
-def _message_body(model: str, reply: Reply, usage: CacheUsage) -> dict[str, Any]:
+def message_body(
+    model: str, reply: Reply, usage: CacheUsage, *, service_tier: str = "standard"
+) -> dict[str, Any]:
+    """A full Message as JSON, with Anthropic's ``usage`` block."""
     return {
         "id": new_id("msg_"),
         "type": "message",
@@ -115,7 +122,7 @@ def _message_body(model: str, reply: Reply, usage: CacheUsage) -> dict[str, Any]
                 "ephemeral_1h_input_tokens": usage.write_1h_tokens,
             },
             "output_tokens": reply.output_tokens,
-            "service_tier": "standard",
+            "service_tier": service_tier,
         },
     }
 

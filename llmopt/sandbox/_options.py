@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +12,45 @@ from llmopt.sandbox._faults import FaultPlan
 
 MESSAGES_MAX_BYTES = 32 * 1024 * 1024
 """The Messages API's request size limit (32 MB); larger bodies get 413."""
+
+BATCH_MAX_BYTES = 256 * 1024 * 1024
+"""The Message Batches API's create size limit (256 MB); larger bodies get 413."""
+
+BATCH_MAX_REQUESTS = 100_000
+"""The most requests one Message Batch may hold."""
+
+
+class BatchOptions(BaseModel):
+    """How the sandbox's Message Batches behave; ``SandboxOptions(batches=...)``.
+
+    | option            | default  | meaning                                              |
+    |-------------------|----------|------------------------------------------------------|
+    | ``item_seconds``  | ``0``    | clock seconds each request takes; ``0``: instant, the |
+    |                   |          | batch has ended by the first retrieve after create   |
+    | ``parallelism``   | ``100``  | requests processed at once (one "wave"): a batch     |
+    |                   |          | takes ``ceil(n / parallelism) * item_seconds``       |
+    | ``cache_hit_ratio``| ``1.0`` | share of the cache hits the simulation finds that    |
+    |                   |          | are kept; the rest miss and write (seeded by ``seed``|
+    |                   |          | and each ``custom_id``)                              |
+    | ``seed``          | ``0``    | seed of the results order and the cache hit draw     |
+    | ``max_requests``  | 100,000  | more requests in one create get 400                  |
+    | ``max_bytes``     | 256 MB   | larger create bodies get 413 ``request_too_large``   |
+
+    Requests in a wave look the prompt cache up together and write it together, so
+    identical prompts in one wave all write (as concurrent requests do) and later waves
+    read. Timing is measured on the sandbox clock: with a :class:`ManualClock` a slow
+    batch moves only when the test advances it. Raises pydantic's ``ValidationError``
+    for out-of-range values.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_seconds: float = Field(default=0.0, ge=0)
+    parallelism: int = Field(default=100, ge=1)
+    cache_hit_ratio: float = Field(default=1.0, ge=0, le=1)
+    seed: int = 0
+    max_requests: int = Field(default=BATCH_MAX_REQUESTS, ge=1)
+    max_bytes: int = Field(default=BATCH_MAX_BYTES, ge=1)
 
 
 class SandboxOptions(BaseModel):
@@ -25,6 +65,9 @@ class SandboxOptions(BaseModel):
     | ``clock``           | ``time.time``    | seconds since the epoch: cache TTLs, price day  |
     | ``api_keys``        | ``None``         | keys accepted; ``None`` accepts any non-empty key |
     | ``max_request_bytes``| 32 MB           | larger request bodies get 413                   |
+    | ``batches``         | ``BatchOptions()``| Message Batches timing, limits, cache hits     |
+    | ``data_dir``        | ``None``         | keep batches, results and billing here across   |
+    |                     |                  | restarts; ``None``: in memory only              |
 
     Raises pydantic's ``ValidationError`` for out-of-range values.
     """
@@ -38,3 +81,5 @@ class SandboxOptions(BaseModel):
     clock: Clock = time.time
     api_keys: frozenset[str] | None = None
     max_request_bytes: int = Field(default=MESSAGES_MAX_BYTES, ge=1)
+    batches: BatchOptions = BatchOptions()
+    data_dir: Path | None = None

@@ -179,8 +179,10 @@ def _render(tokens: list[str]) -> str:
 
 def _text_reply(rng: random.Random, max_tokens: int, stops: tuple[str, ...]) -> Reply:
     wanted = 12 + rng.randrange(48)
-    tokens = _sentence_tokens(rng, wanted)
-    text = _render(tokens[:max_tokens])
+    # Sentences are drawn one after the other, so the first max_tokens tokens are the
+    # same whether or not the rest is drawn: skip drawing what max_tokens cuts off.
+    tokens = _sentence_tokens(rng, min(wanted, max_tokens))
+    text = _render(tokens)
     stop_reason = "max_tokens" if wanted > max_tokens else "end_turn"
     found = [(text.find(s), i) for i, s in enumerate(stops) if s and s in text]
     if found:

@@ -6,10 +6,10 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from llmopt.sandbox import _control, _messages
+from llmopt.sandbox import _batches, _control, _messages
 from llmopt.sandbox._billing import Billing
 from llmopt.sandbox._clock import Clock
-from llmopt.sandbox._faults import FaultPlan, FaultRule
+from llmopt.sandbox._faults import BatchItemFault, FaultPlan, FaultRule
 from llmopt.sandbox._hold import ResponseHold
 from llmopt.sandbox._http import SandboxHTTPServer
 from llmopt.sandbox._options import SandboxOptions
@@ -19,17 +19,34 @@ from llmopt.sandbox._state import SandboxState
 DEFAULT_API_KEY = "sk-ant-sandbox"
 
 
-def build_router() -> Router:
-    """Every endpoint the sandbox serves. New endpoints are added here."""
+def build_router(options: SandboxOptions | None = None) -> Router:
+    """Every endpoint the sandbox serves. New endpoints are added here.
+
+    ``options`` give the size limits that differ by endpoint (default: the defaults).
+    """
+    options = options or SandboxOptions()
+    batch = "/v1/messages/batches/{message_batch_id}"
     router = Router()
     router.add("POST", "/v1/messages", _messages.create_message)
     router.add("POST", "/v1/messages/count_tokens", _messages.count_tokens)
+    router.add(
+        "POST",
+        "/v1/messages/batches",
+        _batches.create_batch,
+        max_body_bytes=options.batches.max_bytes,
+    )
+    router.add("GET", "/v1/messages/batches", _batches.list_batches)
+    router.add("GET", batch, _batches.retrieve_batch)
+    router.add("DELETE", batch, _batches.delete_batch)
+    router.add("POST", batch + "/cancel", _batches.cancel_batch)
+    router.add("GET", batch + "/results", _batches.batch_results)
     router.add("GET", "/_sandbox/health", _control.health)
     router.add("GET", "/_sandbox/billing", _control.billing)
     router.add("POST", "/_sandbox/reset", _control.reset)
     router.add("GET", "/_sandbox/faults", _control.show_faults)
     router.add("POST", "/_sandbox/faults", _control.set_faults)
     router.add("DELETE", "/_sandbox/faults", _control.clear_faults)
+    router.add("GET", "/_sandbox/batches", _control.batches)
     return router
 
 
@@ -55,7 +72,7 @@ class SandboxServer:
             options = SandboxOptions.model_validate({**dict(options), **fields})
         self.options = options
         self.state = SandboxState(options)
-        self.router = build_router()
+        self.router = build_router(options)
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._started = False
@@ -74,6 +91,7 @@ class SandboxServer:
             name=f"sandbox-server-{self.port}",
             daemon=True,
         )
+        self.state.base_url = self.base_url
         self._thread.start()
         return self
 
@@ -128,11 +146,13 @@ class SandboxServer:
         return self.options.clock
 
     def billing(self) -> Billing:
-        """What the sandbox has billed so far, per model."""
+        """What the sandbox has billed so far, per model (batches brought up to the clock
+        first, so every batch request done by now is counted)."""
+        self.state.batches.advance_all()
         return self.state.billing.snapshot()
 
     def reset(self) -> None:
-        """Clear the prompt cache, the billing counters and the fault rules."""
+        """Clear the prompt cache, the billing counters, the batches and the fault rules."""
         self.state.reset()
 
     def set_faults(self, plan: FaultPlan) -> None:
@@ -143,9 +163,18 @@ class SandboxServer:
         """Add ``rule`` after the rules in force."""
         self.state.faults.add(rule)
 
+    def add_batch_fault(self, rule: BatchItemFault) -> None:
+        """Add ``rule`` after the batch item rules in force (for batches created next)."""
+        self.state.faults.add_batch_item(rule)
+
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self.state.faults.replace(FaultPlan())
+
+    def batch_calls(self) -> dict[str, int]:
+        """How many times each Message Batches endpoint was called, by name (``create``,
+        ``retrieve``, ``list``, ``cancel``, ``delete``, ``results``), errors included."""
+        return self.state.batches.calls()
 
     def hold_responses(self) -> ResponseHold:
         """Hold Messages responses at their start until released (use with ``with``)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime
 
+from llmopt.sandbox._batch_store import BatchStore
 from llmopt.sandbox._billing import BillingLedger
 from llmopt.sandbox._cache import PromptCache
 from llmopt.sandbox._faults import FaultInjector, FaultPlan
@@ -13,10 +14,12 @@ from llmopt.sandbox._options import SandboxOptions
 
 
 class SandboxState:
-    """The prompt cache, billing counters, fault plan and response hold of one server.
+    """The prompt cache, billing counters, fault plan, response hold and Message Batches
+    of one server.
 
-    Each part is thread-safe on its own; handlers reach them through this object, and
-    new endpoints (Message Batches) add their own parts here.
+    Each part is thread-safe on its own; handlers reach them through this object. With
+    ``options.data_dir`` the batches and billing counters are loaded from it here.
+    ``base_url`` is where clients reach the server (set once it listens).
     """
 
     def __init__(self, options: SandboxOptions) -> None:
@@ -27,6 +30,15 @@ class SandboxState:
         self.faults = FaultInjector(options.faults)
         self.hold = ResponseHold()
         self.stopping = threading.Event()
+        self.batches = BatchStore(
+            clock=options.clock,
+            cache=self.cache,
+            billing=self.billing,
+            faults=self.faults,
+            options=options.batches,
+            data_dir=options.data_dir,
+        )
+        self.base_url = f"http://{options.host}:{options.port}"
 
     def today(self) -> date:
         """The UTC day on the sandbox clock: the day whose prices apply."""
@@ -38,8 +50,9 @@ class SandboxState:
             self.stopping.wait(seconds)
 
     def reset(self) -> None:
-        """Forget the cache and the counters, and remove every fault rule."""
+        """Forget the cache, the counters and the batches, and remove every fault rule."""
         self.cache.clear()
         self.billing.clear()
+        self.batches.clear()
         self.faults.replace(FaultPlan())
         self.hold.release()

@@ -45,16 +45,24 @@ def text_tokens(text: str) -> int:
     return sum(1 for _ in _TOKEN.finditer(text))
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """``value`` as JSON with sorted keys and no spaces: equal values, equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)  # json.dumps would build an encoder per call
 
 
 def without_cache_control(value: Any) -> Any:
     """``value`` with every ``cache_control`` key removed, at any depth."""
-    if isinstance(value, Mapping):
+    # The exact-type checks first: they are cheap, and this runs on every block of every
+    # request (a Mapping check goes through the ABC machinery).
+    kind = type(value)
+    if kind is str or kind is int or value is None:
+        return value
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
+    if kind is list or isinstance(value, list):
         return [without_cache_control(v) for v in value]
     return value
 

@@ -181,3 +181,18 @@ async def astream(
         _lc._handle_anthropic_bad_request(e)
     except anthropic.APIError as e:
         _lc._handle_anthropic_api_error(e)
+
+
+def result_from_message(model: ChatAnthropic, message: dict[str, Any], **kwargs: Any) -> ChatResult:
+    """A ChatResult from an Anthropic Message as JSON (a batch result), parsed as a reply is."""
+    parsed = anthropic.types.Message.model_validate(message)
+    result: ChatResult = model._format_output(parsed, **kwargs)
+    return result
+
+
+def async_client(model: ChatAnthropic) -> anthropic.AsyncAnthropic:
+    """A new async SDK client with ``model``'s credentials, URL, retries and headers.
+
+    The batch dispatcher needs its own: an HTTP connection pool belongs to one event loop.
+    """
+    return anthropic.AsyncAnthropic(**model._client_params)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
 
+import anthropic
 from langchain_anthropic import ChatAnthropic
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -13,21 +16,30 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import get_config_list
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from llmopt.batching import AnthropicBatchClient, BatchRequest
 from llmopt.caching import CachePlan, PrefixMemory, plan_breakpoints
 from llmopt.config import OptimizationConfig
 from llmopt.providers import ProviderCapabilities, TokenUsage
-from llmopt.store import Store
+from llmopt.store import SQLiteStore, Store
 
 from . import _anthropic
+from ._batching import BatchDispatcher, BatchGroup, current_group
 from ._rebinding import call_on_base_class
 from ._recorder import UsageRecorder, recorder_for
 from ._stats import CacheStats, StatsCounter
 from ._watcher import FlagWatcher, watcher_for
 
 logger = logging.getLogger("llmopt.wrapper")
+
+_T = TypeVar("_T")
+
+DEFERRABLE = "deferrable"
+"""Call option: ``ainvoke(..., deferrable=True)`` lets a call under the ``auto`` strategy wait
+for a Message Batch (up to ``batchTimeout`` to fill it, and the batch's own time)."""
 
 # BaseChatModel settings that change how a call runs; the wrapper takes the base's
 # unless given its own, so wrapping changes none of them.
@@ -70,10 +82,15 @@ class OptimizedLLMWrapper(BaseChatModel):
     """The live-flag watcher; defaults to the process's shared one for ``store``."""
     recorder: UsageRecorder | None = Field(default=None, exclude=True)
     """The usage recorder; defaults to the process's shared one for ``store``."""
+    batch_options: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    """Keyword options for the :class:`~llmopt.batching.AnthropicBatchClient` (polling,
+    deadline, limits); the defaults suit production."""
 
     _capabilities: ProviderCapabilities = PrivateAttr()
     _memory: PrefixMemory = PrivateAttr(default_factory=PrefixMemory)
     _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
+    _dispatcher: BatchDispatcher | None = PrivateAttr(default=None)
+    _dispatcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(
         self,
@@ -220,6 +237,155 @@ class OptimizedLLMWrapper(BaseChatModel):
             return False
         return _anthropic.caused_by_cache_markers(error) or _anthropic.is_retryable(error)
 
+    # -- batching -------------------------------------------------------------------
+
+    def _batching_config(self) -> OptimizationConfig | None:
+        config = self.active_config()
+        if (
+            config is None
+            or not config.applies_batching
+            or not self._capabilities.supports_batching
+            or not _anthropic.is_anthropic(self.base_model)
+        ):
+            return None
+        return config
+
+    def _wants_batch(self, kwargs: dict[str, Any]) -> OptimizationConfig | None:
+        """The flags when this call goes to the Batch API; pops the ``deferrable`` option."""
+        deferrable = bool(kwargs.pop(DEFERRABLE, False))
+        config = self._batching_config()
+        if config is None:
+            return None
+        if (
+            config.optimization_strategy == "batch_only"
+            or deferrable
+            or current_group.get() is not None
+        ):
+            return config
+        return None
+
+    def _dispatcher_for(self) -> BatchDispatcher:
+        with self._dispatcher_lock:
+            if self._dispatcher is None:
+                self._dispatcher = BatchDispatcher(self._make_batch_client, self._batch_settings)
+            return self._dispatcher
+
+    def _batch_settings(self) -> tuple[bool, int, float]:
+        config = self._batching_config()
+        if config is None:
+            return False, 1, 0.0
+        return True, config.batch_max_size, float(config.batch_timeout)
+
+    def _make_batch_client(self) -> tuple[AnthropicBatchClient, anthropic.AsyncAnthropic]:
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic)
+        store = self.store
+        if store is None:
+            # Without a store the ledger lives in memory: batching works, crash-safety not.
+            logger.info("%s: no store given, batch ledger kept in memory", self.entry_key)
+            store = SQLiteStore(":memory:")
+        assert self.entry_key is not None
+        sdk = _anthropic.async_client(model)
+        client = AnthropicBatchClient(
+            sdk,
+            store,
+            entry_key=self.entry_key,
+            model=self.model_name,
+            fallback_to_standard=self.config.fallback_to_standard,
+            **self.batch_options,
+        )
+        return client, sdk
+
+    def _batch_request(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        config: OptimizationConfig,
+        kwargs: dict[str, Any],
+    ) -> BatchRequest:
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic)
+        payload = _anthropic.build_payload(model, messages, stop, **kwargs)
+        payload.pop("stream", None)
+        if config.applies_caching and self._capabilities.supports_explicit_caching:
+            # Plan every request of a batch alike (no memory) and prefer the 1 h TTL:
+            # batches take longer than 5 minutes to reach the requests that would read.
+            hour = config.model_copy(update={"cache_ttl": 3600})
+            try:
+                payload = self.planner(
+                    payload, model=self.model_name, config=hour, capabilities=self._capabilities
+                ).payload
+            except Exception:
+                if not config.fallback_to_standard:
+                    raise
+                logger.exception("cache planning failed for a batch request; sending it plain")
+        return BatchRequest(params=payload)
+
+    def _from_outcome(self, outcome: Any, kwargs: dict[str, Any]) -> ChatResult:
+        if outcome.error is not None:
+            self._account(None, optimized=True, error=True)
+            raise outcome.error
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic) and outcome.message is not None
+        result = _anthropic.result_from_message(model, outcome.message, **kwargs)
+        usage = None
+        if outcome.source != "reused":  # a reused answer was paid for once already
+            usage = TokenUsage.from_anthropic(outcome.message.get("usage") or {})
+        self._account(usage, optimized=True, fallback=outcome.source == "standard")
+        return result
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """As the base model's ``abatch``; with batching on, one Message Batch for all inputs.
+
+        ``max_concurrency`` does not limit a batched call: all inputs go into the batch.
+        """
+        if not inputs or self._batching_config() is None:
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        configs = [
+            {**c, "max_concurrency": None} for c in get_config_list(config, len(inputs))
+        ]
+        token = current_group.set(BatchGroup(size=len(inputs)))
+        try:
+            return await super().abatch(
+                inputs,
+                configs,  # type: ignore[arg-type]
+                return_exceptions=return_exceptions,
+                **kwargs,
+            )
+        finally:
+            current_group.reset(token)
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """As the base model's ``batch``; with batching on, one Message Batch for all inputs."""
+        if not inputs or self._batching_config() is None:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        return _run_sync(
+            self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        )
+
+    def close(self) -> None:
+        """Submit pooled batch requests and wait for their batches (also done at exit)."""
+        with self._dispatcher_lock:
+            dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.close()
+
     # -- calls ----------------------------------------------------------------------
 
     def _generate(
@@ -229,6 +395,12 @@ class OptimizedLLMWrapper(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        batching = self._wants_batch(kwargs)
+        if batching is not None:
+            request = self._batch_request(messages, stop, batching, kwargs)
+            outcome = self._dispatcher_for().submit(request).result()
+            if outcome is not None:
+                return self._from_outcome(outcome, kwargs)
         config = self._caching_config()
         if config is None:
             try:
@@ -267,6 +439,12 @@ class OptimizedLLMWrapper(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        batching = self._wants_batch(kwargs)
+        if batching is not None:
+            request = self._batch_request(messages, stop, batching, kwargs)
+            outcome = await self._dispatcher_for().asubmit(request)
+            if outcome is not None:
+                return self._from_outcome(outcome, kwargs)
         config = self._caching_config()
         if config is None:
             try:
@@ -305,6 +483,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        kwargs.pop(DEFERRABLE, None)  # a stream is never batched
         config = self._caching_config()
         usage: UsageMetadata | None = None
         optimized = fallback = error = False
@@ -359,6 +538,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        kwargs.pop(DEFERRABLE, None)  # a stream is never batched
         config = self._caching_config()
         usage: UsageMetadata | None = None
         optimized = fallback = error = False
@@ -460,3 +640,26 @@ def _token_usage(metadata: UsageMetadata | None) -> TokenUsage | None:
     except (TypeError, ValueError):
         logger.debug("usage metadata not understood: %r", metadata)
         return None
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coroutine`` to completion from sync code, even inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    results: list[_T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="llmopt-sync-batch")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]

@@ -149,7 +149,7 @@ def test_faults_can_be_set_read_and_cleared_over_http(
     assert put.status == 200
     assert failed == 529
     assert shown.json()["rules"][0]["remaining"] == 0
-    assert cleared.json() == {"rules": [], "seed": 0}
+    assert cleared.json() == {"rules": [], "batch_items": [], "seed": 0}
     assert outcome(client) == 200
 
 

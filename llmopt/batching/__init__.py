@@ -1,0 +1,42 @@
+"""Anthropic Message Batches, crash-safe: half-price answers that are never paid twice.
+
+- :class:`AnthropicBatchClient`: ``run`` answers a list of :class:`BatchRequest` with
+  one :class:`BatchOutcome` each, in input order; ``submit`` and ``resume`` split the
+  same work between a producer and a periodic poller; ``cancel`` stops a batch.
+- :func:`fingerprint`: the key a request's answer is stored under for reuse.
+
+How it stays safe:
+
+- **Ledger first.** Each batch is a ``BatchRecord`` in the ``Store`` (PENDING, with
+  every ``custom_id`` and request fingerprint) before the create call, and is updated
+  as it runs (IN_PROGRESS/CANCELING, counts, ``last_polled_at``) and when collected
+  (ENDED, ``ended_at``, ``cost_estimate_usd``) or refused (FAILED, ``error``).
+- **Answers by fingerprint.** Every succeeded item (and every standard-API answer) is
+  stored with ``put_result`` until 29 days after its batch was created (when the
+  provider stops serving results). A request whose answer is stored is not sent
+  again, so a pipeline that re-sends its work after a crash pays once.
+- **Claims.** Workers take a record with a compare-and-set on ``last_polled_at`` and
+  refresh it while they work; a stamp younger than ``claim_ttl`` belongs to a live
+  worker and is left alone, so two pollers never collect the same batch.
+- **The crash between ledger and create.** The create call has no idempotency key,
+  so a PENDING record without a provider id may or may not have a batch. Once its
+  claim is stale (the submitter is gone), ``resume`` lists the provider's batches
+  created since the record, with as many requests, not in the ledger, and, for ended
+  ones, with exactly the record's custom ids; it adopts that batch or, when none
+  exists, marks the record FAILED ("nothing was sent or billed"). The ledger keeps
+  fingerprints, not request bodies, so ``resume`` cannot resend: the caller's re-run
+  sends them, and reuse keeps anything that did get answered from being paid again.
+  A create that times out (no answer) gets the same search at once.
+- **No double billing on fallback.** Only requests the batch did not answer
+  (retryable errors, expired, canceled) or that no batch exists for go to the
+  standard API; a batch that may still answer a request (cancelled at the deadline
+  but not yet ended) keeps it, and the request gets a retryable error instead.
+"""
+
+from __future__ import annotations
+
+from llmopt.batching._client import AnthropicBatchClient
+from llmopt.batching._fingerprint import fingerprint
+from llmopt.batching._requests import BatchOutcome, BatchRequest
+
+__all__ = ["AnthropicBatchClient", "BatchOutcome", "BatchRequest", "fingerprint"]

@@ -1,0 +1,28 @@
+"""Waiting between polls and retries: exponential backoff with jitter."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays that double from ``initial`` up to ``maximum``, each jittered.
+
+    The jitter keeps between half and all of the delay ("equal jitter"), so many
+    clients started together spread out but none polls faster than half the
+    schedule. A server's ``retry-after`` is a floor: the delay is never shorter.
+    """
+
+    initial: float
+    maximum: float
+    rng: random.Random
+
+    def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
+        """The wait before try ``attempt + 1`` (``attempt`` counts from 0)."""
+        base = min(self.maximum, self.initial * 2.0 ** min(attempt, 64))
+        jittered = base * (0.5 + 0.5 * self.rng.random())
+        if retry_after is not None and retry_after > jittered:
+            return retry_after
+        return jittered

@@ -1,0 +1,192 @@
+"""Pooling calls into Message Batches: the accumulator behind the wrapper's batched calls.
+
+Calls that may wait (``abatch``/``batch``, every call under ``batch_only``, and calls
+made with ``deferrable=True`` under ``auto``) hand their request to a
+:class:`BatchDispatcher` and wait for its answer. The dispatcher runs on its own event
+loop in a daemon thread, so callers on any thread or loop can use it, and pools
+requests until ``batchMaxSize`` are waiting, a whole ``abatch`` group has arrived, or
+``batchTimeout`` seconds have passed since the oldest one — whichever comes first —
+then submits them as one run of the batch client. Each caller gets its own outcome.
+
+If batching is switched off (flags, kill switch) before a pooled request is submitted,
+it is handed back unsubmitted and its caller uses the standard API; batches already
+submitted are still collected. ``close()`` (also run at interpreter exit) submits
+whatever is pooled and waits for every run, so nothing accepted is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextvars
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+
+from llmopt.batching import AnthropicBatchClient, BatchOutcome, BatchRequest
+
+logger = logging.getLogger("llmopt.wrapper")
+
+Outcome = BatchOutcome | None
+"""``None``: not submitted because batching was switched off; use the standard API."""
+
+
+@dataclass(eq=False)
+class BatchGroup:
+    """The calls of one ``abatch``: the pool flushes as soon as all of them arrived."""
+
+    size: int
+    arrived: int = 0
+
+
+current_group: contextvars.ContextVar[BatchGroup | None] = contextvars.ContextVar(
+    "llmopt_batch_group", default=None
+)
+
+
+@dataclass
+class _Pending:
+    request: BatchRequest
+    future: concurrent.futures.Future[Outcome]
+    group: BatchGroup | None
+
+
+@dataclass
+class _Pool:
+    waiting: list[_Pending] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+class BatchDispatcher:
+    """Pools requests and runs them through an :class:`AnthropicBatchClient`.
+
+    ``make_client`` builds the batch client and the SDK client under it, on the
+    dispatcher's own loop (an HTTP pool belongs to one loop); ``close()`` closes both.
+    ``settings`` returns the current ``(enabled, max_size, timeout)`` so live flag
+    changes apply to the next flush.
+    """
+
+    def __init__(
+        self,
+        make_client: Callable[[], tuple[AnthropicBatchClient, anthropic.AsyncAnthropic]],
+        settings: Callable[[], tuple[bool, int, float]],
+    ) -> None:
+        self._make_client = make_client
+        self._settings = settings
+        self._client: AnthropicBatchClient | None = None
+        self._sdk: anthropic.AsyncAnthropic | None = None
+        self._pool = _Pool()
+        self._runs: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="llmopt-batch-dispatcher", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+        _open_dispatchers.add(self)
+
+    def submit(self, request: BatchRequest) -> concurrent.futures.Future[Outcome]:
+        """Pool ``request``; the future resolves to its outcome (thread-safe)."""
+        if self._closed:
+            raise RuntimeError("the batch dispatcher is closed")
+        future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+        group = current_group.get()
+        self._loop.call_soon_threadsafe(self._add, _Pending(request, future, group))
+        return future
+
+    async def asubmit(self, request: BatchRequest) -> Outcome:
+        """:meth:`submit` for async callers, on whatever loop they run."""
+        return await asyncio.wrap_future(self.submit(request))
+
+    def close(self, timeout: float | None = None) -> None:
+        """Submit what is pooled, wait for every run to finish, stop the loop."""
+        if self._closed:
+            return
+        self._closed = True
+        done = self._call(self._drain())
+        try:
+            done.result(timeout=timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()
+            _open_dispatchers.discard(self)
+
+    # -- on the dispatcher's loop ----------------------------------------------------
+
+    def _add(self, pending: _Pending) -> None:
+        pool = self._pool
+        pool.waiting.append(pending)
+        enabled, max_size, timeout = self._settings()
+        group = pending.group
+        group_complete = False
+        if group is not None:
+            group.arrived += 1
+            group_complete = group.arrived >= group.size
+        if len(pool.waiting) >= max_size or group_complete or not enabled:
+            self._flush()
+        elif pool.timer is None:
+            pool.timer = self._loop.call_later(timeout, self._flush)
+
+    def _flush(self) -> None:
+        pool = self._pool
+        if pool.timer is not None:
+            pool.timer.cancel()
+            pool.timer = None
+        waiting, pool.waiting = pool.waiting, []
+        if not waiting:
+            return
+        enabled, max_size, _ = self._settings()
+        if not enabled:
+            for pending in waiting:
+                pending.future.set_result(None)
+            return
+        for start in range(0, len(waiting), max_size):
+            task = self._loop.create_task(self._run(waiting[start : start + max_size]))
+            self._runs.add(task)
+            task.add_done_callback(self._runs.discard)
+
+    async def _run(self, chunk: list[_Pending]) -> None:
+        try:
+            if self._client is None:
+                self._client, self._sdk = self._make_client()
+            outcomes = await self._client.run([p.request for p in chunk])
+        except BaseException as exc:  # every caller must hear of it, whatever it was
+            logger.exception("batch run of %d requests failed", len(chunk))
+            for pending in chunk:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for pending, outcome in zip(chunk, outcomes, strict=True):
+            pending.future.set_result(outcome)
+
+    async def _drain(self) -> None:
+        self._flush()
+        while self._runs:
+            await asyncio.gather(*list(self._runs), return_exceptions=True)
+        if self._sdk is not None:
+            await self._sdk.close()
+
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+_open_dispatchers: weakref.WeakSet[BatchDispatcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for dispatcher in list(_open_dispatchers):
+        try:
+            dispatcher.close(timeout=60)
+        except Exception:
+            logger.exception("flushing pooled batch requests at exit failed")

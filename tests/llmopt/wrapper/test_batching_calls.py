@@ -1,0 +1,178 @@
+"""Batching through the wrapper: the same answers, from Message Batches, at half the price."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from llmopt.errors import ProviderError
+from llmopt.killswitch import engage_kill_switch, release_kill_switch
+from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper, UsageRecorder
+
+from .conftest import MODEL, SYSTEM, chat
+
+BATCHING = {"optimizationEnabled": True, "batchingEnabled": True, "batchTimeout": 1}
+FAST_POLLING = {"poll_initial": 0.01, "poll_max": 0.05}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with running_sandbox() as server:
+        yield server
+
+
+def batching(sandbox: SandboxServer, **flags: Any) -> OptimizedLLMWrapper:
+    return OptimizedLLMWrapper(
+        chat(sandbox), "anthropic", {**BATCHING, **flags}, batch_options=FAST_POLLING
+    )
+
+
+def prompts(count: int) -> list[list[BaseMessage]]:
+    return [[SystemMessage("Be brief."), HumanMessage(f"question {n}")] for n in range(count)]
+
+
+async def test_abatch_sends_one_message_batch_and_answers_in_input_order(
+    sandbox: SandboxServer,
+) -> None:
+    inputs = prompts(12)
+    expected = [m.content for m in chat(sandbox).batch(inputs)]
+    sandbox.reset()
+    model = batching(sandbox)
+    try:
+        answers = await model.abatch(inputs)
+    finally:
+        model.close()
+    assert [a.content for a in answers] == expected
+    billed = sandbox.billing().total
+    assert (billed.batch_requests_succeeded, billed.requests_succeeded) == (12, 12)
+    assert all(a.usage_metadata and a.usage_metadata["output_tokens"] > 0 for a in answers)
+
+
+def test_batched_work_costs_half(sandbox: SandboxServer) -> None:
+    inputs = prompts(6)
+    chat(sandbox).batch(inputs)
+    standard = sandbox.billing().total.cost_usd
+    sandbox.reset()
+    model = batching(sandbox)
+    try:
+        model.batch(inputs)
+    finally:
+        model.close()
+    assert standard is not None and sandbox.billing().total.cost_usd == standard / 2
+
+
+async def test_batch_only_pools_single_calls_from_many_coroutines(sandbox: SandboxServer) -> None:
+    model = batching(sandbox, optimizationStrategy="batch_only", batchMaxSize=5, batchTimeout=60)
+    try:
+        answers = await asyncio.gather(*(model.ainvoke(p) for p in prompts(10)))
+    finally:
+        model.close()
+    assert len(answers) == 10 and all(a.content for a in answers)
+    assert sandbox.billing().total.batch_requests_succeeded == 10
+    assert model.get_cache_stats()["calls"] == 10
+
+
+async def test_a_partial_pool_is_submitted_after_the_batch_timeout(sandbox: SandboxServer) -> None:
+    model = batching(sandbox, optimizationStrategy="batch_only", batchMaxSize=100, batchTimeout=1)
+    try:
+        started = asyncio.get_running_loop().time()
+        answers = await asyncio.gather(*(model.ainvoke(p) for p in prompts(3)))
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        model.close()
+    assert len(answers) == 3 and sandbox.billing().total.batch_requests_succeeded == 3
+    assert waited >= 1.0
+
+
+async def test_under_auto_only_deferrable_calls_wait_for_a_batch(sandbox: SandboxServer) -> None:
+    model = batching(sandbox)
+    try:
+        await model.ainvoke(prompts(1)[0])
+        assert sandbox.billing().total.batch_requests_succeeded == 0
+        await model.ainvoke(prompts(1)[0], deferrable=True)
+        assert sandbox.billing().total.batch_requests_succeeded == 1
+    finally:
+        model.close()
+
+
+async def test_an_invalid_request_fails_alone_and_the_others_are_answered(
+    sandbox: SandboxServer,
+) -> None:
+    model = batching(sandbox)
+    inputs = prompts(3)
+    bad_marker = {"type": "ephemeral", "ttl": "2h"}  # the API offers no such lifetime
+    inputs[1] = [HumanMessage([{"type": "text", "text": "q", "cache_control": bad_marker}])]
+    try:
+        answers = await model.abatch(inputs, return_exceptions=True)
+    finally:
+        model.close()
+    assert isinstance(answers[1], ProviderError) and not answers[1].retryable
+    assert isinstance(answers[0], BaseMessage) and isinstance(answers[2], BaseMessage)
+    assert sandbox.billing().total.batch_requests_succeeded == 2
+
+
+def test_close_submits_what_is_pooled(sandbox: SandboxServer) -> None:
+    model = batching(
+        sandbox, optimizationStrategy="batch_only", batchMaxSize=100, batchTimeout=3600
+    )
+    dispatcher = model._dispatcher_for()
+    from llmopt.batching import BatchRequest
+
+    request = BatchRequest(
+        params={"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    future = dispatcher.submit(request)
+    model.close()
+    outcome = future.result(timeout=30)
+    assert outcome is not None and outcome.message is not None
+
+
+def test_the_kill_switch_stops_new_batches(sandbox: SandboxServer, tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.db")
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": [{"provider": "anthropic", "configuration": {"model": MODEL, **BATCHING}}]},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    release_kill_switch(store, actor="t")
+    watcher = FlagWatcher(store)
+    watcher.refresh()
+    model = OptimizedLLMWrapper(
+        chat(sandbox),
+        "anthropic",
+        BATCHING,
+        store=store,
+        watcher=watcher,
+        recorder=UsageRecorder(store),
+        batch_options=FAST_POLLING,
+    )
+    try:
+        model.batch(prompts(2))
+        assert sandbox.billing().total.batch_requests_succeeded == 2
+        engage_kill_switch(store, actor="oncall")
+        watcher.refresh()
+        model.batch(prompts(2))
+        billed = sandbox.billing().total
+        assert (billed.batch_requests_succeeded, billed.requests_succeeded) == (2, 4)
+    finally:
+        model.close()
+    assert [r.status for r in store.list_batches()] == ["ended"]
+
+
+def test_batching_with_caching_plans_one_hour_breakpoints(sandbox: SandboxServer) -> None:
+    model = batching(sandbox, cachingEnabled=True)
+    inputs = [[SystemMessage(SYSTEM), HumanMessage(f"q{n}")] for n in range(4)]
+    try:
+        model.batch(inputs)
+    finally:
+        model.close()
+    billed = sandbox.billing().total
+    assert billed.cache_write_1h_tokens > 0 and billed.cache_write_5m_tokens == 0
