@@ -17,7 +17,10 @@ How it stays safe:
   again, so a pipeline that re-sends its work after a crash pays once.
 - **Claims.** Workers take a record with a compare-and-set on ``last_polled_at`` and
   refresh it while they work; a stamp younger than ``claim_ttl`` belongs to a live
-  worker and is left alone, so two pollers never collect the same batch.
+  worker and is left alone, so two pollers never collect the same batch. A worker
+  stalled for longer than ``claim_ttl`` is taken over; its next compare-and-set fails
+  and it stops, so at worst it rewrites an identical answer already stored, while the
+  ENDED mark, counts and cost are written once.
 - **The crash between ledger and create.** The create call has no idempotency key,
   so a PENDING record without a provider id may or may not have a batch. Once its
   claim is stale (the submitter is gone), ``resume`` lists the provider's batches
@@ -26,7 +29,10 @@ How it stays safe:
   exists, marks the record FAILED ("nothing was sent or billed"). The ledger keeps
   fingerprints, not request bodies, so ``resume`` cannot resend: the caller's re-run
   sends them, and reuse keeps anything that did get answered from being paid again.
-  A create that times out (no answer) gets the same search at once.
+  A create whose answer is lost (timeout, reset) gets the same search at once, three
+  times with backoff, and is sent again only when nothing turned up; for that reason
+  the SDK's own retries are switched off for the create call (errors the API answered,
+  such as a 529, are retried by the client instead: they created nothing).
 - **No double billing on fallback.** Only requests the batch did not answer
   (retryable errors, expired, canceled) or that no batch exists for go to the
   standard API; a batch that may still answer a request (cancelled at the deadline

@@ -44,6 +44,8 @@ logger = logging.getLogger("llmopt.batching")
 _FINISHED = (BatchStatus.ENDED, BatchStatus.FAILED)
 _CANCEL_POLLS = 10
 """Polls to wait, after cancelling at the deadline, for the batch to end."""
+_LOST_CREATE_LOOKS = 3
+"""Times to look for the batch a create without an answer may have made."""
 _STANDARD_CONCURRENCY = 8
 _RESUME_CONCURRENCY = 8
 
@@ -190,11 +192,12 @@ class AnthropicBatchClient:
             submission = await self._submit_chunk(chunk, claims)
             if submission.error is None:
                 waiting.append((submission.record, chunk))
-            elif submission.ambiguous or not self._fallback:
-                if not self._fallback and not submission.ambiguous:
-                    raise submission.error
+            elif submission.ambiguous:
+                # The batch may exist and answer these: resending could bill twice.
                 for request in chunk:
                     outcomes[request.index] = _error(request, submission.error, "batch")
+            elif not self._fallback:
+                raise submission.error
             else:
                 logger.warning(
                     "%s: %d requests go to the standard API: %s",
@@ -216,6 +219,13 @@ class AnthropicBatchClient:
         also be used on another loop. Raises what :meth:`run` raises.
         """
         return self._loop_thread.run(self.run(requests))
+
+    def close(self) -> None:
+        """Release what :meth:`run_sync` set up: its event loop thread, and the SDK client's
+        connections, which live on that loop. Only needed after ``run_sync``; the client
+        cannot run synchronously afterwards."""
+        if self._loop_thread.started:
+            self._loop_thread.stop(self._client.close())
 
     # -- submitting ---------------------------------------------------------------------
 
@@ -271,18 +281,43 @@ class AnthropicBatchClient:
         # Ledger first: whatever happens next, this record says a batch may exist.
         await self._ledger.insert(record)
         claims.set(record.id, now)
-        try:
-            async with self._ledger.kept_claim(record.id, claims):
-                batch = await self._client.messages.batches.create(
-                    requests=[cast(Request, request.as_batch_item()) for request in chunk]
-                )
-        except anthropic.APIStatusError as exc:
-            # The API answered with an error: no batch was created.
-            error = provider_error(exc, doing=f"creating batch {record.id}")
-            return _Submission(await self._mark_refused(record, str(error)), error)
-        except anthropic.APIConnectionError as exc:
-            return await self._after_lost_create(record, claims, exc)
-        return _Submission(await self._record_created(record, batch, claims))
+        items = [cast(Request, request.as_batch_item()) for request in chunk]
+        # The create call has no idempotency key, so the SDK must not resend it blindly
+        # after a lost answer (two batches, billed twice): we retry it ourselves, and
+        # after a lost answer only once the batch is known not to exist.
+        creator = self._client.with_options(max_retries=0)
+        attempts = self._client.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                async with self._ledger.kept_claim(record.id, claims):
+                    batch = await creator.messages.batches.create(requests=items)
+            except anthropic.APIStatusError as exc:
+                # The API answered with an error: no batch was created.
+                error = provider_error(exc, doing=f"creating batch {record.id}")
+                if not error.retryable or attempt + 1 >= attempts:
+                    return _Submission(await self._mark_refused(record, str(error)), error)
+                await self._sleep(self._backoff.delay(attempt, retry_after=retry_after(exc)))
+                continue
+            except anthropic.APIConnectionError as exc:
+                error = provider_error(exc, doing=f"creating batch {record.id}")
+                try:
+                    lost = await self._find_lost_create(record)
+                except anthropic.AnthropicError:
+                    logger.warning("%s: cannot tell whether the batch was created", record.id)
+                    unknown = ProviderError(
+                        f"{error}; whether the batch was created is unknown, "
+                        "resume() will find out",
+                        retryable=True,
+                    )
+                    return _Submission(record, unknown, ambiguous=True)
+                if lost is not None:
+                    return _Submission(await self._record_created(record, lost, claims))
+                if attempt + 1 >= attempts:
+                    return _Submission(await self._mark_refused(record, str(error)), error)
+                logger.warning("%s: create got no answer and made no batch; retrying", record.id)
+                continue
+            return _Submission(await self._record_created(record, batch, claims))
+        raise AssertionError("unreachable: the last attempt always returns")
 
     async def _record_created(
         self, record: BatchRecord, batch: MessageBatch, claims: Claims
@@ -312,24 +347,16 @@ class AnthropicBatchClient:
             )
         return current
 
-    async def _after_lost_create(
-        self, record: BatchRecord, claims: Claims, exc: anthropic.APIConnectionError
-    ) -> _Submission:
-        # No answer: the batch may or may not exist, and creating it again could bill
-        # twice. Look for it; only when it is surely absent is resending safe.
-        error = provider_error(exc, doing=f"creating batch {record.id}")
-        try:
+    async def _find_lost_create(self, record: BatchRecord) -> MessageBatch | None:
+        # A create that got no answer may still be on its way through the provider:
+        # look a few times, with backoff, before concluding it made nothing.
+        for look in range(_LOST_CREATE_LOOKS):
+            if look:
+                await self._sleep(self._backoff.delay(look - 1))
             batch = await find_orphan(self._client, self._ledger, record)
-        except anthropic.AnthropicError:
-            logger.warning("%s: cannot tell whether the batch was created", record.id)
-            unknown = ProviderError(
-                f"{error}; whether the batch was created is unknown, resume() will find out",
-                retryable=True,
-            )
-            return _Submission(record, unknown, ambiguous=True)
-        if batch is not None:
-            return _Submission(await self._record_created(record, batch, claims))
-        return _Submission(await self._mark_refused(record, str(error)), error)
+            if batch is not None:
+                return batch
+        return None
 
     async def _mark_refused(self, record: BatchRecord, reason: str) -> BatchRecord:
         failed = await self._ledger.update(
@@ -352,13 +379,11 @@ class AnthropicBatchClient:
                 if end is not None:
                     return end
             except (anthropic.AnthropicError, StoreError) as exc:
-                if (
-                    isinstance(exc, anthropic.APIStatusError)
-                    and not provider_error(exc, doing="").retryable
-                ):
+                if isinstance(exc, anthropic.APIStatusError):
                     error = provider_error(exc, doing=f"polling {record.id}")
-                    logger.error("%s", error)
-                    return _BatchEnd(error=error)
+                    if not error.retryable:  # bad key, no permission: waiting cannot help
+                        logger.error("%s", error)
+                        return _BatchEnd(error=error)
                 hinted = retry_after(exc)
                 logger.warning("polling %s failed, will retry: %s", record.id, exc)
             elapsed = (self._ledger.now() - started).total_seconds()

@@ -22,6 +22,7 @@ class LoopThread:
         self._name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -29,8 +30,27 @@ class LoopThread:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
                 thread.start()
-                self._loop = loop
+                self._loop, self._thread = loop, thread
             return self._loop
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def stop(self, last: Coroutine[Any, Any, None] | None = None) -> None:
+        """Run ``last`` on the loop (if it ever started), then stop the loop and its thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            if last is not None:
+                last.close()
+            return
+        if last is not None:
+            asyncio.run_coroutine_threadsafe(last, loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coroutine`` on the thread's loop and wait for its result."""

@@ -2,6 +2,12 @@
 
     python -m llmopt.sandbox --port 8765 [--host 127.0.0.1] [--latency-ms 50]
         [--fault-rate 0.2 --fault-kind overloaded --seed 7] [--api-key KEY ...]
+        [--data-dir DIR] [--batch-item-seconds 2 --batch-parallelism 10]
+
+With ``--data-dir`` batches, their results and the billing counters are kept in DIR and
+found again by the next sandbox started on it. ``--batch-item-seconds`` makes Message
+Batches take time (each wave of ``--batch-parallelism`` requests that many seconds), so a
+demo batch moves visibly; the default 0 ends a batch by its first retrieve.
 
 It prints ``llmopt sandbox listening on http://HOST:PORT`` once it accepts requests
 (port 0 picks a free one) and ``llmopt sandbox stopped`` when it is done.
@@ -13,11 +19,12 @@ import argparse
 import signal
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import get_args
 
 from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
-from llmopt.sandbox._options import SandboxOptions
+from llmopt.sandbox._options import BatchOptions, SandboxOptions
 from llmopt.sandbox._server import SandboxServer
 
 
@@ -28,10 +35,17 @@ def _share(text: str) -> float:
     return value
 
 
-def _milliseconds(text: str) -> float:
+def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 
@@ -43,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument(
-        "--latency-ms", type=_milliseconds, default=0.0, help="latency added per request"
+        "--latency-ms", type=_non_negative, default=0.0, help="latency added per request"
     )
     parser.add_argument(
         "--fault-rate", type=_share, default=0.0, help="share of Messages requests that fail (0-1)"
@@ -61,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="accept only this key (repeatable; default: any non-empty key)",
     )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="keep batches and billing here across restarts"
+    )
+    parser.add_argument(
+        "--batch-item-seconds",
+        type=_non_negative,
+        default=0.0,
+        help="seconds each wave of batch requests takes (default 0: instant)",
+    )
+    parser.add_argument(
+        "--batch-parallelism",
+        type=_positive,
+        default=BatchOptions().parallelism,
+        help="batch requests processed at once (default %(default)s)",
+    )
     return parser
 
 
@@ -74,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         faults=FaultPlan(rules=rules, seed=args.seed),
         api_keys=frozenset(args.api_key) or None,
+        batches=BatchOptions(
+            item_seconds=args.batch_item_seconds, parallelism=args.batch_parallelism
+        ),
+        data_dir=args.data_dir,
     )
     stop = threading.Event()
 

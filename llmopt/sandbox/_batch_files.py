@@ -99,8 +99,11 @@ class DataDir:
                 (self.batches / name).unlink()
 
     def sweep(self, keep: set[str]) -> None:
-        """Delete every file of ``batches/`` not in ``keep``: leftovers of a crash."""
+        """Delete every file of ``batches/`` not in ``keep``, and temporary files:
+        leftovers of a crash."""
         self.remove(p.name for p in self.batches.iterdir() if p.name not in keep)
+        for temporary in self.root.glob(f".{_STATE}.*.tmp"):
+            temporary.unlink(missing_ok=True)
 
 
 def read_chunks(file: IO[bytes]) -> Iterator[bytes]:

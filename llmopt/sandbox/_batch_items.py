@@ -24,8 +24,8 @@ from llmopt.sandbox._cache import CachePlan, CacheUsage, PromptCache
 from llmopt.sandbox._errors import ApiError, ErrorType, invalid, new_id
 from llmopt.sandbox._faults import BatchItemFault
 from llmopt.sandbox._messages import message_body
-from llmopt.sandbox._prompt import build_prompt
-from llmopt.sandbox._replies import compose_reply
+from llmopt.sandbox._prompt import Prompt, build_prompt
+from llmopt.sandbox._replies import Reply, compose_reply
 from llmopt.sandbox._validation import MessageRequest, parse_message_request
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -94,44 +94,93 @@ class Tally:
         return billed
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What an item's params give before the cache is asked: the request, its prompt,
+    the model's minimum cacheable length and the reply (all the same for equal params)."""
+
+    request: MessageRequest
+    prompt: Prompt
+    min_tokens: int
+    reply: Reply
+
+
+class Preparations:
+    """Params already prepared during one run, so equal params in a batch (a common
+    shape: one prompt over many inputs, or retried items) are validated, tokenized and
+    answered once. Bounded: it starts over past ``limit`` entries."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._found: dict[str, Prepared | ApiError] = {}
+
+    def prepare(self, params: Any) -> Prepared:
+        """The preparation of ``params``; raises the 400 :class:`ApiError` of invalid ones."""
+        key = _COMPACT.encode(params)
+        found = self._found.get(key)
+        if found is None:
+            try:
+                found = _prepare(params)
+            except ApiError as error:
+                found = error
+            if len(self._found) >= self._limit:
+                self._found.clear()
+            self._found[key] = found
+        if isinstance(found, ApiError):
+            raise found
+        return found
+
+
 def run_wave(
-    jobs: Sequence[Job], *, cache: PromptCache, owner: str, day: date, tally: Tally
+    jobs: Sequence[Job],
+    *,
+    cache: PromptCache,
+    owner: str,
+    day: date,
+    tally: Tally,
+    preparations: Preparations,
 ) -> list[bytes]:
     """The results lines of ``jobs`` in order (:data:`STALLED` for unfinished ones),
     billed into ``tally`` at ``day``'s prices and cached for ``owner``."""
     lines = [STALLED] * len(jobs)
-    planned: list[tuple[int, MessageRequest, CachePlan]] = []
+    planned: list[tuple[int, Prepared, CachePlan]] = []
     for index, job in enumerate(jobs):
         if job.fault is not None and job.fault.outcome == "expired":
             continue
         try:
-            request = parse_batch_params(job.params)
+            prepared = preparations.prepare(job.params)
         except ApiError as error:
             lines[index] = errored_line(job.custom_id, "invalid_request_error", error.message)
             tally.error(_model_named(job.params))
             continue
+        model = prepared.request.model
         if job.fault is not None:
             fault = job.fault
             outcome: ErrorType = "api_error" if fault.outcome == "expired" else fault.outcome
             lines[index] = errored_line(job.custom_id, outcome, fault.default_message())
-            tally.error(request.model)
+            tally.error(model)
             continue
-        minimum = ProviderCapabilities.detect("anthropic", request.model).min_cacheable_tokens
         plan = cache.plan(
             api_key=owner,
-            model=request.model,
-            prompt=build_prompt(request),
-            min_tokens=minimum or 0,
+            model=model,
+            prompt=prepared.prompt,
+            min_tokens=prepared.min_tokens,
             lookup=job.lookup,
         )
-        planned.append((index, request, plan))
-    for index, request, plan in planned:
+        planned.append((index, prepared, plan))
+    for index, prepared, plan in planned:
         cache.commit(plan)
-        reply = compose_reply(request)
-        message = message_body(request.model, reply, plan.usage, service_tier="batch")
+        model, reply = prepared.request.model, prepared.reply
+        message = message_body(model, reply, plan.usage, service_tier="batch")
         lines[index] = _line(jobs[index].custom_id, {"type": "succeeded", "message": message})
-        tally.success(request.model, day, plan.usage, reply.output_tokens)
+        tally.success(model, day, plan.usage, reply.output_tokens)
     return lines
+
+
+def _prepare(params: Any) -> Prepared:
+    request = parse_batch_params(params)
+    minimum = ProviderCapabilities.detect("anthropic", request.model).min_cacheable_tokens
+    return Prepared(request, build_prompt(request), minimum or 0, compose_reply(request))
 
 
 def parse_batch_params(params: Any) -> MessageRequest:

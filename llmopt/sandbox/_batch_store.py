@@ -38,6 +38,7 @@ from llmopt.sandbox._batch_files import DataDir, read_chunks
 from llmopt.sandbox._batch_items import (
     STALLED,
     Job,
+    Preparations,
     Tally,
     ended_line,
     keeps_cache_hit,
@@ -487,6 +488,7 @@ class BatchStore:
             return
         limit = record.limit()
         order = record.order
+        preparations = Preparations()
         while record.done < limit:
             completes = record.wave_end(record.done)
             if completes > now or completes > record.expires_at:
@@ -502,7 +504,12 @@ class BatchStore:
                 record.params[index] = None
             succeeded, errored = tally.succeeded, tally.errored
             done = run_wave(
-                jobs, cache=self._cache, owner=record.owner, day=_day(completes), tally=tally
+                jobs,
+                cache=self._cache,
+                owner=record.owner,
+                day=_day(completes),
+                tally=tally,
+                preparations=preparations,
             )
             record.counts["succeeded"] += tally.succeeded - succeeded
             record.counts["errored"] += tally.errored - errored

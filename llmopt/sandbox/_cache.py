@@ -75,6 +75,8 @@ class PromptCache:
         """Look up ``prompt``'s breakpoints, refresh what hits, and plan the writes.
 
         ``lookup=False`` plans as if nothing were cached (a best-effort batch miss)."""
+        if not prompt.breakpoints:
+            return CachePlan(CacheUsage(0, 0, 0, prompt.total_tokens), ())
         tokens = prompt.prefix_tokens
 
         def key(position: int) -> CacheKey:

@@ -8,9 +8,8 @@ messages); the others are close paraphrases.
 
 from __future__ import annotations
 
-import random
+import base64
 import secrets
-import string
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -131,15 +130,12 @@ RATE_LIMITED = (
 OVERLOADED = "Overloaded"
 INTERNAL_ERROR = "Internal server error"
 
-_ALPHABET = string.ascii_letters + string.digits
-# Ids only need to be unique, not unguessable: a private generator seeded from the OS is
-# ten times faster than ``secrets``, which counts for 100,000-request batches.
-_IDS = random.Random(secrets.randbits(128))
-
 
 def new_id(prefix: str) -> str:
     """A fresh id in Anthropic's style: ``prefix`` and 24 random letters and digits."""
-    return prefix + "".join(_IDS.choices(_ALPHABET, k=24))
+    # Base64 of 144 random bits with "+" and "/" swapped for letters: as unique as the
+    # per-character draw it replaced, and far cheaper for 100,000-request batches.
+    return prefix + base64.b64encode(secrets.token_bytes(18), altchars=b"xy").decode()
 
 
 class ApiError(Exception):

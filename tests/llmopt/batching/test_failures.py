@@ -6,9 +6,7 @@ import anthropic
 import pytest
 
 from llmopt.errors import ProviderError
-from llmopt.sandbox import FaultPlan, FaultRule, SandboxServer
-from llmopt.sandbox._faults import BatchItemFault
-from llmopt.sandbox._options import BatchOptions
+from llmopt.sandbox import BatchItemFault, BatchOptions, FaultPlan, FaultRule, SandboxServer
 from llmopt.store import BatchStatus, SQLiteStore
 
 from .conftest import Time, ask, batch_client, ledger, words

@@ -11,8 +11,7 @@ import pytest
 from llmopt.batching import fingerprint
 from llmopt.batching._requests import prepare_requests
 from llmopt.errors import ProviderError
-from llmopt.sandbox import SandboxServer
-from llmopt.sandbox._options import BatchOptions
+from llmopt.sandbox import BatchOptions, SandboxServer
 from llmopt.store import BatchRecord, BatchStatus, SQLiteStore
 
 from .conftest import ENTRY, MODEL, SpyStore, Time, ask, batch_client, ledger, sdk, words

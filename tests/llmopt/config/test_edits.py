@@ -138,9 +138,9 @@ def test_concurrent_editors_who_retry_lose_no_update(tmp_path: Path) -> None:
     conflicts = []
 
     def edit(n: int) -> None:
-        barrier.wait()
+        revision = load_document(store).revision or ""
+        barrier.wait()  # every editor starts from the same revision: they must collide
         while True:
-            revision = load_document(store).revision or ""
             try:
                 update_entry_flags(
                     store,
@@ -152,6 +152,7 @@ def test_concurrent_editors_who_retry_lose_no_update(tmp_path: Path) -> None:
                 return
             except ConflictError:
                 conflicts.append(n)
+                revision = load_document(store).revision or ""
 
     with ThreadPoolExecutor(max_workers=editors) as pool:
         list(pool.map(edit, range(editors)))

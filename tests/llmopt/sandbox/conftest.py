@@ -92,3 +92,24 @@ def sdk_client(
 def client(sandbox: SandboxServer) -> Iterator[anthropic.Anthropic]:
     with sdk_client(sandbox.base_url, api_key=sandbox.api_key) as sdk:
         yield sdk
+
+
+def batch_item(custom_id: str, content: str = "Hello", **params: Any) -> dict[str, Any]:
+    """One Message Batches request: a short question to ``MODEL`` unless told otherwise."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 20,
+        "messages": [{"role": "user", "content": content}],
+    }
+    body.update(params)
+    return {"custom_id": custom_id, "params": body}
+
+
+def batch_items(count: int, prefix: str = "item") -> list[dict[str, Any]]:
+    """``count`` requests with ids ``item-0``... and questions that differ."""
+    return [batch_item(f"{prefix}-{i}", f"Question number {i}?") for i in range(count)]
+
+
+def results_of(client: anthropic.Anthropic, batch_id: str) -> dict[str, Any]:
+    """The batch's results through the SDK, by custom_id (each a ``result`` object)."""
+    return {line.custom_id: line.result for line in client.messages.batches.results(batch_id)}

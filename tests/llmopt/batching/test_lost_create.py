@@ -1,0 +1,98 @@
+"""A create call whose answer never arrives: the batch may or may not exist.
+
+The SDK would resend it (no idempotency key) and a second batch would be billed again;
+the client instead looks for the batch first and resends only when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import anthropic
+import httpx2
+import pytest
+
+from llmopt.sandbox import SandboxServer
+from llmopt.store import BatchStatus, SQLiteStore
+
+from .conftest import Time, ask, batch_client, ledger
+
+Loss = Literal["answer", "request"]
+
+
+class LossyTransport(httpx2.AsyncHTTPTransport):
+    """Loses the first batch create: its answer (the batch exists) or the request itself."""
+
+    def __init__(self, loss: Loss) -> None:
+        super().__init__()
+        self.loss = loss
+        self.creates = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path == "/v1/messages/batches":
+            self.creates += 1
+            if self.creates == 1:
+                if self.loss == "request":
+                    raise httpx2.ConnectError("connection reset", request=request)
+                response = await super().handle_async_request(request)
+                await response.aread()
+                await response.aclose()
+                raise httpx2.ReadTimeout("the answer was lost", request=request)
+        return await super().handle_async_request(request)
+
+
+@pytest.fixture
+async def lossy(
+    sandbox: SandboxServer, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[anthropic.AsyncAnthropic, LossyTransport]]:
+    transport = LossyTransport(request.param)
+    client = anthropic.AsyncAnthropic(
+        base_url=sandbox.base_url,
+        api_key=sandbox.api_key,
+        max_retries=2,  # the SDK's default: it would resend the create
+        http_client=httpx2.AsyncClient(transport=transport),
+    )
+    yield client, transport
+    await client.close()
+
+
+async def provider_batches(client: anthropic.AsyncAnthropic) -> list[str]:
+    return [batch.id async for batch in client.messages.batches.list()]
+
+
+@pytest.mark.parametrize("lossy", ["answer"], indirect=True)
+async def test_a_batch_created_whose_answer_was_lost_is_found_not_created_again(
+    lossy: tuple[anthropic.AsyncAnthropic, LossyTransport],
+    store: SQLiteStore,
+    time: Time,
+    sandbox: SandboxServer,
+) -> None:
+    client, transport = lossy
+
+    outcomes = await batch_client(client, store, time).run([ask("one"), ask("two")])
+
+    assert [o.source for o in outcomes] == ["batch", "batch"]
+    assert transport.creates == 1
+    [record] = ledger(store)
+    assert await provider_batches(client) == [record.provider_batch_id]
+    assert record.status is BatchStatus.ENDED
+    assert sandbox.billing().total.requests_succeeded == 2
+
+
+@pytest.mark.parametrize("lossy", ["request"], indirect=True)
+async def test_a_create_that_never_arrived_is_sent_again_once_nothing_was_found(
+    lossy: tuple[anthropic.AsyncAnthropic, LossyTransport],
+    store: SQLiteStore,
+    time: Time,
+    sandbox: SandboxServer,
+) -> None:
+    client, transport = lossy
+
+    outcomes = await batch_client(client, store, time).run([ask("one"), ask("two")])
+
+    assert [o.source for o in outcomes] == ["batch", "batch"]
+    assert transport.creates == 2
+    [record] = ledger(store)
+    assert await provider_batches(client) == [record.provider_batch_id]
+    assert sandbox.billing().total.requests_succeeded == 2
