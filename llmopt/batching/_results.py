@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -51,15 +52,21 @@ async def fetch_results(
     Raises the SDK's errors (``anthropic.APIError``), and ``anthropic.AnthropicError``
     when the batch has no ``results_url`` yet.
     """
+    # Each line is parsed as plain JSON: building the SDK's models for 100,000 lines
+    # only to dump them back to dicts would cost more than the download itself.
     items: dict[str, ItemResult] = {}
-    lines = await client.messages.batches.results(provider_batch_id)
-    async for line in lines:
-        result = line.result
-        items[line.custom_id] = ItemResult(
-            _KINDS.get(str(getattr(result, "type", "")), "errored"),
-            message=as_json_dict(getattr(result, "message", None)),
-            error=as_json_dict(getattr(result, "error", None)),
-        )
+    results = client.messages.batches.with_streaming_response.results(provider_batch_id)
+    async with results as response:
+        async for line in response.iter_lines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            result = item.get("result") or {}
+            items[str(item["custom_id"])] = ItemResult(
+                _KINDS.get(str(result.get("type", "")), "errored"),
+                message=result.get("message"),
+                error=result.get("error"),
+            )
     return items
 
 
@@ -71,13 +78,29 @@ def batch_cost(
     ``None`` as soon as one message's model has no price: a partial sum would
     understate the bill.
     """
-    total = Decimal(0)
+    # Cost is linear in tokens: sum each model's usage, then price it once.
+    totals: dict[str, TokenUsage] = {}
     for message in messages:
-        reported = TokenUsage.from_anthropic(message.get("usage") or {})
-        usage = dataclasses.replace(reported, batch=True)
+        usage = TokenUsage.from_anthropic(message.get("usage") or {})
         model = str(message.get("model") or default_model)
-        cost = cost_of(usage, provider="anthropic", model=model, at=day)
+        seen = totals.get(model)
+        totals[model] = usage if seen is None else _plus(seen, usage)
+    total = Decimal(0)
+    for model, usage in totals.items():
+        cost = cost_of(
+            dataclasses.replace(usage, batch=True), provider="anthropic", model=model, at=day
+        )
         if cost is None:
             return None
         total += cost.total
     return float(total)
+
+
+def _plus(a: TokenUsage, b: TokenUsage) -> TokenUsage:
+    return TokenUsage(
+        input_tokens=a.input_tokens + b.input_tokens,
+        cache_write_5m_tokens=a.cache_write_5m_tokens + b.cache_write_5m_tokens,
+        cache_write_1h_tokens=a.cache_write_1h_tokens + b.cache_write_1h_tokens,
+        cache_read_tokens=a.cache_read_tokens + b.cache_read_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+    )

@@ -106,11 +106,20 @@ class DataDir:
             temporary.unlink(missing_ok=True)
 
 
-def read_chunks(file: IO[bytes]) -> Iterator[bytes]:
-    """``file``'s bytes in chunks, closing it at the end."""
-    with file:
-        while chunk := file.read(_READ_CHUNK):
-            yield chunk
+class FileChunks:
+    """An open file's bytes in chunks, as a response stream: closed at the end of the
+    iteration, or by :meth:`close` (the server closes every stream it was given)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._file:
+            while chunk := self._file.read(_READ_CHUNK):
+                yield chunk
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:

@@ -28,13 +28,13 @@ import random
 import string
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from llmopt.sandbox import _errors as msg
-from llmopt.sandbox._batch_files import DataDir, read_chunks
+from llmopt.sandbox._batch_files import DataDir, FileChunks
 from llmopt.sandbox._batch_items import (
     STALLED,
     Job,
@@ -365,7 +365,7 @@ class BatchStore:
             self._remove_files(record, keep_results=False)
             record.lines = None
 
-    def results(self, record: BatchRecord) -> Iterator[bytes]:
+    def results(self, record: BatchRecord) -> Iterable[bytes]:
         """The results file as chunks: one line per request, in running order.
 
         404 before the batch has ended and after its results were archived.
@@ -384,7 +384,7 @@ class BatchStore:
                 return _in_chunks(record.lines)
             if self._files is None or record.results_file is None:
                 raise ApiError("api_error", msg.INTERNAL_ERROR)
-            return read_chunks(self._files.open_results(record.results_file))
+            return FileChunks(self._files.open_results(record.results_file))
 
     def advance_all(self) -> None:
         """Bring every batch up to the clock (before billing is read)."""

@@ -165,12 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(response.body)
             return
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
         try:
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
             for chunk in response.stream:
                 if chunk:
                     self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            close = getattr(response.stream, "close", None)
+            if close is not None:  # a stream holding a file or a generator: let it go
+                close()

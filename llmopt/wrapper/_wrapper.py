@@ -350,9 +350,7 @@ class OptimizedLLMWrapper(BaseChatModel):
             return await super().abatch(
                 inputs, config, return_exceptions=return_exceptions, **kwargs
             )
-        configs = [
-            {**c, "max_concurrency": None} for c in get_config_list(config, len(inputs))
-        ]
+        configs = [{**c, "max_concurrency": None} for c in get_config_list(config, len(inputs))]
         token = current_group.set(BatchGroup(size=len(inputs)))
         try:
             return await super().abatch(
@@ -375,9 +373,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         """As the base model's ``batch``; with batching on, one Message Batch for all inputs."""
         if not inputs or self._batching_config() is None:
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-        return _run_sync(
-            self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-        )
+        return _run_sync(self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs))
 
     def close(self) -> None:
         """Submit pooled batch requests and wait for their batches (also done at exit)."""

@@ -64,7 +64,9 @@ def main(requests: int, max_requests: int | None) -> None:
             )
             return client, sdk
 
-        dispatcher = BatchDispatcher(make_client, lambda: (True, 100_000, 5.0))
+        # batchMaxSize at the request count: the pool flushes as the last one arrives.
+        pool = min(requests, 100_000)
+        dispatcher = BatchDispatcher(make_client, lambda: (True, pool, 5.0))
         started = time.perf_counter()
         futures = [
             dispatcher.submit(
