@@ -16,9 +16,16 @@ What it reproduces (see ``PROVIDER_FACTS.md``):
   1 h lifetimes on an injectable clock, writes visible once a response starts.
 - Deterministic replies and token counts (``_tokens`` documents the approximation);
   forced tool calls whose input satisfies the tool's JSON schema.
+- The Message Batches API (``/v1/messages/batches``: create, retrieve, list, cancel,
+  delete, results as JSON lines in a shuffled order), each request run through the
+  Messages code above, billed at the batch price, in waves on the sandbox clock
+  (:class:`BatchOptions`: instant by default), expiring after 24 h, results kept 29 days.
 - Fault injection (:class:`FaultRule`, :class:`FaultPlan`) by configuration, method or
-  ``POST /_sandbox/faults``; billing counters (:class:`Billing`) priced with
-  :func:`llmopt.providers.cost_of`, at ``GET /_sandbox/billing``.
+  ``POST /_sandbox/faults``, on any endpoint by ``paths``; batch requests that come back
+  ``errored`` or ``expired`` (:class:`BatchItemFault`); billing counters
+  (:class:`Billing`) priced with :func:`llmopt.providers.cost_of`, at
+  ``GET /_sandbox/billing``, with batch requests also counted apart.
+- With ``data_dir`` (``--data-dir``), batches, results and billing survive a restart.
 
 Tokens are counted by a fixed rule, not Claude's tokenizer: one per word or punctuation
 character of text (``\w+|[^\w\s]``), 1,600 per image, tool definitions over their
@@ -35,6 +42,17 @@ In a test::
         ...
         clock.advance(301)                    # 5-minute cache entries expire
         sandbox.billing().total.cost_usd      # what it would have charged
+
+Batches that take time, with some requests failing::
+
+    slow = BatchOptions(item_seconds=60, parallelism=10)   # 10 requests a minute
+    with running_sandbox(clock=clock, batches=slow, data_dir=tmp_path) as sandbox:
+        sandbox.add_batch_fault(BatchItemFault.errored("overloaded_error", rate=0.1))
+        sandbox.add_batch_fault(BatchItemFault.expire(marker="never"))  # expire at 24 h
+        batch = client.messages.batches.create(requests=[...])
+        clock.advance(600)                    # ten waves done
+        client.messages.batches.retrieve(batch.id).processing_status
+        sandbox.billing().total.batch_requests_succeeded
 """
 
 from __future__ import annotations

@@ -55,11 +55,16 @@ class DataDir:
         data = json.dumps({**state, "version": STATE_VERSION}, separators=(",", ":"))
         _write_atomically(self.root / _STATE, [data.encode()])
 
-    def write_requests(self, batch_id: str, rows: Iterable[Sequence[Any]]) -> str:
-        """Save a new batch's requests (``[custom_id, params, fault]`` rows); returns the
-        file name."""
+    def write_requests(
+        self, batch_id: str, rows: Iterable[tuple[str, bytes, dict[str, Any] | None]]
+    ) -> str:
+        """Save a new batch's requests (custom_id, params as JSON, fault) as
+        ``[custom_id, params, fault]`` lines; returns the file name."""
         name = f"{batch_id}.requests.jsonl"
-        lines = (json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows)
+        lines = (
+            b"[%s,%s,%s]\n" % (json.dumps(cid).encode(), params, json.dumps(fault).encode())
+            for cid, params, fault in rows
+        )
         _write_atomically(self.batches / name, lines)
         return name
 

@@ -36,11 +36,11 @@ STALLED = b""
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One item of a wave: its id, raw params, injected fault and whether its cache
-    lookup may hit (``lookup=False`` is a best-effort miss)."""
+    """One item of a wave: its id, params (compact JSON, see :func:`params_json`),
+    injected fault and whether its cache lookup may hit (``False``: a best-effort miss)."""
 
     custom_id: str
-    params: Any
+    params: bytes
     fault: BatchItemFault | None
     lookup: bool
 
@@ -110,22 +110,22 @@ class Preparations:
     shape: one prompt over many inputs, or retried items) are validated, tokenized and
     answered once. Bounded: it starts over past ``limit`` entries."""
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 1024) -> None:
         self._limit = limit
-        self._found: dict[str, Prepared | ApiError] = {}
+        self._found: dict[bytes, Prepared | ApiError] = {}
 
-    def prepare(self, params: Any) -> Prepared:
-        """The preparation of ``params``; raises the 400 :class:`ApiError` of invalid ones."""
-        key = _COMPACT.encode(params)
-        found = self._found.get(key)
+    def prepare(self, params: bytes) -> Prepared:
+        """The preparation of ``params`` (compact JSON); raises the 400 :class:`ApiError`
+        of invalid ones."""
+        found = self._found.get(params)
         if found is None:
             try:
-                found = _prepare(params)
+                found = _prepare(json.loads(params))
             except ApiError as error:
                 found = error
             if len(self._found) >= self._limit:
                 self._found.clear()
-            self._found[key] = found
+            self._found[params] = found
         if isinstance(found, ApiError):
             raise found
         return found
@@ -151,7 +151,7 @@ def run_wave(
             prepared = preparations.prepare(job.params)
         except ApiError as error:
             lines[index] = errored_line(job.custom_id, "invalid_request_error", error.message)
-            tally.error(_model_named(job.params))
+            tally.error(_model_named(json.loads(job.params)))
             continue
         model = prepared.request.model
         if job.fault is not None:
@@ -220,6 +220,13 @@ def errored_line(custom_id: str, error_type: ErrorType, message: str) -> bytes:
 def ended_line(custom_id: str, result: str) -> bytes:
     """The results line of a ``canceled`` or ``expired`` item."""
     return b'{"custom_id":"%s","result":{"type":"%s"}}\n' % (custom_id.encode(), result.encode())
+
+
+def params_json(params: Any) -> bytes:
+    """Params as the store keeps them: compact JSON bytes, which the garbage collector
+    need not walk (100,000 dicts would slow every collection) and which equal params
+    share, so they also key :class:`Preparations`."""
+    return _COMPACT.encode(params).encode()
 
 
 def last_user_text(params: Any) -> str:

@@ -28,10 +28,10 @@ import random
 import string
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from llmopt.sandbox import _errors as msg
 from llmopt.sandbox._batch_files import DataDir, FileChunks
@@ -43,8 +43,10 @@ from llmopt.sandbox._batch_items import (
     ended_line,
     keeps_cache_hit,
     last_user_text,
+    params_json,
     run_wave,
 )
+from llmopt.sandbox._batch_record import BatchRecord
 from llmopt.sandbox._billing import BillingLedger
 from llmopt.sandbox._cache import PromptCache
 from llmopt.sandbox._clock import Clock
@@ -52,181 +54,13 @@ from llmopt.sandbox._errors import ApiError, invalid
 from llmopt.sandbox._faults import BatchItemFault, FaultInjector
 from llmopt.sandbox._options import BatchOptions
 
-EXPIRY_SECONDS = 24 * 3600
-"""A batch's requests not done this long after its creation expire."""
-RETENTION_SECONDS = 29 * 24 * 3600
-"""A batch's results can be downloaded for this long after its creation."""
-
-ProcessingStatus = Literal["in_progress", "canceling", "ended"]
-
 _ID_PREFIX = "msgbatch_"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase  # in ASCII order
 _KEY_DIGITS = 10
 _RANDOM_DIGITS = 14
 _ID_RANDOM = random.Random()
 _SERVE_LINES = 512
-
-
-class BatchRecord:
-    """One batch: its requests, how far it has run, and its results lines.
-
-    ``lines`` holds the results of positions ``0..done-1`` in running order
-    (:data:`STALLED` for a request that will not finish), and all of them once the batch
-    has ended, unless they live in the data directory (``results_file``) or were
-    archived. Guard every use with ``lock``.
-    """
-
-    def __init__(
-        self,
-        *,
-        batch_id: str,
-        key: int,
-        created_at: float,
-        owner: str,
-        count: int,
-        options: BatchOptions,
-    ) -> None:
-        self.id = batch_id
-        self.key = key
-        self.created_at = created_at
-        self.owner = owner
-        self.count = count
-        self.item_seconds = options.item_seconds
-        self.parallelism = options.parallelism
-        self.cache_hit_ratio = options.cache_hit_ratio
-        self.seed = options.seed
-        self.lock = threading.Lock()
-        self.custom_ids: list[str] = []
-        self.params: list[Any] = []
-        self.faults: dict[int, BatchItemFault] = {}
-        self.lines: list[bytes] | None = []
-        self.done = 0
-        self.stalled = 0
-        self.counts: Counter[str] = Counter()
-        self.status: ProcessingStatus = "in_progress"
-        self.ended_at: float | None = None
-        self.cancel_initiated_at: float | None = None
-        self.cancel_limit: int | None = None
-        self.archived_at: float | None = None
-        self.last_completion: float | None = None
-        self.requests_file: str | None = None
-        self.progress_files: list[str] = []
-        self.results_file: str | None = None
-        self.saved: dict[str, Any] = {}
-        self._order: list[int] | None = None
-
-    @property
-    def expires_at(self) -> float:
-        return self.created_at + EXPIRY_SECONDS
-
-    @property
-    def order(self) -> list[int]:
-        """Request indexes in running order: a shuffle fixed by the seed and the id's key,
-        never the request order itself (for more than one request)."""
-        if self._order is None:
-            order = list(range(self.count))
-            random.Random(f"{self.seed}:{self.key}").shuffle(order)
-            if self.count > 1 and order == sorted(order):
-                order.append(order.pop(0))
-            self._order = order
-        return self._order
-
-    def limit(self) -> int:
-        """How many positions may still run: all, or those up to the wave in flight
-        when cancel came."""
-        return self.count if self.cancel_limit is None else self.cancel_limit
-
-    def wave_end(self, position: int) -> float:
-        """When the wave holding ``position`` completes."""
-        wave = position // self.parallelism
-        return self.created_at + (wave + 1) * self.item_seconds
-
-    def request_counts(self) -> dict[str, int]:
-        if self.status != "ended":
-            return {
-                "processing": self.count,
-                "succeeded": 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            }
-        return {
-            "processing": 0,
-            **{k: self.counts[k] for k in ("succeeded", "errored", "canceled", "expired")},
-        }
-
-    def to_json(self, base_url: str) -> dict[str, Any]:
-        """The batch as the API shows it (``results_url`` under ``base_url``)."""
-        ended = self.status == "ended"
-        return {
-            "id": self.id,
-            "type": "message_batch",
-            "processing_status": self.status,
-            "request_counts": self.request_counts(),
-            "created_at": rfc3339(self.created_at),
-            "expires_at": rfc3339(self.expires_at),
-            "ended_at": rfc3339(self.ended_at),
-            "cancel_initiated_at": rfc3339(self.cancel_initiated_at),
-            "archived_at": rfc3339(self.archived_at),
-            "results_url": f"{base_url}/v1/messages/batches/{self.id}/results" if ended else None,
-        }
-
-    def meta(self) -> dict[str, Any]:
-        """What ``state.json`` keeps of the batch."""
-        return {
-            "id": self.id,
-            "key": self.key,
-            "created_at": self.created_at,
-            "owner": self.owner,
-            "count": self.count,
-            "item_seconds": self.item_seconds,
-            "parallelism": self.parallelism,
-            "cache_hit_ratio": self.cache_hit_ratio,
-            "seed": self.seed,
-            "status": self.status,
-            "done": self.done,
-            "stalled": self.stalled,
-            "counts": dict(self.counts),
-            "ended_at": self.ended_at,
-            "cancel_initiated_at": self.cancel_initiated_at,
-            "cancel_limit": self.cancel_limit,
-            "archived_at": self.archived_at,
-            "last_completion": self.last_completion,
-            "requests_file": self.requests_file,
-            "progress_files": list(self.progress_files),
-            "results_file": self.results_file,
-        }
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any]) -> BatchRecord:
-        options = BatchOptions(
-            item_seconds=meta["item_seconds"],
-            parallelism=meta["parallelism"],
-            cache_hit_ratio=meta["cache_hit_ratio"],
-            seed=meta["seed"],
-        )
-        record = cls(
-            batch_id=meta["id"],
-            key=meta["key"],
-            created_at=meta["created_at"],
-            owner=meta["owner"],
-            count=meta["count"],
-            options=options,
-        )
-        record.status = meta["status"]
-        record.done = meta["done"]
-        record.stalled = meta["stalled"]
-        record.counts = Counter(meta["counts"])
-        record.ended_at = meta["ended_at"]
-        record.cancel_initiated_at = meta["cancel_initiated_at"]
-        record.cancel_limit = meta["cancel_limit"]
-        record.archived_at = meta["archived_at"]
-        record.last_completion = meta["last_completion"]
-        record.requests_file = meta["requests_file"]
-        record.progress_files = list(meta["progress_files"])
-        record.results_file = meta["results_file"]
-        record.saved = dict(meta)
-        return record
+_MAX_PROGRESS_FILES = 32
 
 
 class BatchStore:
@@ -283,12 +117,12 @@ class BatchStore:
             options=self.options,
         )
         record.custom_ids = list(custom_ids)
-        record.params = list(params)
+        record.params = [params_json(p) for p in params]
         record.faults = faults
         if self._files is not None:
             rows = (
-                [cid, p, None if i not in faults else faults[i].model_dump(mode="json")]
-                for i, (cid, p) in enumerate(zip(custom_ids, params, strict=True))
+                (cid, p, None if i not in faults else faults[i].model_dump(mode="json"))
+                for i, (cid, p) in enumerate(zip(custom_ids, record.params, strict=True))
             )
             record.requests_file = self._files.write_requests(record.id, rows)
         record.saved = record.meta()
@@ -362,7 +196,7 @@ class BatchStore:
                 self._records.pop(record.id, None)
                 self._keys.remove((record.key, record.id))
             self.save()
-            self._remove_files(record, keep_results=False)
+            self._remove_files(record)
             record.lines = None
 
     def results(self, record: BatchRecord) -> Iterable[bytes]:
@@ -431,7 +265,7 @@ class BatchStore:
         self.save()
         for record in records:
             with record.lock:
-                self._remove_files(record, keep_results=False)
+                self._remove_files(record)
                 record.lines = None
 
     def save(self) -> None:
@@ -468,6 +302,10 @@ class BatchStore:
                 stale = [*record.progress_files, *filter(None, [record.requests_file])]
                 record.progress_files, record.requests_file = [], None
                 record.lines = None
+            elif record.done > start and len(record.progress_files) >= _MAX_PROGRESS_FILES:
+                stale = record.progress_files  # many small polls: one file for them all
+                done_so_far = record.lines[: record.done]
+                record.progress_files = [self._files.write_progress(record.id, 0, done_so_far)]
             elif record.done > start:
                 new = record.lines[start : record.done]
                 record.progress_files.append(self._files.write_progress(record.id, start, new))
@@ -501,7 +339,7 @@ class BatchStore:
                 custom_id = record.custom_ids[index]
                 lookup = keeps_cache_hit(record.seed, custom_id, record.cache_hit_ratio)
                 jobs.append(Job(custom_id, record.params[index], record.faults.get(index), lookup))
-                record.params[index] = None
+                record.params[index] = b""
             succeeded, errored = tally.succeeded, tally.errored
             done = run_wave(
                 jobs,
@@ -546,23 +384,19 @@ class BatchStore:
         record.stalled = 0
         record.status = "ended"
         record.ended_at = ended_at
-        record.params = []
+        record.params, record.custom_ids, record.faults = [], [], {}  # the lines say it all
         return True
 
     def _archive_if_due(self, record: BatchRecord, now: float) -> bool:
-        due = record.created_at + RETENTION_SECONDS
-        if record.status != "ended" or record.archived_at is not None or now < due:
+        if record.status != "ended" or record.archived_at is not None or now < record.archives_at:
             return False
-        record.archived_at = due
+        record.archived_at = record.archives_at
         return True
 
-    def _remove_files(self, record: BatchRecord, *, keep_results: bool) -> None:
-        if self._files is None:
-            return
-        names = [*record.progress_files, *filter(None, [record.requests_file])]
-        if not keep_results:
-            names += filter(None, [record.results_file])
-        self._files.remove(names)
+    def _remove_files(self, record: BatchRecord) -> None:
+        if self._files is not None:
+            named = [record.requests_file, record.results_file]
+            self._files.remove([*record.progress_files, *filter(None, named)])
 
     # -- loading ---------------------------------------------------------------------
 
@@ -593,7 +427,7 @@ def _reload_requests(record: BatchRecord, files: DataDir) -> None:
         raise ValueError(f"batch {record.id} is unfinished but has no requests file")
     for index, (custom_id, params, fault) in enumerate(files.read_requests(record.requests_file)):
         record.custom_ids.append(custom_id)
-        record.params.append(params)
+        record.params.append(params_json(params))
         if fault is not None:
             record.faults[index] = BatchItemFault.model_validate(fault)
     lines: list[bytes] = []
@@ -603,15 +437,8 @@ def _reload_requests(record: BatchRecord, files: DataDir) -> None:
         raise ValueError(f"batch {record.id}: its saved progress does not match its metadata")
     order = record.order
     for position in range(record.done):
-        record.params[order[position]] = None
+        record.params[order[position]] = b""
     record.lines = lines
-
-
-def rfc3339(moment: float | None) -> str | None:
-    """``moment`` (seconds since the epoch) as an RFC 3339 UTC timestamp, or ``None``."""
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _day(moment: float) -> date:

@@ -46,7 +46,8 @@ class ModelBilling:
 
     @property
     def usage(self) -> TokenUsage:
-        """The billed tokens as a :class:`~llmopt.providers.TokenUsage`."""
+        """The billed tokens as a :class:`~llmopt.providers.TokenUsage` (at the standard
+        price: when batch items are among them, ``cost_usd`` is what they cost)."""
         return TokenUsage(
             input_tokens=self.input_tokens,
             cache_write_5m_tokens=self.cache_write_5m_tokens,

@@ -61,8 +61,10 @@ class SandboxServer:
 
     ``start`` binds (port 0: a free loopback port) and serves on a daemon thread; ``stop``
     ends it, open connections included. Options come as a :class:`SandboxOptions` or as
-    its fields by keyword. ``start`` raises ``OSError`` when the port cannot be bound and
-    ``RuntimeError`` when the server was started before.
+    its fields by keyword. Creating one with a ``data_dir`` loads what an earlier server
+    left there, and raises ``ValueError`` for a data directory it cannot read. ``start``
+    raises ``OSError`` when the port cannot be bound and ``RuntimeError`` when the server
+    was started before.
     """
 
     def __init__(self, options: SandboxOptions | None = None, **fields: Any) -> None:

@@ -25,9 +25,11 @@ def running_sandbox(
     """A started :class:`SandboxServer` on a free loopback port, stopped on exit.
 
     Takes a :class:`SandboxOptions` and/or its fields by keyword (``clock=``,
-    ``faults=``, ``latency_ms=``, ``api_keys=``...). The handle gives ``base_url``,
-    ``api_key``, ``billing()``, ``reset()``, ``set_faults()``/``add_fault()``,
-    ``hold_responses()`` and the shared ``state``.
+    ``faults=``, ``latency_ms=``, ``api_keys=``, ``batches=``, ``data_dir=``...). The
+    handle gives ``base_url``, ``api_key``, ``billing()``, ``reset()``,
+    ``set_faults()``/``add_fault()``/``add_batch_fault()``, ``batch_calls()``,
+    ``hold_responses()`` and the shared ``state``. To test a restart, leave the block
+    and open another on the same ``data_dir`` (and a clock that goes on from the first).
     """
     server = SandboxServer(options, **fields)
     server.start()

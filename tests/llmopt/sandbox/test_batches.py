@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -377,8 +378,7 @@ def test_custom_ids_use_letters_digits_dashes_and_underscores_up_to_64(
 
 
 def test_a_batch_holds_at_most_100_000_requests(sandbox: SandboxServer) -> None:
-    item = batch_item("x")
-    too_many = [{**item, "custom_id": f"r{i}"} for i in range(100_001)]
+    too_many = [{"custom_id": f"r{i}", "params": {}} for i in range(100_001)]
 
     response = send(sandbox.base_url, BATCHES, {"requests": too_many})
 
@@ -479,3 +479,22 @@ def test_the_model_named_in_params_is_used(
 
     assert results["a"].message.model == "claude-haiku-4-5"
     assert results["b"].message.model == MODEL
+
+
+def test_concurrent_clients_each_get_their_batch_and_everything_is_billed_once(
+    sandbox: SandboxServer,
+) -> None:
+    def run(worker: int) -> tuple[str, int]:
+        with sdk_client(sandbox.base_url) as client:
+            batch = client.messages.batches.create(requests=batch_items(25, f"w{worker}"))
+            for _ in range(3):
+                client.messages.batches.retrieve(batch.id)
+                client.messages.batches.list(limit=5)
+            return batch.id, len(results_of(client, batch.id))
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        done = list(pool.map(run, range(12)))
+
+    assert len({batch_id for batch_id, _ in done}) == 12
+    assert {count for _, count in done} == {25}
+    assert sandbox.billing().models[MODEL].batch_requests_succeeded == 12 * 25

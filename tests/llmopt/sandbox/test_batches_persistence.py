@@ -246,3 +246,29 @@ def test_without_a_data_dir_nothing_survives(tmp_path: Path) -> None:
         with pytest.raises(anthropic.NotFoundError):
             client.messages.batches.retrieve("msgbatch_0000000000nothinghere")
         assert client.messages.batches.list().data == []
+
+
+def test_a_batch_polled_wave_by_wave_keeps_few_files_and_resumes(tmp_path: Path) -> None:
+    options = BatchOptions(item_seconds=1, parallelism=1)
+    clock = ManualClock()
+    with (
+        running_sandbox(clock=clock, data_dir=tmp_path, batches=options) as first,
+        sdk_client(first.base_url) as client,
+    ):
+        batch = client.messages.batches.create(requests=batch_items(100))
+        for _ in range(70):
+            clock.advance(1)
+            client.messages.batches.retrieve(batch.id)
+        files = len(list((tmp_path / "batches").iterdir()))
+
+    with (
+        running_sandbox(clock=clock, data_dir=tmp_path, batches=options) as second,
+        sdk_client(second.base_url) as client,
+    ):
+        clock.advance(30)
+        ended = client.messages.batches.retrieve(batch.id)
+        billed = second.billing().models[MODEL]
+
+    assert files <= 34  # the requests and at most 33 progress files
+    assert ended.request_counts.succeeded == 100
+    assert billed.batch_requests_succeeded == 100
