@@ -81,26 +81,16 @@ def batch_cost(
     # Cost is linear in tokens: sum each model's usage, then price it once.
     totals: dict[str, TokenUsage] = {}
     for message in messages:
-        usage = TokenUsage.from_anthropic(message.get("usage") or {})
+        usage = dataclasses.replace(
+            TokenUsage.from_anthropic(message.get("usage") or {}), batch=True
+        )
         model = str(message.get("model") or default_model)
         seen = totals.get(model)
-        totals[model] = usage if seen is None else _plus(seen, usage)
+        totals[model] = usage if seen is None else seen + usage
     total = Decimal(0)
     for model, usage in totals.items():
-        cost = cost_of(
-            dataclasses.replace(usage, batch=True), provider="anthropic", model=model, at=day
-        )
+        cost = cost_of(usage, provider="anthropic", model=model, at=day)
         if cost is None:
             return None
         total += cost.total
     return float(total)
-
-
-def _plus(a: TokenUsage, b: TokenUsage) -> TokenUsage:
-    return TokenUsage(
-        input_tokens=a.input_tokens + b.input_tokens,
-        cache_write_5m_tokens=a.cache_write_5m_tokens + b.cache_write_5m_tokens,
-        cache_write_1h_tokens=a.cache_write_1h_tokens + b.cache_write_1h_tokens,
-        cache_read_tokens=a.cache_read_tokens + b.cache_read_tokens,
-        output_tokens=a.output_tokens + b.output_tokens,
-    )

@@ -47,6 +47,19 @@ class TokenUsage:
             if f.name != "batch" and value < 0:
                 raise ValueError(f"{f.name} must not be negative, got {value}")
 
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        """The usage of two calls together; both must be billed alike (batch or not)."""
+        if self.batch != other.batch:
+            raise ValueError("cannot add batch and standard usage: they are priced apart")
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            cache_write_5m_tokens=self.cache_write_5m_tokens + other.cache_write_5m_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            batch=self.batch,
+        )
+
     @property
     def total_input_tokens(self) -> int:
         """All input tokens: uncached, written to the cache and read from it."""

@@ -174,3 +174,32 @@ def test_langchains_usage_metadata_gives_the_same_usage_as_anthropics_raw_usage(
 
     assert from_langchain == TokenUsage.from_anthropic(raw)
     assert from_langchain.total_input_tokens == metadata["input_tokens"]
+
+
+def test_usages_add_up_counter_by_counter() -> None:
+    a = TokenUsage(
+        input_tokens=1,
+        cache_write_5m_tokens=2,
+        cache_write_1h_tokens=3,
+        cache_read_tokens=4,
+        output_tokens=5,
+    )
+    b = TokenUsage(
+        input_tokens=10,
+        cache_write_5m_tokens=20,
+        cache_write_1h_tokens=30,
+        cache_read_tokens=40,
+        output_tokens=50,
+    )
+    assert a + b == TokenUsage(
+        input_tokens=11,
+        cache_write_5m_tokens=22,
+        cache_write_1h_tokens=33,
+        cache_read_tokens=44,
+        output_tokens=55,
+    )
+
+
+def test_batch_and_standard_usage_do_not_add() -> None:
+    with pytest.raises(ValueError, match="priced apart"):
+        TokenUsage(input_tokens=1) + TokenUsage(input_tokens=1, batch=True)
