@@ -6,7 +6,7 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
@@ -61,3 +61,17 @@ def config_list(request: AuthedRequest) -> HttpResponse:
         "kill_switch": read_kill_switch(store),
     }
     return render(request, "console/config_list.html", context)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: 200 when the llmopt store answers, 503 when it does not.
+
+    No login (a load balancer has none) and nothing secret: only whether it works.
+    """
+    try:
+        get_store().ping()
+    except StoreError as exc:
+        logger.error("health check: store unreachable: %s", exc)
+        return JsonResponse({"status": "unavailable", "store": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "store": "ok"})

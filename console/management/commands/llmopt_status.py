@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from llmopt.config import load_document
+from llmopt.errors import LLMOptError
+from llmopt.killswitch import read_kill_switch
+from llmopt.store import BatchStatus
+
+from ...store import get_store
+from ...views import optimization_summary
+from ._render import describe_switch
+
+_ACTIVE = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)
+
+
+class Command(BaseCommand):
+    help = "Show the kill switch, every entry's optimization, active batches and today's savings."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        store = get_store()
+        self.stdout.write(describe_switch(read_kill_switch(store)))
+        try:
+            document = load_document(store)
+            active = store.list_batches(statuses=_ACTIVE, limit=1000)
+            now = datetime.now(UTC)
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            rollups = store.usage(start=midnight, end=now + timedelta(minutes=1))
+        except LLMOptError as exc:
+            raise CommandError(f"the store cannot be read: {exc}") from exc
+        self.stdout.write(f"entries (revision {document.revision}):")
+        for entry in document.entries:
+            problems = "; ".join(str(p) for p in entry.problems)
+            line = f"  {entry.key}: {optimization_summary(entry)}"
+            self.stdout.write(line + (f"  [{problems}]" if problems else ""))
+        self.stdout.write(f"active batches: {len(active)}")
+        cost = sum(r.cost_usd for r in rollups)
+        baseline = sum(r.baseline_cost_usd for r in rollups)
+        calls = sum(r.calls for r in rollups)
+        self.stdout.write(
+            f"today: {calls} calls, cost ${cost:.4f}, without optimization ${baseline:.4f}, "
+            f"saved ${baseline - cost:.4f}"
+        )

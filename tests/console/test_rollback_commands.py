@@ -1,0 +1,71 @@
+"""The command-line twins of the rollback button, for when the web console is down."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from llmopt.errors import StoreError
+from llmopt.killswitch import read_kill_switch, release_kill_switch
+from llmopt.store import DocumentName, Store, UsageRollup
+
+from .conftest import SECRET, seed
+
+
+def run(command: str, *args: str) -> str:
+    out = StringIO()
+    call_command(command, *args, stdout=out)
+    return out.getvalue()
+
+
+def test_rollback_engages_the_switch_with_who_and_why_and_restore_releases_it(
+    store: Store,
+) -> None:
+    seed(store)
+    release_kill_switch(store, actor="setup")
+    before = store.read_document(DocumentName.AI_CONFIG)
+    output = run("llmopt_rollback", "--reason", "error spike")
+    assert "kill switch ENGAGED" in output and "reason: error spike" in output
+    state = read_kill_switch(store)
+    assert state.engaged and state.actor is not None and state.actor.startswith("cli:")
+    [record] = store.list_audit(action="killswitch.engage")
+    assert record.reason == "error spike"
+    assert "kill switch released" in run("llmopt_rollback", "--restore")
+    assert not read_kill_switch(store).engaged
+    assert store.read_document(DocumentName.AI_CONFIG) == before  # flags untouched
+
+
+def test_rollback_says_clearly_when_the_store_cannot_be_written(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(store, "read_document", broken)
+    with pytest.raises(CommandError, match="could not be written: database is locked"):
+        run("llmopt_rollback")
+
+
+def test_status_shows_the_switch_entries_batches_and_todays_savings(store: Store) -> None:
+    seed(store)
+    now = datetime.now(UTC)
+    store.add_usage(
+        [
+            UsageRollup(
+                minute=now,
+                entry_key="anthropic:claude-sonnet-4-6",
+                calls=3,
+                cost_usd=0.5,
+                baseline_cost_usd=2.0,
+            )
+        ]
+    )
+    output = run("llmopt_status")
+    assert "kill switch ENGAGED" in output  # no record yet: the safe state
+    assert "anthropic:claude-sonnet-4-6: caching (5 min)" in output
+    assert "active batches: 0" in output
+    assert "today: 3 calls, cost $0.5000, without optimization $2.0000, saved $1.5000" in output
+    assert SECRET not in output
