@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,6 +14,8 @@ from llmopt.config import LLMEntry, load_document
 from llmopt.errors import StoreError
 from llmopt.killswitch import read_kill_switch
 
+from .access import requires
+from .roles import VIEW
 from .store import get_store
 
 logger = logging.getLogger("console")
@@ -43,7 +44,7 @@ def home(request: AuthedRequest) -> HttpResponse:
     return redirect("config-list")
 
 
-@login_required
+@requires(VIEW)
 @require_GET
 def config_list(request: AuthedRequest) -> HttpResponse:
     """Every ``llm`` entry of the aiconfigs document, with its optimization state and problems."""

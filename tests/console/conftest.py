@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from console.store import get_store
@@ -48,8 +49,28 @@ def seed(store: Store, body: dict[str, Any] | None = None) -> None:
     )
 
 
+def user_in(django_user_model: Any, role: str | None) -> Any:
+    user = django_user_model.objects.create_user(username=role or "outsider", password="pw-1")
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def signed_in(client: Client, django_user_model: Any) -> Client:
-    user = django_user_model.objects.create_user(username="viewer", password="pw-for-tests-1")
-    client.force_login(user)
+    """A client signed in as a viewer (read-only)."""
+    client.force_login(user_in(django_user_model, "viewer"))
+    return client
+
+
+@pytest.fixture
+def operator(client: Client, django_user_model: Any) -> Client:
+    client.force_login(user_in(django_user_model, "operator"))
+    return client
+
+
+@pytest.fixture
+def outsider(client: Client, django_user_model: Any) -> Client:
+    """Signed in, but in no role."""
+    client.force_login(user_in(django_user_model, None))
     return client

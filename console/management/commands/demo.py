@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -46,9 +47,9 @@ class Command(BaseCommand):
     def _operator_password(self) -> str:
         password = secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(username=DEMO_USER)
-        user.is_staff = True
         user.set_password(password)
         user.save()
+        user.groups.add(Group.objects.get(name="operator"))
         return password
 
     def _seed_store(self) -> None:
