@@ -9,6 +9,8 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("config/", views.config_list, name="config-list"),
+    path("config/entry/", views.config_edit, name="config-edit"),
+    path("rollback/", views.rollback, name="rollback"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from llmopt.config import LLMEntry, load_document
-from llmopt.errors import StoreError
-from llmopt.killswitch import read_kill_switch
+from llmopt.config import LLMEntry, capability_hints, load_document, update_entry_flags
+from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
+from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
 
 from .access import requires
-from .roles import VIEW
+from .forms import FlagsForm
+from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
 
 logger = logging.getLogger("console")
@@ -76,3 +87,106 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.error("health check: store unreachable: %s", exc)
         return JsonResponse({"status": "unavailable", "store": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "store": "ok"})
+
+
+def _entry_url(key: str) -> str:
+    return f"{reverse('config-edit')}?{urlencode({'key': key})}"
+
+
+@requires(VIEW)
+@require_http_methods(["GET", "POST"])
+def config_edit(request: AuthedRequest) -> HttpResponse:
+    """One entry's flags: the core's validation inline, keys masked, stale saves refused."""
+    key = request.GET.get("key", "")
+    store = get_store()
+    try:
+        document = load_document(store)
+        entry = document.entry(key)
+    except RecordNotFound as exc:
+        raise Http404(str(exc)) from exc
+    except StoreError as exc:
+        return render(request, "console/config_edit.html", {"store_error": str(exc)}, status=503)
+
+    can_edit = request.user.has_perm(EDIT)
+    notice = ""
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("editing flags needs the edit_flags permission")
+        form = FlagsForm(request.POST, entry=entry)
+        if form.is_valid():
+            try:
+                update_entry_flags(
+                    store,
+                    key,
+                    form.flags(),
+                    expected_revision=form.cleaned_data["revision"],
+                    actor=request.user.get_username(),
+                    reason=request.POST.get("reason", ""),
+                )
+            except ConflictError:
+                # Someone saved first: show their values, never overwrite them.
+                document = load_document(store)
+                entry = document.entry(key)
+                form = FlagsForm(
+                    initial=FlagsForm.initial_for(entry, document.revision), entry=entry
+                )
+                notice = (
+                    "Someone else saved this configuration after you opened it. Their values "
+                    "are shown below; apply your change again and save."
+                )
+                status = 409
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    form.add_error(
+                        problem.field if problem.field in form.fields else None, problem.message
+                    )
+                status = 422
+            else:
+                messages.success(request, f"Saved {key}.")
+                return redirect(_entry_url(key))
+        else:
+            status = 422
+    else:
+        form = FlagsForm(initial=FlagsForm.initial_for(entry, document.revision), entry=entry)
+
+    context = {
+        "entry": entry,
+        "form": form,
+        "can_edit": can_edit,
+        "notice": notice,
+        "hints": capability_hints(entry.provider or "", entry.model),
+        "key_is_set": bool((entry.configuration or {}).get("apiKey")),
+        "summary": optimization_summary(entry),
+    }
+    return render(request, "console/config_edit.html", context, status=status)
+
+
+@requires(VIEW)
+@require_http_methods(["GET", "POST"])
+def rollback(request: AuthedRequest) -> HttpResponse:
+    """The emergency rollback: one button engages the kill switch, another restores."""
+    store = get_store()
+    if request.method == "POST":
+        if not request.user.has_perm(OPERATE):
+            raise PermissionDenied("rollback and restore need the operate permission")
+        action = request.POST.get("action")
+        if action not in ("engage", "release"):
+            return HttpResponseBadRequest("action must be engage or release")
+        change = engage_kill_switch if action == "engage" else release_kill_switch
+        try:
+            change(store, actor=request.user.get_username(), reason=request.POST.get("reason", ""))
+        except StoreError as exc:
+            logger.error("rollback: store unwritable: %s", exc)
+            context = {"store_error": str(exc), "kill_switch": read_kill_switch(store)}
+            return render(request, "console/rollback.html", context, status=503)
+        messages.warning(
+            request,
+            "All optimization is off." if action == "engage" else "Optimization restored.",
+        )
+        return redirect("rollback")
+    context = {
+        "kill_switch": read_kill_switch(store),
+        "can_operate": request.user.has_perm(OPERATE),
+    }
+    return render(request, "console/rollback.html", context)
