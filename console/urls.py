@@ -11,6 +11,7 @@ urlpatterns = [
     path("config/", views.config_list, name="config-list"),
     path("config/entry/", views.config_edit, name="config-edit"),
     path("rollback/", views.rollback, name="rollback"),
+    path("audit/", views.audit_log, name="audit"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlencode
 
@@ -190,3 +191,47 @@ def rollback(request: AuthedRequest) -> HttpResponse:
         "can_operate": request.user.has_perm(OPERATE),
     }
     return render(request, "console/rollback.html", context)
+
+
+AUDIT_PAGE = 50
+
+
+@requires(VIEW)
+@require_GET
+def audit_log(request: AuthedRequest) -> HttpResponse:
+    """Every change, newest first, filterable by action, actor and target, with its diff."""
+    filters = {name: request.GET.get(name) or None for name in ("action", "actor", "target")}
+    before_id = request.GET.get("before") or None
+    try:
+        records = get_store().list_audit(limit=AUDIT_PAGE + 1, before_id=before_id, **filters)
+    except (StoreError, ValueError) as exc:
+        return render(request, "console/audit.html", {"store_error": str(exc)}, status=503)
+    more = len(records) > AUDIT_PAGE
+    records = records[:AUDIT_PAGE]
+    rows = [(record, audit_diff(record.before, record.after)) for record in records]
+    next_query = ""
+    if more:
+        next_query = urlencode(
+            {**{k: v for k, v in filters.items() if v}, "before": records[-1].id}
+        )
+    context = {"rows": rows, "filters": filters, "next_query": next_query}
+    return render(request, "console/audit.html", context)
+
+
+def audit_diff(before: object, after: object) -> list[tuple[str, str, str]]:
+    """(field, before, after) for each top-level field that differs; secrets arrive masked."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        if before == after:
+            return []
+        return [("", _short(before), _short(after))]
+    keys = sorted(set(before) | set(after))
+    return [
+        (str(k), _short(before.get(k)), _short(after.get(k)))
+        for k in keys
+        if before.get(k) != after.get(k)
+    ]
+
+
+def _short(value: object) -> str:
+    text = "—" if value is None else json.dumps(value, default=str)
+    return text if len(text) <= 120 else text[:119] + "…"

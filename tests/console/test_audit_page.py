@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from llmopt.config import load_document, update_entry_flags
+from llmopt.killswitch import engage_kill_switch
+from llmopt.store import AuditEvent, Store
+
+from .conftest import SECRET, seed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_change_is_listed_newest_first_with_its_diff(signed_in: Client, store: Store) -> None:
+    seed(store)
+    revision = load_document(store).revision or ""
+    update_entry_flags(
+        store,
+        "ollama:llama3.1",
+        {"batchTimeout": 45},
+        expected_revision=revision,
+        actor="alice",
+        reason="slower",
+    )
+    engage_kill_switch(store, actor="bob", reason="spike")
+    page = signed_in.get("/audit/").content.decode()
+    order = [page.index(f"<code>{a}</code>") for a in ("killswitch.engage", "config.update", "seed")]
+    assert order == sorted(order)
+    assert "<code>batchTimeout</code> — → 45" in page
+    assert "alice" in page and "slower" in page
+    assert SECRET not in page
+
+
+def test_it_filters_by_actor_and_action(signed_in: Client, store: Store) -> None:
+    seed(store)
+    engage_kill_switch(store, actor="bob")
+    page = signed_in.get("/audit/?actor=bob").content.decode()
+    assert "killswitch.engage" in page and "<code>seed</code>" not in page
+    assert (
+        "No changes recorded for this filter"
+        in signed_in.get("/audit/?action=nope").content.decode()
+    )
+
+
+def test_it_pages_through_long_logs(signed_in: Client, store: Store) -> None:
+    for n in range(55):
+        store.record_audit(AuditEvent(actor="t", action=f"action.{n:02d}", target="x"))
+    first = signed_in.get("/audit/").content.decode()
+    assert "action.54" in first and "action.04" not in first and 'id="older"' in first
+    link = first.split('id="older"')[0].rsplit('href="', 1)[1].split('"')[0]
+    second = signed_in.get("/audit/" + link.replace("&amp;", "&")).content.decode()
+    assert "action.04" in second and "action.54" not in second
+
+
+def test_outsiders_and_anonymous_users_cannot_read_it(outsider: Client, store: Store) -> None:
+    assert outsider.get("/audit/").status_code == 403
