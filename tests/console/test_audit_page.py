@@ -25,7 +25,8 @@ def test_every_change_is_listed_newest_first_with_its_diff(signed_in: Client, st
     )
     engage_kill_switch(store, actor="bob", reason="spike")
     page = signed_in.get("/audit/").content.decode()
-    order = [page.index(f"<code>{a}</code>") for a in ("killswitch.engage", "config.update", "seed")]
+    actions = ("killswitch.engage", "config.update", "seed")
+    order = [page.index(f"<code>{action}</code>") for action in actions]
     assert order == sorted(order)
     assert "<code>batchTimeout</code> — → 45" in page
     assert "alice" in page and "slower" in page
