@@ -77,7 +77,9 @@ def capability_hints(provider: str, model: str | None) -> list[str]:
             f"{(1 - caps.batch.discount):.0%} off, results within {caps.batch.window_hours} h."
         )
     if caps.caching == "explicit":
-        ttls = " or ".join(f"{ttl // 60} min" for ttl in caps.cache_ttls)
+        ttls = " or ".join(
+            f"{ttl // 3600} h" if ttl % 3600 == 0 else f"{ttl // 60} min" for ttl in caps.cache_ttls
+        )
         minimum = (
             f" Prefixes under {caps.min_cacheable_tokens:,} tokens are not cached."
             if caps.min_cacheable_tokens
