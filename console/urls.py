@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("config/entry/", views.config_edit, name="config-edit"),
     path("rollback/", views.rollback, name="rollback"),
     path("audit/", views.audit_log, name="audit"),
+    path("api/", api.urls),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from llmopt.config import LLMEntry, capability_hints, load_document, update_entry_flags
+from llmopt.config import capability_hints, load_document, update_entry_flags
 from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
 from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
 
@@ -29,6 +29,7 @@ from .access import requires
 from .forms import FlagsForm
 from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
+from .summaries import optimization_summary
 
 logger = logging.getLogger("console")
 
@@ -36,19 +37,6 @@ logger = logging.getLogger("console")
 class AuthedRequest(HttpRequest):
     user: AbstractBaseUser | AnonymousUser
     htmx: HtmxDetails
-
-
-def optimization_summary(entry: LLMEntry) -> str:
-    """What optimization this entry gets, in a few words."""
-    config = entry.config
-    if config is None:
-        return "none (invalid entry)"
-    parts = []
-    if config.applies_caching:
-        parts.append(f"caching ({config.cache_ttl // 60} min)")
-    if config.applies_batching:
-        parts.append(f"batching (≤{config.batch_max_size:,} / {config.batch_timeout} s)")
-    return " + ".join(parts) or "off"
 
 
 @require_GET

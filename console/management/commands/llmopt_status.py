@@ -11,7 +11,7 @@ from llmopt.killswitch import read_kill_switch
 from llmopt.store import BatchStatus
 
 from ...store import get_store
-from ...views import optimization_summary
+from ...summaries import optimization_summary
 from ._render import describe_switch
 
 _ACTIVE = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)

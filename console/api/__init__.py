@@ -1,0 +1,35 @@
+"""The console's JSON API: one ``NinjaAPI`` with a router per feature, docs at ``/api/docs``.
+
+The browser calls it with its Django session (CSRF checked on changes); each endpoint
+needs the same role as its page (``console.roles``). Every error is ``{"detail": ...}``.
+
+==============  ==========================================  ==========
+path            does                                        needs
+==============  ==========================================  ==========
+config          list and read entries; PATCH their flags    VIEW/EDIT
+kill-switch     read; POST to engage (rollback) or release  VIEW/OPERATE
+audit           the audit log, newest first                 VIEW
+batches         the batch ledger                            VIEW
+==============  ==========================================  ==========
+"""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from . import audit, batches, config, killswitch
+from .errors import register_error_handlers
+
+api = NinjaAPI(
+    title="llmopt console API",
+    version="1",
+    description="Read and change the LLM optimization configuration, as the console does.",
+    urls_namespace="api",
+)
+register_error_handlers(api)
+api.add_router("/config", config.router)
+api.add_router("/kill-switch", killswitch.router)
+api.add_router("/audit", audit.router)
+api.add_router("/batches", batches.router)
+
+__all__ = ["api"]

@@ -1,0 +1,113 @@
+"""``/api/config``: the aiconfigs entries, read and flag edits, with the core's validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from llmopt.config import LLMEntry, load_document, update_entry_flags
+
+from ..roles import EDIT, VIEW
+from ..store import get_store
+from ..summaries import optimization_summary
+from .auth import RoleAuth, actor
+from .errors import Conflict, Error, FieldMessage, ValidationErrors
+
+router = Router(tags=["config"], auth=RoleAuth(VIEW))
+
+
+class EntryOut(Schema):
+    """One ``llm`` entry: its flags, what they amount to, its problems; API keys masked."""
+
+    key: str
+    provider: str | None
+    model: str | None
+    isDefault: bool
+    flags: dict[str, Any]
+    summary: str
+    problems: list[FieldMessage]
+    configuration: dict[str, Any]
+
+
+class ConfigOut(Schema):
+    """The whole document at one revision (``null`` when there is no document yet)."""
+
+    revision: str | None
+    entries: list[EntryOut]
+
+
+class EntryAtRevisionOut(Schema):
+    """One entry and the document revision it was read at, to send back with a change."""
+
+    revision: str | None
+    entry: EntryOut
+
+
+class FlagsPatchIn(Schema):
+    """Some flags to change (camelCase names), the revision they were read at, and why.
+
+    ``flags`` is checked by the core's validator, not here, so the rules and their
+    messages are the same as the console's form.
+    """
+
+    flags: dict[str, Any]
+    revision: str
+    reason: str = ""
+
+
+def entry_out(entry: LLMEntry) -> EntryOut:
+    config = entry.config
+    return EntryOut(
+        key=entry.key,
+        provider=entry.provider,
+        model=entry.model,
+        isDefault=entry.is_default,
+        flags=config.model_dump(mode="json", by_alias=True) if config is not None else {},
+        summary=optimization_summary(entry),
+        problems=[FieldMessage(field=p.field, message=p.message) for p in entry.problems],
+        configuration=entry.safe_configuration(),
+    )
+
+
+READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
+
+
+@router.get("", response={200: ConfigOut, **READ_ERRORS}, summary="List the entries")
+def list_config(request: HttpRequest) -> ConfigOut:
+    document = load_document(get_store())
+    return ConfigOut(revision=document.revision, entries=[entry_out(e) for e in document.entries])
+
+
+@router.get(
+    "/{key}", response={200: EntryAtRevisionOut, 404: Error, **READ_ERRORS}, summary="One entry"
+)
+def get_entry(request: HttpRequest, key: str) -> EntryAtRevisionOut:
+    document = load_document(get_store())
+    return EntryAtRevisionOut(revision=document.revision, entry=entry_out(document.entry(key)))
+
+
+@router.patch(
+    "/{key}",
+    auth=RoleAuth(EDIT),
+    response={
+        200: EntryAtRevisionOut,
+        404: Error,
+        409: Conflict,
+        422: ValidationErrors,
+        **READ_ERRORS,
+    },
+    summary="Change an entry's flags",
+)
+def patch_entry(request: HttpRequest, key: str, payload: FlagsPatchIn) -> EntryAtRevisionOut:
+    """Validated as a whole (422, nothing written), refused when stale (409), audited."""
+    document = update_entry_flags(
+        get_store(),
+        key,
+        payload.flags,
+        expected_revision=payload.revision,
+        actor=actor(request),
+        reason=payload.reason,
+    )
+    return EntryAtRevisionOut(revision=document.revision, entry=entry_out(document.entry(key)))

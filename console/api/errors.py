@@ -1,0 +1,89 @@
+"""The API's one error envelope, ``{"detail": ...}``, and the handlers that produce it."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Schema
+from ninja.errors import AuthenticationError, ValidationError
+
+from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+
+logger = logging.getLogger("console.api")
+
+
+class Error(Schema):
+    """Every error but a validation one: a sentence saying what went wrong."""
+
+    detail: str
+
+
+class FieldMessage(Schema):
+    """One problem with one field (``""`` for the request or configuration as a whole)."""
+
+    field: str
+    message: str
+
+
+class ValidationErrors(Schema):
+    """422: every problem found, each beside its field; nothing was written."""
+
+    detail: list[FieldMessage]
+
+
+class Conflict(Schema):
+    """409: someone saved first; ``revision`` is the current one to re-read and retry with."""
+
+    detail: str
+    revision: str | None = None
+
+
+def register_error_handlers(api: NinjaAPI) -> None:
+    """Map llmopt's errors and ninja's own onto the envelope, with their status codes."""
+
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return api.create_response(
+            request, {"detail": "sign in to use the console API"}, status=401
+        )
+
+    def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        detail = [
+            {"field": _field_of(error.get("loc", ())), "message": str(error.get("msg", ""))}
+            for error in exc.errors
+        ]
+        return api.create_response(request, {"detail": detail}, status=422)
+
+    def invalid_config(request: HttpRequest, exc: ConfigError) -> HttpResponse:
+        detail = [{"field": p.field, "message": p.message} for p in exc.problems]
+        return api.create_response(request, {"detail": detail}, status=422)
+
+    def conflict(request: HttpRequest, exc: ConflictError) -> HttpResponse:
+        body = {"detail": str(exc), "revision": exc.current_revision}
+        return api.create_response(request, body, status=409)
+
+    def not_found(request: HttpRequest, exc: RecordNotFound) -> HttpResponse:
+        return api.create_response(request, {"detail": str(exc)}, status=404)
+
+    def store_unavailable(request: HttpRequest, exc: StoreError) -> HttpResponse:
+        logger.error("api: store unavailable: %s", exc)
+        return api.create_response(request, {"detail": f"the store failed: {exc}"}, status=503)
+
+    api.add_exception_handler(AuthenticationError, unauthenticated)
+    api.add_exception_handler(ValidationError, invalid_request)
+    api.add_exception_handler(ConfigError, invalid_config)
+    api.add_exception_handler(ConflictError, conflict)
+    api.add_exception_handler(RecordNotFound, not_found)
+    api.add_exception_handler(StoreError, store_unavailable)
+
+
+def _field_of(loc: object) -> str:
+    # ninja's locations start with where the value came from ("body", "query", ...).
+    parts = [str(part) for part in loc][1:] if isinstance(loc, list | tuple) else []
+    if parts and parts[0] == "payload":
+        parts = parts[1:]
+    return ".".join(parts)

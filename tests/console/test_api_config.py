@@ -1,0 +1,173 @@
+"""``/api/config``: entries read with keys masked, flag edits validated, stale edits refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from llmopt.config import load_document
+from llmopt.store import Store
+
+from .conftest import SECRET, seed, user_in
+
+pytestmark = pytest.mark.django_db
+KEY = "anthropic:claude-sonnet-4-6"
+URL = "/api/config"
+ENTRY_URL = f"/api/config/{KEY}"
+
+
+def patch(client: Client, url: str, body: dict[str, Any]) -> Any:
+    return client.patch(url, body, content_type="application/json")
+
+
+def test_an_operator_lists_every_entry_with_its_flags_and_summary(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    response = operator.get(URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["revision"] == load_document(store).revision
+    [claude, ollama] = body["entries"]
+    assert (claude["key"], claude["provider"], claude["model"]) == (
+        KEY,
+        "anthropic",
+        "claude-sonnet-4-6",
+    )
+    assert claude["isDefault"] is True and ollama["isDefault"] is False
+    assert claude["flags"]["cachingEnabled"] is True
+    assert claude["summary"].startswith("caching")
+    assert claude["problems"] == []
+
+
+def test_a_viewer_reads_one_entry_with_its_api_key_masked(signed_in: Client, store: Store) -> None:
+    seed(store)
+    response = signed_in.get(ENTRY_URL)
+    assert response.status_code == 200
+    entry = response.json()["entry"]
+    assert entry["key"] == KEY
+    assert entry["configuration"]["apiKey"] not in ("", None, SECRET)
+
+
+def test_an_unknown_key_is_a_404_in_the_error_envelope(operator: Client, store: Store) -> None:
+    seed(store)
+    response = operator.get("/api/config/nobody:nothing")
+    assert response.status_code == 404
+    assert "nobody:nothing" in response.json()["detail"]
+    revision = load_document(store).revision
+    body = {"flags": {"cacheTTL": 3600}, "revision": revision}
+    response = patch(operator, "/api/config/nobody:nothing", body)
+    assert response.status_code == 404
+    assert load_document(store).revision == revision
+
+
+@pytest.mark.parametrize("url", [URL, ENTRY_URL])
+def test_anonymous_callers_get_401_and_outsiders_403(
+    client: Client, django_user_model: Any, store: Store, url: str
+) -> None:
+    seed(store)
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json()["detail"]
+    django_user_model.objects.create_user(username="nobody", password="pw-1")
+    client.login(username="nobody", password="pw-1")
+    response = client.get(url)
+    assert response.status_code == 403
+    assert "view_console" in response.json()["detail"]
+
+
+def test_an_operator_changes_a_flag_and_it_is_saved_and_audited(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    response = patch(
+        operator,
+        ENTRY_URL,
+        {"flags": {"cacheTTL": 3600}, "revision": revision, "reason": "longer cache"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["revision"] != revision
+    assert body["entry"]["flags"]["cacheTTL"] == 3600
+    configuration = load_document(store).entry(KEY).configuration or {}
+    assert configuration["cacheTTL"] == 3600 and configuration["apiKey"] == SECRET
+    [record] = store.list_audit(action="config.update")
+    assert (record.actor, record.reason, record.target) == (
+        "operator",
+        "longer cache",
+        f"llm:{KEY}",
+    )
+
+
+def test_a_viewer_may_not_change_flags(signed_in: Client, store: Store) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    response = patch(signed_in, ENTRY_URL, {"flags": {"cacheTTL": 3600}, "revision": revision})
+    assert response.status_code == 403
+    assert "edit_flags" in response.json()["detail"]
+    assert load_document(store).revision == revision
+
+
+def test_an_anonymous_change_is_refused_with_401(client: Client, store: Store) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    response = patch(client, ENTRY_URL, {"flags": {"cacheTTL": 3600}, "revision": revision})
+    assert response.status_code == 401
+    assert load_document(store).revision == revision
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        ({"batchingEnabled": True, "batchMaxSize": 0}, "batchMaxSize"),
+        ({"cacheTTL": 42}, "cacheTTL"),
+        ({"model": "gpt-4o"}, "model"),
+    ],
+)
+def test_invalid_flags_get_422_with_a_message_per_field_and_nothing_is_saved(
+    operator: Client, store: Store, flags: dict[str, Any], field: str
+) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    response = patch(operator, ENTRY_URL, {"flags": flags, "revision": revision})
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert any(p["field"] == field and field in p["message"] for p in problems), problems
+    assert load_document(store).revision == revision
+    assert store.list_audit(action="config.update") == []
+
+
+def test_a_malformed_body_gets_422_in_the_same_shape(operator: Client, store: Store) -> None:
+    seed(store)
+    response = patch(operator, ENTRY_URL, {"flags": {"cacheTTL": 3600}})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "revision" and problem["message"]
+
+
+def test_a_stale_revision_gets_409_with_the_current_revision(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    stale = load_document(store).revision
+    first = patch(operator, ENTRY_URL, {"flags": {"cacheTTL": 3600}, "revision": stale})
+    assert first.status_code == 200
+    response = patch(operator, ENTRY_URL, {"flags": {"cacheTTL": 300}, "revision": stale})
+    assert response.status_code == 409
+    body = response.json()
+    assert body["detail"] and body["revision"] == first.json()["revision"]
+    assert (load_document(store).entry(KEY).configuration or {})["cacheTTL"] == 3600
+
+
+def test_a_change_without_a_csrf_token_is_refused(django_user_model: Any, store: Store) -> None:
+    seed(store)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user_in(django_user_model, "operator"))
+    revision = load_document(store).revision
+    response = patch(client, ENTRY_URL, {"flags": {"cacheTTL": 3600}, "revision": revision})
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert load_document(store).revision == revision
