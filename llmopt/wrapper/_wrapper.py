@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anthropic
@@ -232,10 +233,34 @@ class OptimizedLLMWrapper(BaseChatModel):
             return None, True
         return (plan if plan.changed else None), False
 
-    def _should_fall_back(self, error: BaseException, config: OptimizationConfig) -> bool:
-        if not config.fallback_to_standard:
+    def _prepare(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        config: OptimizationConfig,
+        options: dict[str, Any],
+        *,
+        stream: bool = False,
+    ) -> _OptimizedCall:
+        model = self.base_model
+        assert isinstance(model, ChatAnthropic)
+        stream_usage = False
+        if stream:
+            stream_usage, options = _anthropic.stream_options(model, options)
+        plain = _anthropic.build_payload(model, messages, stop, **options)
+        plan, planner_failed = self._plan(plain, config)
+        return _OptimizedCall(model, plain, plan, planner_failed, stream_usage)
+
+    def _retry_plain(
+        self, call: _OptimizedCall, error: BaseException, config: OptimizationConfig
+    ) -> bool:
+        """Whether a failed optimized request is sent again without optimization."""
+        if not call.optimized or not config.fallback_to_standard:
             return False
-        return _anthropic.caused_by_cache_markers(error) or _anthropic.is_retryable(error)
+        if not (_anthropic.caused_by_cache_markers(error) or _anthropic.is_retryable(error)):
+            return False
+        logger.warning("optimized call failed (%s); retrying without optimization", error)
+        return True
 
     # -- batching -------------------------------------------------------------------
 
@@ -408,24 +433,21 @@ class OptimizedLLMWrapper(BaseChatModel):
                 raise
             self._account(_usage_of(result), optimized=False)
             return result
-        model = self.base_model
-        assert isinstance(model, ChatAnthropic)
-        payload = _anthropic.build_payload(model, messages, stop, **kwargs)
-        plan, fallback = self._plan(payload, config)
+        call = self._prepare(messages, stop, config, kwargs)
+        fallback = call.planner_failed
         try:
-            result = _anthropic.generate(model, plan.payload if plan else payload, **kwargs)
+            result = _anthropic.generate(call.model, call.payload, **kwargs)
         except Exception as error:
-            if plan is None or not self._should_fall_back(error, config):
-                self._account(None, optimized=plan is not None, error=True)
+            if not self._retry_plain(call, error, config):
+                self._account(None, optimized=call.optimized, error=True)
                 raise
-            logger.warning("optimized call failed (%s); retrying without optimization", error)
             fallback = True
             try:
-                result = _anthropic.generate(model, payload, **kwargs)
+                result = _anthropic.generate(call.model, call.plain, **kwargs)
             except Exception:
                 self._account(None, optimized=True, fallback=True, error=True)
                 raise
-        self._account(_usage_of(result), optimized=plan is not None, fallback=fallback)
+        self._account(_usage_of(result), optimized=call.optimized, fallback=fallback)
         return result
 
     async def _agenerate(
@@ -452,24 +474,21 @@ class OptimizedLLMWrapper(BaseChatModel):
                 raise
             self._account(_usage_of(result), optimized=False)
             return result
-        model = self.base_model
-        assert isinstance(model, ChatAnthropic)
-        payload = _anthropic.build_payload(model, messages, stop, **kwargs)
-        plan, fallback = self._plan(payload, config)
+        call = self._prepare(messages, stop, config, kwargs)
+        fallback = call.planner_failed
         try:
-            result = await _anthropic.agenerate(model, plan.payload if plan else payload, **kwargs)
+            result = await _anthropic.agenerate(call.model, call.payload, **kwargs)
         except Exception as error:
-            if plan is None or not self._should_fall_back(error, config):
-                self._account(None, optimized=plan is not None, error=True)
+            if not self._retry_plain(call, error, config):
+                self._account(None, optimized=call.optimized, error=True)
                 raise
-            logger.warning("optimized call failed (%s); retrying without optimization", error)
             fallback = True
             try:
-                result = await _anthropic.agenerate(model, payload, **kwargs)
+                result = await _anthropic.agenerate(call.model, call.plain, **kwargs)
             except Exception:
                 self._account(None, optimized=True, fallback=True, error=True)
                 raise
-        self._account(_usage_of(result), optimized=plan is not None, fallback=fallback)
+        self._account(_usage_of(result), optimized=call.optimized, fallback=fallback)
         return result
 
     def _stream(
@@ -492,28 +511,23 @@ class OptimizedLLMWrapper(BaseChatModel):
                     usage = _add_chunk_usage(usage, chunk)
                     yield chunk
                 return
-            model = self.base_model
-            assert isinstance(model, ChatAnthropic)
-            stream_usage, options = _anthropic.stream_options(model, kwargs)
-            payload = _anthropic.build_payload(model, messages, stop, **options)
-            plan, fallback = self._plan(payload, config)
-            optimized = plan is not None
+            call = self._prepare(messages, stop, config, kwargs, stream=True)
+            optimized, fallback = call.optimized, call.planner_failed
 
             def send(body: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
                 return _anthropic.stream(
-                    model, body, stream_usage=stream_usage, run_manager=run_manager
+                    call.model, body, stream_usage=call.stream_usage, run_manager=run_manager
                 )
 
-            chunks = send(plan.payload if plan else payload)
+            chunks = send(call.payload)
             try:
                 first = next(chunks, None)
             except Exception as failure:
                 # Nothing has reached the caller yet, so the plain request can still serve.
-                if plan is None or not self._should_fall_back(failure, config):
+                if not self._retry_plain(call, failure, config):
                     raise
-                logger.warning("optimized stream failed (%s); retrying without it", failure)
                 fallback = True
-                chunks = send(payload)
+                chunks = send(call.plain)
                 first = next(chunks, None)
             if first is not None:
                 usage = _add_chunk_usage(usage, first)
@@ -546,27 +560,22 @@ class OptimizedLLMWrapper(BaseChatModel):
                     usage = _add_chunk_usage(usage, chunk)
                     yield chunk
                 return
-            model = self.base_model
-            assert isinstance(model, ChatAnthropic)
-            stream_usage, options = _anthropic.stream_options(model, kwargs)
-            payload = _anthropic.build_payload(model, messages, stop, **options)
-            plan, fallback = self._plan(payload, config)
-            optimized = plan is not None
+            call = self._prepare(messages, stop, config, kwargs, stream=True)
+            optimized, fallback = call.optimized, call.planner_failed
 
             def send(body: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
                 return _anthropic.astream(
-                    model, body, stream_usage=stream_usage, run_manager=run_manager
+                    call.model, body, stream_usage=call.stream_usage, run_manager=run_manager
                 )
 
-            chunks = send(plan.payload if plan else payload)
+            chunks = send(call.payload)
             try:
                 first = await anext(chunks, None)
             except Exception as failure:
-                if plan is None or not self._should_fall_back(failure, config):
+                if not self._retry_plain(call, failure, config):
                     raise
-                logger.warning("optimized stream failed (%s); retrying without it", failure)
                 fallback = True
-                chunks = send(payload)
+                chunks = send(call.plain)
                 first = await anext(chunks, None)
             if first is not None:
                 usage = _add_chunk_usage(usage, first)
@@ -609,6 +618,26 @@ class OptimizedLLMWrapper(BaseChatModel):
     def cache_stats(self) -> CacheStats:
         """:meth:`get_cache_stats` as a typed object."""
         return self._stats.snapshot(provider=self.provider, model=self.model_name)
+
+
+@dataclass(frozen=True, slots=True)
+class _OptimizedCall:
+    """One optimized request: as ChatAnthropic builds it (``plain``) and as planned."""
+
+    model: ChatAnthropic
+    plain: dict[str, Any]
+    plan: CachePlan | None
+    planner_failed: bool
+    stream_usage: bool
+
+    @property
+    def optimized(self) -> bool:
+        return self.plan is not None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What is sent first: the planned request, or the plain one if nothing was planned."""
+        return self.plan.payload if self.plan is not None else self.plain
 
 
 def _usage_of(result: ChatResult) -> TokenUsage | None:
