@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._factory import build_base_model, get_generator_model
+from ._factory import batch_client_for_entry, build_base_model, get_generator_model
 from ._recorder import UsageRecorder, recorder_for
 from ._stats import CacheStats
 from ._watcher import FlagSnapshot, FlagWatcher, watcher_for
@@ -14,6 +14,7 @@ __all__ = [
     "FlagWatcher",
     "OptimizedLLMWrapper",
     "UsageRecorder",
+    "batch_client_for_entry",
     "build_base_model",
     "get_generator_model",
     "recorder_for",

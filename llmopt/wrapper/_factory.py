@@ -7,13 +7,16 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
 
-from llmopt.config import OptimizationConfig
+from llmopt.batching import AnthropicBatchClient
+from llmopt.config import OptimizationConfig, load_document
 from llmopt.errors import ConfigError, FieldProblem, LLMOptError
 from llmopt.providers import ProviderCapabilities
 from llmopt.store import Store
 
+from ._anthropic import async_client
 from ._wrapper import OptimizedLLMWrapper
 
 logger = logging.getLogger("llmopt.wrapper")
@@ -115,3 +118,39 @@ def build_base_model(
         if config.get(ours) not in (None, ""):
             options[theirs] = config[ours]
     return model_class(**options)
+
+
+def batch_client_for_entry(store: Store, entry_key: str, **options: Any) -> AnthropicBatchClient:
+    """A batch client for one ``llm`` entry of the stored aiconfigs, for pollers and operators.
+
+    Built from the entry's own configuration (key, URL, model, ``fallbackToStandard``),
+    so a Celery task or a console view that only holds an ``entry_key`` reaches the
+    same provider account the entry's wrappers use. ``options`` go to
+    :class:`~llmopt.batching.AnthropicBatchClient`. Close the client when done.
+
+    Raises ``RecordNotFound`` for an unknown entry, ``ConfigError`` when the entry is
+    not an Anthropic one, and ``StoreError`` when the document cannot be read.
+    """
+    entry = load_document(store).entry(entry_key)
+    provider = ProviderCapabilities.detect(entry.provider or "").provider
+    if provider != "anthropic":
+        raise ConfigError(
+            [FieldProblem("provider", f"{entry_key} is not an Anthropic entry; it has no batches")]
+        )
+    configuration = entry.configuration or {}
+    model = build_base_model("anthropic", configuration)
+    assert isinstance(model, ChatAnthropic)
+    try:
+        flags = OptimizationConfig.from_dict(configuration, provider=provider)
+    except ConfigError:
+        fallback_to_standard = True
+    else:
+        fallback_to_standard = flags.fallback_to_standard
+    return AnthropicBatchClient(
+        async_client(model),
+        store,
+        entry_key=entry_key,
+        model=model.model,
+        fallback_to_standard=fallback_to_standard,
+        **options,
+    )
