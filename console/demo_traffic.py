@@ -101,13 +101,17 @@ def build_model(store: Store, entry_key: str) -> BaseChatModel:
     be built for it.
     """
     entry = load_document(store).entry(entry_key)
-    return get_generator_model(
+    model = get_generator_model(
         entry.provider or "",
         entry.configuration or {},
         store=store,
         entry_key=entry_key,
         batch_options=DEMO_BATCH_OPTIONS,
     )
+    if isinstance(model, OptimizedLLMWrapper) and model.watcher is not None:
+        # Read the flags now: until the watcher's first read, calls would go out bare.
+        model.watcher.refresh()
+    return model
 
 
 def shutdown(model: BaseChatModel, *, batch_timeout: float = 2.0) -> None:

@@ -136,7 +136,6 @@ class Command(BaseCommand):
                     str(BATCH_PARALLELISM),
                     "--api-key",
                     DEMO_API_KEY,
-                    DEMO_ENTRY_KEY,
                 ],
                 ready=_answers(f"{url}/_sandbox/health"),
             )
