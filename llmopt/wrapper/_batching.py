@@ -185,7 +185,8 @@ class BatchDispatcher:
                 raise
             return
         for pending, outcome in zip(chunk, outcomes, strict=True):
-            pending.future.set_result(outcome)
+            if not pending.future.done():  # a caller that gave up has cancelled it
+                pending.future.set_result(outcome)
 
     async def _drain(self) -> None:
         self._flush()
