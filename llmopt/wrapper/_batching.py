@@ -105,13 +105,23 @@ class BatchDispatcher:
         return await asyncio.wrap_future(self.submit(request))
 
     def close(self, timeout: float | None = None) -> None:
-        """Submit what is pooled, wait for every run to finish, stop the loop."""
+        """Submit what is pooled, wait for every run to finish, stop the loop.
+
+        With a ``timeout``, runs still going after that many seconds are cancelled
+        (their callers get ``TimeoutError``) and ``TimeoutError`` is raised. Their
+        batches stay in the store's ledger as in progress, so the batch client's
+        ``resume()`` collects them later: a process can stop without waiting for them.
+        """
         if self._closed:
             return
         self._closed = True
         done = self._call(self._drain())
         try:
             done.result(timeout=timeout)
+        except TimeoutError:
+            done.cancel()
+            self._call(self._abandon()).result(timeout=5)
+            raise
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
@@ -159,20 +169,36 @@ class BatchDispatcher:
                 self._client, self._sdk = self._make_client()
             outcomes = await self._client.run([p.request for p in chunk])
         except BaseException as exc:  # every caller must hear of it, whatever it was
-            logger.exception("batch run of %d requests failed", len(chunk))
+            told: BaseException = exc
+            if isinstance(exc, asyncio.CancelledError):
+                # close(timeout) gave up on it: an Exception the caller's code can handle.
+                told = TimeoutError(
+                    "the model was closed before its batch ended; the batch stays in the "
+                    "ledger for resume() to collect"
+                )
+            else:
+                logger.exception("batch run of %d requests failed", len(chunk))
             for pending in chunk:
                 if not pending.future.done():
-                    pending.future.set_exception(exc)
+                    pending.future.set_exception(told)
             if not isinstance(exc, Exception):
                 raise
             return
         for pending, outcome in zip(chunk, outcomes, strict=True):
-            pending.future.set_result(outcome)
+            if not pending.future.done():  # a caller that gave up has cancelled it
+                pending.future.set_result(outcome)
 
     async def _drain(self) -> None:
         self._flush()
         while self._runs:
             await asyncio.gather(*list(self._runs), return_exceptions=True)
+        if self._sdk is not None:
+            await self._sdk.close()
+
+    async def _abandon(self) -> None:
+        for task in list(self._runs):
+            task.cancel()
+        await asyncio.gather(*list(self._runs), return_exceptions=True)
         if self._sdk is not None:
             await self._sdk.close()
 

@@ -60,14 +60,17 @@ def get_generator_model(
     *,
     store: Store | None = None,
     entry_key: str | None = None,
+    batch_options: Mapping[str, Any] | None = None,
 ) -> BaseChatModel:
     """The chat model for one ``llm`` entry: wrapped when its optimization is on, else bare.
 
     ``config`` is the entry's ``configuration`` (``model``, ``apiKey``, ``baseUrl``,
     ``temperature``, ``maxTokens`` ... and the optimization flags); ``model_name``
     overrides its ``model``. With a ``store`` the wrapper follows the entry's live flags
-    and the kill switch. If the flags are invalid or wrapping fails, the reason is
-    logged and the bare model is returned: optimization never stops a backend.
+    and the kill switch. ``batch_options`` go to the wrapper's batch client (polling,
+    deadline; the defaults suit production). If the flags are invalid or wrapping
+    fails, the reason is logged and the bare model is returned: optimization never
+    stops a backend.
 
     Raises :class:`~llmopt.errors.ConfigError` when the provider is unknown or its
     LangChain package is not installed (there is no model to return at all).
@@ -81,7 +84,14 @@ def get_generator_model(
     if not flags.optimization_enabled:
         return base
     try:
-        return OptimizedLLMWrapper(base, provider, flags, store=store, entry_key=entry_key)
+        return OptimizedLLMWrapper(
+            base,
+            provider,
+            flags,
+            store=store,
+            entry_key=entry_key,
+            batch_options=dict(batch_options or {}),
+        )
     except (LLMOptError, ValueError, TypeError) as exc:
         logger.warning("%s: could not wrap the model, using it bare: %s", provider, exc)
         return base

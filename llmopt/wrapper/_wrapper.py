@@ -400,12 +400,18 @@ class OptimizedLLMWrapper(BaseChatModel):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
         return _run_sync(self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs))
 
-    def close(self) -> None:
-        """Submit pooled batch requests and wait for their batches (also done at exit)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Submit pooled batch requests and wait for their batches (also done at exit).
+
+        With a ``timeout`` (seconds), stop waiting then: batches still running are
+        left in the store's ledger for the batch client's ``resume()`` (a Celery
+        poller) to collect; their callers get ``TimeoutError``, and so does this call.
+        Use it to stop a process without waiting for slow batches.
+        """
         with self._dispatcher_lock:
             dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
-            dispatcher.close()
+            dispatcher.close(timeout)
 
     # -- calls ----------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from llmopt.errors import ProviderError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
-from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.sandbox import BatchOptions, ManualClock, SandboxServer, running_sandbox
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
 from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper, UsageRecorder
 
@@ -134,7 +136,8 @@ def test_close_submits_what_is_pooled(sandbox: SandboxServer) -> None:
     assert outcome is not None and outcome.message is not None
 
 
-def test_the_kill_switch_stops_new_batches(sandbox: SandboxServer, tmp_path: Path) -> None:
+def batching_store(tmp_path: Path) -> tuple[SQLiteStore, FlagWatcher]:
+    """A store whose one entry batches, kill switch released, and a watcher that read it."""
     store = SQLiteStore(tmp_path / "store.db")
     store.write_document(
         DocumentName.AI_CONFIG,
@@ -145,6 +148,38 @@ def test_the_kill_switch_stops_new_batches(sandbox: SandboxServer, tmp_path: Pat
     release_kill_switch(store, actor="t")
     watcher = FlagWatcher(store)
     watcher.refresh()
+    return store, watcher
+
+
+def test_close_with_a_timeout_leaves_a_running_batch_in_the_ledger(tmp_path: Path) -> None:
+    slow = BatchOptions(item_seconds=60)  # on a clock nobody advances: it never ends
+    with running_sandbox(clock=ManualClock(), batches=slow) as sandbox:
+        store, watcher = batching_store(tmp_path)
+        model = OptimizedLLMWrapper(
+            chat(sandbox),
+            "anthropic",
+            BATCHING,
+            store=store,
+            watcher=watcher,
+            recorder=UsageRecorder(store),
+            batch_options=FAST_POLLING,
+        )
+        answers: concurrent.futures.Future[Any] = concurrent.futures.ThreadPoolExecutor(1).submit(
+            model.batch, prompts(3)
+        )
+        while not any(r.provider_batch_id for r in store.list_batches()):
+            assert not answers.done(), answers.exception()
+            time.sleep(0.01)  # polling for the batch to be created, not timing logic
+        with pytest.raises(TimeoutError):
+            model.close(timeout=0.2)
+        with pytest.raises(TimeoutError, match="resume"):
+            answers.result(timeout=10)
+        [record] = store.list_batches()
+        assert record.status == "in_progress" and record.provider_batch_id is not None
+
+
+def test_the_kill_switch_stops_new_batches(sandbox: SandboxServer, tmp_path: Path) -> None:
+    store, watcher = batching_store(tmp_path)
     model = OptimizedLLMWrapper(
         chat(sandbox),
         "anthropic",
