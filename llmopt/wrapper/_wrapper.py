@@ -607,6 +607,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                 provider=self.provider,
                 model=self.model_name,
                 usage=usage,
+                optimized=optimized,
                 error=error,
                 fallback=fallback,
             )
