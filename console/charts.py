@@ -65,24 +65,24 @@ class Chart:
 
         grid = format_html_join(
             "",
-            '<line class="grid" x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}"/>'
-            '<text class="axis" x="{}" y="{:.1f}" text-anchor="end">{}</text>',
+            '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+            '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
             (
-                (LEFT, WIDTH - RIGHT, y(v), y(v), LEFT - 6, y(v) + 4, self.fmt(v))
+                (LEFT, WIDTH - RIGHT, _at(y(v)), _at(y(v)), LEFT - 6, _at(y(v) + 4), self.fmt(v))
                 for v in (top * k / GRID_LINES for k in range(GRID_LINES + 1))
             ),
         )
         ticks = sorted({0, count // 2, count - 1}) if count else []
         x_labels = format_html_join(
             "",
-            '<text class="axis" x="{:.1f}" y="{}" text-anchor="middle">{}</text>',
-            ((x(i), HEIGHT - 6, self.labels[i]) for i in ticks),
+            '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+            ((_at(x(i)), HEIGHT - 6, self.labels[i]) for i in ticks),
         )
         lines = format_html_join(
             "",
             '<polyline class="{}" points="{}"/>',
             (
-                (s.css, " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run))
+                (s.css, " ".join(f"{_at(x(i))},{_at(y(v))}" for i, v in run))
                 for s in self.series
                 for run in _runs(s.values)
             ),
@@ -106,6 +106,10 @@ class Chart:
             lines or mark_safe(""),
             legend,
         )
+
+
+def _at(coordinate: float) -> str:
+    return f"{coordinate:.1f}"
 
 
 def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -24,17 +23,13 @@ from .views import AuthedRequest
 logger = logging.getLogger("console")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @requires(VIEW)
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
     """The Overview: kill switch, savings, hit rate, traffic, batches in flight, trouble."""
     store = get_store()
     try:
-        numbers = stats.overview(store, now=_now())
+        numbers = stats.overview(store, now=stats.utcnow())
     except StoreError as exc:
         logger.error("overview: store unreadable: %s", exc)
         context = {"store_error": str(exc), "kill_switch": read_kill_switch(store)}
@@ -56,7 +51,7 @@ def overview_live(request: AuthedRequest) -> HttpResponse:
     context: dict[str, object] = {"kill_switch": read_kill_switch(store)}
     status = 200
     try:
-        context["live"] = stats.live(store, now=_now())
+        context["live"] = stats.live(store, now=stats.utcnow())
     except StoreError as exc:
         logger.error("overview: store unreadable: %s", exc)
         context["store_error"] = str(exc)
@@ -81,7 +76,9 @@ def statistics(request: AuthedRequest) -> HttpResponse:
         context["input_error"] = f"Unknown range {range_name!r}: choose one of 24h, 7d or 30d."
         return render(request, "console/statistics.html", context, status=400)
     try:
-        numbers = stats.statistics(store, range_name=range_name, now=_now(), entry_key=entry_key)
+        numbers = stats.statistics(
+            store, range_name=range_name, now=stats.utcnow(), entry_key=entry_key
+        )
     except StoreError as exc:
         logger.error("statistics: store unreadable: %s", exc)
         context["store_error"] = str(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -81,7 +81,7 @@ def _totals(totals: stats.Totals) -> dict[str, Any]:
 )
 def get_statistics(request: HttpRequest, query: Query[StatisticsIn]) -> StatisticsOut:
     numbers = stats.statistics(
-        get_store(), range_name=query.range, now=datetime.now(UTC), entry_key=query.entry_key
+        get_store(), range_name=query.range, now=stats.utcnow(), entry_key=query.entry_key
     )
     return StatisticsOut(
         range=numbers.range,
