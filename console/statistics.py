@@ -77,6 +77,10 @@ class Totals:
         self.baseline_cost_usd += row.baseline_cost_usd
         self.unpriced_calls += row.unpriced_calls
 
+    def merge(self, other: Totals) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     @classmethod
     def of(cls, rows: Iterable[UsageRollup]) -> Totals:
         totals = cls()
@@ -154,12 +158,13 @@ def statistics(
     buckets = [start + i * window.bucket for i in range(window.span // window.bucket)]
     series = {at: Totals() for at in buckets}
     per_entry: dict[str, Totals] = {}
-    overall = Totals()
+    daily = window.bucket == DAY
     for row in rows:
-        at = _day_start(row.minute) if window.bucket == DAY else row.minute
-        series[at].add(row)
+        series[row.minute.replace(hour=0) if daily else row.minute].add(row)
         per_entry.setdefault(row.entry_key, Totals()).add(row)
-        overall.add(row)
+    overall = Totals()
+    for totals in per_entry.values():
+        overall.merge(totals)
     return Statistics(
         range=range_name,
         bucket=window.bucket,
