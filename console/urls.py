@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import usage_views, views
 from .api import api
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", usage_views.home, name="home"),
+    path("overview/live", usage_views.overview_live, name="overview-live"),
+    path("stats/", usage_views.statistics, name="statistics"),
     path("config/", views.config_list, name="config-list"),
     path("config/entry/", views.config_edit, name="config-edit"),
     path("rollback/", views.rollback, name="rollback"),

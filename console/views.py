@@ -39,11 +39,6 @@ class AuthedRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-@require_GET
-def home(request: AuthedRequest) -> HttpResponse:
-    return redirect("config-list")
-
-
 @requires(VIEW)
 @require_GET
 def config_list(request: AuthedRequest) -> HttpResponse:

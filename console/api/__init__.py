@@ -10,6 +10,7 @@ config          list and read entries; PATCH their flags    VIEW/EDIT
 kill-switch     read; POST to engage (rollback) or release  VIEW/OPERATE
 audit           the audit log, newest first                 VIEW
 batches         the batch ledger                            VIEW
+statistics      usage, cost and savings over time           VIEW
 ==============  ==========================================  ==========
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from . import audit, batches, config, killswitch
+from . import audit, batches, config, killswitch, statistics
 from .errors import register_error_handlers
 
 api = NinjaAPI(
@@ -31,5 +32,6 @@ api.add_router("/config", config.router)
 api.add_router("/kill-switch", killswitch.router)
 api.add_router("/audit", audit.router)
 api.add_router("/batches", batches.router)
+api.add_router("/statistics", statistics.router)
 
 __all__ = ["api"]

@@ -29,7 +29,9 @@ from llmopt.store._records import (
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    hour_of,
     iso,
+    whole_hour,
 )
 
 _T = TypeVar("_T")
@@ -43,6 +45,12 @@ _RETRIES = 5
 
 _SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
 _AI_CONFIG_KEY = "ai_models_config"
+_FOLD_KEY = "usage_fold"  # in the state collection: {through: <the watermark>}
+
+# Stored minutes are fixed-width ISO text, so an hour's key is a prefix plus a constant.
+_HOUR_OF = 'CONCAT(SUBSTRING({0}.minute, 0, 13), ":00:00.000000+00:00")'
+_AGGREGATE = ", ".join(f"{name} = SUM(u.{name})" for name in USAGE_COUNTERS)
+_COLLECTED = ", ".join(f"{name}" for name in USAGE_COUNTERS)
 
 
 def _utcnow() -> datetime:
@@ -52,6 +60,10 @@ def _utcnow() -> datetime:
 def _key(value: str) -> str:
     # Ids, entry keys and fingerprints may hold characters _key forbids.
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _usage_key(minute: datetime, entry_key: str) -> str:
+    return f"{minute:%Y%m%d%H%M}-{_key(entry_key)}"
 
 
 def _without_system(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,6 +83,7 @@ class ArangoCollections:
     audit: str = "llmopt_audit"
     batches: str = "llmopt_batches"
     usage: str = "llmopt_usage"
+    usage_hours: str = "llmopt_usage_hours"
     results: str = "llmopt_results"
 
     @classmethod
@@ -166,6 +179,7 @@ class ArangoStore:
             names.audit: [["at"], ["target"], ["action"]],
             names.batches: [["created_at"], ["status", "created_at"], ["entry_key", "created_at"]],
             names.usage: [["minute", "entry_key"], ["entry_key", "minute"]],
+            names.usage_hours: [["minute", "entry_key"], ["entry_key", "minute"]],
             names.results: [["expires_at"]],
         }
         with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
@@ -411,14 +425,32 @@ class ArangoStore:
         rows = [
             {
                 **r.model_dump(mode="json"),
-                "_key": f"{r.minute:%Y%m%d%H%M}-{_key(r.entry_key)}",
+                "_key": _usage_key(r.minute, r.entry_key),
+                "hour": iso(hour_of(r.minute)),
+                "hour_key": _usage_key(hour_of(r.minute), r.entry_key),
             }
             for r in merged.values()
         ]
         sums = ", ".join(f"{name}: OLD.{name} + r.{name}" for name in USAGE_COUNTERS)
-        # One query is one transaction: every roll-up is added, or none.
-        aql = f"FOR r IN @rows UPSERT {{_key: r._key}} INSERT r UPDATE {{{sums}}} IN @@c"
-        bind = {"@c": self._names.usage, "rows": rows}
+        fields = ", ".join(f"{name}: r.{name}" for name in USAGE_COUNTERS)
+        # One query is one transaction: every roll-up is added, to its minute and (if
+        # that minute is folded already) to its hour, or none is.
+        aql = (
+            "LET through = NOT_NULL(DOCUMENT(@state_id).through, '') "
+            "LET minutes = (FOR r IN @rows "
+            f"UPSERT {{_key: r._key}} INSERT UNSET(r, 'hour', 'hour_key') "
+            f"UPDATE {{{sums}}} IN @@c) "
+            "FOR r IN @rows FILTER r.minute < through "
+            "UPSERT {_key: r.hour_key} "
+            f"INSERT {{_key: r.hour_key, minute: r.hour, entry_key: r.entry_key, {fields}}} "
+            f"UPDATE {{{sums}}} IN @@hours"
+        )
+        bind = {
+            "@c": self._names.usage,
+            "@hours": self._names.usage_hours,
+            "state_id": f"{self._names.state}/{_FOLD_KEY}",
+            "rows": rows,
+        }
         with _wrapped("add usage"):
             self._retrying(lambda: self._query(self._db, aql, bind))
 
@@ -440,6 +472,88 @@ class ArangoStore:
             rows = list(self._query(self._db, aql, bind))
         with _decoding("usage roll-up"):
             return [UsageRollup.model_validate(row) for row in rows]
+
+    def usage_by_hour(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """See ``Store.usage_by_hour``."""
+        bind: dict[str, Any] = {
+            "@c": self._names.usage,
+            "@hours": self._names.usage_hours,
+            "state_id": f"{self._names.state}/{_FOLD_KEY}",
+            "start": iso(whole_hour(start, what="start")),
+            "end": iso(whole_hour(end, what="end")),
+        }
+        entry_filter = ""
+        if entry_key is not None:
+            entry_filter = "FILTER u.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        aql = (
+            "LET through = NOT_NULL(DOCUMENT(@state_id).through, '') "
+            "LET folded = (FOR u IN @@hours "
+            "FILTER u.minute >= @start AND u.minute < @end AND u.minute < through "
+            + entry_filter
+            + "RETURN UNSET(u, '_key', '_id', '_rev')) "
+            "LET tail = (FOR u IN @@c "
+            "FILTER u.minute >= @start AND u.minute < @end AND u.minute >= through "
+            + entry_filter
+            + f"COLLECT minute = {_HOUR_OF.format('u')}, entry_key = u.entry_key "
+            f"AGGREGATE {_AGGREGATE} "
+            f"RETURN {{minute, entry_key, {_COLLECTED}}}) "
+            "FOR r IN APPEND(folded, tail) SORT r.minute, r.entry_key RETURN r"
+        )
+        with _wrapped("read usage by hour"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("usage roll-up"):
+            return [UsageRollup.model_validate(row) for row in rows]
+
+    def fold_usage(self, *, through: datetime) -> int:
+        """See ``Store.fold_usage``."""
+        new = iso(hour_of(through))
+        names = self._names
+        with _wrapped("fold usage into hours"):
+            # Exclusive: no add_usage may slip a minute in between reading the minutes
+            # and moving the watermark past them.
+            txn = self._db.begin_transaction(
+                exclusive=[names.usage, names.usage_hours, names.state]
+            )
+            try:
+                state = txn.collection(names.state).get(_FOLD_KEY)
+                old = str(state["through"]) if isinstance(state, dict) else ""
+                if new <= old:
+                    txn.abort_transaction()
+                    return 0
+                bind: dict[str, Any] = {
+                    "@c": names.usage,
+                    "@hours": names.usage_hours,
+                    "old": old,
+                    "new": new,
+                }
+                self._query(
+                    txn,
+                    "FOR h IN @@hours FILTER h.minute >= @old AND h.minute < @new "
+                    "REMOVE h IN @@hours",
+                    {"@hours": names.usage_hours, "old": old, "new": new},
+                )
+                cursor = self._query(
+                    txn,
+                    "FOR u IN @@c FILTER u.minute >= @old AND u.minute < @new "
+                    f"COLLECT minute = {_HOUR_OF.format('u')}, entry_key = u.entry_key "
+                    f"AGGREGATE {_AGGREGATE} "
+                    f"INSERT {{_key: CONCAT(SUBSTITUTE(SUBSTRING(minute, 0, 16), "
+                    "['-', 'T', ':'], ''), '-', SHA256(entry_key)), "
+                    f"minute, entry_key, {_COLLECTED}}} INTO @@hours",
+                    bind,
+                )
+                written = int((cursor.statistics() or {}).get("modified", 0))
+                txn.collection(names.state).insert(
+                    {"_key": _FOLD_KEY, "through": new}, overwrite_mode="replace", silent=True
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+        return written
 
     # -- results ----------------------------------------------------------------
 
@@ -467,6 +581,7 @@ class ArangoStore:
         self,
         *,
         usage_before: datetime | None = None,
+        usage_hours_before: datetime | None = None,
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
@@ -476,7 +591,15 @@ class ArangoStore:
         plans: dict[str, tuple[str, str, dict[str, Any]] | None] = {
             "usage": None
             if usage_before is None
-            else (names.usage, "x.minute < @cut", {"cut": iso(usage_before)}),
+            # Unfolded minutes exist nowhere else: never delete them.
+            else (
+                names.usage,
+                "x.minute < @cut AND x.minute < NOT_NULL(DOCUMENT(@state_id).through, '')",
+                {"cut": iso(usage_before), "state_id": f"{names.state}/{_FOLD_KEY}"},
+            ),
+            "usage_hours": None
+            if usage_hours_before is None
+            else (names.usage_hours, "x.minute < @cut", {"cut": iso(usage_hours_before)}),
             "audit": None
             if audit_before is None
             else (names.audit, "x.at < @cut", {"cut": iso(audit_before)}),

@@ -119,7 +119,37 @@ class Store(Protocol):
         ...
 
     def add_usage(self, rollups: Iterable[UsageRollup]) -> None:
-        """Sum roll-ups into the stored ones of the same minute and entry, all or none."""
+        """Sum roll-ups into the stored ones of the same minute and entry, all or none.
+
+        A roll-up of a minute that is already folded (before the fold watermark, see
+        ``fold_usage``) is also summed into its hourly roll-up, in the same
+        transaction, so a late flush is never lost from ``usage_by_hour``.
+        """
+        ...
+
+    def fold_usage(self, *, through: datetime) -> int:
+        """Sum minute roll-ups into hourly ones for every whole hour before ``through``.
+
+        Folds the hours from the current watermark (or from the first stored minute,
+        the first time) up to ``through`` floored to the hour, replacing any hourly
+        roll-ups of those hours, and moves the watermark there, all in one
+        transaction. Returns how many hourly roll-ups were written. Idempotent: a
+        ``through`` at or before the watermark writes nothing and returns 0; the
+        watermark never moves back. Run it periodically (the console's beat task).
+        """
+        ...
+
+    def usage_by_hour(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """Roll-ups per hour and entry with ``start <= hour < end``, ordered by hour then entry.
+
+        Each roll-up's ``minute`` holds the start of its hour, and its counters equal
+        the sum of ``usage()`` over that hour, before and after any fold: hours below
+        the watermark come from the hourly roll-ups, later ones are summed from the
+        minute roll-ups in the store. Use it for charts and totals over days.
+        Raises ``ValueError`` when ``start`` or ``end`` is not the start of an hour.
+        """
         ...
 
     def usage(
@@ -140,18 +170,22 @@ class Store(Protocol):
         self,
         *,
         usage_before: datetime | None = None,
+        usage_hours_before: datetime | None = None,
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
     ) -> dict[str, int]:
         """Delete old rows of each kind a cutoff is given for.
 
-        Deletes usage with ``minute < usage_before``, audit records with
-        ``at < audit_before``, ended or failed batches whose ``ended_at`` (or, if
-        unset, ``created_at``) is before ``batches_ended_before`` — never a batch
+        Deletes minute roll-ups with ``minute < usage_before`` that are folded
+        already (below the fold watermark: unfolded minutes are kept whatever the
+        cutoff), hourly roll-ups with ``hour < usage_hours_before``, audit records
+        with ``at < audit_before``, ended or failed batches whose ``ended_at`` (or,
+        if unset, ``created_at``) is before ``batches_ended_before`` — never a batch
         still in flight — and results with ``expires_at <= results_expired_by``.
-        Returns ``{"usage": n, "audit": n, "batches": n, "results": n}``, with 0 for
-        the kinds not asked for.
+        Keep hourly roll-ups at least as long as minute ones, or ``usage_by_hour``
+        loses the folded hours in between. Returns ``{"usage": n, "usage_hours": n,
+        "audit": n, "batches": n, "results": n}``, with 0 for the kinds not asked for.
         """
         ...
 

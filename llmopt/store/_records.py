@@ -160,7 +160,9 @@ class UsageRollup(BaseModel):
     same ``(minute, entry_key)`` sums every counter, in memory (``a + b``) and in
     the store (``Store.add_usage``). ``baseline_cost_usd`` is what the same calls
     would have cost without optimization; ``unpriced_calls`` counts calls whose cost
-    is unknown and therefore missing from ``cost_usd``. The token counters are
+    is unknown and therefore missing from ``cost_usd``; ``optimized_calls`` counts
+    calls sent with an optimization (a cache plan or the Batch API), so
+    ``calls - optimized_calls`` went out as standard requests. The token counters are
     disjoint, as Anthropic reports them: ``input_tokens`` is the uncached input only,
     so total input = input + cache write + cache read.
     """
@@ -168,6 +170,7 @@ class UsageRollup(BaseModel):
     minute: UTCDateTime
     entry_key: str
     calls: int = 0
+    optimized_calls: int = 0
     batched_calls: int = 0
     fallbacks: int = 0
     errors: int = 0
@@ -195,6 +198,19 @@ class UsageRollup(BaseModel):
 USAGE_COUNTERS: tuple[str, ...] = tuple(
     name for name in UsageRollup.model_fields if name not in ("minute", "entry_key")
 )
+
+
+def hour_of(value: datetime) -> datetime:
+    """The start of the UTC hour ``value`` falls in: the key of hourly roll-ups."""
+    return as_utc(value).replace(minute=0, second=0, microsecond=0)
+
+
+def whole_hour(value: datetime, *, what: str) -> datetime:
+    """``value`` in UTC if it is the start of an hour; ``ValueError`` naming ``what`` otherwise."""
+    utc = as_utc(value)
+    if utc != hour_of(utc):
+        raise ValueError(f"{what} must be the start of an hour (UTC), not {iso(utc)}")
+    return utc
 
 
 class StoredResult(BaseModel):

@@ -25,15 +25,32 @@ from llmopt.store._records import (
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    hour_of,
     iso,
+    whole_hour,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-
-def _sql_type(usage_counter: str) -> str:
-    return "REAL" if UsageRollup.model_fields[usage_counter].annotation is float else "INTEGER"
-
+# The usage counters' columns spelled out per version: the migrations must create the
+# same schema whatever fields UsageRollup has today.
+_V1_USAGE_COLUMNS = """
+        calls INTEGER NOT NULL DEFAULT 0,
+        batched_calls INTEGER NOT NULL DEFAULT 0,
+        fallbacks INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        baseline_cost_usd REAL NOT NULL DEFAULT 0,
+        unpriced_calls INTEGER NOT NULL DEFAULT 0"""
+_V2_USAGE_COLUMNS = (
+    _V1_USAGE_COLUMNS
+    + """,
+        optimized_calls INTEGER NOT NULL DEFAULT 0"""
+)
 
 # _MIGRATIONS[n] takes the schema from version n to n + 1; append, never edit.
 _MIGRATIONS: tuple[str, ...] = (
@@ -70,7 +87,7 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE usage (
         minute TEXT NOT NULL,
         entry_key TEXT NOT NULL,
-        {", ".join(f"{name} {_sql_type(name)} NOT NULL DEFAULT 0" for name in USAGE_COUNTERS)},
+        {_V1_USAGE_COLUMNS},
         PRIMARY KEY (minute, entry_key)
     ) WITHOUT ROWID;
     CREATE INDEX usage_entry ON usage (entry_key, minute);
@@ -81,17 +98,42 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX results_expires ON results (expires_at);
     """,
+    # 2: optimized_calls; hourly roll-ups and the watermark below which minutes are folded.
+    f"""
+    ALTER TABLE usage ADD COLUMN optimized_calls INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE usage_hours (
+        hour TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        {_V2_USAGE_COLUMNS},
+        PRIMARY KEY (hour, entry_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_hours_entry ON usage_hours (entry_key, hour);
+    CREATE TABLE usage_fold (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        through TEXT NOT NULL
+    );
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 _SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
 
+_COUNTERS = ", ".join(USAGE_COUNTERS)
+_PLACEHOLDERS = ", ".join("?" for _ in USAGE_COUNTERS)
+_SUMS_ON_CONFLICT = ", ".join(f"{name} = {name} + excluded.{name}" for name in USAGE_COUNTERS)
 _USAGE_UPSERT = (
-    f"INSERT INTO usage (minute, entry_key, {', '.join(USAGE_COUNTERS)}) "
-    f"VALUES (?, ?, {', '.join('?' for _ in USAGE_COUNTERS)}) "
-    "ON CONFLICT (minute, entry_key) DO UPDATE SET "
-    + ", ".join(f"{name} = {name} + excluded.{name}" for name in USAGE_COUNTERS)
+    f"INSERT INTO usage (minute, entry_key, {_COUNTERS}) VALUES (?, ?, {_PLACEHOLDERS}) "
+    f"ON CONFLICT (minute, entry_key) DO UPDATE SET {_SUMS_ON_CONFLICT}"
 )
+_HOUR_UPSERT = (
+    f"INSERT INTO usage_hours (hour, entry_key, {_COUNTERS}) VALUES (?, ?, {_PLACEHOLDERS}) "
+    f"ON CONFLICT (hour, entry_key) DO UPDATE SET {_SUMS_ON_CONFLICT}"
+)
+# Stored minutes are fixed-width ISO text, so an hour's key is a prefix plus a constant.
+_HOUR_OF_MINUTE = "substr(minute, 1, 13) || ':00:00.000000+00:00'"
+_SUMMED = ", ".join(f"SUM({name})" for name in USAGE_COUNTERS)
+# No watermark reads as '', which sorts before every stored time: nothing is folded.
+_WATERMARK = "COALESCE((SELECT through FROM usage_fold), '')"
 
 
 def _utcnow() -> datetime:
@@ -105,6 +147,16 @@ def _decoding(what: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+
+
+def _hour_key(minute: str) -> str:
+    return minute[:13] + ":00:00.000000+00:00"
+
+
+def _rollups(rows: Iterable[tuple[Any, ...]]) -> list[UsageRollup]:
+    columns = ("minute", "entry_key", *USAGE_COUNTERS)
+    with _decoding("usage roll-up"):
+        return [UsageRollup.model_validate(dict(zip(columns, r, strict=True))) for r in rows]
 
 
 def _dumps(value: Any) -> str:
@@ -445,6 +497,14 @@ class SQLiteStore:
             return
         with self._transaction("add usage") as conn:
             conn.executemany(_USAGE_UPSERT, rows)
+            watermark = self._watermark(conn)
+            late = [(_hour_key(minute), *rest) for minute, *rest in rows if minute < watermark]
+            if late:
+                conn.executemany(_HOUR_UPSERT, late)
+
+    @staticmethod
+    def _watermark(conn: sqlite3.Connection) -> str:
+        return str(conn.execute(f"SELECT {_WATERMARK}").fetchone()[0])
 
     def usage(
         self, *, start: datetime, end: datetime, entry_key: str | None = None
@@ -459,8 +519,52 @@ class SQLiteStore:
         sql += " ORDER BY minute, entry_key"
         with self._wrapped("read usage") as conn:
             rows = conn.execute(sql, params).fetchall()
-        with _decoding("usage roll-up"):
-            return [UsageRollup.model_validate(dict(zip(columns, r, strict=True))) for r in rows]
+        return _rollups(rows)
+
+    def usage_by_hour(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[UsageRollup]:
+        """See ``Store.usage_by_hour``."""
+        first = iso(whole_hour(start, what="start"))
+        last = iso(whole_hour(end, what="end"))
+        entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+        # One statement reads the watermark and both tables: a consistent snapshot
+        # even while a fold commits in another process.
+        sql = (
+            f"WITH w(through) AS (SELECT {_WATERMARK}) "
+            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w "
+            f"WHERE hour >= :start AND hour < :end AND hour < w.through{entry_filter} "
+            "UNION ALL "
+            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_SUMMED} FROM usage, w "
+            f"WHERE minute >= :start AND minute < :end AND minute >= w.through{entry_filter} "
+            "GROUP BY 1, 2 "
+            "ORDER BY 1, 2"
+        )
+        params = {"start": first, "end": last, "entry_key": entry_key}
+        with self._wrapped("read usage by hour") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return _rollups(rows)
+
+    def fold_usage(self, *, through: datetime) -> int:
+        """See ``Store.fold_usage``."""
+        new = iso(hour_of(through))
+        with self._transaction("fold usage into hours") as conn:
+            old = self._watermark(conn)
+            if new <= old:
+                return 0
+            conn.execute("DELETE FROM usage_hours WHERE hour >= ? AND hour < ?", (old, new))
+            written = conn.execute(
+                f"INSERT INTO usage_hours (hour, entry_key, {_COUNTERS}) "
+                f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_SUMMED} FROM usage "
+                "WHERE minute >= ? AND minute < ? GROUP BY 1, 2",
+                (old, new),
+            ).rowcount
+            conn.execute(
+                "INSERT INTO usage_fold (id, through) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+                (new,),
+            )
+        return written
 
     # -- results ----------------------------------------------------------------
 
@@ -492,6 +596,7 @@ class SQLiteStore:
         self,
         *,
         usage_before: datetime | None = None,
+        usage_hours_before: datetime | None = None,
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
@@ -501,7 +606,14 @@ class SQLiteStore:
         deletes: dict[str, tuple[str, tuple[Any, ...]] | None] = {
             "usage": None
             if usage_before is None
-            else ("DELETE FROM usage WHERE minute < ?", (iso(usage_before),)),
+            # Unfolded minutes exist nowhere else: never delete them.
+            else (
+                f"DELETE FROM usage WHERE minute < ? AND minute < {_WATERMARK}",
+                (iso(usage_before),),
+            ),
+            "usage_hours": None
+            if usage_hours_before is None
+            else ("DELETE FROM usage_hours WHERE hour < ?", (iso(usage_hours_before),)),
             "audit": None
             if audit_before is None
             else ("DELETE FROM audit WHERE at < ?", (iso(audit_before),)),

@@ -60,10 +60,15 @@ class UsageRecorder:
         provider: str,
         model: str,
         usage: TokenUsage | None,
+        optimized: bool = False,
         error: bool = False,
         fallback: bool = False,
     ) -> None:
-        """Count one call; cheap and never raises for the store's sake."""
+        """Count one call; cheap and never raises for the store's sake.
+
+        ``optimized``: the call was sent with an optimization (a cache plan or the
+        Batch API), counted as ``UsageRollup.optimized_calls``.
+        """
         minute = self._clock().replace(second=0, microsecond=0)
         batch = usage.batch if usage is not None else False
         key = (minute, entry_key, provider, model, batch)
@@ -71,7 +76,7 @@ class UsageRecorder:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = UsageTally()
-            bucket.add(usage, optimized=False, error=error, fallback=fallback)
+            bucket.add(usage, optimized=optimized, error=error, fallback=fallback)
 
     def start(self) -> UsageRecorder:
         """Start the background flusher (idempotent); returns self."""
@@ -110,6 +115,7 @@ def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
         minute=minute,
         entry_key=entry_key,
         calls=bucket.calls,
+        optimized_calls=bucket.optimized_calls,
         batched_calls=bucket.calls if batch else 0,
         fallbacks=bucket.fallbacks,
         errors=bucket.errors,

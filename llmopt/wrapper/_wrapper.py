@@ -613,6 +613,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                 provider=self.provider,
                 model=self.model_name,
                 usage=usage,
+                optimized=optimized,
                 error=error,
                 fallback=fallback,
             )

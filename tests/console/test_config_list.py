@@ -77,9 +77,5 @@ def test_an_unreadable_store_gives_a_clear_503(
     assert "The configuration store cannot be read: database is locked" in response.content.decode()
 
 
-def test_the_home_page_leads_to_the_configuration(signed_in: Client) -> None:
-    assert signed_in.get("/")["Location"] == "/config/"
-
-
 def test_a_signed_in_user_without_a_role_is_refused(outsider: Client, store: Store) -> None:
     assert outsider.get("/config/").status_code == 403

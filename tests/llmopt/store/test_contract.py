@@ -473,6 +473,7 @@ def _rollup(minute: datetime, entry_key: str = "e1", **counters: Any) -> UsageRo
 def test_adding_usage_for_the_same_minute_and_entry_sums_every_counter(store: Store) -> None:
     counters = {
         "calls": 3,
+        "optimized_calls": 2,
         "batched_calls": 2,
         "fallbacks": 1,
         "errors": 1,
@@ -598,15 +599,17 @@ def test_prune_deletes_the_old_rows_of_each_kind_given_and_counts_them(
     store.put_result(_result("expired", timedelta(hours=1)))
     store.put_result(_result("expires-at-cutoff", timedelta(days=1)))
     store.put_result(_result("fresh", timedelta(days=2)))
+    store.fold_usage(through=START + timedelta(days=2))
 
     counts = store.prune(
         usage_before=cutoff,
+        usage_hours_before=START + timedelta(hours=1),
         audit_before=cutoff,
         batches_ended_before=cutoff,
         results_expired_by=cutoff,
     )
 
-    assert counts == {"usage": 2, "audit": 3, "batches": 2, "results": 2}
+    assert counts == {"usage": 2, "usage_hours": 1, "audit": 3, "batches": 2, "results": 2}
     assert [r.minute for r in store.usage(start=START, end=START + timedelta(days=2))] == [
         cutoff,
         cutoff + timedelta(hours=1),
@@ -623,14 +626,20 @@ def test_prune_deletes_only_the_kinds_it_is_given_a_cutoff_for(store: Store) -> 
 
     counts = store.prune(audit_before=far_future)
 
-    assert counts == {"usage": 0, "audit": 1, "batches": 0, "results": 0}
+    assert counts == {"usage": 0, "usage_hours": 0, "audit": 1, "batches": 0, "results": 0}
     assert len(store.usage(start=START, end=far_future)) == 1
 
 
 def test_prune_without_cutoffs_deletes_nothing(store: Store) -> None:
     store.record_audit(_event())
 
-    assert store.prune() == {"usage": 0, "audit": 0, "batches": 0, "results": 0}
+    assert store.prune() == {
+        "usage": 0,
+        "usage_hours": 0,
+        "audit": 0,
+        "batches": 0,
+        "results": 0,
+    }
     assert len(store.list_audit()) == 1
 
 

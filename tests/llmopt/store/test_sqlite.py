@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from llmopt.errors import StoreError
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
-from llmopt.store._sqlite import SCHEMA_VERSION
+from llmopt.store._sqlite import _MIGRATIONS, SCHEMA_VERSION
 
 AUDIT = AuditEvent(actor="alice", action="config.update", target="ai_config")
 
@@ -119,3 +120,30 @@ def test_an_audit_cursor_this_store_never_issued_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not an audit id"):
         store.list_audit(before_id="abc")
     store.close()
+
+
+def test_a_version_1_file_is_migrated_keeping_its_usage_and_gaining_hourly_rollups(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(_MIGRATIONS[0])
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (1)")
+        raw.execute(
+            "INSERT INTO usage (minute, entry_key, calls, cost_usd) "
+            "VALUES ('2025-03-01T12:05:00.000000+00:00', 'e1', 3, 0.5)"
+        )
+    raw.close()
+    noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+    store = SQLiteStore(path)
+    [minute] = store.usage(start=noon, end=noon + timedelta(hours=1))
+    assert (minute.calls, minute.optimized_calls, minute.cost_usd) == (3, 0, 0.5)
+    assert store.fold_usage(through=noon + timedelta(hours=1)) == 1
+    assert store.usage_by_hour(start=noon, end=noon + timedelta(hours=1))[0].calls == 3
+    store.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,6 @@ def test_calls_reach_the_store_as_usage_rollups(sandbox: SandboxServer, store: S
         model.recorder.flush()
     finally:
         watcher.stop()
-    from datetime import UTC, datetime, timedelta
-
     now = datetime.now(UTC)
     rows = store.usage(start=now - timedelta(hours=1), end=now + timedelta(hours=1), entry_key=KEY)
     billed = sandbox.billing().total
@@ -136,3 +135,26 @@ def test_calls_reach_the_store_as_usage_rollups(sandbox: SandboxServer, store: S
     assert sum(r.input_tokens for r in rows) == billed.input_tokens
     assert sum(r.cost_usd for r in rows) == pytest.approx(float(billed.cost_usd or 0))
     assert sum(r.baseline_cost_usd for r in rows) > sum(r.cost_usd for r in rows)
+
+
+def test_after_a_rollback_the_rollups_count_calls_but_no_optimized_calls(
+    sandbox: SandboxServer, store: SQLiteStore
+) -> None:
+    model, watcher = live_wrapper(sandbox, store)
+    assert model.recorder is not None
+    around = datetime.now(UTC)
+    try:
+        model.invoke(MESSAGES)
+        model.recorder.flush()
+        engage_kill_switch(store, actor="oncall", reason="test")
+        assert watcher.wait_for(lambda s: s.kill_switch_engaged, timeout=2)
+        model.invoke(MESSAGES)
+        model.invoke(MESSAGES)
+        model.recorder.flush()
+    finally:
+        watcher.stop()
+
+    rows = store.usage(
+        start=around - timedelta(hours=1), end=around + timedelta(hours=1), entry_key=KEY
+    )
+    assert (sum(r.calls for r in rows), sum(r.optimized_calls for r in rows)) == (3, 1)

@@ -94,3 +94,19 @@ def test_usage_survives_a_store_outage_and_is_written_later() -> None:
     assert recorder.flush() == 1
     [row] = store.usage(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1))
     assert (row.calls, row.input_tokens) == (2, 12)
+
+
+def test_optimized_calls_are_counted_apart_from_standard_ones() -> None:
+    store = SQLiteStore(":memory:")
+    recorder = UsageRecorder(store, clock=Clock())
+    for optimized in (True, True, False):
+        recorder.record(
+            entry_key="a",
+            provider="anthropic",
+            model="claude-sonnet-4-6",
+            usage=TokenUsage(input_tokens=10),
+            optimized=optimized,
+        )
+    recorder.flush()
+    [row] = store.usage(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1))
+    assert (row.calls, row.optimized_calls) == (3, 2)

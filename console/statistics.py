@@ -1,0 +1,241 @@
+"""The numbers behind the Statistics and Overview pages and ``/api/statistics``.
+
+Everything is summed from ``Store.usage_by_hour`` (hourly roll-ups plus the unfolded
+tail), so a 30-day view reads about 3,600 rows for five entries, never the minutes;
+only "the last five minutes" reads minute roll-ups, a handful of them.
+
+==========  =================  ==============
+range       series bucket      points
+==========  =================  ==============
+``24h``     hour               24
+``7d``      hour               168
+``30d``     day (UTC)          30
+==========  =================  ==============
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from llmopt.store import BatchRecord, BatchStatus, Store, UsageRollup
+
+RangeName = Literal["24h", "7d", "30d"]
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How far back a range looks and how wide each point of its series is."""
+
+    span: timedelta
+    bucket: timedelta
+
+
+RANGES: dict[str, Window] = {
+    "24h": Window(span=24 * HOUR, bucket=HOUR),
+    "7d": Window(span=7 * DAY, bucket=HOUR),
+    "30d": Window(span=30 * DAY, bucket=DAY),
+}
+DEFAULT_RANGE: RangeName = "24h"
+RECENT = timedelta(minutes=5)
+ACTIVE_BATCH_STATUSES = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)
+
+
+@dataclass(slots=True)
+class Totals:
+    """Summed roll-up counters, and the rates and savings derived from them."""
+
+    calls: int = 0
+    optimized_calls: int = 0
+    batched_calls: int = 0
+    fallbacks: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    baseline_cost_usd: float = 0.0
+    unpriced_calls: int = 0
+
+    def add(self, row: UsageRollup) -> None:
+        self.calls += row.calls
+        self.optimized_calls += row.optimized_calls
+        self.batched_calls += row.batched_calls
+        self.fallbacks += row.fallbacks
+        self.errors += row.errors
+        self.input_tokens += row.input_tokens
+        self.cache_write_tokens += row.cache_write_tokens
+        self.cache_read_tokens += row.cache_read_tokens
+        self.output_tokens += row.output_tokens
+        self.cost_usd += row.cost_usd
+        self.baseline_cost_usd += row.baseline_cost_usd
+        self.unpriced_calls += row.unpriced_calls
+
+    def merge(self, other: Totals) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @classmethod
+    def of(cls, rows: Iterable[UsageRollup]) -> Totals:
+        totals = cls()
+        for row in rows:
+            totals.add(row)
+        return totals
+
+    @property
+    def standard_calls(self) -> int:
+        """Calls sent without any optimization (all of them while rolled back)."""
+        return self.calls - self.optimized_calls
+
+    @property
+    def savings_usd(self) -> float:
+        return self.baseline_cost_usd - self.cost_usd
+
+    @property
+    def prompt_tokens(self) -> int:
+        """All input: uncached, written to the cache and read from it."""
+        return self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Share of input tokens read from the cache; ``None`` when there was no input."""
+        prompt = self.prompt_tokens
+        return self.cache_read_tokens / prompt if prompt else None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One bucket of a series: its start and what was used in it."""
+
+    start: datetime
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """A range's totals, overall and per entry, and its series (every bucket, empty ones too)."""
+
+    range: str
+    bucket: timedelta
+    start: datetime
+    end: datetime
+    entry_key: str | None
+    totals: Totals
+    points: list[Point]
+    per_entry: list[tuple[str, Totals]]
+
+
+def utcnow() -> datetime:
+    """The time the pages and the API count "now" from (tests replace it to freeze time)."""
+    return datetime.now(UTC)
+
+
+def _hour_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _day_start(now: datetime) -> datetime:
+    return _hour_start(now).replace(hour=0)
+
+
+def statistics(
+    store: Store, *, range_name: str, now: datetime, entry_key: str | None = None
+) -> Statistics:
+    """The statistics of ``range_name`` (a key of ``RANGES``) up to and including ``now``.
+
+    Raises ``KeyError`` for an unknown range and ``StoreError`` when the store fails.
+    """
+    window = RANGES[range_name]
+    end = (_day_start(now) if window.bucket == DAY else _hour_start(now)) + window.bucket
+    start = end - window.span
+    rows = store.usage_by_hour(start=start, end=end, entry_key=entry_key)
+    buckets = [start + i * window.bucket for i in range(window.span // window.bucket)]
+    series = {at: Totals() for at in buckets}
+    per_entry: dict[str, Totals] = {}
+    daily = window.bucket == DAY
+    for row in rows:
+        series[row.minute.replace(hour=0) if daily else row.minute].add(row)
+        per_entry.setdefault(row.entry_key, Totals()).add(row)
+    overall = Totals()
+    for totals in per_entry.values():
+        overall.merge(totals)
+    return Statistics(
+        range=range_name,
+        bucket=window.bucket,
+        start=start,
+        end=end,
+        entry_key=entry_key,
+        totals=overall,
+        points=[Point(start=at, totals=series[at]) for at in buckets],
+        per_entry=sorted(per_entry.items()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The Overview's live part: cheap enough to refresh every few seconds."""
+
+    today: Totals
+    recent: Totals
+    active_batches: int
+    active_batches_capped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The Overview page: the live part plus this month and the last day's trouble."""
+
+    live: Live
+    month: Totals
+    trouble: list[tuple[str, Totals]] = field(default_factory=list)
+    failed_batches: list[BatchRecord] = field(default_factory=list)
+
+
+# Counting in-flight batches parses their records: past this many, say "100+".
+ACTIVE_BATCH_CAP = 100
+
+
+def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
+    """Today's totals (UTC), calls of the last five minutes, and batches in flight."""
+    if today is None:
+        today = Totals.of(store.usage_by_hour(start=_day_start(now), end=_hour_start(now) + HOUR))
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    # The current minute counts as one of the five: it is the liveliest.
+    end = minute + timedelta(minutes=1)
+    recent = Totals.of(store.usage(start=end - RECENT, end=end))
+    active = store.list_batches(statuses=ACTIVE_BATCH_STATUSES, limit=ACTIVE_BATCH_CAP)
+    return Live(
+        today=today,
+        recent=recent,
+        active_batches=len(active),
+        active_batches_capped=len(active) >= ACTIVE_BATCH_CAP,
+    )
+
+
+def overview(store: Store, *, now: datetime, failed_batches: int = 5) -> Overview:
+    """Everything the Overview page shows, from this month's hourly roll-ups and the ledger."""
+    month_start = _day_start(now).replace(day=1)
+    day_start = _day_start(now)
+    trouble_start = _hour_start(now) + HOUR - DAY
+    rows = store.usage_by_hour(start=min(month_start, trouble_start), end=_hour_start(now) + HOUR)
+    month, today = Totals(), Totals()
+    trouble: dict[str, Totals] = {}
+    for row in rows:
+        if row.minute >= month_start:
+            month.add(row)
+        if row.minute >= day_start:
+            today.add(row)
+        if row.minute >= trouble_start:
+            trouble.setdefault(row.entry_key, Totals()).add(row)
+    return Overview(
+        live=live(store, now=now, today=today),
+        month=month,
+        trouble=[(key, t) for key, t in sorted(trouble.items()) if t.errors or t.fallbacks],
+        failed_batches=store.list_batches(statuses=[BatchStatus.FAILED], limit=failed_batches),
+    )

@@ -1,0 +1,143 @@
+"""The pages about usage: the Overview (with its live fragment) and Statistics."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from llmopt.config import load_document
+from llmopt.errors import LLMOptError, StoreError
+from llmopt.killswitch import read_kill_switch
+
+from . import statistics as stats
+from .access import requires
+from .charts import Chart, Series
+from .roles import OPERATE, VIEW
+from .store import get_store
+from .templatetags.numbers import compact, percent, usd
+from .views import AuthedRequest
+
+logger = logging.getLogger("console")
+
+
+@requires(VIEW)
+@require_GET
+def home(request: AuthedRequest) -> HttpResponse:
+    """The Overview: kill switch, savings, hit rate, traffic, batches in flight, trouble."""
+    store = get_store()
+    try:
+        numbers = stats.overview(store, now=stats.utcnow())
+    except StoreError as exc:
+        logger.error("overview: store unreadable: %s", exc)
+        context = {"store_error": str(exc), "kill_switch": read_kill_switch(store)}
+        return render(request, "console/overview.html", context, status=503)
+    context = {
+        "kill_switch": read_kill_switch(store),
+        "live": numbers.live,
+        "overview": numbers,
+        "can_operate": request.user.has_perm(OPERATE),
+    }
+    return render(request, "console/overview.html", context)
+
+
+@requires(VIEW)
+@require_GET
+def overview_live(request: AuthedRequest) -> HttpResponse:
+    """The Overview's live part alone, for htmx to swap in every few seconds."""
+    store = get_store()
+    context: dict[str, object] = {"kill_switch": read_kill_switch(store)}
+    status = 200
+    try:
+        context["live"] = stats.live(store, now=stats.utcnow())
+    except StoreError as exc:
+        logger.error("overview: store unreadable: %s", exc)
+        context["store_error"] = str(exc)
+        status = 503
+    return render(request, "console/overview.html#overview-live", context, status=status)
+
+
+@requires(VIEW)
+@require_GET
+def statistics(request: AuthedRequest) -> HttpResponse:
+    """Cache hit rate, tokens and cost against the unoptimized baseline, as charts and tables."""
+    store = get_store()
+    range_name = request.GET.get("range") or stats.DEFAULT_RANGE
+    entry_key = request.GET.get("entry") or None
+    context: dict[str, object] = {
+        "ranges": list(stats.RANGES),
+        "range": range_name,
+        "entry": entry_key or "",
+    }
+    if range_name not in stats.RANGES:
+        context["range"] = stats.DEFAULT_RANGE
+        context["input_error"] = f"Unknown range {range_name!r}: choose one of 24h, 7d or 30d."
+        return render(request, "console/statistics.html", context, status=400)
+    try:
+        numbers = stats.statistics(
+            store, range_name=range_name, now=stats.utcnow(), entry_key=entry_key
+        )
+    except StoreError as exc:
+        logger.error("statistics: store unreadable: %s", exc)
+        context["store_error"] = str(exc)
+        return render(request, "console/statistics.html", context, status=503)
+    context |= {
+        "stats": numbers,
+        "charts": charts_for(numbers),
+        "entries": _entry_choices(numbers, entry_key),
+    }
+    return render(request, "console/statistics.html", context)
+
+
+def _entry_choices(numbers: stats.Statistics, selected: str | None) -> list[str]:
+    """Configured entries, plus any with usage in range (since removed) and the one asked for."""
+    keys = {key for key, _ in numbers.per_entry}
+    try:
+        keys.update(entry.key for entry in load_document(get_store()).entries)
+    except LLMOptError as exc:  # the charts do not need the configuration
+        logger.warning("statistics: configuration unreadable: %s", exc)
+    if selected:
+        keys.add(selected)
+    return sorted(keys)
+
+
+def charts_for(numbers: stats.Statistics) -> list[Chart]:
+    """The three charts of the Statistics page, over the range's buckets."""
+    daily = numbers.bucket == stats.DAY
+    labels = [p.start.strftime("%Y-%m-%d" if daily else "%m-%d %H:00") for p in numbers.points]
+    totals = [p.totals for p in numbers.points]
+    return [
+        Chart(
+            id="chart-hit-rate",
+            title="Cache hit rate: cache reads as a share of all input tokens",
+            labels=labels,
+            series=[Series("hit rate", [t.cache_hit_rate for t in totals], "s-hit")],
+            fmt=percent,
+            ceiling=1.0,
+        ),
+        Chart(
+            id="chart-tokens",
+            title="Tokens: input, cache write, cache read and output",
+            labels=labels,
+            series=[
+                Series("input", [t.input_tokens for t in totals], "s-input"),
+                Series("cache write", [t.cache_write_tokens for t in totals], "s-write"),
+                Series("cache read", [t.cache_read_tokens for t in totals], "s-read"),
+                Series("output", [t.output_tokens for t in totals], "s-output"),
+            ],
+            fmt=compact,
+        ),
+        Chart(
+            id="chart-cost",
+            title="Cost against the unoptimized baseline (the gap is the savings)",
+            labels=labels,
+            series=[
+                Series("baseline", [t.baseline_cost_usd for t in totals], "s-baseline"),
+                Series("cost", [t.cost_usd for t in totals], "s-cost"),
+                Series("savings", [t.savings_usd for t in totals], "s-savings"),
+            ],
+            fmt=usd,
+        ),
+    ]

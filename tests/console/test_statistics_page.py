@@ -1,0 +1,175 @@
+"""/stats/: charts and tables of usage summed from the store's hourly roll-ups."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from llmopt.store import Store, UsageRollup
+
+from .conftest import seed
+
+NOW = datetime(2026, 3, 15, 14, 20, 30, tzinfo=UTC)
+SONNET = "anthropic:claude-sonnet-4-6"
+OLLAMA = "ollama:llama3.1"
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("console.statistics.utcnow", lambda: NOW)
+
+
+def rollup(ago: timedelta, entry_key: str = SONNET, **counters: Any) -> UsageRollup:
+    return UsageRollup(minute=NOW - ago, entry_key=entry_key, **counters)
+
+
+def seed_usage(store: Store) -> None:
+    seed(store)
+    store.add_usage(
+        [
+            # 14:05 today: the current hour, never folded by the tests below.
+            rollup(
+                timedelta(minutes=15),
+                calls=4,
+                optimized_calls=3,
+                input_tokens=1_000,
+                cache_write_tokens=1_000,
+                cache_read_tokens=8_000,
+                output_tokens=400,
+                cost_usd=0.0125,
+                baseline_cost_usd=0.0400,
+            ),
+            # 11:50 today.
+            rollup(
+                timedelta(hours=2, minutes=30),
+                calls=6,
+                optimized_calls=6,
+                batched_calls=2,
+                input_tokens=2_000,
+                cache_read_tokens=2_000,
+                output_tokens=600,
+                cost_usd=0.0075,
+                baseline_cost_usd=0.0100,
+                errors=1,
+            ),
+            rollup(timedelta(hours=3), OLLAMA, calls=5, input_tokens=500, unpriced_calls=5),
+            # Two days ago: only in the 7-day and 30-day ranges.
+            rollup(timedelta(days=2), calls=100, cost_usd=1.5, baseline_cost_usd=3.0),
+        ]
+    )
+
+
+def main_of(html: str) -> str:
+    return html[html.index("<main>") : html.index("</main>")]
+
+
+def test_the_page_shows_the_totals_per_entry_that_were_put_in_the_store(
+    signed_in: Client, store: Store
+) -> None:
+    seed_usage(store)
+
+    response = signed_in.get("/stats/?range=24h")
+
+    assert response.status_code == 200
+    numbers = response.context["stats"]
+    assert (numbers.totals.calls, numbers.totals.optimized_calls) == (15, 9)
+    sonnet = dict(numbers.per_entry)[SONNET]
+    assert (sonnet.calls, sonnet.errors, sonnet.batched_calls) == (10, 1, 2)
+    assert sonnet.cost_usd == pytest.approx(0.02)
+    assert sonnet.cache_hit_rate == pytest.approx(10_000 / 14_000)
+    html = response.content.decode()
+    row = re.search(rf"<tr><td>{SONNET}</td>(.*?)</tr>", html)
+    assert row is not None
+    assert "<td>10</td><td>9</td><td>2</td><td>1</td>" in row.group(1)
+    assert "<td>71.4%</td><td>$0.0200</td><td>$0.0500</td><td>$0.0300</td>" in row.group(1)
+    assert "$0.0300" in html  # saved in 24 h: 0.05 - 0.02
+
+
+def test_each_chart_has_a_title_and_its_numbers_in_a_details_table(
+    signed_in: Client, store: Store
+) -> None:
+    seed_usage(store)
+
+    html = signed_in.get("/stats/?range=24h").content.decode()
+
+    svgs = re.findall(r"<svg class=\"chart\".*?</svg>", html, flags=re.S)
+    assert len(svgs) == 3
+    assert all(re.search(r"<title id=\"[^\"]+\">[^<]+</title>", svg) for svg in svgs)
+    assert html.count("<details>") == 3
+    # The hour starting 14:00 holds 8,000 cache reads of 10,000 input tokens.
+    assert re.search(r"<tr><td>03-15 14:00</td><td>80\.0%</td></tr>", html)
+    # 11:00 holds 2,000 reads of 4,000 Sonnet input tokens plus 500 of Ollama.
+    assert re.search(r"<tr><td>03-15 11:00</td><td>44\.4%</td></tr>", html)
+    assert re.search(r"<tr><td>03-15 14:00</td><td>\$0\.0400</td><td>\$0\.0125</td>", html)
+    assert "<script" not in main_of(html)
+
+
+def test_the_30_day_range_has_one_point_per_day_including_older_usage(
+    signed_in: Client, store: Store
+) -> None:
+    seed_usage(store)
+
+    numbers = signed_in.get("/stats/?range=30d").context["stats"]
+
+    assert len(numbers.points) == 30
+    assert numbers.points[-1].start == datetime(2026, 3, 15, tzinfo=UTC)
+    by_day = {p.start.day: p.totals.calls for p in numbers.points if p.totals.calls}
+    assert by_day == {13: 100, 15: 15}
+
+
+def test_one_entry_can_be_shown_alone(signed_in: Client, store: Store) -> None:
+    seed_usage(store)
+
+    response = signed_in.get(f"/stats/?range=7d&entry={OLLAMA}")
+
+    numbers = response.context["stats"]
+    assert [key for key, _ in numbers.per_entry] == [OLLAMA]
+    assert (numbers.totals.calls, numbers.totals.unpriced_calls) == (5, 5)
+    assert len(numbers.points) == 7 * 24
+    assert f'<option value="{OLLAMA}" selected>' in response.content.decode()
+
+
+def test_folding_the_minutes_into_hours_does_not_change_the_page(
+    signed_in: Client, store: Store
+) -> None:
+    seed_usage(store)
+    before = {r: main_of(signed_in.get(f"/stats/?range={r}").content.decode()) for r in RANGES}
+
+    assert store.fold_usage(through=NOW) > 0
+    # A late flush into an already folded hour shows up as well.
+    store.add_usage([rollup(timedelta(hours=2, minutes=45), calls=0)])
+
+    after = {r: main_of(signed_in.get(f"/stats/?range={r}").content.decode()) for r in RANGES}
+    assert after == before
+
+
+RANGES = ("24h", "7d", "30d")
+
+
+def test_an_unknown_range_is_refused_with_a_message(signed_in: Client, store: Store) -> None:
+    response = signed_in.get("/stats/?range=1y")
+
+    assert response.status_code == 400
+    assert "Unknown range" in response.content.decode()
+
+
+def test_the_page_works_with_no_usage_at_all(signed_in: Client, store: Store) -> None:
+    response = signed_in.get("/stats/")
+
+    assert response.status_code == 200
+    assert "No usage in this range." in response.content.decode()
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client: Client, store: Store) -> None:
+    response = client.get("/stats/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_users_without_a_role_are_refused(outsider: Client, store: Store) -> None:
+    assert outsider.get("/stats/").status_code == 403
