@@ -51,7 +51,8 @@ def cancel_batch(store: Store, batch_id: str, *, actor: str, reason: str = "") -
         updated = client.cancel_sync(batch_id)
     except ProviderError as exc:
         logger.warning("cancel %s by %s refused: %s", batch_id, actor, exc)
-        raise CancelRefused(f"the provider did not cancel batch {batch_id}: {exc}", status=502) from exc
+        message = f"the provider did not cancel batch {batch_id}: {exc}"
+        raise CancelRefused(message, status=502) from exc
     finally:
         client.close()
     store.record_audit(

@@ -34,7 +34,10 @@ logger = logging.getLogger("console.batches")
 PAGE_SIZE = 50
 HISTORY = 10  # ended batches per entry that the ETA's pace is taken from
 ACTIVE = "active"  # the status filter for every in-flight status at once
-STATUS_CHOICES = [(ACTIVE, "in flight"), *((s.value, s.value.replace("_", " ")) for s in BatchStatus)]
+STATUS_CHOICES = [
+    (ACTIVE, "in flight"),
+    *((s.value, s.value.replace("_", " ")) for s in BatchStatus),
+]
 
 
 def _statuses(value: str) -> list[BatchStatus] | None:
@@ -140,7 +143,9 @@ def _batch_or_404(batch_id: str) -> BatchRecord:
 def _render_detail(
     request: AuthedRequest, record: BatchRecord, *, cancel_error: str = "", status: int = 200
 ) -> HttpResponse:
-    rate = _recent_rates({record.entry_key}).get(record.entry_key) if record.status in IN_FLIGHT else None
+    rate = None
+    if record.status in IN_FLIGHT:
+        rate = _recent_rates({record.entry_key}).get(record.entry_key)
     progress = progress_of(record, timezone.now(), rate=rate)
     counts = [(kind, record.request_counts.get(kind, 0)) for kind in ("processing", *RESULT_TYPES)]
     context = {

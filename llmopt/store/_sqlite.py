@@ -419,7 +419,8 @@ class SQLiteStore:
         where, params = filtered
         # json_remove drops the map inside SQLite, before the JSON reaches Python.
         body = "body" if with_requests else "json_remove(body, '$.requests')"
-        sql = f"SELECT {body} FROM batches{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        order = "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        sql = f"SELECT {body} FROM batches{where} {order}"
         with self._wrapped("list batches") as conn:
             rows = conn.execute(sql, [*params, limit, offset]).fetchall()
         with _decoding("batch"):

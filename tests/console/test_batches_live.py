@@ -59,7 +59,9 @@ def ledger(store: Store, sandbox: SandboxServer, clock: ManualClock) -> Store:
     return store
 
 
-def _worker(sdk: anthropic.AsyncAnthropic, store: Store, clock: ManualClock) -> AnthropicBatchClient:
+def _worker(
+    sdk: anthropic.AsyncAnthropic, store: Store, clock: ManualClock
+) -> AnthropicBatchClient:
     return AnthropicBatchClient(
         sdk,
         store,
