@@ -94,3 +94,41 @@ def human_duration(span: timedelta) -> str:
     if minutes:
         return f"{minutes}m {seconds:02d}s"
     return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """One line of the batches table, formatted once in Python: the table is polled
+    every two seconds, and Django's template engine is slow per variable and filter."""
+
+    id: str
+    provider_batch_id: str
+    entry_key: str
+    status: str
+    total: int
+    done: int
+    percent: int
+    elapsed: str
+    eta: str
+    cost: str
+    created: str
+    in_flight: bool
+
+
+def batch_row(record: BatchRecord, progress: BatchProgress) -> BatchRow:
+    """``record`` as the batches table shows it."""
+    cost = record.cost_estimate_usd
+    return BatchRow(
+        id=record.id,
+        provider_batch_id=record.provider_batch_id or "",
+        entry_key=record.entry_key,
+        status=record.status.value,
+        total=progress.total,
+        done=progress.done,
+        percent=progress.percent,
+        elapsed=progress.elapsed_text,
+        eta=progress.eta_text,
+        cost="" if cost is None else f"${cost:.4f}",
+        created=record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        in_flight=progress.in_flight,
+    )

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -24,7 +25,7 @@ from llmopt.store import BatchRecord, BatchStatus
 
 from .access import requires
 from .batch_cancel import CancelRefused, cancel_batch
-from .batch_progress import IN_FLIGHT, RESULT_TYPES, progress_of, recent_rate
+from .batch_progress import IN_FLIGHT, RESULT_TYPES, batch_row, progress_of, recent_rate
 from .roles import OPERATE, VIEW
 from .store import get_store
 from .views import AuthedRequest
@@ -98,12 +99,14 @@ def batches(request: AuthedRequest) -> HttpResponse:
     now = timezone.now()
     in_flight = {r.entry_key for r in records if r.status in IN_FLIGHT}
     rates = _recent_rates(in_flight)
-    rows = [(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
+    rows = [batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
+    detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
     live = bool(in_flight)
     pages = max(1, -(-total // PAGE_SIZE))
     query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
     context.update(
         rows=rows,
+        detail_url=detail_url,
         live=live,
         total=total,
         page=page,
