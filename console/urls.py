@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import usage_views, views
+from . import batch_views, usage_views, views
 from .api import api
 
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("config/entry/", views.config_edit, name="config-edit"),
     path("rollback/", views.rollback, name="rollback"),
     path("audit/", views.audit_log, name="audit"),
+    path("batches/", batch_views.batches, name="batches"),
+    path("batches/<str:batch_id>/", batch_views.batch_detail, name="batch-detail"),
+    path("batches/<str:batch_id>/cancel/", batch_views.batch_cancel, name="batch-cancel"),
     path("api/", api.urls),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

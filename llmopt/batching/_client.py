@@ -545,6 +545,13 @@ class AnthropicBatchClient:
         )
         return updated or await self._ledger.get(record_id)
 
+    def cancel_sync(self, record_id: str) -> BatchRecord:
+        """:meth:`cancel` for synchronous callers (a console view); :meth:`close` after.
+
+        Raises what :meth:`cancel` raises.
+        """
+        return self._loop_thread.run(self.cancel(record_id))
+
     async def resume(self, *, wait: bool = False) -> list[BatchRecord]:
         """Pick up this entry's unfinished ledger records and collect those that ended.
 

@@ -390,29 +390,49 @@ class ArangoStore:
         entry_key: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        with_requests: bool = True,
     ) -> list[BatchRecord]:
         """See ``Store.list_batches``."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
-        filters = []
-        bind: dict[str, Any] = {"@c": self._names.batches, "page_size": limit, "skip": offset}
-        if statuses is not None:
-            filters.append("FILTER b.status IN @statuses ")
-            bind["statuses"] = [BatchStatus(s).value for s in statuses]
-        if entry_key is not None:
-            filters.append("FILTER b.entry_key == @entry_key ")
-            bind["entry_key"] = entry_key
+        filters, bind = self._batch_filter(statuses, entry_key)
+        bind.update({"page_size": limit, "skip": offset})
+        result = "b" if with_requests else 'UNSET(b, "requests")'
         aql = (
             "FOR b IN @@c "
-            + "".join(filters)
-            + "SORT b.created_at DESC, b.id DESC LIMIT @skip, @page_size RETURN b"
+            + filters
+            + f"SORT b.created_at DESC, b.id DESC LIMIT @skip, @page_size RETURN {result}"
         )
         with _wrapped("list batches"):
             rows = list(self._query(self._db, aql, bind))
         with _decoding("batch"):
             return [BatchRecord.model_validate(row) for row in rows]
 
-    # -- usage ------------------------------------------------------------------
+    def count_batches(
+        self,
+        *,
+        statuses: Collection[BatchStatus] | None = None,
+        entry_key: str | None = None,
+    ) -> int:
+        """See ``Store.count_batches``."""
+        filters, bind = self._batch_filter(statuses, entry_key)
+        aql = "FOR b IN @@c " + filters + "COLLECT WITH COUNT INTO n RETURN n"
+        with _wrapped("count batches"):
+            rows = list(self._query(self._db, aql, bind))
+        return int(rows[0]) if rows else 0
+
+    def _batch_filter(
+        self, statuses: Collection[BatchStatus] | None, entry_key: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        filters = ""
+        bind: dict[str, Any] = {"@c": self._names.batches}
+        if statuses is not None:
+            filters += "FILTER b.status IN @statuses "
+            bind["statuses"] = [BatchStatus(s).value for s in statuses]
+        if entry_key is not None:
+            filters += "FILTER b.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        return filters, bind
 
     def add_usage(self, rollups: Iterable[UsageRollup]) -> None:
         """See ``Store.add_usage``."""

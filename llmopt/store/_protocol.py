@@ -114,8 +114,24 @@ class Store(Protocol):
         entry_key: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        with_requests: bool = True,
     ) -> list[BatchRecord]:
-        """Batches, most recently created first, optionally only these statuses or entry."""
+        """Batches, most recently created first, optionally only these statuses or entry.
+
+        ``with_requests=False`` leaves each record's ``requests`` map empty: a list
+        for people needs counts, not up to 100,000 fingerprints per batch, and
+        reading them is most of the cost. Raises ``ValueError`` for a negative
+        ``limit`` or ``offset``.
+        """
+        ...
+
+    def count_batches(
+        self,
+        *,
+        statuses: Collection[BatchStatus] | None = None,
+        entry_key: str | None = None,
+    ) -> int:
+        """How many batches ``list_batches`` with the same filters would list unpaged."""
         ...
 
     def add_usage(self, rollups: Iterable[UsageRollup]) -> None:

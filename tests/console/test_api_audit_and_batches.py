@@ -65,11 +65,11 @@ def test_the_batches_are_listed_newest_first_and_filter_by_status(
     store.insert_batch(batch("b2", BatchStatus.IN_PROGRESS, 1))
     response = signed_in.get("/api/batches")
     assert response.status_code == 200
-    rows = response.json()
+    rows = response.json()["batches"]
     assert [b["id"] for b in rows] == ["b2", "b1"]
     assert rows[0]["status"] == "in_progress" and "requests" not in rows[0]
     response = signed_in.get("/api/batches", {"status": "ended"})
-    assert [b["id"] for b in response.json()] == ["b1"]
+    assert [b["id"] for b in response.json()["batches"]] == ["b1"]
 
 
 def test_an_unknown_batch_status_gets_422(signed_in: Client, store: Store) -> None:

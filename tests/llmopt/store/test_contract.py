@@ -463,6 +463,36 @@ def test_batches_list_filtered_by_status_and_entry(store: Store) -> None:
     assert store.list_batches(statuses=[]) == []
 
 
+def test_batches_are_counted_with_the_same_filters_as_they_are_listed(store: Store) -> None:
+    specs = [("i1", BatchStatus.IN_PROGRESS, "e1"), ("d1", BatchStatus.ENDED, "e1")]
+    specs += [("i2", BatchStatus.IN_PROGRESS, "e2")]
+    for batch_id, status, entry in specs:
+        store.insert_batch(_batch(batch_id, status=status, entry_key=entry))
+
+    assert store.count_batches() == 3
+    assert store.count_batches(statuses=[BatchStatus.IN_PROGRESS]) == 2
+    assert store.count_batches(entry_key="e1") == 2
+    assert store.count_batches(statuses=[BatchStatus.ENDED], entry_key="e2") == 0
+    assert store.count_batches(statuses=[]) == 0
+
+
+def test_batches_listed_without_requests_keep_every_other_field(store: Store) -> None:
+    full = _batch(
+        "b1",
+        status=BatchStatus.IN_PROGRESS,
+        provider_batch_id="msgbatch_1",
+        request_counts={"processing": 1, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0},
+        requests={"r1": "f1", "r2": "f2"},
+        cost_estimate_usd=0.25,
+    )
+    store.insert_batch(full)
+
+    (light,) = store.list_batches(with_requests=False)
+    assert light == full.model_copy(update={"requests": {}})
+    assert store.list_batches()[0].requests == {"r1": "f1", "r2": "f2"}
+    assert store.get_batch("b1") == full
+
+
 # -- usage -----------------------------------------------------------------------
 
 

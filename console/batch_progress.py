@@ -1,0 +1,134 @@
+"""How far a batch has got, as a person reads it: done of total, elapsed time and an ETA."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from llmopt.store import BatchRecord, BatchStatus
+
+IN_FLIGHT = frozenset({BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING})
+RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """One batch's progress at one moment; ``eta`` is ``None`` when it cannot be told."""
+
+    total: int
+    done: int
+    elapsed: timedelta
+    eta: timedelta | None
+    in_flight: bool
+
+    @property
+    def percent(self) -> int:
+        return 0 if self.total == 0 else self.done * 100 // self.total
+
+    @property
+    def elapsed_text(self) -> str:
+        return human_duration(self.elapsed)
+
+    @property
+    def eta_text(self) -> str:
+        return "—" if self.eta is None else human_duration(self.eta)
+
+
+def progress_of(record: BatchRecord, now: datetime, *, rate: float | None = None) -> BatchProgress:
+    """``record``'s progress at ``now``, with an ETA when one can be told.
+
+    Only ``request_counts`` is read (never the ``requests`` map, which lists leave
+    out). Anthropic keeps every request ``processing`` until the whole batch ends, so
+    mid-flight the ETA comes from ``rate`` (requests a second this entry's recent
+    batches ran at, see :func:`recent_rate`); a provider that reports partial counts
+    gets the batch's own rate so far. Without either, or once overdue, no ETA.
+    """
+    counts = record.request_counts
+    total = sum(counts.get(kind, 0) for kind in ("processing", *RESULT_TYPES))
+    processing = counts.get("processing", 0)
+    done = total - processing
+    in_flight = record.status in IN_FLIGHT
+    started = record.submitted_at or record.created_at
+    finished = record.ended_at if not in_flight and record.ended_at is not None else now
+    elapsed = max(finished - started, timedelta(0))
+    eta = None
+    if in_flight and processing > 0 and record.submitted_at is not None:
+        if done > 0 and elapsed > timedelta(0):
+            eta = elapsed * processing / done
+        elif rate:
+            left = timedelta(seconds=total / rate) - elapsed
+            eta = left if left > timedelta(0) else None
+    return BatchProgress(total=total, done=done, elapsed=elapsed, eta=eta, in_flight=in_flight)
+
+
+def recent_rate(ended: Iterable[BatchRecord]) -> float | None:
+    """Requests a second over these ended batches (submitted to ended), or ``None``.
+
+    Pass an entry's most recent ended batches: what they took is the best guess of
+    what its batch in flight will take.
+    """
+    requests = 0
+    seconds = 0.0
+    for record in ended:
+        if record.submitted_at is None or record.ended_at is None:
+            continue
+        counts = record.request_counts
+        if counts.get("canceled", 0) or counts.get("expired", 0):
+            continue  # cut short: says nothing about the pace
+        requests += sum(counts.get(kind, 0) for kind in RESULT_TYPES)
+        seconds += (record.ended_at - record.submitted_at).total_seconds()
+    return requests / seconds if requests and seconds > 0 else None
+
+
+def human_duration(span: timedelta) -> str:
+    """``"2d 3h"``, ``"1h 05m"``, ``"4m 09s"`` or ``"12s"``: the two largest units."""
+    seconds = int(span.total_seconds())
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """One line of the batches table, formatted once in Python: the table is polled
+    every two seconds, and Django's template engine is slow per variable and filter."""
+
+    id: str
+    provider_batch_id: str
+    entry_key: str
+    status: str
+    total: int
+    done: int
+    percent: int
+    elapsed: str
+    eta: str
+    cost: str
+    created: str
+    in_flight: bool
+
+
+def batch_row(record: BatchRecord, progress: BatchProgress) -> BatchRow:
+    """``record`` as the batches table shows it."""
+    cost = record.cost_estimate_usd
+    return BatchRow(
+        id=record.id,
+        provider_batch_id=record.provider_batch_id or "",
+        entry_key=record.entry_key,
+        status=record.status.value,
+        total=progress.total,
+        done=progress.done,
+        percent=progress.percent,
+        elapsed=progress.elapsed_text,
+        eta=progress.eta_text,
+        cost="" if cost is None else f"${cost:.4f}",
+        created=record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        in_flight=progress.in_flight,
+    )

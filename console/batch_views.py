@@ -1,0 +1,197 @@
+"""The Batches pages: the live ledger list, one batch's detail, and cancel.
+
+Each page view also serves its own htmx fragment (``request.htmx``): the list's table
+and the detail's live part, re-fetched by polling while something shown is in flight
+and answered with 286 (htmx's "stop polling") once nothing is.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING
+
+from llmopt.config import load_document
+from llmopt.errors import RecordNotFound, StoreError
+from llmopt.store import BatchRecord, BatchStatus
+
+from .access import requires
+from .batch_cancel import CancelRefused, cancel_batch
+from .batch_progress import IN_FLIGHT, RESULT_TYPES, batch_row, progress_of, recent_rate
+from .roles import OPERATE, VIEW
+from .store import get_store
+from .views import AuthedRequest
+
+logger = logging.getLogger("console.batches")
+
+PAGE_SIZE = 50
+HISTORY = 10  # ended batches per entry that the ETA's pace is taken from
+ACTIVE = "active"  # the status filter for every in-flight status at once
+STATUS_CHOICES = [
+    (ACTIVE, "in flight"),
+    *((s.value, s.value.replace("_", " ")) for s in BatchStatus),
+]
+
+
+def _statuses(value: str) -> list[BatchStatus] | None:
+    """The statuses a ``status`` filter names; raises ``ValueError`` for an unknown one."""
+    if not value:
+        return None
+    if value == ACTIVE:
+        return sorted(IN_FLIGHT)
+    try:
+        return [BatchStatus(value)]
+    except ValueError:
+        choices = ", ".join(choice for choice, _ in STATUS_CHOICES)
+        raise ValueError(f"status must be one of {choices}, not {value!r}") from None
+
+
+def _page(value: str) -> int:
+    try:
+        page = int(value or 1)
+    except ValueError:
+        page = 0
+    if page < 1:
+        raise ValueError(f"page must be a whole number from 1, not {value!r}")
+    return page
+
+
+def _entry_keys() -> list[str]:
+    try:
+        return [entry.key for entry in load_document(get_store()).entries]
+    except StoreError:
+        return []  # the filter still works as free text
+
+
+@requires(VIEW)
+@require_GET
+@vary_on_headers("HX-Request")
+def batches(request: AuthedRequest) -> HttpResponse:
+    """Every batch, newest first, filtered by status and entry, 50 a page, live while in flight."""
+    status = request.GET.get("status", "")
+    entry = request.GET.get("entry", "")
+    context: dict[str, object] = {"status": status, "entry": entry, "choices": STATUS_CHOICES}
+    try:
+        statuses = _statuses(status)
+        page = _page(request.GET.get("page", ""))
+    except ValueError as exc:
+        context.update(filter_error=str(exc), rows=[], entry_keys=_entry_keys())
+        return render(request, "console/batches.html", context, status=400)
+    store = get_store()
+    filters = {"statuses": statuses, "entry_key": entry or None}
+    try:
+        records = store.list_batches(
+            **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, with_requests=False
+        )
+        total = store.count_batches(**filters)
+    except StoreError as exc:
+        logger.error("batches: store unreadable: %s", exc)
+        context.update(store_error=str(exc), rows=[])
+        return render(request, "console/batches.html", context, status=503)
+    now = timezone.now()
+    in_flight = {r.entry_key for r in records if r.status in IN_FLIGHT}
+    rates = _recent_rates(in_flight)
+    rows = [batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
+    detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
+    live = bool(in_flight)
+    pages = max(1, -(-total // PAGE_SIZE))
+    query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
+    context.update(
+        rows=rows,
+        detail_url=detail_url,
+        live=live,
+        total=total,
+        page=page,
+        pages=pages,
+        newer=urlencode({**query, "page": page - 1}) if page > 1 else "",
+        older=urlencode({**query, "page": page + 1}) if page < pages else "",
+    )
+    if request.htmx:
+        response = render(request, "console/batches.html#batch-table", context)
+        if not live:
+            response.status_code = HTMX_STOP_POLLING
+        return response
+    context["entry_keys"] = _entry_keys()
+    return render(request, "console/batches.html", context)
+
+
+def _recent_rates(entry_keys: set[str]) -> dict[str, float]:
+    """Each entry's recent pace (see ``recent_rate``); one small query per entry in flight."""
+    rates: dict[str, float] = {}
+    for key in entry_keys:
+        ended = get_store().list_batches(
+            statuses=[BatchStatus.ENDED], entry_key=key, limit=HISTORY, with_requests=False
+        )
+        rate = recent_rate(ended)
+        if rate is not None:
+            rates[key] = rate
+    return rates
+
+
+def _batch_or_404(batch_id: str) -> BatchRecord:
+    try:
+        return get_store().get_batch(batch_id)
+    except RecordNotFound as exc:
+        raise Http404(f"there is no batch {batch_id}") from exc
+
+
+def _render_detail(
+    request: AuthedRequest, record: BatchRecord, *, cancel_error: str = "", status: int = 200
+) -> HttpResponse:
+    rate = None
+    if record.status in IN_FLIGHT:
+        rate = _recent_rates({record.entry_key}).get(record.entry_key)
+    progress = progress_of(record, timezone.now(), rate=rate)
+    counts = [(kind, record.request_counts.get(kind, 0)) for kind in ("processing", *RESULT_TYPES)]
+    context = {
+        "batch": record,
+        "progress": progress,
+        "counts": counts,
+        "request_total": len(record.requests),
+        "can_cancel": request.user.has_perm(OPERATE) and record.status in IN_FLIGHT,
+        "cancel_error": cancel_error,
+    }
+    if request.htmx:
+        response = render(request, "console/batch_detail.html#batch-live", context, status=status)
+        if not progress.in_flight and status == 200:
+            response.status_code = HTMX_STOP_POLLING
+        return response
+    return render(request, "console/batch_detail.html", context, status=status)
+
+
+@requires(VIEW)
+@require_GET
+@vary_on_headers("HX-Request")
+def batch_detail(request: AuthedRequest, batch_id: str) -> HttpResponse:
+    """One batch: every field, counts per result type, its error, live progress, cancel."""
+    return _render_detail(request, _batch_or_404(batch_id))
+
+
+@requires(OPERATE)
+@require_POST
+def batch_cancel(request: AuthedRequest, batch_id: str) -> HttpResponse:
+    """Ask the provider to cancel the batch (operators only); audited as ``batch.cancel``."""
+    try:
+        cancel_batch(
+            get_store(),
+            batch_id,
+            actor=request.user.get_username(),
+            reason=request.POST.get("reason", "").strip(),
+        )
+    except RecordNotFound as exc:
+        raise Http404(f"there is no batch {batch_id}") from exc
+    except CancelRefused as exc:
+        record = _batch_or_404(batch_id)
+        return _render_detail(request, record, cancel_error=str(exc), status=exc.status)
+    messages.success(
+        request, f"Cancel requested for {batch_id}: requests not yet started will be canceled."
+    )
+    return redirect("batch-detail", batch_id=batch_id)
