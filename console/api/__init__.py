@@ -1,7 +1,8 @@
 """The console's JSON API: one ``NinjaAPI`` with a router per feature, docs at ``/api/docs``.
 
-The browser calls it with its Django session (CSRF checked on changes); each endpoint
-needs the same role as its page (``console.roles``). Every error is ``{"detail": ...}``.
+The browser calls it with its Django session (CSRF checked on changes), automation with
+an API token (``Authorization: Bearer``, see ``console.api.auth``); each endpoint needs
+the same role as its page (``console.roles``). Every error is ``{"detail": ...}``.
 
 ==============  ==========================================  ==========
 path            does                                        needs

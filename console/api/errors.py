@@ -47,9 +47,10 @@ def register_error_handlers(api: NinjaAPI) -> None:
     """Map llmopt's errors and ninja's own onto the envelope, with their status codes."""
 
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return api.create_response(
-            request, {"detail": "sign in to use the console API"}, status=401
-        )
+        # ninja's own "Unauthorized" means no credential at all; ours say what was wrong.
+        message = exc.message if exc.message != "Unauthorized" else ""
+        detail = message or "sign in or send an API token to use the console API"
+        return api.create_response(request, {"detail": detail}, status=401)
 
     def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         detail = [

@@ -42,6 +42,15 @@ class LLMEntry:
         safe: dict[str, Any] = redact(dict(self.configuration or {}))
         return safe
 
+    def __repr__(self) -> str:
+        # Tracebacks, debug logs and template-variable errors print entries: never the key.
+        shown = None if self.configuration is None else self.safe_configuration()
+        return (
+            f"LLMEntry(key={self.key!r}, index={self.index}, provider={self.provider!r}, "
+            f"model={self.model!r}, is_default={self.is_default}, configuration={shown!r}, "
+            f"config={self.config!r}, problems={self.problems!r})"
+        )
+
 
 class AIConfigDocument:
     """A read-only view of the ``aiconfigs`` document at one revision.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -31,6 +32,8 @@ from llmopt.store._records import (
 )
 
 SCHEMA_VERSION = 2
+
+_AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
 # The usage counters' columns spelled out per version: the migrations must create the
 # same schema whatever fields UsageRollup has today.
@@ -359,7 +362,9 @@ class SQLiteStore:
         where: list[str] = []
         params: list[Any] = []
         if before_id is not None:
-            if not before_id.isdigit():
+            # ASCII digits only, and few enough for SQLite's 64-bit INTEGER: str.isdigit()
+            # also accepts "²", and a longer number overflowed (a 500 from a bad cursor).
+            if not _AUDIT_ID.fullmatch(before_id):
                 raise ValueError(f"{before_id!r} is not an audit id of this store")
             where.append("id < ?")
             params.append(int(before_id))

@@ -91,3 +91,14 @@ def test_anonymous_callers_get_401_and_outsiders_403(
 @pytest.mark.parametrize("url", ["/api/audit", "/api/batches"])
 def test_an_operator_reads_them_too(operator: Client, store: Store, url: str) -> None:
     assert operator.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("cursor", ["9" * 40, "²", "abc"])
+def test_a_cursor_the_store_never_issued_is_a_422_not_a_server_error(
+    signed_in: Client, store: Store, cursor: str
+) -> None:
+    # Found while probing the API beside the fuzz run: a 40-digit cursor overflowed
+    # SQLite's INTEGER and answered 500.
+    response = signed_in.get("/api/audit", {"before_id": cursor})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "before_id"

@@ -91,3 +91,12 @@ def test_the_safe_configuration_masks_the_api_key() -> None:
         [{"provider": "anthropic", "configuration": {"model": "m", "apiKey": "sk-ant-1"}}]
     )
     assert doc.entries[0].safe_configuration() == {"model": "m", "apiKey": "********"}
+
+
+def test_an_entry_printed_in_a_traceback_or_log_shows_its_api_key_masked() -> None:
+    [entry] = document(
+        [{"provider": "anthropic", "configuration": {"model": "m", "apiKey": "sk-ant-hidden"}}]
+    ).entries
+    text = repr(entry)
+    assert "sk-ant-hidden" not in text and str(entry) == text
+    assert "'apiKey': '********'" in text and "key='anthropic:m'" in text

@@ -114,11 +114,12 @@ def test_a_revision_from_another_store_is_a_conflict_not_a_crash() -> None:
     store.close()
 
 
-def test_an_audit_cursor_this_store_never_issued_is_a_value_error() -> None:
+@pytest.mark.parametrize("cursor", ["abc", "9" * 40, "²", "-1", "1 ", ""])
+def test_an_audit_cursor_this_store_never_issued_is_a_value_error(cursor: str) -> None:
     store = SQLiteStore()
 
     with pytest.raises(ValueError, match="not an audit id"):
-        store.list_audit(before_id="abc")
+        store.list_audit(before_id=cursor)
     store.close()
 
 

@@ -1,0 +1,163 @@
+"""Every change leaves an audit record naming who made it: pages, API, commands, tokens.
+
+The API's mutations come from its OpenAPI schema and the pages that accept POST from
+the resolver: one added later without a sample change below fails here, on purpose,
+until someone shows that it is audited.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from llmopt.config import load_document
+from llmopt.killswitch import read_kill_switch, release_kill_switch
+from llmopt.store import Store
+
+from .conftest import user_in
+from .crawl import KEY, Site, operations, pages, seed_site
+
+pytestmark = pytest.mark.django_db
+CLI = f"cli:{getpass.getuser()}"
+
+
+def _other_ttl(store: Store) -> int:
+    config = load_document(store).entry(KEY).config
+    assert config is not None
+    return 300 if config.flags()["cacheTTL"] == 3600 else 3600
+
+
+# One valid change per API mutation, built from the store's current state.
+API_CHANGES: dict[str, Callable[[Site], dict[str, Any]]] = {
+    "PATCH /api/config/{key}": lambda site: {
+        "flags": {"cacheTTL": _other_ttl(site.store)},
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
+    "POST /api/kill-switch": lambda site: {"engaged": not read_kill_switch(site.store).engaged},
+    "POST /api/batches/{id}/cancel": lambda site: {},
+}
+
+
+def _edit_form(site: Site) -> dict[str, Any]:
+    document = load_document(site.store)
+    config = document.entry(KEY).config
+    assert config is not None
+    form: dict[str, Any] = {"revision": document.revision}
+    for name, value in config.flags().items():
+        if value is not False:
+            form[name] = "on" if value is True else value
+    form["cacheTTL"] = _other_ttl(site.store)
+    return form
+
+
+# One valid change per page that accepts POST: (url name, role, form), by a readable id.
+PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
+    "flag edit": ("config-edit", "operator", _edit_form),
+    "rollback": ("rollback", "operator", lambda site: {"action": "engage", "reason": "drill"}),
+    "restore": ("rollback", "operator", lambda site: {"action": "release", "reason": "drill"}),
+    "token create": (
+        "tokens",
+        "admin",
+        lambda site: {"user": site.samples["object_id"], "name": "new"},
+    ),
+    "token revoke": ("token-revoke", "admin", lambda site: {"reason": "rotated"}),
+}
+NOT_CHANGES = {"login", "logout", "admin:login", "admin:logout"}  # sessions, not data
+
+
+@pytest.fixture
+def site(store: Store, django_user_model: Any) -> Site:
+    release_kill_switch(store, actor="setup")
+    return seed_site(store, django_user_model)
+
+
+def actors_since(store: Store, before: set[str]) -> set[str]:
+    """Who the audit records written since ``before`` name (empty: nothing was recorded)."""
+    return {r.actor for r in store.list_audit(limit=10_000) if r.id not in before}
+
+
+def ids(store: Store) -> set[str]:
+    return {r.id for r in store.list_audit(limit=10_000)}
+
+
+def test_every_api_mutation_has_a_sample_change_here(site: Site) -> None:
+    mutations = {str(op) for op in operations(site.samples) if op.method != "get"}
+    assert mutations - set(API_CHANGES) == set()
+
+
+@pytest.mark.parametrize("credential", ["session", "token"])
+def test_every_api_mutation_is_audited_with_its_actor(
+    site: Site, client: Client, django_user_model: Any, credential: str
+) -> None:
+    extra: dict[str, Any] = {}
+    if credential == "session":
+        client.force_login(user_in(django_user_model, "operator"))
+        expected = "operator"
+    else:
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {site.operator_token}"
+        expected = "robot (token crawler)"
+    for op in operations(site.samples):
+        if op.method == "get":
+            continue
+        before = ids(site.store)
+        body = API_CHANGES[str(op)](site)
+        response = getattr(client, op.method)(
+            op.url, body, content_type="application/json", **extra
+        )
+        assert response.status_code == 200, (str(op), response.content)
+        assert actors_since(site.store, before) == {expected}, str(op)
+
+
+def test_every_page_that_accepts_post_has_a_sample_change_here(
+    site: Site, operator: Client
+) -> None:
+    covered = {name for name, _role, _form in PAGE_CHANGES.values()} | NOT_CHANGES
+    accepting = set()
+    for page in pages(site.samples):
+        if page.public or page.is_admin or page.name in covered:
+            continue
+        if operator.post(page.url, {}).status_code != 405:
+            accepting.add(page.name)
+    assert accepting == set()
+
+
+@pytest.mark.parametrize("change", list(PAGE_CHANGES))
+def test_every_page_change_is_audited_with_its_actor(
+    site: Site, client: Client, django_user_model: Any, change: str
+) -> None:
+    name, role, form = PAGE_CHANGES[change]
+    client.force_login(user_in(django_user_model, role))
+    [page] = [p for p in pages(site.samples) if p.name == name]
+    if change == "restore":
+        client.post(page.url, {"action": "engage"})
+    before = ids(site.store)
+    response = client.post(page.url, form(site))
+    assert response.status_code in (200, 302), response.content[:300]
+    assert actors_since(site.store, before) == {role}
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("llmopt_rollback", ["--reason", "drill"]),
+        ("llmopt_rollback", ["--restore"]),
+        ("llmopt_migrate", []),
+        ("llmopt_token", ["create", "--user", "robot", "--name", "cli"]),
+        ("llmopt_token", ["revoke", "--user", "robot", "--name", "crawler"]),
+    ],
+)
+def test_every_command_change_is_audited_with_the_shell_user(
+    site: Site, command: str, args: list[str]
+) -> None:
+    if args == ["--restore"]:
+        call_command("llmopt_rollback", stdout=StringIO())
+    before = ids(site.store)
+    call_command(command, *args, stdout=StringIO(), stderr=StringIO())
+    assert actors_since(site.store, before) == {CLI}
