@@ -54,13 +54,17 @@ def _statuses(value: str) -> list[BatchStatus] | None:
         raise ValueError(f"status must be one of {choices}, not {value!r}") from None
 
 
+# Past this the offset would overflow SQLite's integers; no ledger is that long.
+MAX_PAGE = 10_000_000
+
+
 def _page(value: str) -> int:
     try:
         page = int(value or 1)
     except ValueError:
         page = 0
-    if page < 1:
-        raise ValueError(f"page must be a whole number from 1, not {value!r}")
+    if not 1 <= page <= MAX_PAGE:
+        raise ValueError(f"page must be a whole number from 1 to {MAX_PAGE:,}, not {value!r}")
     return page
 
 

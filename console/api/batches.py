@@ -27,7 +27,8 @@ class BatchFilterIn(Schema):
     status: BatchStatus | None = None
     entry_key: str | None = Field(None, min_length=1)
     limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    # SQLite integers are 64-bit; nobody pages past a billion batches.
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class BatchOut(Schema):

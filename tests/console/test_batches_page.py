@@ -157,3 +157,5 @@ def test_the_api_pages_filters_by_entry_and_reads_one_batch(
     one = signed_in.get("/api/batches/b003").json()
     assert one["provider_batch_id"] == "msgbatch_3" and "requests" not in one
     assert signed_in.get("/api/batches", {"offset": -1}).status_code == 422
+    assert signed_in.get("/api/batches", {"offset": 10**30}).status_code == 422
+    assert signed_in.get("/batches/", {"page": 10**30}).status_code == 400
