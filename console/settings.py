@@ -169,8 +169,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-batches": {
         "task": "console.tasks.poll_batches",
         "schedule": float(LLMOPT_BATCH_POLL_SECONDS),
-        # A poll nobody ran before the next one is due is worth nothing: drop it.
-        "options": {"expires": float(LLMOPT_BATCH_POLL_SECONDS)},
+        # A poll left waiting while later ones were queued is worth nothing: drop it.
+        "options": {"expires": float(max(60, 2 * LLMOPT_BATCH_POLL_SECONDS))},
     },
     # "roll-up-usage": the usage roll-up task is scheduled here once Store.fold_usage exists.
     "prune-old-records": {

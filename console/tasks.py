@@ -58,10 +58,10 @@ def poll_batches(self: Task) -> list[str]:
         entry_keys = _entries_with_unfinished_batches()
     except StoreError as exc:
         _retry(self, exc)
-    interval = settings.LLMOPT_BATCH_POLL_SECONDS
+    # Stale polls (workers down or behind) are dropped rather than run in a burst later.
+    expires = max(60, 2 * settings.LLMOPT_BATCH_POLL_SECONDS)
     for entry_key in entry_keys:
-        # Expires at the next poll: a backlog of stale polls must not pile up.
-        poll_entry_batches.apply_async(args=[entry_key], expires=interval)
+        poll_entry_batches.apply_async(args=[entry_key], expires=expires)
     if entry_keys:
         logger.info("polling batches of %d entries: %s", len(entry_keys), ", ".join(entry_keys))
     return entry_keys
