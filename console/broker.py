@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 
-EMBEDDED_BROKER_URL = "filesystem://"
+EMBEDDED_BROKER_URL = "filesystem://localhost//"  # a host name keeps kombu from warning
 PROCESSED_KEPT_SECONDS = 24 * 3600
 """How long the embedded broker keeps message files it has delivered (see below)."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from console.broker import embedded_transport_options
+from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
 from console.celery import app as celery_app
 from llmopt.sandbox import SandboxServer, running_sandbox
 from llmopt.store import BatchStatus, SQLiteStore
@@ -122,7 +122,7 @@ def test_workers_with_beat_collect_a_submitted_batch_once(
             # Besides beat's polls, two explicit polls at once: the workers race for it.
             options = embedded_transport_options(var_dir)
             with celery_app.connection_for_write(
-                "filesystem://", transport_options=options
+                EMBEDDED_BROKER_URL, transport_options=options
             ) as connection:
                 for _ in range(2):
                     celery_app.send_task(

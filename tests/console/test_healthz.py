@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from console.broker import embedded_transport_options
+from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
 from llmopt.errors import StoreError
 from llmopt.store import Store
 
@@ -25,7 +25,7 @@ def closed_port() -> int:
 
 @pytest.fixture
 def embedded_broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_broker(monkeypatch, "filesystem://", embedded_transport_options(tmp_path))
+    use_broker(monkeypatch, EMBEDDED_BROKER_URL, embedded_transport_options(tmp_path))
 
 
 def test_healthz_answers_ok_without_a_login(
@@ -70,7 +70,7 @@ def test_healthz_is_503_when_the_embedded_brokers_queue_folder_is_gone(
 ) -> None:
     options = embedded_transport_options(tmp_path)
     (tmp_path / "broker" / "queue").rmdir()
-    use_broker(monkeypatch, "filesystem://", options)
+    use_broker(monkeypatch, EMBEDDED_BROKER_URL, options)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"] == "unreachable"
