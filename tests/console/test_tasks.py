@@ -15,7 +15,7 @@ from console.broker import embedded_transport_options
 from console.celery import app as celery_app
 from console.tasks import poll_batches, poll_entry_batches, prune_old_records
 from llmopt.errors import StoreError
-from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.sandbox import FaultRule, SandboxServer, running_sandbox
 from llmopt.store import (
     AuditEvent,
     BatchRecord,
@@ -232,3 +232,22 @@ def test_pruning_honours_longer_retention_settings(
     removed = prune_old_records.apply().get()
 
     assert removed == {"usage": 0, "audit": 0, "batches": 0, "results": 1, "broker_messages": 1}
+
+
+def test_a_pass_cut_short_by_its_time_bound_leaves_the_batch_to_the_next_one(
+    store: Store,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seed_sandbox_entry(store, sandbox)
+    record = submit_batch(store, ["slow"])
+    monkeypatch.setattr("console.tasks._PASS_SECONDS", 0.2)
+    # The provider hangs past the bound on every Message Batches call.
+    sandbox.add_fault(FaultRule.delay(2_000, paths=("/v1/messages/batches/{id}",)))
+
+    with caplog.at_level(logging.WARNING, logger="console.tasks"):
+        assert poll_entry_batches.apply(args=[ENTRY]).get() == []
+
+    assert "polling batches of main stopped after 0.2 s" in caplog.text
+    assert store.get_batch(record.id).status is BatchStatus.IN_PROGRESS
