@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -33,6 +35,17 @@ def _bool(name: str, *, default: bool) -> bool:
     if raw in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
+def _positive_int(name: str, *, default: int) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return value
 
 
 def _secret_key(var_dir: Path) -> str:
@@ -64,6 +77,16 @@ try:
     ARANGO_PASSWORD = env.str("ARANGO_PASSWORD", default="")
     LLMOPT_BACKUP_DIR = Path(env.str("LLMOPT_BACKUP_DIR", default=str(VAR_DIR / "backups")))
     LOG_LEVEL = env.str("LLMOPT_LOG_LEVEL", default="INFO").upper()
+    # What prune_old_records keeps, in days (expired reusable results always go).
+    LLMOPT_RETENTION_USAGE_DAYS = _positive_int("LLMOPT_RETENTION_USAGE_DAYS", default=35)
+    LLMOPT_RETENTION_AUDIT_DAYS = _positive_int("LLMOPT_RETENTION_AUDIT_DAYS", default=365)
+    LLMOPT_RETENTION_BATCH_DAYS = _positive_int("LLMOPT_RETENTION_BATCH_DAYS", default=30)
+    LLMOPT_BATCH_POLL_SECONDS = _positive_int("LLMOPT_BATCH_POLL_SECONDS", default=15)
+    # Celery: Redis in production; unset means the embedded broker under var/broker/.
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or EMBEDDED_BROKER_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = (
+        embedded_transport_options(VAR_DIR) if CELERY_BROKER_URL == EMBEDDED_BROKER_URL else {}
+    )
 except (environ.ImproperlyConfigured, ValueError) as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 
@@ -130,6 +153,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-headers
+
+# Celery (console/celery.py reads every CELERY_* setting). Tasks write their outcome to
+# the llmopt store, which is what the pages show, so there is no result backend.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task cut short by a lost worker runs again; all are idempotent
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # tasks are long enough that hoarding them starves peers
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "poll-batches": {
+        "task": "console.tasks.poll_batches",
+        "schedule": float(LLMOPT_BATCH_POLL_SECONDS),
+        # A poll left waiting while later ones were queued is worth nothing: drop it.
+        "options": {"expires": float(max(60, 2 * LLMOPT_BATCH_POLL_SECONDS))},
+    },
+    # "roll-up-usage": the usage roll-up task is scheduled here once Store.fold_usage exists.
+    "prune-old-records": {
+        "task": "console.tasks.prune_old_records",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -26,12 +26,17 @@ from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
 from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
 
 from .access import requires
+from .broker import BrokerUnavailable, check_broker
+from .celery import app as celery_app
 from .forms import FlagsForm
 from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
 from .summaries import optimization_summary
 
 logger = logging.getLogger("console")
+
+HEALTH_BROKER_TIMEOUT = 2.0
+"""Seconds the health check waits for the broker; load balancers time out soon after."""
 
 
 class AuthedRequest(HttpRequest):
@@ -61,16 +66,25 @@ def config_list(request: AuthedRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers: 200 when the llmopt store answers, 503 when it does not.
+    """For load balancers: 200 when the llmopt store and the Celery broker answer, else 503.
 
-    No login (a load balancer has none) and nothing secret: only whether it works.
+    No login (a load balancer has none) and nothing secret: only what works. The
+    reasons go to the log, with the broker's password masked.
     """
+    checks = {"store": "ok", "broker": "ok"}
     try:
         get_store().ping()
     except StoreError as exc:
         logger.error("health check: store unreachable: %s", exc)
-        return JsonResponse({"status": "unavailable", "store": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "store": "ok"})
+        checks["store"] = "unreachable"
+    try:
+        check_broker(celery_app, timeout=HEALTH_BROKER_TIMEOUT)
+    except BrokerUnavailable as exc:
+        logger.error("health check: broker unreachable: %s", exc)
+        checks["broker"] = "unreachable"
+    healthy = all(state == "ok" for state in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 def _entry_url(key: str) -> str:

@@ -227,6 +227,12 @@ class AnthropicBatchClient:
         if self._loop_thread.started:
             self._loop_thread.stop(self._client.close())
 
+    async def aclose(self) -> None:
+        """Release the SDK client's connections after async use (:meth:`run`,
+        :meth:`submit`, :meth:`resume` awaited on your own event loop, as a Celery task
+        does). Await it on that loop; the client must not be used afterwards."""
+        await self._client.close()
+
     # -- submitting ---------------------------------------------------------------------
 
     async def submit(self, requests: Sequence[BatchRequest]) -> list[BatchRecord]:

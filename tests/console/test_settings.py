@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,3 +37,29 @@ def test_a_store_path_that_cannot_be_created_fails_the_system_check(tmp_path: Pa
     assert result.returncode != 0
     assert "console.E001" in result.stderr
     assert "is not a writable folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LLMOPT_RETENTION_USAGE_DAYS", "0"),
+        ("LLMOPT_RETENTION_AUDIT_DAYS", "a year"),
+        ("LLMOPT_RETENTION_BATCH_DAYS", "-3"),
+        ("LLMOPT_BATCH_POLL_SECONDS", "1.5"),
+    ],
+)
+def test_a_retention_or_interval_that_is_not_a_positive_whole_number_stops_start_up(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    result = check(tmp_path, **{variable: value})
+    assert result.returncode != 0
+    assert f"llmopt console settings: {variable} must be a whole number" in result.stderr
+    assert repr(value) in result.stderr
+
+
+def test_without_a_broker_url_the_embedded_broker_lives_under_the_var_folder(
+    tmp_path: Path,
+) -> None:
+    result = check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in (tmp_path / "broker").iterdir()} == {"queue", "processed", "control"}

@@ -1,0 +1,149 @@
+"""Real Celery workers (subprocesses) on the embedded broker, against the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
+from console.celery import app as celery_app
+from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.store import BatchStatus, SQLiteStore
+
+from .celery_support import ENTRY, seed_sandbox_entry, submit_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = [sys.executable, "-m", "celery", "-A", "console.celery", "worker", "--pool=solo"]
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Worker:
+    """A worker process of its own session, so stopping it also stops its beat child."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path, *options: str) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*WORKER, "-n", f"{name}@%h", "-l", "INFO", *options],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self) -> None:
+        wait_until(
+            lambda: " ready." in self.text() or self.process.poll() is not None,
+            timeout=60,
+            what=f"{self.log.name} to start",
+        )
+        assert self.process.poll() is None, self.text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown: ends the task in hand
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        # Whatever the worker forked (the embedded beat) goes with it.
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with running_sandbox(latency_ms=50) as server:
+        yield server
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var"
+
+
+@pytest.fixture
+def worker_env(var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    return {
+        **env,
+        "LLMOPT_VAR_DIR": str(var_dir),
+        "LLMOPT_SQLITE_PATH": str(var_dir / "llmopt.sqlite3"),
+        "ARANGO_URL": "",
+        "LLMOPT_BATCH_POLL_SECONDS": "1",
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+    }
+
+
+@contextmanager
+def two_workers(env: dict[str, str], var_dir: Path) -> Iterator[tuple[Worker, Worker]]:
+    """Two workers on one embedded broker; the first runs beat, as `manage.py demo` does."""
+    started: list[Worker] = []
+    try:
+        started.append(Worker("beat", env, var_dir.parent / "beat.log", "--beat"))
+        started.append(Worker("second", env, var_dir.parent / "second.log"))
+        for worker in started:
+            worker.wait_ready()
+        yield started[0], started[1]
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def test_workers_with_beat_collect_a_submitted_batch_once(
+    sandbox: SandboxServer, var_dir: Path, worker_env: dict[str, str]
+) -> None:
+    var_dir.mkdir(parents=True)
+    store = SQLiteStore(var_dir / "llmopt.sqlite3")
+    try:
+        seed_sandbox_entry(store, sandbox)
+        with two_workers(worker_env, var_dir) as (beat, second):
+            record = submit_batch(store, ["first question", "second question", "third"])
+            # Besides beat's polls, two explicit polls at once: the workers race for it.
+            options = embedded_transport_options(var_dir)
+            with celery_app.connection_for_write(
+                EMBEDDED_BROKER_URL, transport_options=options
+            ) as connection:
+                for _ in range(2):
+                    celery_app.send_task(
+                        "console.tasks.poll_entry_batches", args=[ENTRY], connection=connection
+                    )
+            wait_until(
+                lambda: store.get_batch(record.id).status is BatchStatus.ENDED,
+                timeout=60,
+                what="the batch to be collected",
+            )
+        # Both workers have stopped: every poll that was going to happen has happened.
+        collected = store.get_batch(record.id)
+        assert collected.request_counts["succeeded"] == 3
+        for fingerprint in collected.requests.values():
+            assert store.get_result(fingerprint, now=collected.ended_at) is not None
+        assert sandbox.batch_calls()["results"] == 1
+        billed = sandbox.billing().total
+        assert billed.batch_requests_succeeded == billed.requests_succeeded == 3
+        assert "Sending due task poll-batches (console.tasks.poll_batches)" in beat.text()
+        logs = beat.text() + second.text()
+        assert "console.tasks.poll_entry_batches" in logs
+        assert sandbox.api_key not in logs
+    finally:
+        store.close()
