@@ -79,6 +79,9 @@ try:
     LOG_LEVEL = env.str("LLMOPT_LOG_LEVEL", default="INFO").upper()
     # What prune_old_records keeps, in days (expired reusable results always go).
     LLMOPT_RETENTION_USAGE_DAYS = _positive_int("LLMOPT_RETENTION_USAGE_DAYS", default=35)
+    LLMOPT_RETENTION_HOURLY_USAGE_DAYS = _positive_int(
+        "LLMOPT_RETENTION_HOURLY_USAGE_DAYS", default=400
+    )
     LLMOPT_RETENTION_AUDIT_DAYS = _positive_int("LLMOPT_RETENTION_AUDIT_DAYS", default=365)
     LLMOPT_RETENTION_BATCH_DAYS = _positive_int("LLMOPT_RETENTION_BATCH_DAYS", default=30)
     LLMOPT_BATCH_POLL_SECONDS = _positive_int("LLMOPT_BATCH_POLL_SECONDS", default=15)
@@ -172,7 +175,11 @@ CELERY_BEAT_SCHEDULE = {
         # A poll left waiting while later ones were queued is worth nothing: drop it.
         "options": {"expires": float(max(60, 2 * LLMOPT_BATCH_POLL_SECONDS))},
     },
-    # "roll-up-usage": the usage roll-up task is scheduled here once Store.fold_usage exists.
+    "roll-up-usage": {
+        "task": "console.tasks.roll_up_usage",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     "prune-old-records": {
         "task": "console.tasks.prune_old_records",
         "schedule": 3600.0,

@@ -125,6 +125,30 @@ async def _resume_once(entry_key: str) -> list[BatchRecord]:
         await client.aclose()
 
 
+# Wrappers flush their minute roll-ups every few seconds and keep them through a store
+# outage; folding an hour this long after it ends lets nearly all of them arrive first.
+# (A later one is still added to its hour by Store.add_usage, so none is lost.)
+ROLL_UP_LAG = timedelta(minutes=5)
+
+
+@app.task(bind=True, soft_time_limit=120, time_limit=180)
+def roll_up_usage(self: Task) -> int:
+    """Fold the per-minute usage roll-ups of ended hours into hourly ones (idempotent).
+
+    The overview and statistics read hourly roll-ups plus the few unfolded minutes,
+    so their cost stays flat however much history the store keeps. Returns the number
+    of hourly rows written. Run by beat every minute; a pass with nothing to fold is
+    one small query.
+    """
+    try:
+        written = get_store().fold_usage(through=datetime.now(UTC) - ROLL_UP_LAG)
+    except StoreError as exc:
+        _retry(self, exc)
+    if written:
+        logger.info("rolled up usage: %d hourly rows written", written)
+    return written
+
+
 @app.task(bind=True, soft_time_limit=300, time_limit=360)
 def prune_old_records(self: Task) -> dict[str, int]:
     """Delete records older than the retention settings, and expired reusable results.
@@ -137,6 +161,7 @@ def prune_old_records(self: Task) -> dict[str, int]:
     try:
         removed = get_store().prune(
             usage_before=now - timedelta(days=settings.LLMOPT_RETENTION_USAGE_DAYS),
+            usage_hours_before=now - timedelta(days=settings.LLMOPT_RETENTION_HOURLY_USAGE_DAYS),
             audit_before=now - timedelta(days=settings.LLMOPT_RETENTION_AUDIT_DAYS),
             batches_ended_before=now - timedelta(days=settings.LLMOPT_RETENTION_BATCH_DAYS),
             results_expired_by=now,

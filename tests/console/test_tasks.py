@@ -13,7 +13,7 @@ import pytest
 
 from console.broker import embedded_transport_options
 from console.celery import app as celery_app
-from console.tasks import poll_batches, poll_entry_batches, prune_old_records
+from console.tasks import poll_batches, poll_entry_batches, prune_old_records, roll_up_usage
 from llmopt.errors import StoreError
 from llmopt.sandbox import FaultRule, SandboxServer, running_sandbox
 from llmopt.store import (
@@ -60,12 +60,15 @@ def test_beat_polls_batches_at_the_poll_interval_and_prunes_hourly() -> None:
     schedule = celery_app.conf.beat_schedule
     assert {name: (entry["task"], entry["schedule"]) for name, entry in schedule.items()} == {
         "poll-batches": ("console.tasks.poll_batches", 15.0),
+        "roll-up-usage": ("console.tasks.roll_up_usage", 60.0),
         "prune-old-records": ("console.tasks.prune_old_records", 3600.0),
     }
     assert celery_app.conf.beat_schedule_filename.endswith("celerybeat-schedule")
 
 
-@pytest.mark.parametrize("task", [poll_batches, poll_entry_batches, prune_old_records])
+@pytest.mark.parametrize(
+    "task", [poll_batches, poll_entry_batches, roll_up_usage, prune_old_records]
+)
 def test_every_task_has_time_limits_and_speaks_only_json(task: Any) -> None:
     assert 0 < task.soft_time_limit < task.time_limit
     assert celery_app.conf.accept_content == ["json"]
@@ -182,8 +185,9 @@ def aged_records(store: Store, settings: Any, tmp_path: Path) -> Path:
     for days in (400, 10):
         old_audit(settings.LLMOPT_SQLITE_PATH, NOW - timedelta(days=days))
     store.add_usage(
-        UsageRollup(minute=NOW - timedelta(days=d), entry_key=ENTRY, calls=1) for d in (40, 1)
+        UsageRollup(minute=NOW - timedelta(days=d), entry_key=ENTRY, calls=1) for d in (500, 40, 1)
     )
+    store.fold_usage(through=NOW - timedelta(hours=2))  # as roll_up_usage keeps it
     store.insert_batch(
         batch("ended-long-ago", ENTRY, BatchStatus.ENDED, ended_at=NOW - timedelta(days=31))
     )
@@ -215,7 +219,14 @@ def test_pruning_removes_what_is_past_retention_and_keeps_the_rest(
 ) -> None:
     removed = prune_old_records.apply().get()
 
-    assert removed == {"usage": 1, "audit": 1, "batches": 1, "results": 1, "broker_messages": 1}
+    assert removed == {
+        "usage": 2,
+        "usage_hours": 1,
+        "audit": 1,
+        "batches": 1,
+        "results": 1,
+        "broker_messages": 1,
+    }
     assert {r.id for r in store.list_batches()} == {"ended-lately", "still-running"}
     assert len(store.usage(start=NOW - timedelta(days=60), end=NOW + timedelta(days=1))) == 1
     assert store.get_result("live", now=NOW) is not None
@@ -226,12 +237,20 @@ def test_pruning_honours_longer_retention_settings(
     store: Store, aged_records: Path, settings: Any
 ) -> None:
     settings.LLMOPT_RETENTION_AUDIT_DAYS = 500
-    settings.LLMOPT_RETENTION_USAGE_DAYS = 60
+    settings.LLMOPT_RETENTION_USAGE_DAYS = 600
+    settings.LLMOPT_RETENTION_HOURLY_USAGE_DAYS = 1000
     settings.LLMOPT_RETENTION_BATCH_DAYS = 90
 
     removed = prune_old_records.apply().get()
 
-    assert removed == {"usage": 0, "audit": 0, "batches": 0, "results": 1, "broker_messages": 1}
+    assert removed == {
+        "usage": 0,
+        "usage_hours": 0,
+        "audit": 0,
+        "batches": 0,
+        "results": 1,
+        "broker_messages": 1,
+    }
 
 
 def test_a_pass_cut_short_by_its_time_bound_leaves_the_batch_to_the_next_one(
@@ -251,3 +270,29 @@ def test_a_pass_cut_short_by_its_time_bound_leaves_the_batch_to_the_next_one(
 
     assert "polling batches of main stopped after 0.2 s" in caplog.text
     assert store.get_batch(record.id).status is BatchStatus.IN_PROGRESS
+
+
+def test_roll_up_folds_ended_hours_once_and_leaves_the_current_hour_to_the_minutes(
+    store: Store,
+) -> None:
+    now = datetime.now(UTC)
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    earlier = this_hour - timedelta(hours=3)
+    store.add_usage(
+        UsageRollup(minute=earlier + timedelta(minutes=m), entry_key=ENTRY, calls=2, cost_usd=0.5)
+        for m in range(0, 60, 10)
+    )
+    store.add_usage([UsageRollup(minute=now, entry_key=ENTRY, calls=7)])
+
+    written = roll_up_usage.apply().get()
+    again = roll_up_usage.apply().get()
+
+    assert written >= 1 and again == 0
+    hours = store.usage_by_hour(start=earlier, end=this_hour + timedelta(hours=1))
+    by_hour = {row.minute: (row.calls, row.cost_usd) for row in hours}
+    assert by_hour[earlier] == (12, 3.0)
+    assert by_hour[this_hour][0] == 7  # still read from the unfolded minute rows
+    # Folded minutes may now be pruned without changing what the statistics show.
+    store.prune(usage_before=now + timedelta(minutes=1))
+    after = store.usage_by_hour(start=earlier, end=this_hour + timedelta(hours=1))
+    assert {row.minute: row.calls for row in after}[earlier] == 12
