@@ -27,6 +27,19 @@ class BatchProgress:
         return 0 if self.total == 0 else self.done * 100 // self.total
 
     @property
+    def estimated_percent(self) -> int | None:
+        """How far the batch probably is, by time, while the provider reports nothing done.
+
+        Anthropic moves requests out of ``processing`` only when the whole batch ends, so
+        a bar of counts would sit at 0 % and jump; elapsed / (elapsed + ETA) moves while
+        you watch. ``None`` when counts say more, or no ETA can be told. Never 100.
+        """
+        if not self.in_flight or self.done or self.eta is None:
+            return None
+        whole = (self.elapsed + self.eta).total_seconds()
+        return min(99, int(self.elapsed.total_seconds() * 100 / whole)) if whole > 0 else None
+
+    @property
     def elapsed_text(self) -> str:
         return human_duration(self.elapsed)
 
@@ -108,6 +121,7 @@ class BatchRow:
     total: int
     done: int
     percent: int
+    estimated_percent: int | None
     elapsed: str
     eta: str
     cost: str
@@ -126,6 +140,7 @@ def batch_row(record: BatchRecord, progress: BatchProgress) -> BatchRow:
         total=progress.total,
         done=progress.done,
         percent=progress.percent,
+        estimated_percent=progress.estimated_percent,
         elapsed=progress.elapsed_text,
         eta=progress.eta_text,
         cost="" if cost is None else f"${cost:.4f}",

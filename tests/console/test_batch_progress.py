@@ -48,6 +48,18 @@ def test_with_every_request_still_processing_the_eta_comes_from_the_recent_pace(
     assert progress_of(batch, T0 + timedelta(hours=1), rate=0.1).eta is None  # overdue
 
 
+def test_while_the_provider_reports_nothing_done_the_bar_moves_by_time() -> None:
+    batch = record(counts={"processing": 100})
+    # 100 requests at 0.1 a second take 1000 s.
+    at = [progress_of(batch, T0 + timedelta(seconds=s), rate=0.1) for s in (100, 500, 990)]
+    assert [p.estimated_percent for p in at] == [10, 50, 99]
+    assert progress_of(batch, T0 + timedelta(seconds=100)).estimated_percent is None  # no pace
+    partial = record(counts={"processing": 75, "succeeded": 25})
+    assert progress_of(partial, T0 + timedelta(minutes=1), rate=0.1).estimated_percent is None
+    ended = record(BatchStatus.ENDED, counts={"succeeded": 100}, ended_at=T0)
+    assert progress_of(ended, T0, rate=0.1).estimated_percent is None
+
+
 def test_an_ended_batch_has_its_final_elapsed_time_and_no_eta() -> None:
     ended = record(
         BatchStatus.ENDED,

@@ -142,9 +142,15 @@ class Command(BaseCommand):
         ]
         if not options["no_traffic"]:
             children.append(ChildSpec("traffic", [python, manage, "demo_traffic"]))
-        # The Celery worker and beat (batch polling, usage roll-ups, pruning) go here:
-        #   ChildSpec("celery", [python, "-m", "celery", "-A", "console.celery",
-        #                        "worker", "--beat", "--pool=solo"])
+        # The Celery worker with its beat: batch polling, usage roll-ups, pruning. The
+        # embedded broker (files under VAR_DIR) needs no service; solo pool, one process.
+        children.append(
+            ChildSpec(
+                "celery",
+                [python, "-m", "celery", "-A", "console.celery", "worker", "--beat"]
+                + ["--pool=solo", "--loglevel=INFO"],
+            )
+        )
         children.append(
             ChildSpec(
                 "console",
