@@ -83,9 +83,11 @@ class Site:
     operator_token: str
 
 
-def seed_site(store: Store, django_user_model: Any) -> Site:
+def seed_site(
+    store: Store, django_user_model: Any, aiconfigs: dict[str, Any] | None = None
+) -> Site:
     """Seed the store (entries with the API key, one running batch) and a token."""
-    seed(store)
+    seed(store, aiconfigs)
     store.insert_batch(
         BatchRecord(
             id=BATCH_ID,

@@ -7,8 +7,10 @@ until someone shows that it is audited.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import Any
 
@@ -16,11 +18,14 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from llmopt.batching import BatchRequest
 from llmopt.config import load_document
 from llmopt.killswitch import read_kill_switch, release_kill_switch
-from llmopt.store import Store
+from llmopt.sandbox import BatchOptions, SandboxServer, running_sandbox
+from llmopt.store import BatchRecord, Store
+from llmopt.wrapper import batch_client_for_entry
 
-from .conftest import user_in
+from .conftest import AICONFIGS, user_in
 from .crawl import KEY, Site, operations, pages, seed_site
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +46,7 @@ API_CHANGES: dict[str, Callable[[Site], dict[str, Any]]] = {
         "reason": "audit test",
     },
     "POST /api/kill-switch": lambda site: {"engaged": not read_kill_switch(site.store).engaged},
-    "POST /api/batches/{id}/cancel": lambda site: {},
+    "POST /api/batches/{batch_id}/cancel": lambda site: {"reason": "audit test"},
 }
 
 
@@ -68,14 +73,39 @@ PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
         lambda site: {"user": site.samples["object_id"], "name": "new"},
     ),
     "token revoke": ("token-revoke", "admin", lambda site: {"reason": "rotated"}),
+    "batch cancel": ("batch-cancel", "operator", lambda site: {"reason": "audit test"}),
 }
 NOT_CHANGES = {"login", "logout", "admin:login", "admin:logout"}  # sessions, not data
 
 
 @pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
+def sandbox() -> Iterator[SandboxServer]:
+    # Batches that take an hour: the one the site submits is still cancellable.
+    with running_sandbox(batches=BatchOptions(item_seconds=3600)) as server:
+        yield server
+
+
+@pytest.fixture
+def site(store: Store, django_user_model: Any, sandbox: SandboxServer) -> Site:
+    """The crawl's site, its Anthropic entry pointed at the sandbox, with a real batch
+    in flight there, so that cancelling it is a real change (and must be audited)."""
     release_kill_switch(store, actor="setup")
-    return seed_site(store, django_user_model)
+    aiconfigs = copy.deepcopy(AICONFIGS)
+    aiconfigs["llm"][0]["configuration"]["baseUrl"] = sandbox.base_url
+    site = seed_site(store, django_user_model, aiconfigs)
+
+    async def submit_one() -> BatchRecord:
+        client = batch_client_for_entry(store, KEY)
+        try:
+            request = {"max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+            [record] = await client.submit([BatchRequest(request)])
+            return record
+        finally:
+            await client.aclose()
+
+    record = asyncio.run(submit_one())
+    site.samples.update(id=record.id, batch_id=record.id)
+    return site
 
 
 def actors_since(store: Store, before: set[str]) -> set[str]:
