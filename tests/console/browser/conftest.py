@@ -2,7 +2,10 @@
 
 The console under test is ``manage.py demo`` run as a user runs it: its own process, the
 embedded store under a temporary var dir, the sandbox, the traffic generator, the Celery
-worker and beat. One demo serves every journey of the session (starting it costs seconds).
+worker and beat. One demo serves every journey of a module (starting it costs seconds)
+and stops with it, so the rest of the suite does not share the machine with it.
+Playwright's sync API keeps an event loop running in this thread while it is open: it is
+module-scoped too, or asyncio tests that run later would find that loop.
 
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``.ci/run``
 installs it with apt-get). Without it the tests fail and say how to install it, rather
@@ -58,7 +61,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
     var_dir = Path(tempfile.mkdtemp(prefix="llmopt-browser-"))
     port = _free_port()
@@ -108,7 +111,7 @@ def demo() -> Iterator[Demo]:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(

@@ -1,0 +1,162 @@
+"""The console's journeys in real Chromium, against one running demo (in this order).
+
+1. An operator edits a flag: the validation error shows inline, then a valid value saves.
+2. A live batch of the demo's traffic: its bar moves without a reload; polling stops at
+   the end.
+3. Rollback from the header, then restore: the demo's live traffic goes plain and comes
+   back. The traffic generator calls a real OptimizedLLMWrapper every 1–2 s and logs each
+   call's path (``cached`` / ``batched`` / ``standard``); the overview counts optimized
+   and standard calls from the store's roll-ups. Both must follow the button.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from .conftest import Demo
+
+ANTHROPIC = "/config/entry/?key=anthropic%3Aclaude-sonnet-4-6"
+
+
+def test_an_invalid_value_is_explained_beside_its_field_and_a_valid_one_is_saved(
+    page: Page,
+) -> None:
+    page.goto("/config/")
+    page.get_by_role("link", name=re.compile("claude-sonnet-4-6")).first.click()
+    expect(page).to_have_url(re.compile(re.escape(ANTHROPIC)))
+
+    timeout = page.locator("#id_batchTimeout")
+    original = timeout.input_value()
+    timeout.fill("99999")
+    page.get_by_role("button", name="Save").click()
+
+    field = page.locator("#field-batchTimeout")
+    expect(field).to_have_class(re.compile(r"\binvalid\b"))
+    expect(field.locator(".error")).to_contain_text("batchTimeout")
+    # Nothing was saved: a fresh load still shows the stored value.
+    page.goto(ANTHROPIC)
+    expect(page.locator("#id_batchTimeout")).to_have_value(original)
+
+    new_value = "45" if original != "45" else "46"
+    page.locator("#id_batchTimeout").fill(new_value)
+    page.fill("#id_reason", "browser journey")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    expect(page.locator("#id_batchTimeout")).to_have_value(new_value)
+    page.goto("/audit/?action=config.update")
+    expect(page.locator("main")).to_contain_text("browser journey")
+
+
+@pytest.mark.timeout(300)
+def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
+    page: Page,
+) -> None:
+    # The generator sends a batch every 20–30 s; each runs for 12–52 s in the sandbox.
+    # A list showing nothing in flight stops polling, so look again until one is there.
+    row = page.locator("tr.in-flight a[href^='/batches/batch_']").first
+    for _ in range(60):
+        page.goto("/batches/?status=active")
+        if row.count():
+            break
+        page.wait_for_timeout(2_000)
+    row.click()
+    expect(page).to_have_url(re.compile(r"/batches/batch_[^/]+/$"))
+    path = page.url.split("//", 1)[1].split("/", 1)[1]
+
+    polls: list[str] = []
+
+    def count(request: Request) -> None:
+        if request.url.endswith(path) and request.header_value("hx-request") == "true":
+            polls.append(request.url)
+
+    page.on("request", count)
+    live = page.locator("#batch-live")
+    expect(page.locator("#batch-status")).to_have_text(re.compile("in_progress|pending"))
+    first = live.inner_text()
+    # The live section is replaced by htmx polling: elapsed time (and the bar) move on.
+    page.wait_for_function(
+        "first => document.querySelector('#batch-live').innerText !== first", arg=first
+    )
+    assert polls, "the page changed without polling?"
+
+    expect(page.locator("#batch-status")).to_have_text("ended", timeout=120_000)
+    bar = page.locator("#batch-live progress")
+    expect(bar).to_have_attribute("value", bar.get_attribute("max") or "")
+    succeeded = int(page.locator("#count-succeeded").inner_text())
+    assert succeeded > 0
+    # Polling has stopped: no further requests for the fragment.
+    after_end = len(polls)
+    page.wait_for_timeout(6_000)
+    assert len(polls) == after_end
+    expect(page.locator("#cancel-form")).to_have_count(0)
+
+
+CALLS = re.compile(r"(\d+) optimized · (\d+) standard")
+
+
+def recent_calls(page: Page) -> tuple[int, int]:
+    found = CALLS.search(page.locator("#recent-calls").inner_text())
+    assert found, page.locator("#recent-calls").inner_text()
+    return int(found[1]), int(found[2])
+
+
+def wait_until(page: Page, check: Callable[[int, int], bool], timeout: float = 30.0) -> None:
+    """Wait until the overview's live fragment (polled by htmx, no reload) shows
+    (optimized, standard) call counts that satisfy ``check``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        if check(*recent_calls(page)):
+            return
+    raise AssertionError(f"never held; last seen {recent_calls(page)}")
+
+
+def traffic_paths_since(demo: Demo, since: int) -> list[str]:
+    lines = [line for line in demo.log[since:] if line.startswith("[traffic]")]
+    return [m[1] for line in lines if (m := re.search(r" (cached|batched|standard) ", line))]
+
+
+@pytest.mark.timeout(300)
+def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_it_back(
+    page: Page, demo: Demo
+) -> None:
+    page.goto("/")
+    expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\breleased\b"))
+    wait_until(page, lambda optimized, _: optimized > 0, timeout=60)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    mark = len(demo.log)
+    page.locator("#header-rollback").click()
+    expect(page.get_by_role("status")).to_contain_text("All optimization is off")
+    expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\bengaged\b"))
+
+    page.goto("/")
+    expect(page.locator("#kill-switch")).to_contain_text("OFF")
+    _, standard_before = recent_calls(page)
+    wait_until(page, lambda _, standard: standard > standard_before)
+    # The generator's own log: its calls now go out plain. (A call already on the wire
+    # when the switch flipped may still say cached; the last ones may not.)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and traffic_paths_since(demo, mark)[-3:] != ["standard"] * 3:
+        time.sleep(0.5)
+    assert traffic_paths_since(demo, mark)[-3:] == ["standard"] * 3
+
+    page.goto("/rollback/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    mark = len(demo.log)
+    page.locator("#restore").click()
+    expect(page.get_by_role("status")).to_contain_text("Optimization restored")
+    page.goto("/")
+    expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\breleased\b"))
+    optimized_before, _ = recent_calls(page)
+    wait_until(page, lambda optimized, _: optimized > optimized_before)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "cached" not in traffic_paths_since(demo, mark):
+        time.sleep(0.5)
+    assert "cached" in traffic_paths_since(demo, mark)
