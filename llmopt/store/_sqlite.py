@@ -23,6 +23,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     StoredResult,
+    UsageBucket,
     UsageRollup,
     as_utc,
     batch_fields_as_json,
@@ -135,6 +136,11 @@ _HOUR_UPSERT = (
 # Stored minutes are fixed-width ISO text, so an hour's key is a prefix plus a constant.
 _HOUR_OF_MINUTE = "substr(minute, 1, 13) || ':00:00.000000+00:00'"
 _SUMMED = ", ".join(f"SUM({name})" for name in USAGE_COUNTERS)
+# A bucket's start from an hour's fixed-width ISO key (see _HOUR_OF_MINUTE).
+_BUCKET_OF_HOUR: dict[str, str] = {
+    "hour": "hour",
+    "day": "substr(hour, 1, 10) || 'T00:00:00.000000+00:00'",
+}
 # No watermark reads as '', which sorts before every stored time: nothing is folded.
 _WATERMARK = "COALESCE((SELECT through FROM usage_fold), '')"
 
@@ -579,6 +585,40 @@ class SQLiteStore:
         )
         params = {"start": first, "end": last, "entry_key": entry_key}
         with self._wrapped("read usage by hour") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return _rollups(rows)
+
+    def usage_summary(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: UsageBucket | None = None,
+        by_entry: bool = False,
+        entry_key: str | None = None,
+    ) -> list[UsageRollup]:
+        """See ``Store.usage_summary``."""
+        if bucket is not None and bucket not in _BUCKET_OF_HOUR:
+            raise ValueError(f"bucket must be 'hour', 'day' or None, not {bucket!r}")
+        first = iso(whole_hour(start, what="start"))
+        last = iso(whole_hour(end, what="end"))
+        entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+        at = ":start" if bucket is None else _BUCKET_OF_HOUR[bucket]
+        entry = "entry_key" if by_entry else "''"
+        # The hourly view of usage_by_hour, summed again in SQLite: the caller gets the
+        # few rows it shows instead of one per hour and entry.
+        sql = (
+            f"WITH w(through) AS (SELECT {_WATERMARK}), "
+            f"hours(hour, entry_key, {_COUNTERS}) AS ("
+            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w "
+            f"WHERE hour >= :start AND hour < :end AND hour < w.through{entry_filter} "
+            "UNION ALL "
+            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_COUNTERS} FROM usage, w "
+            f"WHERE minute >= :start AND minute < :end AND minute >= w.through{entry_filter}) "
+            f"SELECT {at}, {entry}, {_SUMMED} FROM hours GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        params = {"start": first, "end": last, "entry_key": entry_key}
+        with self._wrapped("summarise usage") as conn:
             rows = conn.execute(sql, params).fetchall()
         return _rollups(rows)
 
