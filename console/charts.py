@@ -1,7 +1,7 @@
 """Line charts as inline SVG, drawn on the server: no chart library, nothing to download.
 
 A ``Chart`` holds its numbers once; the template draws it with ``chart.svg`` and lists
-the same numbers in a table (``chart.rows``) for screen readers and copy-paste.
+the same numbers in a table (``chart.table_rows``) for screen readers and copy-paste.
 """
 
 from __future__ import annotations
@@ -48,6 +48,22 @@ class Chart:
             (label, ["—" if (v := s.values[i]) is None else self.fmt(v) for s in self.series])
             for i, label in enumerate(self.labels)
         ]
+
+    @property
+    def table_rows(self) -> SafeString:
+        """``rows`` as the table's ``<tr>`` elements, escaped like a template would.
+
+        Built here because a template loop over 168 hours times every series costs
+        tens of milliseconds a page.
+        """
+        return format_html_join(
+            "",
+            "<tr><td>{}</td>{}</tr>",
+            (
+                (label, format_html_join("", "<td>{}</td>", ((v,) for v in values)))
+                for label, values in self.rows
+            ),
+        )
 
     @property
     def svg(self) -> SafeString:

@@ -1,8 +1,9 @@
 """The numbers behind the Statistics and Overview pages and ``/api/statistics``.
 
-Everything is summed from ``Store.usage_by_hour`` (hourly roll-ups plus the unfolded
-tail), so a 30-day view reads about 3,600 rows for five entries, never the minutes;
-only "the last five minutes" reads minute roll-ups, a handful of them.
+Everything is summed by the store (``Store.usage_summary`` over hourly roll-ups plus
+the unfolded tail), so a view reads the rows it shows: a 30-day series is 30 rows,
+totals are one row per entry, never the 3,600 hourly rows of five entries. Only "the
+last five minutes" reads minute roll-ups, a handful of them.
 
 ==========  =================  ==============
 range       series bucket      points
@@ -152,15 +153,18 @@ def statistics(
     Raises ``KeyError`` for an unknown range and ``StoreError`` when the store fails.
     """
     window = RANGES[range_name]
-    end = (_day_start(now) if window.bucket == DAY else _hour_start(now)) + window.bucket
+    daily = window.bucket == DAY
+    end = (_day_start(now) if daily else _hour_start(now)) + window.bucket
     start = end - window.span
-    rows = store.usage_by_hour(start=start, end=end, entry_key=entry_key)
     buckets = [start + i * window.bucket for i in range(window.span // window.bucket)]
     series = {at: Totals() for at in buckets}
     per_entry: dict[str, Totals] = {}
-    daily = window.bucket == DAY
-    for row in rows:
-        series[row.minute.replace(hour=0) if daily else row.minute].add(row)
+    # One read per bucket and entry (150 rows for 30 days of five entries) serves both
+    # the series and the per-entry totals: the store scans the hours once.
+    for row in store.usage_summary(
+        start=start, end=end, bucket="day" if daily else "hour", by_entry=True, entry_key=entry_key
+    ):
+        series[row.minute].add(row)
         per_entry.setdefault(row.entry_key, Totals()).add(row)
     overall = Totals()
     for totals in per_entry.values():
@@ -204,12 +208,14 @@ ACTIVE_BATCH_CAP = 100
 def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
     """Today's totals (UTC), calls of the last five minutes, and batches in flight."""
     if today is None:
-        today = Totals.of(store.usage_by_hour(start=_day_start(now), end=_hour_start(now) + HOUR))
+        today = Totals.of(store.usage_summary(start=_day_start(now), end=_hour_start(now) + HOUR))
     minute = now.astimezone(UTC).replace(second=0, microsecond=0)
     # The current minute counts as one of the five: it is the liveliest.
     end = minute + timedelta(minutes=1)
     recent = Totals.of(store.usage(start=end - RECENT, end=end))
-    active = store.list_batches(statuses=ACTIVE_BATCH_STATUSES, limit=ACTIVE_BATCH_CAP)
+    active = store.list_batches(
+        statuses=ACTIVE_BATCH_STATUSES, limit=ACTIVE_BATCH_CAP, with_requests=False
+    )
     return Live(
         today=today,
         recent=recent,
@@ -219,23 +225,20 @@ def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
 
 
 def overview(store: Store, *, now: datetime, failed_batches: int = 5) -> Overview:
-    """Everything the Overview page shows, from this month's hourly roll-ups and the ledger."""
-    month_start = _day_start(now).replace(day=1)
-    day_start = _day_start(now)
-    trouble_start = _hour_start(now) + HOUR - DAY
-    rows = store.usage_by_hour(start=min(month_start, trouble_start), end=_hour_start(now) + HOUR)
-    month, today = Totals(), Totals()
-    trouble: dict[str, Totals] = {}
-    for row in rows:
-        if row.minute >= month_start:
-            month.add(row)
-        if row.minute >= day_start:
-            today.add(row)
-        if row.minute >= trouble_start:
-            trouble.setdefault(row.entry_key, Totals()).add(row)
+    """Everything the Overview page shows, from the store's usage sums and the ledger."""
+    end = _hour_start(now) + HOUR
+    trouble_start = end - DAY
+    month = Totals.of(store.usage_summary(start=_day_start(now).replace(day=1), end=end))
+    today = Totals.of(store.usage_summary(start=_day_start(now), end=end))
+    trouble = {
+        row.entry_key: Totals.of([row])
+        for row in store.usage_summary(start=trouble_start, end=end, by_entry=True)
+    }
     return Overview(
         live=live(store, now=now, today=today),
         month=month,
         trouble=[(key, t) for key, t in sorted(trouble.items()) if t.errors or t.fallbacks],
-        failed_batches=store.list_batches(statuses=[BatchStatus.FAILED], limit=failed_batches),
+        failed_batches=store.list_batches(
+            statuses=[BatchStatus.FAILED], limit=failed_batches, with_requests=False
+        ),
     )

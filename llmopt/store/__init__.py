@@ -17,6 +17,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     StoredResult,
+    UsageBucket,
     UsageRollup,
 )
 from llmopt.store._sqlite import SQLiteStore
@@ -33,6 +34,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoredResult",
+    "UsageBucket",
     "UsageRollup",
     "open_store",
     "store_from_env",

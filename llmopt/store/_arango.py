@@ -26,6 +26,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     StoredResult,
+    UsageBucket,
     UsageRollup,
     as_utc,
     batch_fields_as_json,
@@ -50,6 +51,11 @@ _FOLD_KEY = "usage_fold"  # in the state collection: {through: <the watermark>}
 # Stored minutes are fixed-width ISO text, so an hour's key is a prefix plus a constant.
 _HOUR_OF = 'CONCAT(SUBSTRING({0}.minute, 0, 13), ":00:00.000000+00:00")'
 _AGGREGATE = ", ".join(f"{name} = SUM(u.{name})" for name in USAGE_COUNTERS)
+# A bucket's start from an hourly roll-up's minute (fixed-width ISO text).
+_BUCKET_OF_HOUR: dict[str, str] = {
+    "hour": "u.minute",
+    "day": 'CONCAT(SUBSTRING(u.minute, 0, 10), "T00:00:00.000000+00:00")',
+}
 _COLLECTED = ", ".join(f"{name}" for name in USAGE_COUNTERS)
 
 
@@ -504,11 +510,61 @@ class ArangoStore:
             "start": iso(whole_hour(start, what="start")),
             "end": iso(whole_hour(end, what="end")),
         }
+        aql = (
+            self._hourly_aql(bind, entry_key)
+            + "FOR r IN APPEND(folded, tail) SORT r.minute, r.entry_key RETURN r"
+        )
+        with _wrapped("read usage by hour"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("usage roll-up"):
+            return [UsageRollup.model_validate(row) for row in rows]
+
+    def usage_summary(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: UsageBucket | None = None,
+        by_entry: bool = False,
+        entry_key: str | None = None,
+    ) -> list[UsageRollup]:
+        """See ``Store.usage_summary``."""
+        if bucket is not None and bucket not in _BUCKET_OF_HOUR:
+            raise ValueError(f"bucket must be 'hour', 'day' or None, not {bucket!r}")
+        bind: dict[str, Any] = {
+            "@c": self._names.usage,
+            "@hours": self._names.usage_hours,
+            "state_id": f"{self._names.state}/{_FOLD_KEY}",
+            "start": iso(whole_hour(start, what="start")),
+            "end": iso(whole_hour(end, what="end")),
+        }
+        at = "@start" if bucket is None else _BUCKET_OF_HOUR[bucket]
+        entry = "u.entry_key" if by_entry else '""'
+        # The hourly view of usage_by_hour, collected again in the server: only the
+        # summed rows travel.
+        aql = (
+            self._hourly_aql(bind, entry_key)
+            + f"FOR u IN APPEND(folded, tail) COLLECT minute = {at}, entry_key = {entry} "
+            f"AGGREGATE {_AGGREGATE} SORT minute, entry_key "
+            f"RETURN {{minute, entry_key, {_COLLECTED}}}"
+        )
+        with _wrapped("summarise usage"):
+            rows = list(self._query(self._db, aql, bind))
+        with _decoding("usage roll-up"):
+            return [UsageRollup.model_validate(row) for row in rows]
+
+    @staticmethod
+    def _hourly_aql(bind: dict[str, Any], entry_key: str | None) -> str:
+        """AQL setting ``folded`` and ``tail``: hourly roll-ups below and above the watermark.
+
+        Expects ``@@c``, ``@@hours``, ``state_id``, ``start`` and ``end`` in ``bind``;
+        adds ``entry_key`` when filtering on one.
+        """
         entry_filter = ""
         if entry_key is not None:
             entry_filter = "FILTER u.entry_key == @entry_key "
             bind["entry_key"] = entry_key
-        aql = (
+        return (
             "LET through = NOT_NULL(DOCUMENT(@state_id).through, '') "
             "LET folded = (FOR u IN @@hours "
             "FILTER u.minute >= @start AND u.minute < @end AND u.minute < through "
@@ -520,12 +576,7 @@ class ArangoStore:
             + f"COLLECT minute = {_HOUR_OF.format('u')}, entry_key = u.entry_key "
             f"AGGREGATE {_AGGREGATE} "
             f"RETURN {{minute, entry_key, {_COLLECTED}}}) "
-            "FOR r IN APPEND(folded, tail) SORT r.minute, r.entry_key RETURN r"
         )
-        with _wrapped("read usage by hour"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("usage roll-up"):
-            return [UsageRollup.model_validate(row) for row in rows]
 
     def fold_usage(self, *, through: datetime) -> int:
         """See ``Store.fold_usage``."""

@@ -14,6 +14,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     StoredResult,
+    UsageBucket,
     UsageRollup,
 )
 
@@ -165,6 +166,28 @@ class Store(Protocol):
         the watermark come from the hourly roll-ups, later ones are summed from the
         minute roll-ups in the store. Use it for charts and totals over days.
         Raises ``ValueError`` when ``start`` or ``end`` is not the start of an hour.
+        """
+        ...
+
+    def usage_summary(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: UsageBucket | None = None,
+        by_entry: bool = False,
+        entry_key: str | None = None,
+    ) -> list[UsageRollup]:
+        """``usage_by_hour`` over the same arguments, summed in the store.
+
+        Sums per ``bucket`` (``"hour"``; ``"day"``, a UTC day; ``None``: the whole
+        range) and, when ``by_entry``, per entry, ordered by bucket then entry. Each
+        row's ``minute`` is its bucket's start (``start`` when ``bucket`` is
+        ``None``; a day bucket starts at midnight even when ``start`` is later), and
+        its ``entry_key`` is ``""`` unless ``by_entry``. Buckets and entries without
+        usage have no row, so an empty range gives ``[]``. Use it for totals and
+        charts: 30 days by day is 30 rows, not 720 per entry. Raises ``ValueError``
+        when ``start`` or ``end`` is not the start of an hour, or for another bucket.
         """
         ...
 

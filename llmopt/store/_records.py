@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, field_validator
 
@@ -194,6 +194,9 @@ class UsageRollup(BaseModel):
         sums = {name: getattr(self, name) + getattr(other, name) for name in USAGE_COUNTERS}
         return self.model_copy(update=sums)
 
+
+# How Store.usage_summary groups hours: by hour, or by UTC day.
+UsageBucket = Literal["hour", "day"]
 
 USAGE_COUNTERS: tuple[str, ...] = tuple(
     name for name in UsageRollup.model_fields if name not in ("minute", "entry_key")

@@ -23,6 +23,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     StoredResult,
+    UsageBucket,
     UsageRollup,
     as_utc,
     batch_fields_as_json,
@@ -31,7 +32,7 @@ from llmopt.store._records import (
     whole_hour,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -116,6 +117,15 @@ _MIGRATIONS: tuple[str, ...] = (
         through TEXT NOT NULL
     );
     """,
+    # 3: a batch's requests map (up to 100,000 fingerprints) in a column of its own, so
+    # listing batches never reads it; an index for the Batches page's entry + status filter.
+    """
+    ALTER TABLE batches ADD COLUMN requests TEXT NOT NULL DEFAULT '{}';
+    UPDATE batches SET
+        requests = COALESCE(json_extract(body, '$.requests'), '{}'),
+        body = json_remove(body, '$.requests');
+    CREATE INDEX batches_entry_status ON batches (entry_key, status, created_at);
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -135,6 +145,11 @@ _HOUR_UPSERT = (
 # Stored minutes are fixed-width ISO text, so an hour's key is a prefix plus a constant.
 _HOUR_OF_MINUTE = "substr(minute, 1, 13) || ':00:00.000000+00:00'"
 _SUMMED = ", ".join(f"SUM({name})" for name in USAGE_COUNTERS)
+# A bucket's start from an hour's fixed-width ISO key (see _HOUR_OF_MINUTE).
+_BUCKET_OF_HOUR: dict[str, str] = {
+    "hour": "hour",
+    "day": "substr(hour, 1, 10) || 'T00:00:00.000000+00:00'",
+}
 # No watermark reads as '', which sorts before every stored time: nothing is folded.
 _WATERMARK = "COALESCE((SELECT through FROM usage_fold), '')"
 
@@ -160,6 +175,17 @@ def _rollups(rows: Iterable[tuple[Any, ...]]) -> list[UsageRollup]:
     columns = ("minute", "entry_key", *USAGE_COUNTERS)
     with _decoding("usage roll-up"):
         return [UsageRollup.model_validate(dict(zip(columns, r, strict=True))) for r in rows]
+
+
+def _batch(body: str, requests: str | None) -> BatchRecord:
+    """A stored batch from its body and, unless ``None``, its requests column."""
+    with _decoding("batch"):
+        if requests is None:
+            return BatchRecord.model_validate_json(body)
+        # Splice the map back into the body's JSON object: one parse and validation,
+        # not a dict round trip of up to 100,000 entries. A body is never "{}" (it
+        # holds at least the id), so the comma is always right.
+        return BatchRecord.model_validate_json(f'{body[:-1]},"requests":{requests}}}')
 
 
 def _dumps(value: Any) -> str:
@@ -400,14 +426,15 @@ class SQLiteStore:
     # -- batches ----------------------------------------------------------------
 
     @staticmethod
-    def _batch_row(record: BatchRecord) -> tuple[str, str, str, str, str | None, str]:
+    def _batch_row(record: BatchRecord) -> tuple[str, str, str, str, str | None, str, str]:
         return (
             record.id,
             record.status.value,
             record.entry_key,
             iso(record.created_at),
             None if record.ended_at is None else iso(record.ended_at),
-            record.model_dump_json(),
+            record.model_dump_json(exclude={"requests"}),
+            _dumps(record.requests),
         )
 
     def insert_batch(self, record: BatchRecord) -> None:
@@ -415,8 +442,9 @@ class SQLiteStore:
         with self._transaction(f"insert batch {record.id!r}") as conn:
             try:
                 conn.execute(
-                    "INSERT INTO batches (id, status, entry_key, created_at, ended_at, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO batches "
+                    "(id, status, entry_key, created_at, ended_at, body, requests) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     self._batch_row(record),
                 )
             except sqlite3.IntegrityError as exc:
@@ -425,11 +453,12 @@ class SQLiteStore:
     def get_batch(self, batch_id: str) -> BatchRecord:
         """See ``Store.get_batch``."""
         with self._wrapped(f"read batch {batch_id!r}") as conn:
-            row = conn.execute("SELECT body FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            row = conn.execute(
+                "SELECT body, requests FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
         if row is None:
             raise RecordNotFound(f"no batch {batch_id!r} in the store")
-        with _decoding("batch"):
-            return BatchRecord.model_validate_json(row[0])
+        return _batch(row[0], row[1])
 
     def update_batch(
         self,
@@ -442,19 +471,21 @@ class SQLiteStore:
         new_values = batch_fields_as_json(dict(changes), what="changes")
         expected = batch_fields_as_json(dict(expect or {}), what="expect")
         with self._transaction(f"update batch {batch_id!r}") as conn:
-            row = conn.execute("SELECT body FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            row = conn.execute(
+                "SELECT body, requests FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
             if row is None:
                 raise RecordNotFound(f"no batch {batch_id!r} in the store")
             with _decoding("batch"):
-                current = json.loads(row[0])
+                current = {**json.loads(row[0]), "requests": json.loads(row[1])}
                 if any(current.get(name) != value for name, value in expected.items()):
                     return None
                 updated = BatchRecord.model_validate({**current, **new_values})
-            _, status, entry_key, created_at, ended_at, body = self._batch_row(updated)
+            _, status, entry_key, created_at, ended_at, body, requests = self._batch_row(updated)
             conn.execute(
                 "UPDATE batches SET status = ?, entry_key = ?, created_at = ?, ended_at = ?, "
-                "body = ? WHERE id = ?",
-                (status, entry_key, created_at, ended_at, body, batch_id),
+                "body = ?, requests = ? WHERE id = ?",
+                (status, entry_key, created_at, ended_at, body, requests, batch_id),
             )
         return updated
 
@@ -474,20 +505,19 @@ class SQLiteStore:
         if filtered is None:
             return []
         where, params = filtered
-        # Choose the page on the indexed columns alone, then read only its bodies: SQLite
-        # would otherwise decode every body it sorts or skips over (OFFSET). json_remove
-        # drops the map inside SQLite, before the JSON reaches Python.
-        body = "b.body" if with_requests else "json_remove(b.body, '$.requests')"
+        # Choose the page on the indexed columns alone, then read only its rows: SQLite
+        # would otherwise load every row it sorts or skips over (OFFSET). Without
+        # requests, the big column is never read at all.
+        requests = "b.requests" if with_requests else "NULL"
         sql = (
             f"WITH page AS (SELECT rowid AS r, created_at, id FROM batches{where} "
             "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?) "
-            f"SELECT {body} FROM page JOIN batches AS b ON b.rowid = page.r "
+            f"SELECT b.body, {requests} FROM page JOIN batches AS b ON b.rowid = page.r "
             "ORDER BY page.created_at DESC, page.id DESC"
         )
         with self._wrapped("list batches") as conn:
             rows = conn.execute(sql, [*params, limit, offset]).fetchall()
-        with _decoding("batch"):
-            return [BatchRecord.model_validate_json(r[0]) for r in rows]
+        return [_batch(body, requests) for body, requests in rows]
 
     def count_batches(
         self,
@@ -579,6 +609,40 @@ class SQLiteStore:
         )
         params = {"start": first, "end": last, "entry_key": entry_key}
         with self._wrapped("read usage by hour") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return _rollups(rows)
+
+    def usage_summary(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: UsageBucket | None = None,
+        by_entry: bool = False,
+        entry_key: str | None = None,
+    ) -> list[UsageRollup]:
+        """See ``Store.usage_summary``."""
+        if bucket is not None and bucket not in _BUCKET_OF_HOUR:
+            raise ValueError(f"bucket must be 'hour', 'day' or None, not {bucket!r}")
+        first = iso(whole_hour(start, what="start"))
+        last = iso(whole_hour(end, what="end"))
+        entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+        at = ":start" if bucket is None else _BUCKET_OF_HOUR[bucket]
+        entry = "entry_key" if by_entry else "''"
+        # The hourly view of usage_by_hour, summed again in SQLite: the caller gets the
+        # few rows it shows instead of one per hour and entry.
+        sql = (
+            f"WITH w(through) AS (SELECT {_WATERMARK}), "
+            f"hours(hour, entry_key, {_COUNTERS}) AS ("
+            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w "
+            f"WHERE hour >= :start AND hour < :end AND hour < w.through{entry_filter} "
+            "UNION ALL "
+            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_COUNTERS} FROM usage, w "
+            f"WHERE minute >= :start AND minute < :end AND minute >= w.through{entry_filter}) "
+            f"SELECT {at}, {entry}, {_SUMMED} FROM hours GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        params = {"start": first, "end": last, "entry_key": entry_key}
+        with self._wrapped("summarise usage") as conn:
             rows = conn.execute(sql, params).fetchall()
         return _rollups(rows)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from llmopt.errors import StoreError
-from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.store import AuditEvent, BatchRecord, DocumentName, SQLiteStore
+from llmopt.store._records import iso
 from llmopt.store._sqlite import _MIGRATIONS, SCHEMA_VERSION
 
 AUDIT = AuditEvent(actor="alice", action="config.update", target="ai_config")
@@ -147,4 +149,42 @@ def test_a_version_1_file_is_migrated_keeping_its_usage_and_gaining_hourly_rollu
 
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()
+
+
+def test_a_version_2_file_is_migrated_moving_each_batch_requests_map_to_its_own_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.sqlite3"
+    record = BatchRecord(
+        id="b1",
+        provider="anthropic",
+        model="claude-sonnet-4-6",
+        entry_key="e1",
+        requests={"req-1": "f1", "req-2": "f2"},
+        created_at=datetime(2025, 3, 1, 12, tzinfo=UTC),
+    )
+    with sqlite3.connect(path) as raw:
+        for script in _MIGRATIONS[:2]:
+            raw.executescript(script)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (2)")
+        # Version 2 kept the whole record, requests map included, in the body.
+        raw.execute(
+            "INSERT INTO batches (id, status, entry_key, created_at, body) "
+            "VALUES ('b1', 'pending', 'e1', ?, ?)",
+            (iso(record.created_at), record.model_dump_json()),
+        )
+    raw.close()
+
+    store = SQLiteStore(path)
+    assert store.get_batch("b1") == record
+    [listed] = store.list_batches(with_requests=False)
+    assert listed == record.model_copy(update={"requests": {}})
+    store.close()
+
+    with sqlite3.connect(path) as raw:
+        body, requests = raw.execute("SELECT body, requests FROM batches").fetchone()
+        assert "requests" not in json.loads(body)
+        assert json.loads(requests) == record.requests
     raw.close()
