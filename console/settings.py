@@ -141,7 +141,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "config-list"
+LOGIN_REDIRECT_URL = "home"  # the overview
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

@@ -122,7 +122,8 @@ def test_the_demo_serves_the_configuration_list_from_the_embedded_store(demo: De
             data={"username": "operator", "password": password, "csrfmiddlewaretoken": token[1]},
             headers={"Referer": f"{base}/login/"},
         )
-        assert page.url.path == "/config/"
+        assert page.url.path == "/"  # the overview
+        page = browser.get("/config/")
         assert "anthropic:claude-sonnet-4-6" in page.text
         assert "ollama:llama3.1" in page.text
         assert "openAI:gpt-4o-mini" in page.text
@@ -149,7 +150,9 @@ def test_the_demo_runs_the_sandbox_and_traffic_and_stops_them_all(
     finally:
         store.close()
     children = demo.pids()
-    assert set(children) == {"sandbox", "traffic", "console"}
+    assert set(children) == {"sandbox", "traffic", "celery", "console"}
+    # The worker's beat polls the ledger for the traffic's batches.
+    wait_until(lambda: "polling batches of 1 entries" in "".join(demo.output))
 
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(timeout=60) == 0
