@@ -155,7 +155,7 @@ def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     viewer = get_user_model().objects.create_user(username="viewer", password="x")
     viewer.groups.add(Group.objects.get(name="viewer"))
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # a host ALLOWED_HOSTS admits by default
     client.force_login(viewer)
 
     in_flight = "batch_09999"
