@@ -201,7 +201,9 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
     before_id = request.GET.get("before") or None
     try:
         records = get_store().list_audit(limit=AUDIT_PAGE + 1, before_id=before_id, **filters)
-    except (StoreError, ValueError) as exc:
+    except ValueError as exc:  # a ?before= that is not one of the log's ids
+        return render(request, "console/audit.html", {"input_error": str(exc)}, status=400)
+    except StoreError as exc:
         return render(request, "console/audit.html", {"store_error": str(exc)}, status=503)
     more = len(records) > AUDIT_PAGE
     records = records[:AUDIT_PAGE]

@@ -59,6 +59,8 @@ def update_entry_flags(
             current_revision=document.revision,
         )
     entry = document.entry(key)
+    if not changes:
+        return document  # asking for nothing must not fill in defaults (that is migrate's job)
     before = dict(entry.configuration or {})
     updated = OptimizationConfig.from_dict(
         {**before, **changes}, provider=entry.provider, model=entry.model

@@ -56,3 +56,13 @@ def test_it_pages_through_long_logs(signed_in: Client, store: Store) -> None:
 
 def test_outsiders_and_anonymous_users_cannot_read_it(outsider: Client, store: Store) -> None:
     assert outsider.get("/audit/").status_code == 403
+
+
+@pytest.mark.parametrize("cursor", ["not-an-id", "9" * 40, "²"])
+def test_a_bad_page_cursor_is_a_clear_400_not_a_store_error(
+    signed_in: Client, store: Store, cursor: str
+) -> None:
+    seed(store)
+    response = signed_in.get("/audit/", {"before": cursor})
+    assert response.status_code == 400
+    assert "does not exist" in response.content.decode()

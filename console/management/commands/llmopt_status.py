@@ -25,10 +25,11 @@ class Command(BaseCommand):
         self.stdout.write(describe_switch(read_kill_switch(store)))
         try:
             document = load_document(store)
-            active = store.list_batches(statuses=_ACTIVE, limit=1000)
+            active = store.count_batches(statuses=_ACTIVE)
             now = datetime.now(UTC)
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            rollups = store.usage(start=midnight, end=now + timedelta(minutes=1))
+            next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            rollups = store.usage_summary(start=midnight, end=next_hour)
         except LLMOptError as exc:
             raise CommandError(f"the store cannot be read: {exc}") from exc
         self.stdout.write(f"entries (revision {document.revision}):")
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             problems = "; ".join(str(p) for p in entry.problems)
             line = f"  {entry.key}: {optimization_summary(entry)}"
             self.stdout.write(line + (f"  [{problems}]" if problems else ""))
-        self.stdout.write(f"active batches: {len(active)}")
+        self.stdout.write(f"active batches: {active}")
         cost = sum(r.cost_usd for r in rollups)
         baseline = sum(r.baseline_cost_usd for r in rollups)
         calls = sum(r.calls for r in rollups)

@@ -125,6 +125,18 @@ def test_a_change_that_changes_nothing_writes_nothing(store: SQLiteStore) -> Non
     assert len(store.list_audit(action="config.update")) == 1
 
 
+def test_an_empty_change_writes_nothing_even_where_flags_are_missing(store: SQLiteStore) -> None:
+    document = load_document(store)
+    assert document.revision is not None
+    before = document.entry("ollama:llama3.1").configuration
+    after = update_entry_flags(
+        store, "ollama:llama3.1", {}, expected_revision=document.revision, actor="a"
+    )
+    assert after.revision == document.revision
+    assert after.entry("ollama:llama3.1").configuration == before
+    assert store.list_audit(action="config.update") == []
+
+
 def test_concurrent_editors_who_retry_lose_no_update(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "store.db")
     store.write_document(
