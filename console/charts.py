@@ -91,8 +91,9 @@ class Chart:
         ticks = sorted({0, count // 2, count - 1}) if count else []
         x_labels = format_html_join(
             "",
-            '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-            ((_at(x(i)), HEIGHT - 6, self.labels[i]) for i in ticks),
+            '<text class="axis" x="{}" y="{}" text-anchor="{}">{}</text>',
+            # The outer labels hang inwards, or the plot's edges would cut them off.
+            ((_at(x(i)), HEIGHT - 6, _anchor(i, count), self.labels[i]) for i in ticks),
         )
         lines = format_html_join(
             "",
@@ -154,3 +155,11 @@ def _nice_ceiling(value: float) -> float:
         if value <= step * magnitude:
             return step * magnitude
     return 10 * magnitude
+
+
+def _anchor(index: int, count: int) -> str:
+    if count > 1 and index == 0:
+        return "start"
+    if count > 1 and index == count - 1:
+        return "end"
+    return "middle"
