@@ -68,7 +68,8 @@ def demo() -> Iterator[Demo]:
     env = {**os.environ, "LLMOPT_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"],
+        [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"]
+        + ["--sandbox-port", str(_free_port())],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
