@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from llmopt.store import BatchRecord, BatchStatus, Store, UsageRollup
+from llmopt.store import USAGE_COUNTERS, BatchRecord, BatchStatus, Store, UsageRollup
 
 RangeName = Literal["24h", "7d", "30d"]
 
@@ -65,18 +65,9 @@ class Totals:
     unpriced_calls: int = 0
 
     def add(self, row: UsageRollup) -> None:
-        self.calls += row.calls
-        self.optimized_calls += row.optimized_calls
-        self.batched_calls += row.batched_calls
-        self.fallbacks += row.fallbacks
-        self.errors += row.errors
-        self.input_tokens += row.input_tokens
-        self.cache_write_tokens += row.cache_write_tokens
-        self.cache_read_tokens += row.cache_read_tokens
-        self.output_tokens += row.output_tokens
-        self.cost_usd += row.cost_usd
-        self.baseline_cost_usd += row.baseline_cost_usd
-        self.unpriced_calls += row.unpriced_calls
+        # Every roll-up counter, by name: one UsageRollup gains that Totals lacks fails here.
+        for name in USAGE_COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(row, name))
 
     def merge(self, other: Totals) -> None:
         for name in self.__slots__:

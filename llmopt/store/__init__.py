@@ -10,6 +10,7 @@ from llmopt.store._arango import ArangoCollections, ArangoStore
 from llmopt.store._open import open_store, store_from_env
 from llmopt.store._protocol import Store
 from llmopt.store._records import (
+    USAGE_COUNTERS,
     AuditEvent,
     AuditRecord,
     BatchRecord,
@@ -34,6 +35,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoredResult",
+    "USAGE_COUNTERS",
     "UsageBucket",
     "UsageRollup",
     "open_store",
