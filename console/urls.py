@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import batch_views, token_views, usage_views, views
+from . import batch_views, token_views, usage_views, user_views, views
 from .api import api
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("batches/", batch_views.batches, name="batches"),
     path("batches/<str:batch_id>/", batch_views.batch_detail, name="batch-detail"),
     path("batches/<str:batch_id>/cancel/", batch_views.batch_cancel, name="batch-cancel"),
+    path("users/", user_views.users, name="users"),
     path("tokens/", token_views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", token_views.revoke, name="token-revoke"),
     path("api/", api.urls),

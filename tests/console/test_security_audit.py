@@ -74,6 +74,21 @@ PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
     ),
     "token revoke": ("token-revoke", "admin", lambda site: {"reason": "rotated"}),
     "batch cancel": ("batch-cancel", "operator", lambda site: {"reason": "audit test"}),
+    "user create": (
+        "users",
+        "admin",
+        lambda site: {"action": "create", "username": "newcomer", "role": "viewer"},
+    ),
+    "user role": (
+        "users",
+        "admin",
+        lambda site: {"action": "role", "user": site.samples["object_id"], "role": "viewer"},
+    ),
+    "user deactivate": (
+        "users",
+        "admin",
+        lambda site: {"action": "active", "user": site.samples["object_id"], "active": "0"},
+    ),
 }
 NOT_CHANGES = {"login", "logout", "admin:login", "admin:logout"}  # sessions, not data
 

@@ -1,0 +1,109 @@
+"""Admins manage users on /users/: create in a role, change roles, deactivate; all audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from console.users import role_of
+from llmopt.errors import StoreError
+from llmopt.store import Store
+
+from .conftest import user_in
+
+
+@pytest.fixture
+def admin(client: Client, django_user_model: Any) -> Client:
+    client.force_login(user_in(django_user_model, "admin"))
+    return client
+
+
+def audit(store: Store, action: str) -> list[tuple[str, str, Any, Any]]:
+    return [(r.actor, r.target, r.before, r.after) for r in store.list_audit(action=action)]
+
+
+def test_an_admin_creates_a_user_who_can_sign_in_with_the_password_shown_once(
+    admin: Client, store: Store
+) -> None:
+    page = admin.post("/users/", {"action": "create", "username": "dana", "role": "operator"})
+    assert page.status_code == 200
+    password = page.context["created"][1]
+    assert password in page.content.decode()
+    assert "no-cache" in page["Cache-Control"]
+    dana = User.objects.get(username="dana")
+    assert role_of(dana) == "operator" and dana.has_perm("console.operate")
+    assert Client().login(username="dana", password=password)
+    assert audit(store, "user.create") == [("admin", "user dana", None, {"role": "operator"})]
+    assert password not in admin.get("/users/").content.decode()
+
+
+def test_roles_change_and_users_are_deactivated_and_back(
+    admin: Client, store: Store, django_user_model: Any
+) -> None:
+    viewer = user_in(django_user_model, "viewer")
+    assert admin.post("/users/", {"action": "role", "user": viewer.pk, "role": "operator"})
+    viewer = User.objects.get(pk=viewer.pk)
+    assert role_of(viewer) == "operator" and viewer.has_perm("console.edit_flags")
+    admin.post("/users/", {"action": "active", "user": viewer.pk, "active": "0"})
+    assert not Client().login(username="viewer", password="pw-1")
+    admin.post("/users/", {"action": "active", "user": viewer.pk, "active": "1"})
+    assert Client().login(username="viewer", password="pw-1")
+    assert audit(store, "user.role") == [
+        ("admin", "user viewer", {"role": "viewer"}, {"role": "operator"})
+    ]
+    assert [a for a, *_ in audit(store, "user.deactivate") + audit(store, "user.activate")] == [
+        "admin",
+        "admin",
+    ]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"action": "create", "username": "admin", "role": "viewer"},  # exists
+        {"action": "create", "username": "bad name!", "role": "viewer"},
+        {"action": "create", "username": "erin", "role": "superhero"},
+        {"action": "role", "user": "SELF", "role": "viewer"},  # demoting oneself
+        {"action": "active", "user": "SELF", "active": "0"},  # locking oneself out
+        {"action": "delete", "user": "SELF"},
+    ],
+)
+def test_bad_changes_are_refused_with_a_reason_and_change_nothing(
+    admin: Client, store: Store, form: dict[str, str]
+) -> None:
+    me = User.objects.get(username="admin")
+    form = {k: (str(me.pk) if v == "SELF" else v) for k, v in form.items()}
+    before = sorted((u.username, role_of(u), u.is_active) for u in User.objects.all())
+    response = admin.post("/users/", form)
+    assert response.status_code == 422
+    assert [m.message for m in response.context["messages"]]
+    assert sorted((u.username, role_of(u), u.is_active) for u in User.objects.all()) == before
+    assert [r for r in store.list_audit() if r.action.startswith("user.")] == []
+
+
+def test_when_the_audit_cannot_be_written_no_user_is_created(
+    admin: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(type(store), "record_audit", broken)
+    response = admin.post("/users/", {"action": "create", "username": "fay", "role": "viewer"})
+    assert response.status_code == 503
+    assert not User.objects.filter(username="fay").exists()
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", None])
+def test_only_admins_manage_users(
+    client: Client, store: Store, django_user_model: Any, role: str | None
+) -> None:
+    client.force_login(user_in(django_user_model, role))
+    assert client.get("/users/").status_code == 403
+    form = {"action": "create", "username": "mallory", "role": "admin"}
+    assert client.post("/users/", form).status_code == 403
+    assert not User.objects.filter(username="mallory").exists()
+    client.logout()
+    assert client.get("/users/").status_code == 302
