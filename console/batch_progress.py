@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from llmopt.store import BatchRecord, BatchStatus
+from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord
 
-IN_FLIGHT = frozenset({BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING})
+IN_FLIGHT = BATCHES_IN_FLIGHT
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 
 

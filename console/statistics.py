@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from llmopt.store import USAGE_COUNTERS, BatchRecord, BatchStatus, Store, UsageRollup
+from llmopt.store import (
+    BATCHES_IN_FLIGHT,
+    USAGE_COUNTERS,
+    BatchRecord,
+    BatchStatus,
+    Store,
+    UsageRollup,
+)
 
 RangeName = Literal["24h", "7d", "30d"]
 
@@ -44,7 +51,6 @@ RANGES: dict[str, Window] = {
 }
 DEFAULT_RANGE: RangeName = "24h"
 RECENT = timedelta(minutes=5)
-ACTIVE_BATCH_STATUSES = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)
 
 
 @dataclass(slots=True)
@@ -179,7 +185,6 @@ class Live:
     today: Totals
     recent: Totals
     active_batches: int
-    active_batches_capped: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +197,6 @@ class Overview:
     failed_batches: list[BatchRecord] = field(default_factory=list)
 
 
-# Counting in-flight batches parses their records: past this many, say "100+".
-ACTIVE_BATCH_CAP = 100
-
-
 def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
     """Today's totals (UTC), calls of the last five minutes, and batches in flight."""
     if today is None:
@@ -204,14 +205,10 @@ def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
     # The current minute counts as one of the five: it is the liveliest.
     end = minute + timedelta(minutes=1)
     recent = Totals.of(store.usage(start=end - RECENT, end=end))
-    active = store.list_batches(
-        statuses=ACTIVE_BATCH_STATUSES, limit=ACTIVE_BATCH_CAP, with_requests=False
-    )
     return Live(
         today=today,
         recent=recent,
-        active_batches=len(active),
-        active_batches_capped=len(active) >= ACTIVE_BATCH_CAP,
+        active_batches=store.count_batches(statuses=BATCHES_IN_FLIGHT),
     )
 
 

@@ -19,7 +19,7 @@ from celery import Task
 from django.conf import settings
 
 from llmopt.errors import ConfigError, ProviderError, RecordNotFound, StoreError
-from llmopt.store import BatchRecord, BatchStatus
+from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, BatchStatus
 from llmopt.wrapper import batch_client_for_entry
 
 from .broker import prune_processed
@@ -28,7 +28,7 @@ from .store import get_store
 
 logger = logging.getLogger("console.tasks")
 
-UNFINISHED = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)
+UNFINISHED = BATCHES_IN_FLIGHT
 _PAGE = 500
 POLL_SOFT_LIMIT = 120
 """Seconds one pass over an entry's batches may take (results of a large batch stream in)."""

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from llmopt.store import BatchRecord, BatchStatus, Store, StoredResult
+from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, Store, StoredResult
 
 _T = TypeVar("_T")
 
-UNFINISHED = frozenset({BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING})
+UNFINISHED = BATCHES_IN_FLIGHT
 _PAGE = 500
 _TICK = timedelta(microseconds=1)
 

@@ -10,6 +10,7 @@ from llmopt.store._arango import ArangoCollections, ArangoStore
 from llmopt.store._open import open_store, store_from_env
 from llmopt.store._protocol import Store
 from llmopt.store._records import (
+    BATCHES_IN_FLIGHT,
     USAGE_COUNTERS,
     AuditEvent,
     AuditRecord,
@@ -24,6 +25,7 @@ from llmopt.store._records import (
 from llmopt.store._sqlite import SQLiteStore
 
 __all__ = [
+    "BATCHES_IN_FLIGHT",
     "ArangoCollections",
     "ArangoStore",
     "AuditEvent",

@@ -97,6 +97,12 @@ class BatchStatus(StrEnum):
     FAILED = "failed"
 
 
+BATCHES_IN_FLIGHT: frozenset[BatchStatus] = frozenset(
+    {BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING}
+)
+"""The statuses of a batch that has not finished: pollers resume these, pages watch them."""
+
+
 TERMINAL_BATCH_STATUSES = frozenset({BatchStatus.ENDED, BatchStatus.FAILED})
 
 

@@ -8,13 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 from llmopt.config import load_document
 from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
-from llmopt.store import BatchStatus
+from llmopt.store import BATCHES_IN_FLIGHT
 
 from ...store import get_store
 from ...summaries import optimization_summary
 from ._render import describe_switch
-
-_ACTIVE = (BatchStatus.PENDING, BatchStatus.IN_PROGRESS, BatchStatus.CANCELING)
 
 
 class Command(BaseCommand):
@@ -25,7 +23,7 @@ class Command(BaseCommand):
         self.stdout.write(describe_switch(read_kill_switch(store)))
         try:
             document = load_document(store)
-            active = store.count_batches(statuses=_ACTIVE)
+            active = store.count_batches(statuses=BATCHES_IN_FLIGHT)
             now = datetime.now(UTC)
             midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
             next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
