@@ -5,16 +5,9 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -22,93 +15,15 @@ import pytest
 from console.demo_seed import DEMO_AICONFIGS, DEMO_ENTRY_KEY
 from llmopt.store import SQLiteStore
 
-ROOT = Path(__file__).resolve().parents[2]
+from .demo_process import Demo, answers, running_demo, wait_until
+
 SEEDED_KEYS = [entry["configuration"].get("apiKey") for entry in DEMO_AICONFIGS["llm"]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Demo:
-    base: str
-    password: str
-    process: subprocess.Popen[str]
-    sandbox_port: int
-    output: list[str] = field(default_factory=list)
-
-    def pids(self) -> dict[str, int]:
-        """The children the demo said it started, by name."""
-        found = (re.search(r"^started (\w+) \(pid (\d+)\)", line) for line in self.output)
-        return {m[1]: int(m[2]) for m in found if m}
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
-    port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "LLMOPT_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "demo",
-            "--addrport",
-            f"127.0.0.1:{port}",
-            "--sandbox-port",
-            str(sandbox_port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    demo = Demo(f"http://127.0.0.1:{port}", "", process, sandbox_port)
-    # Keep reading the demo's log so a full pipe never blocks it; the lines are kept.
-    reader = threading.Thread(target=keep_lines, args=(process.stdout, demo.output), daemon=True)
-    reader.start()
-    try:
-        wait_until(lambda: any("sign in as operator" in line for line in demo.output))
-        [found] = [
-            re.search(r"sign in as operator / (\S+)", line)
-            for line in demo.output
-            if "sign in as" in line
-        ]
-        assert found is not None
-        demo.password = found[1]
-        wait_until(lambda: answers(f"{demo.base}/login/"))
+    with running_demo(tmp_path) as demo:
         yield demo
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=30)
-        reader.join(timeout=10)
-        process.stdout.close()
-
-
-def keep_lines(stream: IO[str], lines: list[str]) -> None:
-    for line in stream:
-        lines.append(line)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.1)  # polling for a process to get there, not timing the code under test
-
-
-def answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=1)
-    except httpx.TransportError:
-        return False
-    return True
 
 
 def test_the_demo_serves_the_configuration_list_from_the_embedded_store(demo: Demo) -> None:

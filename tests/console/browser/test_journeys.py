@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from .conftest import Demo
+from ..demo_process import Demo
 
 ANTHROPIC = "/config/entry/?key=anthropic%3Aclaude-sonnet-4-6"
 
@@ -118,7 +118,7 @@ def wait_until(page: Page, check: Callable[[int, int], bool], timeout: float = 3
 
 
 def traffic_paths_since(demo: Demo, since: int) -> list[str]:
-    lines = [line for line in demo.log[since:] if line.startswith("[traffic]")]
+    lines = [line for line in demo.output[since:] if line.startswith("[traffic]")]
     return [m[1] for line in lines if (m := re.search(r" (cached|batched|standard) ", line))]
 
 
@@ -131,7 +131,7 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
     wait_until(page, lambda optimized, _: optimized > 0, timeout=60)
 
     page.once("dialog", lambda dialog: dialog.accept())
-    mark = len(demo.log)
+    mark = len(demo.output)
     page.locator("#header-rollback").click()
     expect(page.get_by_role("status")).to_contain_text("All optimization is off")
     expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\bengaged\b"))
@@ -149,7 +149,7 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
 
     page.goto("/rollback/")
     page.once("dialog", lambda dialog: dialog.accept())
-    mark = len(demo.log)
+    mark = len(demo.output)
     page.locator("#restore").click()
     expect(page.get_by_role("status")).to_contain_text("Optimization restored")
     page.goto("/")
