@@ -2,7 +2,8 @@
 
 Each page view also serves its own htmx fragment (``request.htmx``): the list's table
 and the detail's live part, re-fetched by polling while something shown is in flight
-and answered with 286 (htmx's "stop polling") once nothing is.
+and answered with 286 (htmx's "stop polling") once nothing is. The list's first page
+keeps a slow poll even then, so a batch submitted later appears without a reload.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ def batches(request: AuthedRequest) -> HttpResponse:
     rows = [batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
     detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
     live = bool(in_flight)
+    watching = live or page == 1
     pages = max(1, -(-total // PAGE_SIZE))
     query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
     context.update(
         rows=rows,
         detail_url=detail_url,
         live=live,
+        watching=watching,
         total=total,
         page=page,
         pages=pages,
@@ -120,7 +123,7 @@ def batches(request: AuthedRequest) -> HttpResponse:
     )
     if request.htmx:
         response = render(request, "console/batches.html#batch-table", context)
-        if not live:
+        if not watching:
             response.status_code = HTMX_STOP_POLLING
         return response
     context["entry_keys"] = _entry_keys()

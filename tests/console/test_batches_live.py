@@ -110,7 +110,7 @@ def shown_progress(html: str, batch_id: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def test_the_list_fragment_follows_the_batch_and_stops_polling_at_the_end(
+def test_the_list_fragment_follows_the_batch_slows_at_the_end_and_shows_the_next_one(
     signed_in: Client, ledger: Store, sandbox: SandboxServer, clock: ManualClock
 ) -> None:
     record = submit(ledger, sandbox, clock)
@@ -129,9 +129,16 @@ def test_the_list_fragment_follows_the_batch_and_stops_polling_at_the_end(
         seen.append((fragment.status_code, status[1], shown_progress(html, record.id)))
 
     # Anthropic keeps every request "processing" until the whole batch has ended.
-    assert seen == [(200, "in_progress", (0, 30)), (286, "ended", (30, 30))]
-    assert "hx-trigger" not in html  # ended: htmx stops polling
+    assert seen == [(200, "in_progress", (0, 30)), (200, "ended", (30, 30))]
+    # Ended: the fast poll stops; the first page still watches for new batches, slowly.
+    assert "every 2s" not in html and "every 15s" in html
     assert "$0.0" in html  # the cost, once collected
+
+    second = submit(ledger, sandbox, clock, "another question")
+    fragment = signed_in.get("/batches/", **HX)
+    html = fragment.content.decode()
+    assert fragment.status_code == 200 and f'id="batch-{second.id}"' in html
+    assert "every 2s" in html  # something in flight again: back to the fast poll
 
 
 def test_a_new_batch_gets_an_eta_from_the_pace_of_the_entrys_last_ones(

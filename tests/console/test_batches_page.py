@@ -79,20 +79,30 @@ def test_a_bad_filter_is_a_400_that_says_what_is_wrong(
     assert response.status_code == 400 and message in response.content.decode()
 
 
-def test_the_table_polls_only_while_something_shown_is_in_flight(
-    signed_in: Client, store: Store
+def test_the_table_polls_fast_while_in_flight_slowly_on_the_first_page_and_not_on_older_ones(
+    signed_in: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.insert_batch(batch(1, BatchStatus.ENDED))
     store.insert_batch(batch(2, BatchStatus.IN_PROGRESS))
 
     live = signed_in.get("/batches/", **HX)
-    assert live.status_code == 200 and "hx-trigger" in live.content.decode()
-    assert "visibilitychange" in live.content.decode() and "every 30s" in live.content.decode()
-    assert "<html" not in live.content.decode()
+    html = live.content.decode()
+    assert live.status_code == 200 and "every 2s" in html and "updating live" in html
+    assert "visibilitychange" in html and "every 30s" in html
+    assert "<html" not in html
     assert live["Vary"] and "HX-Request" in live["Vary"]
 
+    # Nothing shown in flight, first page: watched slowly for batches yet to come.
     ended = signed_in.get("/batches/", {"status": "ended"}, **HX)
-    assert ended.status_code == 286 and "hx-trigger" not in ended.content.decode()
+    html = ended.content.decode()
+    assert ended.status_code == 200 and "every 2s" not in html
+    assert "every 15s" in html and "every 60s" in html
+
+    # An older page with nothing in flight only changes when batches are pruned: no polling.
+    monkeypatch.setattr("console.batch_views.PAGE_SIZE", 1)
+    older = signed_in.get("/batches/", {"page": 2}, **HX)
+    assert ids(older.content.decode()) == ["b001"]
+    assert older.status_code == 286 and "hx-trigger" not in older.content.decode()
 
 
 def test_the_detail_shows_every_field_counts_and_the_error(signed_in: Client, store: Store) -> None:
