@@ -34,6 +34,10 @@ from .views import AuthedRequest
 logger = logging.getLogger("console.batches")
 
 PAGE_SIZE = 50
+# htmx polling intervals (tab visible, tab hidden): fast while a batch shown is in flight,
+# slow on the first page otherwise, where only newly submitted batches can turn up.
+LIVE_POLL = {"visible": "2s", "hidden": "30s"}
+WATCH_POLL = {"visible": "15s", "hidden": "60s"}
 HISTORY = 10  # ended batches per entry that the ETA's pace is taken from
 ACTIVE = "active"  # the status filter for every in-flight status at once
 STATUS_CHOICES = [
@@ -107,14 +111,14 @@ def batches(request: AuthedRequest) -> HttpResponse:
     rows = [batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
     detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
     live = bool(in_flight)
-    watching = live or page == 1
+    poll = LIVE_POLL if live else WATCH_POLL if page == 1 else None
     pages = max(1, -(-total // PAGE_SIZE))
     query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
     context.update(
         rows=rows,
         detail_url=detail_url,
         live=live,
-        watching=watching,
+        poll=poll,
         total=total,
         page=page,
         pages=pages,
@@ -123,7 +127,7 @@ def batches(request: AuthedRequest) -> HttpResponse:
     )
     if request.htmx:
         response = render(request, "console/batches.html#batch-table", context)
-        if not watching:
+        if poll is None:
             response.status_code = HTMX_STOP_POLLING
         return response
     context["entry_keys"] = _entry_keys()
