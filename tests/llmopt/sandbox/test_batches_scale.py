@@ -4,7 +4,6 @@ import json
 from collections import Counter
 
 import anthropic
-import pytest
 
 from llmopt.sandbox import SandboxServer
 
@@ -13,7 +12,6 @@ from .conftest import MODEL
 LARGEST = 100_000
 
 
-@pytest.mark.timeout(20)
 def test_a_batch_of_100_000_requests_runs_end_to_end(
     sandbox: SandboxServer, client: anthropic.Anthropic
 ) -> None:
