@@ -24,6 +24,10 @@ SCHEME = "llmopt_"
 PREFIX_LENGTH = len(SCHEME) + 8
 TOKEN_LENGTH = len(SCHEME) + 43  # token_urlsafe(32) is 43 characters
 
+# ``last_used_at`` says whether a token is still in use, not how often: one write a
+# minute at most, so a busy automation does not write on every call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
 ACTION_CREATE = "token.create"
 ACTION_REVOKE = "token.revoke"
 
@@ -86,7 +90,8 @@ def token_from_secret(secret: str, *, now: datetime | None = None) -> ApiToken |
     """The live token whose secret this is (its user loaded), or ``None``.
 
     ``None`` for an unknown, malformed, revoked or expired token, or one whose user is
-    inactive. A match records ``last_used_at``.
+    inactive. A match records ``last_used_at`` (to the minute, see
+    ``LAST_USED_RESOLUTION``).
     """
     if len(secret) != TOKEN_LENGTH or not secret.startswith(SCHEME):
         return None
@@ -102,8 +107,9 @@ def token_from_secret(secret: str, *, now: datetime | None = None) -> ApiToken |
             return None
         if not token.user.is_active:
             return None
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
         return token
     return None
 

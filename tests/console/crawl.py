@@ -181,7 +181,7 @@ def snapshot(store: Store) -> dict[str, Any]:
         "documents": documents,
         "audit": [record.id for record in store.list_audit(limit=10_000)],
         "batches": [b.model_dump() for b in store.list_batches(limit=10_000)],
-        # ``last_used_at`` moves on every call with a token: reading, not changing.
+        # ``last_used_at`` moves with calls made with a token: reading, not changing.
         "tokens": list(ApiToken.objects.order_by("pk").values(*_TOKEN_STATE)),
         "users": list(User.objects.order_by("pk").values()),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +10,14 @@ from django.test import Client
 from django.utils import timezone
 
 from console.models import ApiToken
-from console.tokens import ACTION_CREATE, ACTION_REVOKE, TokenError, issue_token, revoke_token
+from console.tokens import (
+    ACTION_CREATE,
+    ACTION_REVOKE,
+    TokenError,
+    issue_token,
+    revoke_token,
+    token_from_secret,
+)
 from llmopt.killswitch import ACTION_ENGAGE, read_kill_switch, release_kill_switch
 from llmopt.store import Store
 
@@ -154,3 +161,19 @@ def test_the_openapi_schema_offers_both_credentials(client: Client) -> None:
     schemes = client.get("/api/openapi.json").json()["components"]["securitySchemes"]
     assert schemes["ApiTokenAuth"] == {"type": "http", "scheme": "bearer"}
     assert schemes["BrowserSessionAuth"]["in"] == "cookie"
+
+
+def test_last_use_is_recorded_to_the_minute_not_written_on_every_call(alice: Any) -> None:
+    _token, secret = issue_token(alice, "dash", actor="admin")
+    first = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def last_used() -> datetime | None:
+        return ApiToken.objects.get(name="dash").last_used_at
+
+    assert token_from_secret(secret, now=first) is not None
+    assert last_used() == first
+    assert token_from_secret(secret, now=first + timedelta(seconds=59)) is not None
+    assert last_used() == first
+    later = first + timedelta(minutes=1)
+    assert token_from_secret(secret, now=later) is not None
+    assert last_used() == later
