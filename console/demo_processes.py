@@ -6,6 +6,8 @@ order (the console first, the sandbox last, so no child loses what it depends on
 while it still runs): SIGTERM, then SIGKILL after ``stop_timeout`` seconds. When any
 child exits on its own, the supervisor says which and stops the others. A child's
 output is copied line by line to the supervisor's output, prefixed with its name.
+Should the supervisor itself be killed outright, each child gets SIGTERM from the
+kernel (see ``console.demo_child``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
+
+# Run as a file, not a module: it needs nothing but the standard library.
+CHILD_LAUNCHER = [sys.executable, "-S", str(Path(__file__).with_name("demo_child.py"))]
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,11 @@ class Supervisor:
         """Start ``spec`` and wait until it is ready.
 
         Raises :class:`ChildFailed` when it exits or is not ready in time, and
-        ``OSError`` when it cannot be started at all.
+        ``OSError`` when it cannot be started at all. Call it from the main thread: the
+        kernel's stop-on-supervisor-death fires when the starting thread ends.
         """
         process = subprocess.Popen(
-            list(spec.argv),
+            [*CHILD_LAUNCHER, str(os.getpid()), *spec.argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
