@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 28, 26  # room for axis labels and the legend
 GRID_LINES = 4
+DOT_RADIUS = 3.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +96,24 @@ class Chart:
             # The outer labels hang inwards, or the plot's edges would cut them off.
             ((_at(x(i)), HEIGHT - 6, _anchor(i, count), self.labels[i]) for i in ticks),
         )
+        runs = [(s.css, run) for s in self.series for run in _runs(s.values)]
         lines = format_html_join(
             "",
             '<polyline class="{}" points="{}"/>',
             (
-                (s.css, " ".join(f"{_at(x(i))},{_at(y(v))}" for i, v in run))
-                for s in self.series
-                for run in _runs(s.values)
+                (css, " ".join(f"{_at(x(i))},{_at(y(v))}" for i, v in run))
+                for css, run in runs
+                if len(run) > 1
+            ),
+        )
+        # A value with no defined neighbour has no line to be part of: a dot shows it.
+        dots = format_html_join(
+            "",
+            '<circle class="{}" cx="{}" cy="{}" r="{}"/>',
+            (
+                (css, _at(x(run[0][0])), _at(y(run[0][1])), DOT_RADIUS)
+                for css, run in runs
+                if len(run) == 1
             ),
         )
         legend = format_html_join(
@@ -111,7 +123,7 @@ class Chart:
         )
         return format_html(
             '<svg class="chart" id="{}" viewBox="0 0 {} {}" role="img" '
-            'aria-labelledby="{}-title"><title id="{}-title">{}</title>{}{}{}{}</svg>',
+            'aria-labelledby="{}-title"><title id="{}-title">{}</title>{}{}{}{}{}</svg>',
             self.id,
             WIDTH,
             HEIGHT,
@@ -121,6 +133,7 @@ class Chart:
             grid,
             x_labels,
             lines or mark_safe(""),
+            dots or mark_safe(""),
             legend,
         )
 
@@ -142,8 +155,7 @@ def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
             current.append((i, value))
     if current:
         runs.append(current)
-    # A lone point draws nothing as a polyline: widen it to a short dash.
-    return [run if len(run) > 1 else [run[0], run[0]] for run in runs]
+    return runs
 
 
 def _nice_ceiling(value: float) -> float:
