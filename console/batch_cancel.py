@@ -6,7 +6,6 @@ import logging
 
 from llmopt.errors import ConfigError, ProviderError, RecordNotFound
 from llmopt.store import AuditEvent, BatchRecord, BatchStatus, Store
-from llmopt.wrapper import batch_client_for_entry
 
 logger = logging.getLogger("console.batches")
 
@@ -40,6 +39,10 @@ def cancel_batch(store: Store, batch_id: str, *, actor: str, reason: str = "") -
             status=409,
         )
     try:
+        # The wrapper brings LangChain and the Anthropic SDK (seconds to import): only a
+        # cancel needs them, so the console and its commands (llmopt_rollback) start without.
+        from llmopt.wrapper import batch_client_for_entry
+
         client = batch_client_for_entry(store, record.entry_key)
     except (RecordNotFound, ConfigError) as exc:
         raise CancelRefused(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -69,3 +73,26 @@ def test_status_shows_the_switch_entries_batches_and_todays_savings(store: Store
     assert "active batches: 0" in output
     assert "today: 3 calls, cost $0.5000, without optimization $2.0000, saved $1.5000" in output
     assert SECRET not in output
+
+
+def test_the_console_and_its_commands_load_without_langchain_or_the_sdk(tmp_path: Path) -> None:
+    # Those take seconds to import; on call, `llmopt_rollback` must not wait for them.
+    code = (
+        "import sys, django; django.setup(); "
+        "from django.core.management import get_commands, load_command_class; "
+        "import console.urls; "
+        "[load_command_class(app, name) for name, app in get_commands().items() "
+        "if name.startswith('llmopt_')]; "
+        "bad = sorted(m for m in sys.modules if m.startswith(('langchain', 'anthropic')));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "LLMOPT_VAR_DIR": str(tmp_path),
+        "LLMOPT_SQLITE_PATH": str(tmp_path / "llmopt.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
