@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,12 @@ def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
     return True
 
 
+def started_pid(lines: list[str], name: str) -> int:
+    found = next(re.finditer(rf"^started {name} \(pid (\d+)\)$", "\n".join(lines), re.M), None)
+    assert found, lines
+    return int(found[1])
+
+
 def test_a_child_that_exits_is_named_and_the_others_are_stopped() -> None:
     lines: list[str] = []
     with Supervisor(lines.append, poll_interval=0.05) as supervisor:
@@ -44,9 +51,9 @@ def test_a_child_that_exits_is_named_and_the_others_are_stopped() -> None:
         supervisor.start(ChildSpec("quitter", [sys.executable, "-c", "raise SystemExit(3)"]))
         assert supervisor.wait() == "quitter exited with code 3"
         assert supervisor.failed
-        sleeper = supervisor._children[0].process
-    assert sleeper.returncode == -signal.SIGTERM
-    assert "stopped sleeper" in lines
+        sleeper = started_pid(lines, "sleeper")
+        assert alive(sleeper)
+    assert "stopped sleeper" in lines and not alive(sleeper)
 
 
 def test_a_child_that_never_becomes_ready_fails_the_start() -> None:
@@ -60,10 +67,9 @@ def test_a_child_that_never_becomes_ready_fails_the_start() -> None:
 SUPERVISOR = """
 import sys, time
 from console.demo_processes import ChildSpec, Supervisor
-supervisor = Supervisor(lambda line: None)
+supervisor = Supervisor(lambda line: print(line, flush=True))
 for name in ("first", "second"):
     supervisor.start(ChildSpec(name, sys.argv[1:]))
-print(" ".join(str(child.process.pid) for child in supervisor._children), flush=True)
 time.sleep(120)
 """
 
@@ -75,8 +81,9 @@ def test_children_stop_when_the_supervisor_is_killed_outright() -> None:
     )
     try:
         assert process.stdout is not None
-        pids = [int(pid) for pid in process.stdout.readline().split()]
-        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        lines = [process.stdout.readline().strip() for _ in range(2)]
+        pids = [started_pid(lines, name) for name in ("first", "second")]
+        assert all(alive(pid) for pid in pids)
         os.kill(process.pid, signal.SIGKILL)  # no handler, no clean-up: only the kernel acts
         process.wait(timeout=10)
         assert eventually(lambda: not any(alive(pid) for pid in pids)), "children orphaned"
