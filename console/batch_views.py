@@ -26,7 +26,8 @@ from llmopt.store import BatchRecord, BatchStatus
 
 from .access import requires
 from .batch_cancel import CancelRefused, cancel_batch
-from .batch_progress import IN_FLIGHT, RESULT_TYPES, batch_row, progress_of, recent_rate
+from .batch_progress import IN_FLIGHT, RESULT_TYPES, progress_of, recent_rate
+from .batch_table import batch_row
 from .roles import OPERATE, VIEW
 from .store import get_store
 from .views import AuthedRequest
@@ -108,15 +109,16 @@ def batches(request: AuthedRequest) -> HttpResponse:
     now = timezone.now()
     in_flight = {r.entry_key for r in records if r.status in IN_FLIGHT}
     rates = _recent_rates(in_flight)
-    rows = [batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key))) for r in records]
     detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
+    rows = [
+        batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key)), detail_url) for r in records
+    ]
     live = bool(in_flight)
     poll = LIVE_POLL if live else WATCH_POLL if page == 1 else None
     pages = max(1, -(-total // PAGE_SIZE))
     query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
     context.update(
         rows=rows,
-        detail_url=detail_url,
         live=live,
         poll=poll,
         total=total,

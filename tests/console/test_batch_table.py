@@ -1,0 +1,78 @@
+"""One row of the batches table, as the list page and its polled fragment show it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from console.batch_progress import progress_of
+from console.batch_table import batch_row
+from llmopt.store import BatchRecord, BatchStatus
+
+T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def row(status: BatchStatus, counts: dict[str, int], **fields: object) -> BatchRecord:
+    return BatchRecord(
+        id="batch_1",
+        provider="anthropic",
+        model="claude-sonnet-4-6",
+        entry_key=str(fields.pop("entry_key", "main")),
+        status=status,
+        request_counts={"processing": 0, "succeeded": 0, **counts},
+        created_at=T0,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def cells(html: str) -> list[str]:
+    return re.findall(r"<td>(.*?)</td>", html)
+
+
+def test_a_batch_in_flight_shows_its_estimated_bar_and_no_cost_yet() -> None:
+    record = row(
+        BatchStatus.IN_PROGRESS,
+        {"processing": 40},
+        submitted_at=T0,
+        provider_batch_id="msgbatch_1",
+    )
+    # The entry's recent pace: 40 requests in 4 minutes; one minute has passed.
+    html = str(batch_row(record, progress_of(record, T0 + timedelta(minutes=1), rate=1 / 6), "/b/"))
+
+    assert html.startswith('<tr id="batch-batch_1" class="in-flight">')
+    assert '<a href="/b/batch_1/"><code>batch_1</code></a>' in html
+    assert '<progress max="100" value="25">25%</progress>' in html
+    assert "≈25% (by pace) · 0 / 40" in html
+    assert cells(html)[-4:-1] == [
+        "1m 00s",
+        "3m 00s",
+        '<span class="muted">unknown until collected</span>',
+    ]
+
+
+def test_an_ended_batch_shows_its_counts_and_cost_and_no_live_class() -> None:
+    record = row(
+        BatchStatus.ENDED,
+        {"succeeded": 3, "errored": 1},
+        submitted_at=T0,
+        ended_at=T0 + timedelta(seconds=90),
+        cost_estimate_usd=0.0125,
+    )
+    html = str(batch_row(record, progress_of(record, T0 + timedelta(hours=1)), "/b/"))
+
+    assert html.startswith('<tr id="batch-batch_1">')
+    assert '<progress max="4" value="4">100%</progress>' in html and "4 / 4 (100%)" in html
+    assert "not at the provider yet" in html
+    assert cells(html)[-4:] == ["1m 30s", "—", "$0.0125", "2025-05-01 12:00:00"]
+
+
+def test_a_batch_with_no_requests_counted_yet_is_not_started() -> None:
+    record = row(BatchStatus.PENDING, {})
+    html = str(batch_row(record, progress_of(record, T0), "/b/"))
+    assert '<progress max="1" value="0">0%</progress>' in html and "not started" in html
+
+
+def test_every_value_is_escaped() -> None:
+    record = row(BatchStatus.ENDED, {"succeeded": 1}, entry_key="<script>alert(1)</script>")
+    html = str(batch_row(record, progress_of(record, T0), "/b/"))
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
