@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from html import escape
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -52,19 +53,16 @@ class Chart:
 
     @property
     def table_rows(self) -> SafeString:
-        """``rows`` as the table's ``<tr>`` elements, escaped like a template would.
+        """``rows`` as the table's ``<tr>`` elements, every value escaped.
 
-        Built here because a template loop over 168 hours times every series costs
-        tens of milliseconds a page.
+        Plain string building: 168 hours times every series is some 700 cells a chart,
+        and both a template loop and ``format_html`` per cell cost tens of milliseconds.
         """
-        return format_html_join(
-            "",
-            "<tr><td>{}</td>{}</tr>",
-            (
-                (label, format_html_join("", "<td>{}</td>", ((v,) for v in values)))
-                for label, values in self.rows
-            ),
+        html = "".join(
+            f"<tr><td>{escape(label)}</td>{''.join(f'<td>{escape(v)}</td>' for v in values)}</tr>"
+            for label, values in self.rows
         )
+        return mark_safe(html)  # built from escaped values only
 
     @property
     def svg(self) -> SafeString:

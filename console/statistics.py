@@ -155,14 +155,17 @@ def statistics(
     start = end - window.span
     buckets = [start + i * window.bucket for i in range(window.span // window.bucket)]
     series = {at: Totals() for at in buckets}
-    per_entry: dict[str, Totals] = {}
-    # One read per bucket and entry (150 rows for 30 days of five entries) serves both
-    # the series and the per-entry totals: the store scans the hours once.
+    # Two reads the store sums: one row per bucket, one per entry. A single read per
+    # bucket *and* entry would serve both, but five entries make five times the rows,
+    # and building rows costs more than summing (7 days: 27.8 ms against ~9 ms).
     for row in store.usage_summary(
-        start=start, end=end, bucket="day" if daily else "hour", by_entry=True, entry_key=entry_key
+        start=start, end=end, bucket="day" if daily else "hour", entry_key=entry_key
     ):
         series[row.minute].add(row)
-        per_entry.setdefault(row.entry_key, Totals()).add(row)
+    per_entry = {
+        row.entry_key: Totals.of([row])
+        for row in store.usage_summary(start=start, end=end, by_entry=True, entry_key=entry_key)
+    }
     overall = Totals()
     for totals in per_entry.values():
         overall.merge(totals)

@@ -33,3 +33,12 @@ def test_the_axis_rises_to_a_round_number_above_the_largest_value() -> None:
     svg = chart([3.0, 7.0, 4.0])
     axis = re.findall(r'<text class="axis" x="58" y="[\d.]+" text-anchor="end">([^<]+)</text>', svg)
     assert axis == ["0.0", "2.5", "5.0", "7.5", "10.0"]
+
+
+def test_the_table_lists_every_label_with_each_value_escaped() -> None:
+    series = [Series("a", [1.0, None], "s-hit"), Series("b", [2.0, 3.0], "s-cost")]
+    table = Chart("t", "T", ["<h1>", "01:00"], series, fmt=lambda v: f"<{v:.0f}>").table_rows
+    assert str(table) == (
+        "<tr><td>&lt;h1&gt;</td><td>&lt;1&gt;</td><td>&lt;2&gt;</td></tr>"
+        "<tr><td>01:00</td><td>—</td><td>&lt;3&gt;</td></tr>"
+    )
