@@ -66,6 +66,13 @@ try:
     SECRET_KEY = _secret_key(VAR_DIR)
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+    # Served over TLS (by a proxy that sets X-Forwarded-Proto): session and CSRF cookies
+    # only over HTTPS, plain HTTP redirected, except the load balancer's health check.
+    HTTPS = _bool("DJANGO_HTTPS", default=False)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+    if HTTPS:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     DATABASES = {
         "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")
     }

@@ -63,3 +63,26 @@ def test_without_a_broker_url_the_embedded_broker_lives_under_the_var_folder(
     result = check(tmp_path)
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "broker").iterdir()} == {"queue", "processed", "control"}
+
+
+def test_behind_tls_cookies_are_secure_and_plain_http_is_redirected_but_healthz(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "LLMOPT_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "DJANGO_HTTPS": "true",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "from django.test import Client; c = Client(HTTP_HOST='localhost'); "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "c.get('/login/').status_code, c.get('/login/', headers={'x-forwarded-proto': 'https'})"
+        ".status_code, c.get('/healthz').status_code != 301)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "301", "200", "True"]
