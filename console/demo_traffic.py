@@ -27,7 +27,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from llmopt import OptimizedLLMWrapper, get_generator_model
+from llmopt import OptimizedLLMWrapper, TokenUsage, get_generator_model
 from llmopt.config import load_document
 from llmopt.store import Store
 
@@ -277,14 +277,14 @@ def _report_of(kind: Kind, answers: Sequence[object], started: float, ended: flo
             if first_error is None and isinstance(answer, BaseException):
                 first_error = _describe(answer)
             continue
-        usage: Mapping[str, Any] = answer.usage_metadata or {}
-        details: Mapping[str, Any] = usage.get("input_token_details") or {}
-        read = int(details.get("cache_read") or 0)
-        write = int(details.get("cache_creation") or 0)
-        tokens["cache_read"] += read
-        tokens["cache_write"] += write
-        tokens["input"] += int(usage.get("input_tokens") or 0) - read - write
-        tokens["output"] += int(usage.get("output_tokens") or 0)
+        # TokenUsage reads LangChain's per-TTL cache-write counters, which
+        # langchain-anthropic reports instead of the generic one.
+        usage = TokenUsage.from_langchain(answer.usage_metadata or {})
+        writes = usage.cache_write_5m_tokens + usage.cache_write_1h_tokens
+        tokens["cache_read"] += usage.cache_read_tokens
+        tokens["cache_write"] += writes
+        tokens["input"] += usage.input_tokens
+        tokens["output"] += usage.output_tokens
         billed = answer.response_metadata.get("usage") or {}
         batched += billed.get("service_tier") == "batch"
     path: Path

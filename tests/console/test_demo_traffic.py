@@ -102,6 +102,37 @@ def test_the_traffic_saves_money_with_cache_reads_and_batches_that_end(
     assert DEMO_API_KEY not in caplog.text
 
 
+def test_each_call_reports_the_tokens_the_provider_billed_and_a_cache_write_as_cached(
+    store: Store, sandbox: SandboxServer
+) -> None:
+    seed_demo(store, sandbox)
+    model = build_model(store, DEMO_ENTRY_KEY)
+    generator = TrafficGenerator(model, pace=NO_BATCHES, seed=7)
+
+    async def three_calls() -> list[CallReport]:
+        return [
+            await generator.invoke_once(),
+            await generator.stream_once(),
+            await generator.invoke_once(),
+        ]
+
+    try:
+        reports = asyncio.run(three_calls())
+    finally:
+        shutdown(model)
+    billed = sandbox.billing().total
+    # The first call writes the shared system prompt to the cache: that is not standard.
+    assert reports[0].path == "cached" and reports[0].cache_write_tokens > 0
+    assert [r.path for r in reports[1:]] == ["cached", "cached"]
+    assert all(r.cache_read_tokens > 0 for r in reports[1:])
+    assert sum(r.cache_write_tokens for r in reports) == (
+        billed.cache_write_5m_tokens + billed.cache_write_1h_tokens
+    )
+    assert sum(r.cache_read_tokens for r in reports) == billed.cache_read_tokens
+    assert sum(r.input_tokens for r in reports) == billed.input_tokens
+    assert sum(r.output_tokens for r in reports) == billed.output_tokens
+
+
 def test_the_kill_switch_makes_later_calls_plain_and_releasing_it_brings_caching_back(
     store: Store, sandbox: SandboxServer
 ) -> None:
