@@ -78,6 +78,7 @@ def test_the_overview_shows_the_numbers_put_in_the_store(
     assert re.search(r'href="/batches/">\s*2\s*</a>', html)
     assert re.search(rf"<td>{SONNET}</td><td>1</td><td>1</td>", html)  # errors, fallbacks
     assert "invalid_request: too large" in html
+    assert re.search(r'<a href="/batches/b-failed/">\s*b-failed\s*</a>', html)  # to its page
 
 
 def test_after_a_rollback_the_overview_says_optimization_is_off(
