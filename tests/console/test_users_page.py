@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 
 from console.users import role_of
@@ -107,3 +108,18 @@ def test_only_admins_manage_users(
     assert not User.objects.filter(username="mallory").exists()
     client.logout()
     assert client.get("/users/").status_code == 302
+
+
+def test_the_first_admin_made_with_createsuperuser_manages_users(
+    client: Client, store: Store, django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "pw-root-1")
+    call_command("createsuperuser", username="root", email="", interactive=False, verbosity=0)
+    assert client.login(username="root", password="pw-root-1")
+
+    assert client.get("/users/").status_code == 200
+    assert client.get("/tokens/").status_code == 200
+    page = client.post("/users/", {"action": "create", "username": "erin", "role": "admin"})
+    assert page.status_code == 200
+    assert role_of(User.objects.get(username="erin")) == "admin"
+    assert audit(store, "user.create") == [("root", "user erin", None, {"role": "admin"})]
