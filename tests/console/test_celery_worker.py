@@ -1,4 +1,4 @@
-"""Real Celery workers (subprocesses) on the embedded broker, against the sandbox."""
+"""Real Celery workers (subprocesses) on the embedded broker and on Redis, against the sandbox."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from llmopt.sandbox import SandboxServer, running_sandbox
 from llmopt.store import BatchStatus, SQLiteStore
 
 from .celery_support import ENTRY, seed_sandbox_entry, submit_batch
+from .redis_server import REDIS_PASSWORD, running_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = [sys.executable, "-m", "celery", "-A", "console.celery", "worker", "--pool=solo"]
@@ -82,9 +85,27 @@ def var_dir(tmp_path: Path) -> Path:
     return tmp_path / "var"
 
 
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    transport_options: dict[str, Any]
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def broker(request: pytest.FixtureRequest, var_dir: Path) -> Iterator[Broker]:
+    """The embedded broker (one machine) or a real Redis server (production)."""
+    if request.param == "embedded":
+        yield Broker(EMBEDDED_BROKER_URL, embedded_transport_options(var_dir))
+    else:
+        with running_redis(var_dir.parent / "redis") as url:
+            yield Broker(url, {})
+
+
 @pytest.fixture
-def worker_env(var_dir: Path) -> dict[str, str]:
+def worker_env(var_dir: Path, broker: Broker) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    if broker.url != EMBEDDED_BROKER_URL:
+        env["CELERY_BROKER_URL"] = broker.url
     return {
         **env,
         "LLMOPT_VAR_DIR": str(var_dir),
@@ -97,7 +118,7 @@ def worker_env(var_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def two_workers(env: dict[str, str], var_dir: Path) -> Iterator[tuple[Worker, Worker]]:
-    """Two workers on one embedded broker; the first runs beat, as `manage.py demo` does."""
+    """Two workers on one broker; the first runs beat, as `manage.py demo` does."""
     started: list[Worker] = []
     try:
         started.append(Worker("beat", env, var_dir.parent / "beat.log", "--beat"))
@@ -111,18 +132,17 @@ def two_workers(env: dict[str, str], var_dir: Path) -> Iterator[tuple[Worker, Wo
 
 
 def test_workers_with_beat_collect_a_submitted_batch_once(
-    sandbox: SandboxServer, var_dir: Path, worker_env: dict[str, str]
+    sandbox: SandboxServer, var_dir: Path, broker: Broker, worker_env: dict[str, str]
 ) -> None:
-    var_dir.mkdir(parents=True)
+    var_dir.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(var_dir / "llmopt.sqlite3")
     try:
         seed_sandbox_entry(store, sandbox)
         with two_workers(worker_env, var_dir) as (beat, second):
             record = submit_batch(store, ["first question", "second question", "third"])
             # Besides beat's polls, two explicit polls at once: the workers race for it.
-            options = embedded_transport_options(var_dir)
             with celery_app.connection_for_write(
-                EMBEDDED_BROKER_URL, transport_options=options
+                broker.url, transport_options=broker.transport_options
             ) as connection:
                 for _ in range(2):
                     celery_app.send_task(
@@ -149,6 +169,9 @@ def test_workers_with_beat_collect_a_submitted_batch_once(
         assert billed.batch_requests_succeeded == billed.requests_succeeded == 3
         logs = beat.text() + second.text()
         assert "console.tasks.poll_entry_batches" in logs
+        scheme = broker.url.split("://")[0]
+        assert f".> transport:   {scheme}://" in beat.text()  # the broker asked for
         assert sandbox.api_key not in logs
+        assert REDIS_PASSWORD not in logs
     finally:
         store.close()

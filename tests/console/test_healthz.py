@@ -12,6 +12,7 @@ from llmopt.errors import StoreError
 from llmopt.store import Store
 
 from .celery_support import use_broker
+from .redis_server import REDIS_PASSWORD, running_redis
 
 BROKER_PASSWORD = "hunter2-broker-secret"
 
@@ -63,6 +64,25 @@ def test_healthz_is_503_when_the_redis_broker_is_down_and_never_shows_its_passwo
     assert "health check: broker unreachable: redis://" in caplog.text
     assert BROKER_PASSWORD not in caplog.text
     assert BROKER_PASSWORD not in response.content.decode()
+
+
+def test_healthz_follows_a_real_redis_broker_going_down(
+    client: Client,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    with running_redis(tmp_path / "redis") as url:
+        use_broker(monkeypatch, url, {})
+        up = client.get("/healthz")
+    with caplog.at_level(logging.DEBUG):
+        down = client.get("/healthz")  # the same URL, the server stopped
+    assert up.status_code == 200
+    assert up.json() == {"status": "ok", "store": "ok", "broker": "ok"}
+    assert down.status_code == 503
+    assert down.json()["broker"] == "unreachable"
+    assert REDIS_PASSWORD not in caplog.text + up.content.decode() + down.content.decode()
 
 
 def test_healthz_is_503_when_the_embedded_brokers_queue_folder_is_gone(

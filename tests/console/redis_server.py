@@ -1,0 +1,73 @@
+"""A real Redis server for the broker tests: Debian's ``redis-server`` on a free port.
+
+Redis is the console's production broker. ``.ci/run`` installs ``redis-server``; without
+it these tests fail and say how to install it rather than skip, so CI cannot pass them
+silently. The server keeps nothing on disk and requires a password, as a production one
+does, so the tests also see that the password never reaches a log or a response.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+REDIS_PASSWORD = "redis-pw-not-real-3c1e"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_redis(folder: Path) -> Iterator[str]:
+    """Start ``redis-server`` on loopback, yield its ``redis://`` URL, stop it after."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is missing: install Debian's redis-server, as .ci/run does")
+    port = _free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "redis.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                binary,
+                "--bind", "127.0.0.1",
+                "--port", str(port),
+                "--requirepass", REDIS_PASSWORD,
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(folder),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    client = redis.Redis(host="127.0.0.1", port=port, password=REDIS_PASSWORD)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server did not start: {log.read_text()}") from None
+                time.sleep(0.05)
+        yield f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
