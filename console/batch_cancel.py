@@ -7,6 +7,8 @@ import logging
 from llmopt.errors import ConfigError, ProviderError, RecordNotFound
 from llmopt.store import AuditEvent, BatchRecord, BatchStatus, Store
 
+from .audit_actions import BATCH_CANCEL
+
 logger = logging.getLogger("console.batches")
 
 
@@ -61,7 +63,7 @@ def cancel_batch(store: Store, batch_id: str, *, actor: str, reason: str = "") -
     store.record_audit(
         AuditEvent(
             actor=actor,
-            action="batch.cancel",
+            action=BATCH_CANCEL,
             target=batch_id,
             before={"status": record.status.value},
             after={"status": updated.status.value},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmopt._secrets import redact
-from llmopt.config import load_document
+from llmopt.config import ACTION_UPDATE, load_document
 from llmopt.store import AuditEvent, DocumentName, Store
 
 DEMO_ACTOR = "demo"
@@ -79,7 +79,7 @@ def point_at_sandbox(store: Store, url: str) -> bool:
         expected_revision=document.revision,
         audit=AuditEvent(
             actor=DEMO_ACTOR,
-            action="config.update",
+            action=ACTION_UPDATE,
             target=f"llm:{DEMO_ENTRY_KEY}",
             before=redact(before),
             after=redact(after),

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from llmopt.store import AuditEvent
 
+from .audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from .models import ApiToken
 from .store import get_store
 
@@ -28,8 +29,8 @@ TOKEN_LENGTH = len(SCHEME) + 43  # token_urlsafe(32) is 43 characters
 # minute at most, so a busy automation does not write on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-ACTION_CREATE = "token.create"
-ACTION_REVOKE = "token.revoke"
+ACTION_CREATE = TOKEN_CREATE
+ACTION_REVOKE = TOKEN_REVOKE
 
 
 class TokenError(ValueError):

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from llmopt.store import AuditEvent
 
+from .audit_actions import USER_ACTIVATE, USER_CREATE, USER_DEACTIVATE, USER_ROLE
 from .roles import ROLES
 from .store import get_store
 
@@ -44,7 +45,7 @@ def create_user(username: str, role: str, *, actor: str) -> tuple[AbstractUser, 
     with transaction.atomic():
         user = model.objects.create_user(username=username, password=password)
         user.groups.add(Group.objects.get(name=role))
-        _audit("user.create", user, actor=actor, before=None, after={"role": role})
+        _audit(USER_CREATE, user, actor=actor, before=None, after={"role": role})
     return user, password
 
 
@@ -59,7 +60,7 @@ def set_role(user: AbstractUser, role: str, *, actor: str) -> None:
     with transaction.atomic():
         user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES))
         user.groups.add(Group.objects.get(name=role))
-        _audit("user.role", user, actor=actor, before={"role": before}, after={"role": role})
+        _audit(USER_ROLE, user, actor=actor, before={"role": before}, after={"role": role})
 
 
 def set_active(user: AbstractUser, active: bool, *, actor: str) -> None:
@@ -72,7 +73,7 @@ def set_active(user: AbstractUser, active: bool, *, actor: str) -> None:
         user.is_active = active
         user.save(update_fields=["is_active"])
         _audit(
-            "user.activate" if active else "user.deactivate",
+            USER_ACTIVATE if active else USER_DEACTIVATE,
             user,
             actor=actor,
             before={"active": not active},

@@ -26,6 +26,7 @@ from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
 from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
 
 from .access import requires
+from .audit_actions import AUDIT_ACTIONS
 from .broker import BrokerUnavailable, check_broker
 from .celery import app as celery_app
 from .forms import FlagsForm
@@ -213,8 +214,21 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
         next_query = urlencode(
             {**{k: v for k, v in filters.items() if v}, "before": records[-1].id}
         )
-    context = {"rows": rows, "filters": filters, "next_query": next_query}
+    context = {
+        "rows": rows,
+        "filters": filters,
+        "next_query": next_query,
+        "actions": _action_choices(filters["action"]),
+    }
     return render(request, "console/audit.html", context)
+
+
+def _action_choices(current: str | None) -> list[tuple[str, str]]:
+    """The action filter's options; one the log has but the catalogue lacks is kept."""
+    choices = list(AUDIT_ACTIONS.items())
+    if current and current not in AUDIT_ACTIONS:
+        choices.append((current, current))
+    return choices
 
 
 def audit_diff(before: object, after: object) -> list[tuple[str, str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._capability_rules import capability_hints
 from ._document import AIConfigDocument, LLMEntry
-from ._edit import load_document, update_entry_flags
+from ._edit import ACTION_UPDATE, load_document, update_entry_flags
 from ._messages import FIELD_RULES, problems_from_validation_error
 from ._schema import (
     FLAG_NAMES,
@@ -15,6 +15,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "ACTION_UPDATE",
     "FIELD_RULES",
     "FLAG_NAMES",
     "AIConfigDocument",

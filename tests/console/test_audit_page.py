@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
+from console.audit_actions import AUDIT_ACTIONS
 from llmopt.config import load_document, update_entry_flags
 from llmopt.killswitch import engage_kill_switch
 from llmopt.store import AuditEvent, Store
@@ -37,11 +40,29 @@ def test_it_filters_by_actor_and_action(signed_in: Client, store: Store) -> None
     seed(store)
     engage_kill_switch(store, actor="bob")
     page = signed_in.get("/audit/?actor=bob").content.decode()
-    assert "killswitch.engage" in page and "<code>seed</code>" not in page
+    assert "<code>killswitch.engage</code>" in page and "<code>seed</code>" not in page
+    page = signed_in.get("/audit/?action=killswitch.engage").content.decode()
+    assert "<code>killswitch.engage</code>" in page and "<code>seed</code>" not in page
     assert (
         "No changes recorded for this filter"
         in signed_in.get("/audit/?action=nope").content.decode()
     )
+
+
+def test_the_action_filter_offers_every_action_by_name_and_keeps_the_chosen_one(
+    signed_in: Client, store: Store
+) -> None:
+    seed(store)
+    page = signed_in.get("/audit/?action=killswitch.engage").content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', page)
+    assert [value for value, _ in options] == ["", *AUDIT_ACTIONS]
+    assert [value for value, chosen in options if chosen] == ["killswitch.engage"]
+    assert "rollback (kill switch engaged) (killswitch.engage)" in page
+    # An action the catalogue does not know (a newer writer's) can still be filtered on.
+    store.record_audit(AuditEvent(actor="t", action="future.thing", target="x"))
+    page = signed_in.get("/audit/?action=future.thing").content.decode()
+    assert '<option value="future.thing" selected>' in page
+    assert "<code>future.thing</code>" in page
 
 
 def test_it_pages_through_long_logs(signed_in: Client, store: Store) -> None:

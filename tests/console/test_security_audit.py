@@ -18,6 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from console.audit_actions import AUDIT_ACTIONS
 from llmopt.batching import BatchRequest
 from llmopt.config import load_document
 from llmopt.killswitch import read_kill_switch, release_kill_switch
@@ -124,8 +125,14 @@ def site(store: Store, django_user_model: Any, sandbox: SandboxServer) -> Site:
 
 
 def actors_since(store: Store, before: set[str]) -> set[str]:
-    """Who the audit records written since ``before`` name (empty: nothing was recorded)."""
-    return {r.actor for r in store.list_audit(limit=10_000) if r.id not in before}
+    """Who the audit records written since ``before`` name (empty: nothing was recorded).
+
+    Each of those records must also name an action the audit page's filter offers.
+    """
+    records = [r for r in store.list_audit(limit=10_000) if r.id not in before]
+    unknown = {r.action for r in records} - set(AUDIT_ACTIONS)
+    assert not unknown, f"add {sorted(unknown)} to console.audit_actions.AUDIT_ACTIONS"
+    return {r.actor for r in records}
 
 
 def ids(store: Store) -> set[str]:

@@ -22,6 +22,7 @@ from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.migrate import migrate
 from llmopt.store import AuditEvent, DocumentName
 
+from ...audit_actions import CONFIG_SEED
 from ...demo_processes import ChildFailed, ChildSpec, Supervisor
 from ...demo_seed import (
     DEMO_ACTOR,
@@ -179,7 +180,7 @@ class Command(BaseCommand):
                 DEMO_AICONFIGS,
                 expected_revision=None,
                 audit=AuditEvent(
-                    actor=DEMO_ACTOR, action="config.seed", target="aiconfigs", reason="demo data"
+                    actor=DEMO_ACTOR, action=CONFIG_SEED, target="aiconfigs", reason="demo data"
                 ),
             )
             self.stdout.write("seeded the aiconfigs document with demo entries")

@@ -1,0 +1,36 @@
+"""Every action the audit log records, named once, with what each means to a reader.
+
+The audit page offers these as its action filter. The security tests perform every
+change the console and llmopt can make and fail when one records an action missing here.
+"""
+
+from __future__ import annotations
+
+from llmopt.config import ACTION_UPDATE
+from llmopt.killswitch import ACTION_ENGAGE, ACTION_RELEASE
+from llmopt.migrate import ACTION_MIGRATE, ACTION_REVERSE
+
+BATCH_CANCEL = "batch.cancel"
+CONFIG_SEED = "config.seed"
+USER_CREATE = "user.create"
+USER_ROLE = "user.role"
+USER_ACTIVATE = "user.activate"
+USER_DEACTIVATE = "user.deactivate"
+TOKEN_CREATE = "token.create"
+TOKEN_REVOKE = "token.revoke"
+
+AUDIT_ACTIONS: dict[str, str] = {
+    ACTION_UPDATE: "flags edited",
+    ACTION_ENGAGE: "rollback (kill switch engaged)",
+    ACTION_RELEASE: "restore (kill switch released)",
+    ACTION_MIGRATE: "flags added by the migration",
+    ACTION_REVERSE: "migration reversed",
+    CONFIG_SEED: "demo configuration seeded",
+    BATCH_CANCEL: "batch cancelled",
+    TOKEN_CREATE: "API token issued",
+    TOKEN_REVOKE: "API token revoked",
+    USER_CREATE: "user created",
+    USER_ROLE: "role changed",
+    USER_DEACTIVATE: "user deactivated",
+    USER_ACTIVATE: "user reactivated",
+}
