@@ -1,10 +1,12 @@
 """Usage accounting off the call path: count in memory, price and flush in the background.
 
-A call adds its token counts to an in-memory bucket per (minute, entry, model, batch);
-that is a dict update under a lock, nothing more. A daemon thread flushes the buckets
+A call adds its token counts to an in-memory bucket per (minute, entry, model, batch,
+reused); that is a dict update under a lock, nothing more. A daemon thread flushes the buckets
 every ``interval`` seconds as :class:`~llmopt.store.UsageRollup` rows, pricing each
 bucket once (cost is linear in tokens, so pricing the sums is exact). If the store
-is down, the buckets are kept and retried at the next flush.
+is down, the buckets are kept and retried at the next flush. A call answered from a
+stored result (``reused``) was not billed again: it adds a call and its baseline (what
+it would have cost as a plain request), no tokens and no cost.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ logger = logging.getLogger("llmopt.wrapper")
 DEFAULT_FLUSH_INTERVAL = 5.0
 
 
-_Key = tuple[datetime, str, str, str, bool]  # minute, entry, provider, model, batch
+_Key = tuple[datetime, str, str, str, bool, bool]  # minute, entry, provider, model, batch, reused
 
 
 class UsageRecorder:
@@ -63,15 +65,17 @@ class UsageRecorder:
         optimized: bool = False,
         error: bool = False,
         fallback: bool = False,
+        reused: bool = False,
     ) -> None:
         """Count one call; cheap and never raises for the store's sake.
 
         ``optimized``: the call was sent with an optimization (a cache plan or the
-        Batch API), counted as ``UsageRollup.optimized_calls``.
+        Batch API), counted as ``UsageRollup.optimized_calls``. ``reused``: it was
+        answered from a stored result, with the ``usage`` that result was billed.
         """
         minute = self._clock().replace(second=0, microsecond=0)
         batch = usage.batch if usage is not None else False
-        key = (minute, entry_key, provider, model, batch)
+        key = (minute, entry_key, provider, model, batch, reused)
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -108,22 +112,23 @@ class UsageRecorder:
 
 
 def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
-    minute, entry_key, provider, model, batch = key
+    minute, entry_key, provider, model, batch, reused = key
     usage = bucket.usage(batch=batch)
     cost = cost_of(usage, provider=provider, model=model, at=minute.date())
+    billed = TokenUsage(input_tokens=0) if reused else usage
     return UsageRollup(
         minute=minute,
         entry_key=entry_key,
         calls=bucket.calls,
         optimized_calls=bucket.optimized_calls,
-        batched_calls=bucket.calls if batch else 0,
+        batched_calls=bucket.calls if batch and not reused else 0,
         fallbacks=bucket.fallbacks,
         errors=bucket.errors,
-        input_tokens=usage.input_tokens,
-        cache_write_tokens=usage.cache_write_5m_tokens + usage.cache_write_1h_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        output_tokens=usage.output_tokens,
-        cost_usd=float(cost.total) if cost else 0.0,
+        input_tokens=billed.input_tokens,
+        cache_write_tokens=billed.cache_write_5m_tokens + billed.cache_write_1h_tokens,
+        cache_read_tokens=billed.cache_read_tokens,
+        output_tokens=billed.output_tokens,
+        cost_usd=float(cost.total) if cost and not reused else 0.0,
         baseline_cost_usd=float(cost.baseline) if cost else 0.0,
         unpriced_calls=0 if cost else bucket.calls - bucket.errors,
     )

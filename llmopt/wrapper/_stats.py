@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from llmopt.providers import TokenUsage, cost_of
@@ -15,7 +16,10 @@ from ._tally import UsageTally
 class CacheStats:
     """What one wrapper has done since it was built.
 
-    ``cache_hit_rate`` is the share of input tokens read from the cache. Costs are
+    ``cache_hit_rate`` is the share of input tokens read from the cache. Tokens and
+    ``cost_usd`` are what the provider billed (batched calls at the batch price); a
+    call answered from a stored result was not billed again, so it adds only its
+    ``baseline_cost_usd``, what it would have cost as a plain request. Costs are
     ``None`` when the model's price is unknown.
     """
 
@@ -37,36 +41,68 @@ class CacheStats:
 
 
 class StatsCounter:
-    """Thread-safe running totals behind :class:`CacheStats`."""
+    """Thread-safe running totals behind :class:`CacheStats`.
+
+    Calls are kept apart by how they are priced: standard or batch, billed or reused.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tally = UsageTally()
+        self._tallies: dict[tuple[bool, bool], UsageTally] = {}
 
     def add(
-        self, usage: TokenUsage | None, *, optimized: bool, fallback: bool, error: bool
+        self,
+        usage: TokenUsage | None,
+        *,
+        optimized: bool,
+        fallback: bool,
+        error: bool,
+        reused: bool = False,
     ) -> None:
+        kind = (usage.batch if usage is not None else False, reused)
         with self._lock:
-            self._tally.add(usage, optimized=optimized, error=error, fallback=fallback)
+            tally = self._tallies.get(kind)
+            if tally is None:
+                tally = self._tallies[kind] = UsageTally()
+            tally.add(usage, optimized=optimized, error=error, fallback=fallback)
 
     def snapshot(self, *, provider: str, model: str) -> CacheStats:
         with self._lock:
-            tally = UsageTally()
-            tally.merge(self._tally)
-        usage = tally.usage()
-        cost = cost_of(usage, provider=provider, model=model)
+            tallies = {kind: _copy(tally) for kind, tally in self._tallies.items()}
+        tallies.setdefault((False, False), UsageTally())  # priced even before any call
+        calls, billed = UsageTally(), UsageTally()
+        cost: Decimal | None = Decimal(0)
+        baseline: Decimal | None = Decimal(0)
+        for (batch, reused), tally in tallies.items():
+            calls.merge(tally)
+            if not reused:
+                billed.merge(tally)
+            price = cost_of(tally.usage(batch=batch), provider=provider, model=model)
+            if price is None or cost is None or baseline is None:
+                cost = baseline = None
+                continue
+            baseline += price.baseline
+            if not reused:
+                cost += price.total
+        usage = billed.usage()
         total_input = usage.total_input_tokens
         return CacheStats(
-            calls=tally.calls,
-            optimized_calls=tally.optimized_calls,
-            fallbacks=tally.fallbacks,
-            errors=tally.errors,
+            calls=calls.calls,
+            optimized_calls=calls.optimized_calls,
+            fallbacks=calls.fallbacks,
+            errors=calls.errors,
             input_tokens=usage.input_tokens,
             cache_write_tokens=usage.cache_write_5m_tokens + usage.cache_write_1h_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             output_tokens=usage.output_tokens,
             cache_hit_rate=usage.cache_read_tokens / total_input if total_input else 0.0,
-            cost_usd=float(cost.total) if cost else None,
-            baseline_cost_usd=float(cost.baseline) if cost else None,
-            savings_usd=float(cost.savings) if cost else None,
+            cost_usd=None if cost is None else float(cost),
+            baseline_cost_usd=None if baseline is None else float(baseline),
+            savings_usd=None if cost is None or baseline is None else float(baseline - cost),
         )
+
+
+def _copy(tally: UsageTally) -> UsageTally:
+    copy = UsageTally()
+    copy.merge(tally)
+    return copy

@@ -353,10 +353,13 @@ class OptimizedLLMWrapper(BaseChatModel):
         model = self.base_model
         assert isinstance(model, ChatAnthropic) and outcome.message is not None
         result = _anthropic.result_from_message(model, outcome.message, **kwargs)
-        usage = None
-        if outcome.source != "reused":  # a reused answer was paid for once already
-            usage = TokenUsage.from_anthropic(outcome.message.get("usage") or {})
-        self._account(usage, optimized=True, fallback=outcome.source == "standard")
+        usage = TokenUsage.from_anthropic(outcome.message.get("usage") or {})
+        self._account(
+            usage,
+            optimized=True,
+            fallback=outcome.source == "standard",
+            reused=outcome.source == "reused",  # paid for once already, not billed again
+        )
         return result
 
     async def abatch(
@@ -604,8 +607,9 @@ class OptimizedLLMWrapper(BaseChatModel):
         optimized: bool,
         fallback: bool = False,
         error: bool = False,
+        reused: bool = False,
     ) -> None:
-        self._stats.add(usage, optimized=optimized, fallback=fallback, error=error)
+        self._stats.add(usage, optimized=optimized, fallback=fallback, error=error, reused=reused)
         if self.recorder is not None:
             assert self.entry_key is not None
             self.recorder.record(
@@ -616,6 +620,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                 optimized=optimized,
                 error=error,
                 fallback=fallback,
+                reused=reused,
             )
 
     def get_cache_stats(self) -> dict[str, Any]:

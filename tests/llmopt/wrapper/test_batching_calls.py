@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,26 @@ def test_batched_work_costs_half(sandbox: SandboxServer) -> None:
     finally:
         model.close()
     assert standard is not None and sandbox.billing().total.cost_usd == standard / 2
+
+
+def test_the_wrappers_stats_price_batched_calls_as_billed_against_the_standard_price(
+    sandbox: SandboxServer,
+) -> None:
+    inputs = prompts(6)
+    chat(sandbox).batch(inputs)
+    standard = sandbox.billing().total.cost_usd
+    sandbox.reset()
+    model = batching(sandbox)
+    try:
+        model.batch(inputs)
+    finally:
+        model.close()
+    stats = model.get_cache_stats()
+    billed = sandbox.billing().total.cost_usd
+    assert standard is not None and billed is not None
+    assert stats["cost_usd"] == pytest.approx(float(billed))
+    assert stats["baseline_cost_usd"] == pytest.approx(float(standard))
+    assert stats["savings_usd"] == pytest.approx(float(standard - billed))
 
 
 async def test_batch_only_pools_single_calls_from_many_coroutines(sandbox: SandboxServer) -> None:
@@ -211,3 +232,47 @@ def test_batching_with_caching_plans_one_hour_breakpoints(sandbox: SandboxServer
         model.close()
     billed = sandbox.billing().total
     assert billed.cache_write_1h_tokens > 0 and billed.cache_write_5m_tokens == 0
+
+
+def test_a_reused_answer_costs_nothing_and_its_plain_price_counts_as_saved(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    store, watcher = batching_store(tmp_path)
+    recorder = UsageRecorder(store)
+
+    def wrapper() -> OptimizedLLMWrapper:
+        return OptimizedLLMWrapper(
+            chat(sandbox),
+            "anthropic",
+            BATCHING,
+            store=store,
+            watcher=watcher,
+            recorder=recorder,
+            batch_options=FAST_POLLING,
+        )
+
+    inputs = prompts(4)
+    first, again = wrapper(), wrapper()
+    try:
+        first.batch(inputs)
+        billed_once = sandbox.billing().total
+        again.batch(inputs)  # e.g. re-sent after a crash: answered from the stored results
+    finally:
+        first.close()
+        again.close()
+    assert sandbox.billing().total == billed_once  # nothing was sent or billed again
+    paid, reused = first.get_cache_stats(), again.get_cache_stats()
+    assert reused["calls"] == 4 and reused["cost_usd"] == 0
+    assert reused["input_tokens"] == reused["output_tokens"] == 0  # none billed
+    # The plain price of the same calls, as the first run's baseline says.
+    assert reused["baseline_cost_usd"] == pytest.approx(paid["baseline_cost_usd"])
+    assert reused["savings_usd"] == pytest.approx(paid["baseline_cost_usd"])
+
+    recorder.flush()
+    now = datetime.now(UTC)
+    rollups = store.usage(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+    assert sum(r.calls for r in rollups) == 8
+    assert sum(r.batched_calls for r in rollups) == 4  # the reused calls were not batched
+    assert sum(r.cost_usd for r in rollups) == pytest.approx(float(billed_once.cost_usd or 0))
+    assert sum(r.baseline_cost_usd for r in rollups) == pytest.approx(2 * paid["baseline_cost_usd"])
+    assert sum(r.output_tokens for r in rollups) == billed_once.output_tokens
