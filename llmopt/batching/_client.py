@@ -84,7 +84,9 @@ class AnthropicBatchClient:
     ``entry_key``                 the config entry the ledger records belong to
     ``model``                     model for requests whose params name none
     ``fallback_to_standard``      resend what a batch could not answer on the
-                                  Messages API (else: error outcomes / raise)
+                                  Messages API (else: error outcomes / raise);
+                                  a callable is asked each time, so a live
+                                  flag applies to runs already going
     ``max_requests``/``max_bytes``  per-batch limits (default: the provider's)
     ``poll_initial``/``poll_max``  polling backoff, seconds (jittered, doubling)
     ``deadline``                  seconds ``run`` waits before cancelling
@@ -106,7 +108,7 @@ class AnthropicBatchClient:
         *,
         entry_key: str,
         model: str | None = None,
-        fallback_to_standard: bool = True,
+        fallback_to_standard: bool | Callable[[], bool] = True,
         max_requests: int | None = None,
         max_bytes: int | None = None,
         poll_initial: float = 1.0,
@@ -135,7 +137,7 @@ class AnthropicBatchClient:
         self._client = client
         self._entry_key = entry_key
         self._model = model
-        self._fallback = fallback_to_standard
+        self._fallback_setting = fallback_to_standard
         self._max_requests = max_requests if max_requests is not None else limits.max_requests
         self._max_bytes = max_bytes if max_bytes is not None else limits.max_bytes
         self._deadline = deadline
@@ -150,6 +152,11 @@ class AnthropicBatchClient:
 
     def __repr__(self) -> str:
         return f"AnthropicBatchClient(entry_key={self._entry_key!r}, model={self._model!r})"
+
+    @property
+    def _fallback(self) -> bool:
+        setting = self._fallback_setting
+        return setting() if callable(setting) else setting
 
     # -- the whole journey -------------------------------------------------------------
 

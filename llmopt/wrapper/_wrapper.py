@@ -316,10 +316,17 @@ class OptimizedLLMWrapper(BaseChatModel):
             store,
             entry_key=self.entry_key,
             model=self.model_name,
-            fallback_to_standard=self.config.fallback_to_standard,
+            fallback_to_standard=self._fallback_to_standard,
             **self.batch_options,
         )
         return client, sdk
+
+    def _fallback_to_standard(self) -> bool:
+        """The live ``fallbackToStandard``, for batches already submitted. With no
+        optimization now (the kill switch, the entry switched off), what a batch could
+        not answer goes to the standard API: that is where every request goes then."""
+        config = self.active_config()
+        return True if config is None else config.fallback_to_standard
 
     def _batch_request(
         self,

@@ -13,9 +13,16 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from llmopt.config import load_document, update_entry_flags
 from llmopt.errors import ProviderError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
-from llmopt.sandbox import BatchOptions, ManualClock, SandboxServer, running_sandbox
+from llmopt.sandbox import (
+    BatchItemFault,
+    BatchOptions,
+    ManualClock,
+    SandboxServer,
+    running_sandbox,
+)
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
 from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper, UsageRecorder
 
@@ -158,19 +165,31 @@ def batching_store(tmp_path: Path) -> tuple[SQLiteStore, FlagWatcher]:
     return store, watcher
 
 
+def store_backed(
+    sandbox: SandboxServer,
+    store: SQLiteStore,
+    watcher: FlagWatcher,
+    *,
+    recorder: UsageRecorder | None = None,
+    **batch_options: Any,
+) -> OptimizedLLMWrapper:
+    """A batching wrapper following ``store``'s flags, as get_generator_model builds one."""
+    return OptimizedLLMWrapper(
+        chat(sandbox),
+        "anthropic",
+        BATCHING,
+        store=store,
+        watcher=watcher,
+        recorder=recorder,
+        batch_options={**FAST_POLLING, **batch_options},
+    )
+
+
 def test_close_with_a_timeout_leaves_a_running_batch_in_the_ledger(tmp_path: Path) -> None:
     slow = BatchOptions(item_seconds=60)  # on a clock nobody advances: it never ends
     with running_sandbox(clock=ManualClock(), batches=slow) as sandbox:
         store, watcher = batching_store(tmp_path)
-        model = OptimizedLLMWrapper(
-            chat(sandbox),
-            "anthropic",
-            BATCHING,
-            store=store,
-            watcher=watcher,
-            recorder=UsageRecorder(store),
-            batch_options=FAST_POLLING,
-        )
+        model = store_backed(sandbox, store, watcher, recorder=UsageRecorder(store))
         answers: concurrent.futures.Future[Any] = concurrent.futures.ThreadPoolExecutor(1).submit(
             model.batch, prompts(3)
         )
@@ -187,15 +206,7 @@ def test_close_with_a_timeout_leaves_a_running_batch_in_the_ledger(tmp_path: Pat
 
 def test_the_kill_switch_stops_new_batches(sandbox: SandboxServer, tmp_path: Path) -> None:
     store, watcher = batching_store(tmp_path)
-    model = OptimizedLLMWrapper(
-        chat(sandbox),
-        "anthropic",
-        BATCHING,
-        store=store,
-        watcher=watcher,
-        recorder=UsageRecorder(store),
-        batch_options=FAST_POLLING,
-    )
+    model = store_backed(sandbox, store, watcher, recorder=UsageRecorder(store))
     try:
         model.batch(prompts(2))
         assert sandbox.billing().total.batch_requests_succeeded == 2
@@ -225,20 +236,9 @@ def test_a_reused_answer_costs_nothing_and_its_plain_price_counts_as_saved(
 ) -> None:
     store, watcher = batching_store(tmp_path)
     recorder = UsageRecorder(store)
-
-    def wrapper() -> OptimizedLLMWrapper:
-        return OptimizedLLMWrapper(
-            chat(sandbox),
-            "anthropic",
-            BATCHING,
-            store=store,
-            watcher=watcher,
-            recorder=recorder,
-            batch_options=FAST_POLLING,
-        )
-
     inputs = prompts(4)
-    first, again = wrapper(), wrapper()
+    first = store_backed(sandbox, store, watcher, recorder=recorder)
+    again = store_backed(sandbox, store, watcher, recorder=recorder)
     try:
         first.batch(inputs)
         billed_once = sandbox.billing().total
@@ -262,3 +262,31 @@ def test_a_reused_answer_costs_nothing_and_its_plain_price_counts_as_saved(
     assert sum(r.cost_usd for r in rollups) == pytest.approx(float(billed_once.cost_usd or 0))
     assert sum(r.baseline_cost_usd for r in rollups) == pytest.approx(2 * paid["baseline_cost_usd"])
     assert sum(r.output_tokens for r in rollups) == billed_once.output_tokens
+
+
+def test_a_live_change_of_fallback_to_standard_applies_to_the_next_batch(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    store, watcher = batching_store(tmp_path)
+    model = store_backed(sandbox, store, watcher, standard_attempts=1)
+    sandbox.add_batch_fault(BatchItemFault.errored("overloaded_error", marker="question 0"))
+    try:
+        # Fallback on (the default): the errored item is answered by the standard API.
+        [answer] = model.batch([[HumanMessage("question 0, first time")]])
+        assert answer.content
+        assert sandbox.billing().total.requests_succeeded == 1
+        [entry] = load_document(store).entries
+        update_entry_flags(
+            store,
+            entry.key,
+            {"fallbackToStandard": False},
+            expected_revision=load_document(store).revision or "",
+            actor="oncall",
+        )
+        watcher.refresh()
+        # Fallback off now: the same failure comes back as the batch's error.
+        [failed] = model.batch([[HumanMessage("question 0, again")]], return_exceptions=True)
+    finally:
+        model.close()
+    assert isinstance(failed, ProviderError) and failed.retryable
+    assert sandbox.billing().total.requests_succeeded == 1  # nothing sent to the standard API
