@@ -7,6 +7,8 @@ loop in a daemon thread, so callers on any thread or loop can use it, and pools
 requests until ``batchMaxSize`` are waiting, a whole ``abatch`` group has arrived, or
 ``batchTimeout`` seconds have passed since the oldest one — whichever comes first —
 then submits them as one run of the batch client. Each caller gets its own outcome.
+A group's calls arrive together; when some never do (LangChain's own cache answered
+them), the pool is submitted once ``GROUP_IDLE_SECONDS`` pass with no more of them.
 
 If batching is switched off (flags, kill switch) before a pooled request is submitted,
 it is handed back unsubmitted and its caller uses the standard API; batches already
@@ -32,6 +34,9 @@ import anthropic
 from llmopt.batching import AnthropicBatchClient, BatchOutcome, BatchRequest
 
 logger = logging.getLogger("llmopt.wrapper")
+
+GROUP_IDLE_SECONDS = 1.0
+"""How long an incomplete ``abatch`` group waits for its next call before it is sent."""
 
 Outcome = BatchOutcome | None
 """``None``: not submitted because batching was switched off; use the standard API."""
@@ -61,6 +66,7 @@ class _Pending:
 class _Pool:
     waiting: list[_Pending] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    group_idle: asyncio.TimerHandle | None = None
 
 
 class BatchDispatcher:
@@ -142,14 +148,20 @@ class BatchDispatcher:
             group_complete = group.arrived >= group.size
         if len(pool.waiting) >= max_size or group_complete or not enabled:
             self._flush()
-        elif pool.timer is None:
+            return
+        if pool.timer is None:
             pool.timer = self._loop.call_later(timeout, self._flush)
+        if group is not None:
+            if pool.group_idle is not None:
+                pool.group_idle.cancel()
+            pool.group_idle = self._loop.call_later(GROUP_IDLE_SECONDS, self._flush)
 
     def _flush(self) -> None:
         pool = self._pool
-        if pool.timer is not None:
-            pool.timer.cancel()
-            pool.timer = None
+        for timer in (pool.timer, pool.group_idle):
+            if timer is not None:
+                timer.cancel()
+        pool.timer = pool.group_idle = None
         waiting, pool.waiting = pool.waiting, []
         if not waiting:
             return

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.caches import InMemoryCache
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from llmopt.config import load_document, update_entry_flags
@@ -290,3 +291,23 @@ def test_a_live_change_of_fallback_to_standard_applies_to_the_next_batch(
         model.close()
     assert isinstance(failed, ProviderError) and failed.retryable
     assert sandbox.billing().total.requests_succeeded == 1  # nothing sent to the standard API
+
+
+async def test_an_abatch_partly_answered_by_langchains_cache_does_not_wait_out_the_timeout(
+    sandbox: SandboxServer,
+) -> None:
+    model = OptimizedLLMWrapper(
+        chat(sandbox, cache=InMemoryCache()),
+        "anthropic",
+        {**BATCHING, "batchTimeout": 3600},  # only the group can send this pool
+        batch_options=FAST_POLLING,
+    )
+    known, *new = prompts(3)
+    try:
+        first = await model.ainvoke(known)  # a plain call under auto: LangChain caches it
+        answers = await asyncio.wait_for(model.abatch([known, *new]), timeout=60)
+    finally:
+        model.close()
+    assert answers[0].content == first.content
+    billed = sandbox.billing().total
+    assert (billed.batch_requests_succeeded, billed.requests_succeeded) == (2, 3)
