@@ -170,7 +170,9 @@ class AnthropicBatchClient:
         provider rejected as invalid come back with ``error`` set. Past ``deadline``
         the batches are cancelled, what succeeded is kept and the rest is sent to the
         Messages API. An item is never resent once its batch answer succeeded, nor
-        while its batch might still answer it.
+        while its batch might still answer it. A request that an unfinished batch in
+        the ledger already holds (one a crashed process left running, say) is not
+        sent again: the run waits for that batch and takes its answer.
 
         Raises ``ValueError`` for malformed requests (see :class:`BatchRequest`) and
         ``ProviderError`` when the provider refuses a batch and
@@ -181,6 +183,7 @@ class AnthropicBatchClient:
         prepared = prepare_requests(requests, default_model=self._model)
         outcomes: dict[int, BatchOutcome] = {}
         to_send = await self._reuse(prepared, outcomes)
+        to_send, joined = await self._held_elsewhere(to_send)
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         to_standard: list[PreparedRequest] = []
         for request in plan.oversized:
@@ -213,9 +216,13 @@ class AnthropicBatchClient:
                     submission.error,
                 )
                 to_standard.extend(chunk)
-        ends = await asyncio.gather(*(self._wait(record, started, claims) for record, _ in waiting))
-        for (_, chunk), end in zip(waiting, ends, strict=True):
+        ends = await asyncio.gather(
+            *(self._wait(record, started, claims) for record, _ in [*waiting, *joined])
+        )
+        for (_, chunk), end in zip(waiting, ends[: len(waiting)], strict=True):
             self._sort_out(chunk, end, outcomes, to_standard)
+        for (record, chunk), end in zip(joined, ends[len(waiting) :], strict=True):
+            self._sort_out(chunk, _as_answers_to(end, record, chunk), outcomes, to_standard)
         await self._answer_on_standard(to_standard, outcomes)
         return [outcomes[request.index] for request in prepared]
 
@@ -278,6 +285,35 @@ class AnthropicBatchClient:
         if reused:
             logger.info("%d of %d requests answered from stored results", reused, len(prepared))
         return to_send
+
+    async def _held_elsewhere(
+        self, to_send: list[PreparedRequest]
+    ) -> tuple[list[PreparedRequest], list[tuple[BatchRecord, list[PreparedRequest]]]]:
+        """Split off the requests an unfinished ledger record already holds, by record."""
+        if not to_send:
+            return to_send, []
+        unfinished = await self._ledger.unfinished(self._entry_key)
+        holder: dict[str, BatchRecord] = {}
+        for record in unfinished:
+            for fingerprint in record.requests.values():
+                holder.setdefault(fingerprint, record)
+        if not holder:
+            return to_send, []
+        rest: list[PreparedRequest] = []
+        joined: dict[str, tuple[BatchRecord, list[PreparedRequest]]] = {}
+        for request in to_send:
+            held_by = holder.get(request.fingerprint)
+            if held_by is None:
+                rest.append(request)
+            else:
+                joined.setdefault(held_by.id, (held_by, []))[1].append(request)
+        if joined:
+            logger.info(
+                "%d requests are already in %d unfinished batches: waiting for those",
+                len(to_send) - len(rest),
+                len(joined),
+            )
+        return rest, list(joined.values())
 
     async def _submit_chunk(self, chunk: list[PreparedRequest], claims: Claims) -> _Submission:
         now = self._ledger.now()
@@ -627,6 +663,19 @@ class AnthropicBatchClient:
                     hints.append(hint)
                 logger.warning("resuming %s failed, will retry: %s", record.id, exc, exc_info=True)
                 return None
+
+
+def _as_answers_to(end: _BatchEnd, record: BatchRecord, chunk: list[PreparedRequest]) -> _BatchEnd:
+    """Another record's end, with its items under the ids ``chunk`` uses for the same
+    requests (the record holds them under the custom ids its own run gave them)."""
+    if end.items is None:
+        return end
+    theirs = {fingerprint: custom_id for custom_id, fingerprint in record.requests.items()}
+    items = {
+        request.custom_id: end.items.get(theirs[request.fingerprint], ItemResult("expired"))
+        for request in chunk
+    }
+    return _BatchEnd(items=items, refused=end.refused, error=end.error)
 
 
 def _error(request: PreparedRequest, error: ProviderError, source: Source) -> BatchOutcome:

@@ -7,13 +7,15 @@ Processes (real SDK, real HTTP, real time, one SQLite ledger file):
      the wire, leaving a PENDING record whose batch may or may not exist)
   3. optionally (default on) the sandbox is SIGKILLed too and restarted on its data dir
   4. a fresh client: ``resume(wait=True)``, then the same requests again with ``run``
+     (with ``--resend-first``, no resume: the re-send must wait for the orphaned batches)
 
 It prints what the resume collected, what the re-send did, the sandbox's billing
 (batch items succeeded vs requests) and "paid twice": billed answers beyond one per
 request, which must be 0.
 
     uv run python tests/benchmarks/bench_batch_crash.py [--requests 400] [--batch-size 50]
-        [--item-seconds 0.5] [--parallelism 25] [--no-restart-sandbox] [--json]
+        [--item-seconds 0.5] [--parallelism 25] [--no-restart-sandbox] [--resend-first]
+        [--json]
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ async def resume_role(args: argparse.Namespace) -> None:
     async with sdk_client(args.base_url) as sdk:
         client = batch_client(sdk, store, args.batch_size)
         started = time.monotonic()
-        resumed = await client.resume(wait=True)
+        resumed = [] if args.resend_first else await client.resume(wait=True)
         resume_seconds = time.monotonic() - started
         outcomes = await client.run(the_requests(args.requests))
     sources = Counter(o.source for o in outcomes)
@@ -149,6 +151,7 @@ def client_process(role: str, base_url: str, store: Path, args: argparse.Namespa
         str(args.requests),
         "--batch-size",
         str(args.batch_size),
+        *(["--resend-first"] if args.resend_first else []),
     ]
 
 
@@ -228,6 +231,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "batches": expected,
         "ledger_at_kill": at_kill,
         "sandbox_restarted": args.restart_sandbox,
+        "resend_first": args.resend_first,
         **report,
         "billed_batch_items_succeeded": int(billed["batch_requests_succeeded"]),
         "billed_standard_succeeded": succeeded - int(billed["batch_requests_succeeded"]),
@@ -242,11 +246,14 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"requests: {result['requests']} in {result['batches']} batches")
     print(f"ledger when the client was SIGKILLed: {result['ledger_at_kill']}")
     print(f"sandbox SIGKILLed and restarted on its data dir: {result['sandbox_restarted']}")
-    print(
-        f"resume(wait=True): {result['resumed_batches']} batches "
-        f"{result['resumed_statuses']} in {result['resume_seconds']} s, "
-        f"results collected: {result['answers_collected']}"
-    )
+    if result["resend_first"]:
+        print("resume: skipped (--resend-first): the re-send meets the batches still running")
+    else:
+        print(
+            f"resume(wait=True): {result['resumed_batches']} batches "
+            f"{result['resumed_statuses']} in {result['resume_seconds']} s, "
+            f"results collected: {result['answers_collected']}"
+        )
     print(
         f"re-sent the same {result['requests']} requests: {result['resend_sources']}, "
         f"answered {result['resend_answered']}"
@@ -267,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--item-seconds", type=float, default=0.5)
     parser.add_argument("--parallelism", type=int, default=25)
     parser.add_argument("--no-restart-sandbox", dest="restart_sandbox", action="store_false")
+    parser.add_argument("--resend-first", action="store_true", help="re-send without resume")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)

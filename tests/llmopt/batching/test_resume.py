@@ -41,6 +41,27 @@ async def test_a_fresh_client_collects_what_a_crashed_one_left_in_flight(
     assert billing.batch_requests_succeeded == billing.requests_succeeded == 25
 
 
+async def test_requests_resent_while_a_crashed_clients_batches_run_wait_for_those_batches(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    requests = [ask(words(n + 1)) for n in range(25)]
+    crashed = batch_client(client, store, time, max_requests=10)
+    submitted = await crashed.submit(requests)
+    # The process dies with three batches running; a new one sends the same work (and
+    # one more request) before anything has collected them.
+    time.clock.advance(5)
+    fresh = batch_client(client, store, time)
+
+    outcomes = await fresh.run([*requests, ask("and one request nobody sent before")])
+
+    assert all(o.message is not None and o.error is None for o in outcomes)
+    billing = sandbox.billing().total
+    assert billing.batch_requests_succeeded == billing.requests_succeeded == 26  # once each
+    records = ledger(store)
+    assert len(records) == len(submitted) + 1
+    assert all(r.status is BatchStatus.ENDED for r in records)
+
+
 async def test_resume_without_waiting_polls_once_and_collects_on_a_later_pass(
     client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time
 ) -> None:
