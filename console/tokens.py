@@ -29,9 +29,6 @@ TOKEN_LENGTH = len(SCHEME) + 43  # token_urlsafe(32) is 43 characters
 # minute at most, so a busy automation does not write on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-ACTION_CREATE = TOKEN_CREATE
-ACTION_REVOKE = TOKEN_REVOKE
-
 
 class TokenError(ValueError):
     """A token cannot be issued or revoked as asked; the message says why."""
@@ -67,7 +64,7 @@ def issue_token(
                 expires_at=expires_at,
             )
             # Inside the transaction: a token whose creation was not audited must not exist.
-            _audit(token, ACTION_CREATE, actor=actor, before=None, after=describe(token))
+            _audit(token, TOKEN_CREATE, actor=actor, before=None, after=describe(token))
     except IntegrityError as exc:
         raise TokenError(f"{user.get_username()} already has a live token named {name!r}") from exc
     return token, secret
@@ -82,7 +79,7 @@ def revoke_token(token: ApiToken, *, actor: str, reason: str = "") -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         _audit(
-            token, ACTION_REVOKE, actor=actor, before=before, after=describe(token), reason=reason
+            token, TOKEN_REVOKE, actor=actor, before=before, after=describe(token), reason=reason
         )
     return token
 

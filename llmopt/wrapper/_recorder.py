@@ -1,9 +1,9 @@
 """Usage accounting off the call path: count in memory, price and flush in the background.
 
 A call adds its token counts to an in-memory bucket per (minute, entry, model, batch,
-reused); that is a dict update under a lock, nothing more. A daemon thread flushes the buckets
-every ``interval`` seconds as :class:`~llmopt.store.UsageRollup` rows, pricing each
-bucket once (cost is linear in tokens, so pricing the sums is exact). If the store
+reused); that is a dict update under a lock, nothing more. A daemon thread flushes
+the buckets every ``interval`` seconds as :class:`~llmopt.store.UsageRollup` rows,
+pricing each bucket once (cost is linear in tokens, so pricing the sums is exact). If the store
 is down, the buckets are kept and retried at the next flush. A call answered from a
 stored result (``reused``) was not billed again: it adds a call and its baseline (what
 it would have cost as a plain request), no tokens and no cost.

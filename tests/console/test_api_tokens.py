@@ -9,10 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
 from console.tokens import (
-    ACTION_CREATE,
-    ACTION_REVOKE,
     TokenError,
     issue_token,
     revoke_token,
@@ -125,8 +124,8 @@ def test_creating_and_revoking_a_token_is_audited_without_its_secret(
     token, secret = issue_token(alice, "ci-alerts", expires_in_days=7, actor="admin")
     revoke_token(token, actor="admin", reason="rotated")
     revoke_token(token, actor="admin")  # already revoked: nothing more
-    [created] = store.list_audit(action=ACTION_CREATE)
-    [revoked] = store.list_audit(action=ACTION_REVOKE)
+    [created] = store.list_audit(action=TOKEN_CREATE)
+    [revoked] = store.list_audit(action=TOKEN_REVOKE)
     assert (created.actor, created.target) == ("admin", "token alice/ci-alerts")
     assert (revoked.actor, revoked.reason) == ("admin", "rotated")
     assert created.after["prefix"] == token.prefix
@@ -142,7 +141,7 @@ def test_a_bad_token_request_is_refused_and_nothing_is_made(
 ) -> None:
     with pytest.raises(TokenError, match=message):
         issue_token(alice, name, expires_in_days=days, actor="admin")
-    assert not ApiToken.objects.exists() and not store.list_audit(action=ACTION_CREATE)
+    assert not ApiToken.objects.exists() and not store.list_audit(action=TOKEN_CREATE)
 
 
 def test_a_live_name_cannot_be_issued_twice_but_can_after_revoking(
@@ -151,7 +150,7 @@ def test_a_live_name_cannot_be_issued_twice_but_can_after_revoking(
     token, _ = issue_token(alice, "ci-alerts", actor="admin")
     with pytest.raises(TokenError, match="already has a live token named 'ci-alerts'"):
         issue_token(alice, "ci-alerts", actor="admin")
-    assert len(store.list_audit(action=ACTION_CREATE)) == 1
+    assert len(store.list_audit(action=TOKEN_CREATE)) == 1
     revoke_token(token, actor="admin")
     issue_token(alice, "ci-alerts", actor="admin")
     assert ApiToken.objects.filter(name="ci-alerts").count() == 2

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
-from console.tokens import ACTION_CREATE, ACTION_REVOKE
 from llmopt.store import Store
 
 from .conftest import user_in
@@ -37,7 +37,7 @@ def test_create_prints_a_working_token_once_and_list_never_shows_it(
     listing, _ = run("list")
     assert "viewer\tgrafana\t" in listing and "active" in listing
     assert secret not in listing and secret[:15] in listing
-    [record] = store.list_audit(action=ACTION_CREATE)
+    [record] = store.list_audit(action=TOKEN_CREATE)
     assert record.actor.startswith("cli:") and record.target == "token viewer/grafana"
 
 
@@ -48,7 +48,7 @@ def test_revoke_stops_the_token_and_is_audited(django_user_model: Any, store: St
     assert "revoked operator (token pager)" in out
     response = Client().get("/api/config", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 401
-    [record] = store.list_audit(action=ACTION_REVOKE)
+    [record] = store.list_audit(action=TOKEN_REVOKE)
     assert record.actor.startswith("cli:") and record.reason == "leaked"
     assert "revoked" in run("list", "--user", "operator")[0]
 
@@ -68,4 +68,4 @@ def test_bad_requests_fail_clearly_and_change_nothing(
     with pytest.raises(CommandError, match=message):
         run(*args)
     assert not ApiToken.objects.exists()
-    assert not store.list_audit(action=ACTION_CREATE)
+    assert not store.list_audit(action=TOKEN_CREATE)

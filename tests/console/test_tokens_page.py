@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
-from console.tokens import ACTION_CREATE, ACTION_REVOKE, issue_token
+from console.tokens import issue_token
 from llmopt.store import Store
 
 from .conftest import user_in
@@ -38,7 +39,7 @@ def test_an_admin_issues_a_token_that_is_shown_once_and_then_works(
 
     listing = admin.get(URL).content.decode()
     assert "ci-alerts" in listing and secret[:15] in listing and secret not in listing
-    [record] = store.list_audit(action=ACTION_CREATE)
+    [record] = store.list_audit(action=TOKEN_CREATE)
     assert record.actor == "admin" and record.target == "token operator/ci-alerts"
 
 
@@ -48,7 +49,7 @@ def test_an_admin_revokes_a_token(admin: Client, django_user_model: Any, store: 
     assert response.status_code == 302
     assert ApiToken.objects.get(pk=token.pk).revoked
     assert Client().get("/api/config", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
-    [record] = store.list_audit(action=ACTION_REVOKE)
+    [record] = store.list_audit(action=TOKEN_REVOKE)
     assert (record.actor, record.reason) == ("admin", "rotated")
     assert "token-revoked" in admin.get(URL).content.decode()
 
