@@ -11,7 +11,7 @@ import pytest
 from llmopt.batching import fingerprint
 from llmopt.batching._requests import prepare_requests
 from llmopt.errors import ProviderError
-from llmopt.sandbox import BatchOptions, SandboxServer
+from llmopt.sandbox import BatchItemFault, BatchOptions, SandboxServer
 from llmopt.store import BatchRecord, BatchStatus, SQLiteStore
 
 from .conftest import ENTRY, MODEL, SpyStore, Time, ask, batch_client, ledger, sdk, words
@@ -60,6 +60,23 @@ async def test_requests_resent_while_a_crashed_clients_batches_run_wait_for_thos
     records = ledger(store)
     assert len(records) == len(submitted) + 1
     assert all(r.status is BatchStatus.ENDED for r in records)
+
+
+async def test_an_item_the_crashed_clients_batch_failed_is_answered_once_on_the_standard_api(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    sandbox.add_batch_fault(BatchItemFault.errored("overloaded_error", marker="unlucky"))
+    requests = [ask("unlucky question"), *(ask(words(n + 1)) for n in range(9))]
+    await batch_client(client, store, time).submit(requests)
+    time.clock.advance(5)  # the submitter is gone; its batch still runs
+
+    outcomes = await batch_client(client, store, time).run(requests)
+
+    assert [o.source for o in outcomes] == ["standard"] + ["batch"] * 9
+    assert all(o.message is not None for o in outcomes)
+    billing = sandbox.billing().total
+    assert (billing.batch_requests_succeeded, billing.batch_requests_errored) == (9, 1)
+    assert billing.requests_succeeded == 10  # the nine batch answers and one standard
 
 
 async def test_resume_without_waiting_polls_once_and_collects_on_a_later_pass(
