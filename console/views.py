@@ -232,7 +232,14 @@ def _action_choices(current: str | None) -> list[tuple[str, str]]:
 
 
 def audit_diff(before: object, after: object) -> list[tuple[str, str, str]]:
-    """(field, before, after) for each top-level field that differs; secrets arrive masked."""
+    """(field, before, after) for each top-level field that differs; secrets arrive masked.
+
+    A record created or deleted (one side ``None``) lists the other side's fields.
+    """
+    if before is None and isinstance(after, dict):
+        before = {}
+    elif after is None and isinstance(before, dict):
+        after = {}
     if not isinstance(before, dict) or not isinstance(after, dict):
         if before == after:
             return []

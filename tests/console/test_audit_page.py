@@ -36,6 +36,23 @@ def test_every_change_is_listed_newest_first_with_its_diff(signed_in: Client, st
     assert SECRET not in page
 
 
+def test_a_created_record_lists_its_fields_rather_than_one_blob(
+    signed_in: Client, store: Store
+) -> None:
+    store.record_audit(
+        AuditEvent(
+            actor="t",
+            action="killswitch.release",
+            target="kill_switch",
+            before=None,
+            after={"engaged": False, "reason": "first start"},
+        )
+    )
+    page = signed_in.get("/audit/").content.decode()
+    assert "<code>engaged</code> — → false" in page
+    assert "<code>reason</code> — → &quot;first start&quot;" in page  # escaped JSON
+
+
 def test_it_filters_by_actor_and_action(signed_in: Client, store: Store) -> None:
     seed(store)
     engage_kill_switch(store, actor="bob")
