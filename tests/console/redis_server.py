@@ -9,7 +9,6 @@ does, so the tests also see that the password never reaches a log or a response.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,13 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from .demo_process import free_port
+
 REDIS_PASSWORD = "redis-pw-not-real-3c1e"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -34,7 +29,7 @@ def running_redis(folder: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is missing: install Debian's redis-server, as .ci/run does")
-    port = _free_port()
+    port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "redis.log"
     with log.open("wb") as out:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from llmopt.errors import StoreError
 from llmopt.store import Store
 
 from .celery_support import use_broker
+from .demo_process import free_port
 from .redis_server import REDIS_PASSWORD, running_redis
 
 BROKER_PASSWORD = "hunter2-broker-secret"
@@ -19,9 +19,7 @@ BROKER_PASSWORD = "hunter2-broker-secret"
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture
