@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import uuid
@@ -172,7 +173,9 @@ class AnthropicBatchClient:
         Messages API. An item is never resent once its batch answer succeeded, nor
         while its batch might still answer it. A request that an unfinished batch in
         the ledger already holds (one a crashed process left running, say) is not
-        sent again: the run waits for that batch and takes its answer.
+        sent again: the run waits for that batch and takes its answer. Identical
+        requests within one run are sent once; the copies get the same answer
+        (``source="reused"``) or the same error.
 
         Raises ``ValueError`` for malformed requests (see :class:`BatchRequest`) and
         ``ProviderError`` when the provider refuses a batch and
@@ -183,6 +186,7 @@ class AnthropicBatchClient:
         prepared = prepare_requests(requests, default_model=self._model)
         outcomes: dict[int, BatchOutcome] = {}
         to_send = await self._reuse(prepared, outcomes)
+        to_send, copies = _first_of_each(to_send)
         to_send, joined = await self._held_elsewhere(to_send)
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         to_standard: list[PreparedRequest] = []
@@ -224,6 +228,8 @@ class AnthropicBatchClient:
         for (record, chunk), end in zip(joined, ends[len(waiting) :], strict=True):
             self._sort_out(chunk, _as_answers_to(end, record, chunk), outcomes, to_standard)
         await self._answer_on_standard(to_standard, outcomes)
+        for duplicate, original in copies:
+            outcomes[duplicate.index] = _copy_of(outcomes[original.index], duplicate)
         return [outcomes[request.index] for request in prepared]
 
     def run_sync(self, requests: Sequence[BatchRequest]) -> list[BatchOutcome]:
@@ -663,6 +669,29 @@ class AnthropicBatchClient:
                     hints.append(hint)
                 logger.warning("resuming %s failed, will retry: %s", record.id, exc, exc_info=True)
                 return None
+
+
+def _first_of_each(
+    requests: list[PreparedRequest],
+) -> tuple[list[PreparedRequest], list[tuple[PreparedRequest, PreparedRequest]]]:
+    """The first request of each fingerprint, and (copy, first) for the others."""
+    first: dict[str, PreparedRequest] = {}
+    copies: list[tuple[PreparedRequest, PreparedRequest]] = []
+    for request in requests:
+        original = first.setdefault(request.fingerprint, request)
+        if original is not request:
+            copies.append((request, original))
+    if not copies:
+        return requests, []
+    return list(first.values()), copies
+
+
+def _copy_of(outcome: BatchOutcome, request: PreparedRequest) -> BatchOutcome:
+    """``outcome`` for an identical ``request``: its answer was paid for once, by the first."""
+    if outcome.message is None:
+        return BatchOutcome(request.custom_id, None, outcome.error, outcome.source, 0)
+    message = copy.deepcopy(outcome.message)  # each caller may change its own
+    return BatchOutcome(request.custom_id, message, None, "reused", 0)
 
 
 def _as_answers_to(end: _BatchEnd, record: BatchRecord, chunk: list[PreparedRequest]) -> _BatchEnd:

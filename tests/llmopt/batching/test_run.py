@@ -33,6 +33,22 @@ async def test_each_request_gets_its_own_answer_although_results_come_back_shuff
     assert all(o.error is None and o.attempts == 0 for o in outcomes)
 
 
+async def test_identical_requests_in_one_run_are_sent_and_paid_once(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    requests = [ask("same"), ask("other"), ask("same"), BatchRequest(ask("same").params, "mine")]
+
+    outcomes = await batch_client(client, store, time).run(requests)
+
+    assert [o.source for o in outcomes] == ["batch", "batch", "reused", "reused"]
+    assert outcomes[3].custom_id == "mine"
+    assert outcomes[0].message == outcomes[2].message == outcomes[3].message
+    assert outcomes[2].message is not outcomes[0].message  # each caller owns its copy
+    assert sandbox.billing().total.batch_requests_succeeded == 2
+    [record] = ledger(store)
+    assert len(record.requests) == 2
+
+
 async def test_outcomes_carry_the_custom_ids_given_and_assigned(
     client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time
 ) -> None:
