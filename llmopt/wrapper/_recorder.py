@@ -3,10 +3,10 @@
 A call adds its token counts to an in-memory bucket per (minute, entry, model, batch,
 reused); that is a dict update under a lock, nothing more. A daemon thread flushes
 the buckets every ``interval`` seconds as :class:`~llmopt.store.UsageRollup` rows,
-pricing each bucket once (cost is linear in tokens, so pricing the sums is exact). If the store
-is down, the buckets are kept and retried at the next flush. A call answered from a
-stored result (``reused``) was not billed again: it adds a call and its baseline (what
-it would have cost as a plain request), no tokens and no cost.
+pricing each bucket once (cost is linear in tokens, so pricing the sums is exact). If
+the store is down, the buckets are kept and retried at the next flush. A call answered
+from a stored result (``reused``) was not billed again: it adds a call and its
+baseline, no tokens and no cost (see ``UsageTally.bill``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from llmopt.errors import StoreError
-from llmopt.providers import TokenUsage, cost_of
+from llmopt.providers import TokenUsage
 from llmopt.store import Store, UsageRollup
 
 from ._background import PeriodicTask
@@ -113,9 +113,8 @@ class UsageRecorder:
 
 def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
     minute, entry_key, provider, model, batch, reused = key
-    usage = bucket.usage(batch=batch)
-    cost = cost_of(usage, provider=provider, model=model, at=minute.date())
-    billed = TokenUsage(input_tokens=0) if reused else usage
+    bill = bucket.bill(batch=batch, reused=reused, provider=provider, model=model, at=minute.date())
+    billed = bill.usage
     return UsageRollup(
         minute=minute,
         entry_key=entry_key,
@@ -128,9 +127,9 @@ def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
         cache_write_tokens=billed.cache_write_5m_tokens + billed.cache_write_1h_tokens,
         cache_read_tokens=billed.cache_read_tokens,
         output_tokens=billed.output_tokens,
-        cost_usd=float(cost.total) if cost and not reused else 0.0,
-        baseline_cost_usd=float(cost.baseline) if cost else 0.0,
-        unpriced_calls=0 if cost else bucket.calls - bucket.errors,
+        cost_usd=float(bill.cost) if bill.cost is not None else 0.0,
+        baseline_cost_usd=float(bill.baseline) if bill.baseline is not None else 0.0,
+        unpriced_calls=0 if bill.cost is not None else bucket.calls - bucket.errors,
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from llmopt.providers import TokenUsage, cost_of
+from llmopt.providers import TokenUsage
 
 from ._tally import UsageTally
 
@@ -68,23 +68,21 @@ class StatsCounter:
 
     def snapshot(self, *, provider: str, model: str) -> CacheStats:
         with self._lock:
-            tallies = {kind: _copy(tally) for kind, tally in self._tallies.items()}
+            tallies = {kind: tally.copy() for kind, tally in self._tallies.items()}
         tallies.setdefault((False, False), UsageTally())  # priced even before any call
-        calls, billed = UsageTally(), UsageTally()
+        calls = UsageTally()
+        usage = TokenUsage(input_tokens=0)
         cost: Decimal | None = Decimal(0)
         baseline: Decimal | None = Decimal(0)
         for (batch, reused), tally in tallies.items():
             calls.merge(tally)
-            if not reused:
-                billed.merge(tally)
-            price = cost_of(tally.usage(batch=batch), provider=provider, model=model)
-            if price is None or cost is None or baseline is None:
+            bill = tally.bill(batch=batch, reused=reused, provider=provider, model=model)
+            usage = usage + replace(bill.usage, batch=False)  # tokens alike, whatever the price
+            if bill.cost is None or bill.baseline is None or cost is None or baseline is None:
                 cost = baseline = None
-                continue
-            baseline += price.baseline
-            if not reused:
-                cost += price.total
-        usage = billed.usage()
+            else:
+                cost += bill.cost
+                baseline += bill.baseline
         total_input = usage.total_input_tokens
         return CacheStats(
             calls=calls.calls,
@@ -100,9 +98,3 @@ class StatsCounter:
             baseline_cost_usd=None if baseline is None else float(baseline),
             savings_usd=None if cost is None or baseline is None else float(baseline - cost),
         )
-
-
-def _copy(tally: UsageTally) -> UsageTally:
-    copy = UsageTally()
-    copy.merge(tally)
-    return copy

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
 
-from llmopt.providers import TokenUsage
+from llmopt.providers import TokenUsage, cost_of
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """What a tally's calls were billed (``usage``, ``cost``) and would have cost plain
+    (``baseline``); the costs are ``None`` when the model's price is unknown."""
+
+    usage: TokenUsage
+    cost: Decimal | None
+    baseline: Decimal | None
 
 
 @dataclass(slots=True)
@@ -34,6 +46,29 @@ class UsageTally:
             self.cache_write_1h_tokens += usage.cache_write_1h_tokens
             self.cache_read_tokens += usage.cache_read_tokens
             self.output_tokens += usage.output_tokens
+
+    def copy(self) -> UsageTally:
+        copied = UsageTally()
+        copied.merge(self)
+        return copied
+
+    def bill(
+        self, *, batch: bool, reused: bool, provider: str, model: str, at: date | None = None
+    ) -> Bill:
+        """Price the tally's calls. Reused calls were answered from a stored result that
+        an earlier request paid for: they bill no tokens and nothing, and count only
+        their baseline."""
+        usage = self.usage(batch=batch)
+        price = cost_of(usage, provider=provider, model=model, at=at)
+        if reused:
+            return Bill(
+                TokenUsage(input_tokens=0),
+                None if price is None else Decimal(0),
+                None if price is None else price.baseline,
+            )
+        if price is None:
+            return Bill(usage, None, None)
+        return Bill(usage, price.total, price.baseline)
 
     def merge(self, other: UsageTally) -> None:
         for field in fields(self):
