@@ -5,7 +5,9 @@ network, no server), on the same 6-message conversation with a ~3k-token system
 prompt, interleaved call by call so machine noise hits them alike. For scale: a naive
 BaseChatModel subclass that calls the base model's ``ainvoke``, and the bare model sending
 the same cache_control markers by hand (block-form content costs LangChain and the SDK
-more to serialise than plain strings, planner or not).
+more to serialise than plain strings, planner or not). Where the wrapper's time goes:
+the wrapper with optimization off, with a planner that places nothing, and with the
+planner's first plan replayed (the marked request sent, no planning).
 
     uv run python tests/benchmarks/bench_wrapper_overhead.py [--calls 3000]
 """
@@ -26,6 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from llmopt.caching import CachePlan, plan_breakpoints
 from llmopt.wrapper import OptimizedLLMWrapper
 
 REPLY = {
@@ -106,11 +109,26 @@ def hand_marked(messages: list[BaseMessage]) -> list[BaseMessage]:
     return [SystemMessage(marked(system.content)), *middle, HumanMessage(marked(last.content))]
 
 
+def no_plan(payload: dict[str, Any], **_: Any) -> CachePlan:
+    return CachePlan(payload=payload, breakpoints=(), decisions=(), changed=False)
+
+
+def replayed_plan() -> Any:
+    """A planner that plans once and sends that same marked request ever after."""
+    first: list[CachePlan] = []
+
+    def planner(payload: dict[str, Any], **options: Any) -> CachePlan:
+        if not first:
+            first.append(plan_breakpoints(payload, **options))
+        return first[0]
+
+    return planner
+
+
 async def main(calls: int) -> None:
     base = instant_model()
-    wrapper = OptimizedLLMWrapper(
-        base, "anthropic", {"optimizationEnabled": True, "cachingEnabled": True}
-    )
+    caching = {"optimizationEnabled": True, "cachingEnabled": True}
+    wrapper = OptimizedLLMWrapper(base, "anthropic", caching)
     naive = NaiveWrapper(base=base)
     messages = conversation()
     runs: dict[str, tuple[BaseChatModel, list[BaseMessage]]] = {
@@ -120,6 +138,12 @@ async def main(calls: int) -> None:
         # The bare model sending, by hand, the breakpoints the wrapper places: what the
         # marked request itself costs in LangChain and the SDK, without any planning.
         "base+marks": (base, hand_marked(messages)),
+        "w/off": (OptimizedLLMWrapper(base, "anthropic", {"optimizationEnabled": False}), messages),
+        "w/no plan": (OptimizedLLMWrapper(base, "anthropic", caching, planner=no_plan), messages),
+        "w/replayed": (
+            OptimizedLLMWrapper(base, "anthropic", caching, planner=replayed_plan()),
+            messages,
+        ),
     }
     for model, prompt in runs.values():  # warm-up: imports, caches, connection pools
         for _ in range(50):
@@ -135,10 +159,18 @@ async def main(calls: int) -> None:
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"{calls} interleaved ainvoke calls per model; median µs per call")
     for name, value in medians.items():
-        print(f"  {name:8s} {value * 1e6:9.1f} µs")
+        print(f"  {name:11s} {value * 1e6:9.1f} µs")
     print(f"wrapper/base = {medians['wrapper'] / medians['base']:.3f} (target <= 1.10)")
     print(f"naive/base   = {medians['naive'] / medians['base']:.3f}")
     print(f"base+marks/base = {medians['base+marks'] / medians['base']:.3f}")
+    base_time = medians["base"]
+    print(
+        "where the wrapper's time goes, µs over base: "
+        + ", ".join(
+            f"{name} +{(medians[name] - base_time) * 1e6:.0f}"
+            for name in ("w/off", "w/no plan", "w/replayed", "wrapper")
+        )
+    )
     stats = wrapper.get_cache_stats()
     print(f"wrapper calls={stats['calls']} optimized={stats['optimized_calls']}")
 
