@@ -5,7 +5,7 @@
 | ``error``     | ``rate_limit`` (429), ``overloaded`` (529), ``server_error`` (500), or none |
 | ``latency_ms``| added before the response starts                                 |
 | ``times``     | fire for the next N matching requests, then retire (none: forever) |
-| ``rate``      | chance a matching request is hit, drawn from the plan's seeded RNG |
+| ``rate``      | chance a matching request is hit, drawn from the plan's seed     |
 | ``marker``    | match only requests whose last user text contains it             |
 | ``paths``     | endpoints it applies to (default ``/v1/messages``); a ``{name}`` |
 |               | segment matches any one segment: ``/v1/messages/batches/{id}``   |
@@ -15,8 +15,11 @@
 | ``message``   | error message instead of Anthropic's usual one                   |
 
 Rules are tried in order: every latency that fires adds up, and the first error that
-fires answers the request. Each matching rule with ``rate`` below 1 draws from the RNG
-once per request, so the same sequence of requests fails the same way for a seed.
+fires answers the request. Each matching rule with ``rate`` below 1 draws once per
+request, from the seed, the request (method, path, last user text) and how many times
+that request has been seen since the plan was set. So the same requests fail the same
+way for a seed in whatever order they arrive: a test that sends them concurrently is as
+reproducible as one that sends them one by one. A retry is a new draw.
 
 Message Batches items fail by their own rules (:class:`BatchItemFault`, the plan's
 ``batch_items``), decided when the batch is created, item by item in request order, from
@@ -32,9 +35,11 @@ an RNG of their own: the same sequence of creates gets the same outcomes for a s
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -173,7 +178,7 @@ class FaultPlan(BaseModel):
     Pass one as ``SandboxOptions(faults=...)``, to ``SandboxServer.set_faults``, or as the
     JSON body of ``POST /_sandbox/faults`` (``{"seed": 7, "rules": [{"error":
     "overloaded", "rate": 0.2}], "batch_items": [{"outcome": "api_error", "rate":
-    0.1}]}``). Setting a plan restarts its RNGs and rule counts.
+    0.1}]}``). Setting a plan restarts its draws and rule counts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -204,13 +209,23 @@ def _batch_rng(seed: int) -> random.Random:
     return random.Random(f"llmopt-sandbox batch items {seed}")
 
 
+def _request_key(method: str, path: str, text: str) -> bytes:
+    return hashlib.blake2b(f"{method.upper()} {path}\0{text}".encode(), digest_size=16).digest()
+
+
+def _draw(seed: int, rule: int, request: bytes, occurrence: int) -> float:
+    """A number in [0, 1), fixed by the seed, the rule, the request and its occurrence."""
+    key = f"{seed}:{rule}:{occurrence}:".encode() + request
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest()) / 2**64
+
+
 class FaultInjector:
     """The live fault plan: thread-safe, with each rule's remaining count."""
 
     def __init__(self, plan: FaultPlan) -> None:
         self._lock = threading.Lock()
         self._plan = plan
-        self._rng = random.Random(plan.seed)
+        self._seen: Counter[bytes] = Counter()
         self._remaining: list[int | None] = [r.times for r in plan.rules]
         self._batch_rng = _batch_rng(plan.seed)
         self._batch_remaining: list[int | None] = [r.times for r in plan.batch_items]
@@ -219,13 +234,13 @@ class FaultInjector:
         """Put ``plan`` in force, from its seed's first draw."""
         with self._lock:
             self._plan = plan
-            self._rng = random.Random(plan.seed)
+            self._seen.clear()
             self._remaining = [r.times for r in plan.rules]
             self._batch_rng = _batch_rng(plan.seed)
             self._batch_remaining = [r.times for r in plan.batch_items]
 
     def add(self, rule: FaultRule) -> None:
-        """Add ``rule`` after the rules in force, keeping the RNG where it is."""
+        """Add ``rule`` after the rules in force, keeping the count of requests seen."""
         with self._lock:
             self._plan = self._plan.model_copy(update={"rules": (*self._plan.rules, rule)})
             self._remaining.append(rule.times)
@@ -272,6 +287,8 @@ class FaultInjector:
         ``text``."""
         latency = 0.0
         chosen: FaultRule | None = None
+        request: bytes | None = None  # counted only when a rule draws, to keep memory flat
+        occurrence = 0
         with self._lock:
             for index, rule in enumerate(self._plan.rules):
                 if not rule.applies_to(method, path) or (
@@ -280,8 +297,13 @@ class FaultInjector:
                     continue
                 if self._remaining[index] == 0:
                     continue
-                if rule.rate < 1 and self._rng.random() >= rule.rate:
-                    continue
+                if rule.rate < 1:
+                    if request is None:
+                        request = _request_key(method, path, text)
+                        occurrence = self._seen[request]
+                        self._seen[request] += 1
+                    if _draw(self._plan.seed, index, request, occurrence) >= rule.rate:
+                        continue
                 if rule.error is not None and chosen is not None:
                     continue
                 remaining = self._remaining[index]

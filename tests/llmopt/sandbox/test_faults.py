@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anthropic
@@ -95,6 +96,32 @@ def test_failure_rates_are_reproducible_with_a_seed(
     assert first != other
     assert set(first) == {200, 529}
     assert 4 <= first.count(529) <= 24
+
+
+def test_a_seeded_rate_fails_the_same_requests_whatever_order_they_arrive_in(
+    sandbox: SandboxServer, client: anthropic.Anthropic
+) -> None:
+    texts = [f"request {n}" for n in range(40)]
+    plan = FaultPlan(seed=7, rules=(FaultRule.fail_rate(0.3, "overloaded"),))
+
+    def outcomes(order: list[str], threads: int) -> dict[str, list[int]]:
+        sandbox.set_faults(plan)
+        # Each text twice: its second occurrence is a draw of its own.
+        order = order + order
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = list(pool.map(lambda text: outcome(client, text), order))
+        seen: dict[str, list[int]] = {}
+        for text, status in zip(order, statuses, strict=True):
+            seen.setdefault(text, []).append(status)
+        # Sorted: two sends of one text in flight together may reach the server either way.
+        return {text: sorted(found) for text, found in seen.items()}
+
+    one_by_one = outcomes(texts, threads=1)
+    concurrent = outcomes(texts[::-1], threads=8)
+
+    assert concurrent == one_by_one
+    assert any(529 in statuses for statuses in one_by_one.values())
+    assert [200, 529] in one_by_one.values()
 
 
 def test_a_marker_fails_only_the_requests_that_mention_it(
