@@ -16,6 +16,8 @@ USER_CREATE = "user.create"
 USER_ROLE = "user.role"
 USER_ACTIVATE = "user.activate"
 USER_DEACTIVATE = "user.deactivate"
+USER_PASSWORD_RESET = "user.password_reset"
+USER_PASSWORD_CHANGE = "user.password_change"
 TOKEN_CREATE = "token.create"
 TOKEN_REVOKE = "token.revoke"
 
@@ -33,4 +35,6 @@ AUDIT_ACTIONS: dict[str, str] = {
     USER_ROLE: "role changed",
     USER_DEACTIVATE: "user deactivated",
     USER_ACTIVATE: "user reactivated",
+    USER_PASSWORD_RESET: "password reset by an admin",
+    USER_PASSWORD_CHANGE: "own password changed",
 }

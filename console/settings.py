@@ -101,7 +101,6 @@ except (environ.ImproperlyConfigured, ValueError) as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,10 +1,13 @@
-"""The Users page: admins create users in a role, change roles and deactivate users."""
+"""The Users page (admins create users in a role, change roles, deactivate users and
+reset passwords) and the Password page (everyone changes their own)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -14,7 +17,16 @@ from llmopt.errors import StoreError
 
 from .access import requires
 from .roles import MANAGE_USERS
-from .users import ROLE_NAMES, UserChangeRefused, create_user, role_of, set_active, set_role
+from .users import (
+    ROLE_NAMES,
+    UserChangeRefused,
+    change_own_password,
+    create_user,
+    reset_password,
+    role_of,
+    set_active,
+    set_role,
+)
 
 _ROLE_CHOICES = [(role, role) for role in ROLE_NAMES]
 
@@ -27,14 +39,15 @@ class NewUserForm(forms.Form):
     role = forms.ChoiceField(choices=_ROLE_CHOICES, initial="viewer")
 
 
-@never_cache  # the response that carries a new user's password must not be kept anywhere
+@never_cache  # the response that carries a new password must not be kept anywhere
 @requires(MANAGE_USERS)
 @require_http_methods(["GET", "POST"])
 def users(request: HttpRequest) -> HttpResponse:
-    """Every user with their role; POST ``action`` = create, role or active."""
+    """Every user with their role; POST ``action`` = create, role, active or password."""
     actor = request.user.get_username()
     form = NewUserForm()
-    created: tuple[str, str] | None = None
+    # (what happened, whose, the password to hand over): shown this once.
+    handed_over: tuple[str, str, str] | None = None
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
@@ -46,8 +59,12 @@ def users(request: HttpRequest) -> HttpResponse:
                 user, password = create_user(
                     form.cleaned_data["username"], form.cleaned_data["role"], actor=actor
                 )
-                created = (user.get_username(), password)
+                handed_over = ("Created", user.get_username(), password)
                 form = NewUserForm()
+            elif action == "password":
+                user = get_object_or_404(get_user_model(), pk=request.POST.get("user"))
+                password = reset_password(user, actor=actor)
+                handed_over = ("Reset the password of", user.get_username(), password)
             elif action in ("role", "active"):
                 user = get_object_or_404(get_user_model(), pk=request.POST.get("user"))
                 if action == "role":
@@ -57,7 +74,7 @@ def users(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Saved {user.get_username()}.")
                 return redirect("users")
             else:
-                raise UserChangeRefused("action must be create, role or active")
+                raise UserChangeRefused("action must be create, role, active or password")
         except UserChangeRefused as exc:
             messages.error(request, str(exc))
             status = 422
@@ -66,5 +83,31 @@ def users(request: HttpRequest) -> HttpResponse:
             status = 503
     people = get_user_model().objects.order_by("username").prefetch_related("groups")
     rows = [(person, role_of(person)) for person in people]
-    context = {"rows": rows, "form": form, "created": created, "roles": ROLE_NAMES}
+    context = {"rows": rows, "form": form, "handed_over": handed_over, "roles": ROLE_NAMES}
     return render(request, "console/users.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change your own password: the current one, then the new one twice."""
+    assert request.user.is_authenticated
+    form = PasswordChangeForm(request.user, request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                change_own_password(request.user, form.cleaned_data["new_password1"])
+            except StoreError as exc:
+                messages.error(
+                    request, f"Nothing changed: the audit log could not be written ({exc})."
+                )
+                status = 503
+            else:
+                update_session_auth_hash(request, request.user)  # stay signed in here
+                messages.success(request, "Your password is changed.")
+                return redirect("password-change")
+        else:
+            status = 422
+    return render(request, "console/password.html", {"form": form}, status=status)

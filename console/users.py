@@ -1,4 +1,5 @@
-"""Managing console users: create one in a role, change a role, deactivate; all audited.
+"""Managing console users: create one in a role, change a role, deactivate, reset or
+change a password; all audited (a password itself never reaches the audit log).
 
 Each change and its audit record happen together: the Django change runs in a database
 transaction that is rolled back when the audit record cannot be written. An admin
@@ -17,7 +18,14 @@ from django.db import transaction
 
 from llmopt.store import AuditEvent
 
-from .audit_actions import USER_ACTIVATE, USER_CREATE, USER_DEACTIVATE, USER_ROLE
+from .audit_actions import (
+    USER_ACTIVATE,
+    USER_CREATE,
+    USER_DEACTIVATE,
+    USER_PASSWORD_CHANGE,
+    USER_PASSWORD_RESET,
+    USER_ROLE,
+)
 from .roles import ROLES
 from .store import get_store
 
@@ -41,7 +49,7 @@ def create_user(username: str, role: str, *, actor: str) -> tuple[AbstractUser, 
     model = get_user_model()
     if model.objects.filter(username=username).exists():
         raise UserChangeRefused(f"a user called {username!r} already exists")
-    password = secrets.token_urlsafe(12)
+    password = _new_password()
     with transaction.atomic():
         user = model.objects.create_user(username=username, password=password)
         user.groups.add(Group.objects.get(name=role))
@@ -79,6 +87,31 @@ def set_active(user: AbstractUser, active: bool, *, actor: str) -> None:
             before={"active": not active},
             after={"active": active},
         )
+
+
+def reset_password(user: AbstractUser, *, actor: str) -> str:
+    """Give ``user`` a new random password, returned once to hand over; their sessions
+    end (Django checks a session against the password it was opened with)."""
+    if user.get_username() == actor:
+        raise UserChangeRefused("change your own password on the Password page")
+    password = _new_password()
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        _audit(USER_PASSWORD_RESET, user, actor=actor, before=None, after=None)
+    return password
+
+
+def change_own_password(user: AbstractUser, password: str) -> None:
+    """Set the signed-in ``user``'s new ``password`` (already validated by the form)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        _audit(USER_PASSWORD_CHANGE, user, actor=user.get_username(), before=None, after=None)
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(12)
 
 
 def _check_role(role: str) -> None:

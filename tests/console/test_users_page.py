@@ -31,7 +31,7 @@ def test_an_admin_creates_a_user_who_can_sign_in_with_the_password_shown_once(
 ) -> None:
     page = admin.post("/users/", {"action": "create", "username": "dana", "role": "operator"})
     assert page.status_code == 200
-    password = page.context["created"][1]
+    password = page.context["handed_over"][2]
     assert password in page.content.decode()
     assert "no-cache" in page["Cache-Control"]
     dana = User.objects.get(username="dana")
@@ -70,6 +70,7 @@ def test_roles_change_and_users_are_deactivated_and_back(
         {"action": "role", "user": "SELF", "role": "viewer"},  # demoting oneself
         {"action": "active", "user": "SELF", "active": "0"},  # locking oneself out
         {"action": "delete", "user": "SELF"},
+        {"action": "password", "user": "SELF"},  # one's own: the Password page
     ],
 )
 def test_bad_changes_are_refused_with_a_reason_and_change_nothing(
@@ -77,24 +78,117 @@ def test_bad_changes_are_refused_with_a_reason_and_change_nothing(
 ) -> None:
     me = User.objects.get(username="admin")
     form = {k: (str(me.pk) if v == "SELF" else v) for k, v in form.items()}
-    before = sorted((u.username, role_of(u), u.is_active) for u in User.objects.all())
+
+    def state() -> list[tuple[str, str | None, bool, str]]:
+        return sorted((u.username, role_of(u), u.is_active, u.password) for u in User.objects.all())
+
+    before = state()
     response = admin.post("/users/", form)
     assert response.status_code == 422
     assert [m.message for m in response.context["messages"]]
-    assert sorted((u.username, role_of(u), u.is_active) for u in User.objects.all()) == before
+    assert state() == before
     assert [r for r in store.list_audit() if r.action.startswith("user.")] == []
 
 
-def test_when_the_audit_cannot_be_written_no_user_is_created(
-    admin: Client, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def audit_down(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store refuses every audit record from here on."""
+
     def broken(*_: Any, **__: Any) -> None:
         raise StoreError("disk full")
 
     monkeypatch.setattr(type(store), "record_audit", broken)
+
+
+@pytest.mark.usefixtures("audit_down")
+def test_when_the_audit_cannot_be_written_no_user_is_created(admin: Client) -> None:
     response = admin.post("/users/", {"action": "create", "username": "fay", "role": "viewer"})
     assert response.status_code == 503
     assert not User.objects.filter(username="fay").exists()
+
+
+def test_an_admin_resets_a_password_shown_once_and_the_users_sessions_end(
+    admin: Client, store: Store, django_user_model: Any
+) -> None:
+    viewer = user_in(django_user_model, "viewer")
+    elsewhere = Client()
+    assert elsewhere.login(username="viewer", password="pw-1")
+
+    page = admin.post("/users/", {"action": "password", "user": viewer.pk})
+    assert page.status_code == 200 and "no-cache" in page["Cache-Control"]
+    verb, whose, password = page.context["handed_over"]
+    assert (verb, whose) == ("Reset the password of", "viewer")
+    assert password in page.content.decode()
+
+    assert elsewhere.get("/").status_code == 302  # signed out: sent to sign in
+    assert not Client().login(username="viewer", password="pw-1")
+    assert Client().login(username="viewer", password=password)
+    assert audit(store, "user.password_reset") == [("admin", "user viewer", None, None)]
+    assert password not in str([r.model_dump() for r in store.list_audit()])
+    assert password not in admin.get("/users/").content.decode()
+
+
+@pytest.fixture
+def viewer(client: Client, django_user_model: Any) -> Client:
+    client.force_login(user_in(django_user_model, "viewer"))
+    return client
+
+
+NEW = "a long new passphrase"
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"old_password": "wrong", "new_password1": NEW, "new_password2": NEW}, "old_password"),
+        (
+            {"old_password": "pw-1", "new_password1": NEW, "new_password2": NEW + "!"},
+            "new_password2",
+        ),
+        (
+            {"old_password": "pw-1", "new_password1": "short", "new_password2": "short"},
+            "new_password2",
+        ),
+        (
+            {"old_password": "pw-1", "new_password1": "password", "new_password2": "password"},
+            "new_password2",
+        ),
+    ],
+)
+def test_a_bad_password_change_is_explained_beside_its_field_and_changes_nothing(
+    viewer: Client, store: Store, form: dict[str, str], field: str
+) -> None:
+    before = User.objects.get(username="viewer").password
+    response = viewer.post("/password/", form)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.content.decode()
+    assert User.objects.get(username="viewer").password == before
+    assert audit(store, "user.password_change") == []
+
+
+def test_anyone_signed_in_changes_their_own_password_and_stays_signed_in(
+    viewer: Client, store: Store
+) -> None:
+    elsewhere = Client()
+    assert elsewhere.login(username="viewer", password="pw-1")
+    form = {"old_password": "pw-1", "new_password1": NEW, "new_password2": NEW}
+
+    response = viewer.post("/password/", form, follow=True)
+    assert [m.message for m in response.context["messages"]] == ["Your password is changed."]
+    assert viewer.get("/").status_code == 200  # this session goes on
+    assert elsewhere.get("/").status_code == 302  # the other one ended
+    assert Client().login(username="viewer", password=NEW)
+    assert audit(store, "user.password_change") == [("viewer", "user viewer", None, None)]
+    assert NEW not in str([r.model_dump() for r in store.list_audit()])
+
+
+@pytest.mark.usefixtures("audit_down")
+def test_when_the_audit_cannot_be_written_the_password_stays(viewer: Client) -> None:
+    form = {"old_password": "pw-1", "new_password1": NEW, "new_password2": NEW}
+    response = viewer.post("/password/", form)
+    assert response.status_code == 503
+    assert "Nothing changed" in response.content.decode()
+    assert Client().login(username="viewer", password="pw-1")
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator", None])
@@ -106,6 +200,9 @@ def test_only_admins_manage_users(
     form = {"action": "create", "username": "mallory", "role": "admin"}
     assert client.post("/users/", form).status_code == 403
     assert not User.objects.filter(username="mallory").exists()
+    admin = User.objects.create_user(username="boss", password="pw-boss-1")
+    assert client.post("/users/", {"action": "password", "user": admin.pk}).status_code == 403
+    assert User.objects.get(username="boss").check_password("pw-boss-1")
     client.logout()
     assert client.get("/users/").status_code == 302
 
