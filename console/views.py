@@ -197,11 +197,14 @@ AUDIT_PAGE = 50
 @requires(VIEW)
 @require_GET
 def audit_log(request: AuthedRequest) -> HttpResponse:
-    """Every change, newest first, filterable by action, actor and target, with its diff."""
+    """Every change, newest first, with its diff; filterable by action, and by any part of
+    the actor and of the target in any case."""
     filters = {name: request.GET.get(name) or None for name in ("action", "actor", "target")}
     before_id = request.GET.get("before") or None
     try:
-        records = get_store().list_audit(limit=AUDIT_PAGE + 1, before_id=before_id, **filters)
+        records = get_store().list_audit(
+            limit=AUDIT_PAGE + 1, before_id=before_id, match="contains", **filters
+        )
     except ValueError as exc:  # a ?before= that is not one of the log's ids
         return render(request, "console/audit.html", {"input_error": str(exc)}, status=400)
     except StoreError as exc:

@@ -24,9 +24,9 @@ class AuditFilterIn(Schema):
     """Filters (all optional, all must match) and the cursor of the page to show."""
 
     limit: int = Field(50, ge=1, le=500)
-    action: str | None = None
-    actor: str | None = None
-    target: str | None = None
+    action: str | None = Field(None, description="the action, exactly (`config.update`)")
+    actor: str | None = Field(None, description="any part of the actor's name, any case")
+    target: str | None = Field(None, description="any part of the target, any case")
     before_id: str | None = None
 
 
@@ -63,6 +63,7 @@ def list_audit(request: HttpRequest, filters: Query[AuditFilterIn]) -> AuditPage
             action=filters.action,
             actor=filters.actor,
             target=filters.target,
+            match="contains",
         )
     except ValueError as exc:  # a before_id the store does not know
         raise ValidationError(

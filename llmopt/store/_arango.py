@@ -20,6 +20,7 @@ from llmopt.store._records import (
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
+    AuditMatch,
     AuditRecord,
     BatchRecord,
     BatchStatus,
@@ -304,6 +305,7 @@ class ArangoStore:
         actor: str | None = None,
         target: str | None = None,
         since: datetime | None = None,
+        match: AuditMatch = "exact",
     ) -> list[AuditRecord]:
         """See ``Store.list_audit``."""
         if limit < 0:
@@ -313,8 +315,16 @@ class ArangoStore:
         if before_id is not None:
             filters.append("a._key < @before_key")
             bind["before_key"] = before_id
-        for attribute, value in (("action", action), ("actor", actor), ("target", target)):
-            if value is not None:
+        if action is not None:
+            filters.append("a.action == @action_value")
+            bind["action_value"] = action
+        for attribute, value in (("actor", actor), ("target", target)):
+            if value is None:
+                continue
+            if match == "contains":
+                filters.append(f"CONTAINS(LOWER(a.{attribute}), @{attribute}_value)")
+                bind[f"{attribute}_value"] = value.lower()
+            else:
                 filters.append(f"a.{attribute} == @{attribute}_value")
                 bind[f"{attribute}_value"] = value
         if since is not None:

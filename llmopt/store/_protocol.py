@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from llmopt.store._records import (
     AuditEvent,
+    AuditMatch,
     AuditRecord,
     BatchRecord,
     BatchStatus,
@@ -71,11 +72,14 @@ class Store(Protocol):
         actor: str | None = None,
         target: str | None = None,
         since: datetime | None = None,
+        match: AuditMatch = "exact",
     ) -> list[AuditRecord]:
         """Audit records, newest first, matching every filter given.
 
         Page with ``before_id=<id of the last record of the previous page>``.
-        ``since`` keeps records at or after that time. Raises ``ValueError`` for a
+        ``since`` keeps records at or after that time. ``actor`` and ``target`` must
+        equal the record's, or with ``match="contains"`` appear anywhere in it, in any
+        case (a filter box: ``"dana"`` finds ``"user Dana"``). Raises ``ValueError`` for a
         negative ``limit``, and ``SQLiteStore`` also for a ``before_id`` that is not
         one of its ids.
         """

@@ -75,6 +75,10 @@ class AuditEvent(BaseModel, frozen=True):
     reason: str = ""
 
 
+AuditMatch = Literal["exact", "contains"]
+"""How ``Store.list_audit`` compares its actor and target filters."""
+
+
 class AuditRecord(AuditEvent, frozen=True):
     """An audit event as stored: with its id (the paging cursor) and its time."""
 

@@ -17,6 +17,7 @@ from llmopt.store._records import (
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
+    AuditMatch,
     AuditRecord,
     BatchRecord,
     BatchStatus,
@@ -235,6 +236,8 @@ class SQLiteStore:
     # -- plumbing ---------------------------------------------------------------
 
     def _prepare(self) -> None:
+        # SQLite's own lower() folds ASCII only; a filter must find "Ågot" as "ågot".
+        self._conn.create_function("py_lower", 1, _lower, deterministic=True)
         if self._path != ":memory:":
             with self._wrapped(f"open SQLite store {self._path!r}"):
                 self._conn.execute("PRAGMA journal_mode = WAL")
@@ -381,6 +384,7 @@ class SQLiteStore:
         actor: str | None = None,
         target: str | None = None,
         since: datetime | None = None,
+        match: AuditMatch = "exact",
     ) -> list[AuditRecord]:
         """See ``Store.list_audit``."""
         if limit < 0:
@@ -394,8 +398,17 @@ class SQLiteStore:
                 raise ValueError(f"{before_id!r} is not an audit id of this store")
             where.append("id < ?")
             params.append(int(before_id))
-        for column, value in (("action", action), ("actor", actor), ("target", target)):
-            if value is not None:
+        if action is not None:
+            where.append("action = ?")
+            params.append(action)
+        for column, value in (("actor", actor), ("target", target)):
+            if value is None:
+                continue
+            if match == "contains":
+                # instr, not LIKE: a % or _ in the filter is plain text.
+                where.append(f"instr(py_lower({column}), ?) > 0")
+                params.append(value.lower())
+            else:
                 where.append(f"{column} = ?")
                 params.append(value)
         if since is not None:
@@ -747,3 +760,7 @@ class SQLiteStore:
         """See ``Store.close``."""
         with self._wrapped(f"close SQLite store {self._path!r}") as conn:
             conn.close()
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else str(value).lower()

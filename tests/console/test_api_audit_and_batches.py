@@ -28,6 +28,9 @@ def test_the_audit_log_is_newest_first_and_filterable(signed_in: Client, store: 
     response = signed_in.get("/api/audit", {"actor": "alice"})
     [record] = response.json()["records"]
     assert (record["actor"], record["reason"], record["target"]) == ("alice", "go", "kill_switch")
+    # Any part of the actor and target, in any case.
+    response = signed_in.get("/api/audit", {"actor": "LIC", "target": "kill"})
+    assert [r["reason"] for r in response.json()["records"]] == ["go"]
 
 
 def test_the_audit_log_pages_with_a_cursor(signed_in: Client, store: Store) -> None:

@@ -58,6 +58,9 @@ def test_it_filters_by_actor_and_action(signed_in: Client, store: Store) -> None
     engage_kill_switch(store, actor="bob")
     page = signed_in.get("/audit/?actor=bob").content.decode()
     assert "<code>killswitch.engage</code>" in page and "<code>seed</code>" not in page
+    # What one types in a filter box: part of a name, in any case.
+    page = signed_in.get("/audit/?actor=BO&target=switch").content.decode()
+    assert "<code>killswitch.engage</code>" in page and "<code>seed</code>" not in page
     page = signed_in.get("/audit/?action=killswitch.engage").content.decode()
     assert "<code>killswitch.engage</code>" in page and "<code>seed</code>" not in page
     assert (

@@ -263,6 +263,35 @@ def test_the_audit_log_filters_by_action_actor_target_and_time(
     assert [r.reason for r in store.list_audit(**filters)] == expected
 
 
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"target": "dana"}, ["d2", "d1"]),
+        ({"target": "DANA"}, ["d2", "d1"]),
+        ({"target": "user dana"}, ["d2", "d1"]),
+        ({"actor": "ågot"}, ["d2"]),  # folded beyond ASCII
+        ({"actor": "Ops", "target": "token"}, ["t1"]),
+        ({"target": "%"}, ["p1"]),  # wildcards are plain text
+        ({"target": "_"}, ["p1"]),
+        ({"target": "nobody"}, []),
+    ],
+)
+def test_the_audit_log_finds_part_of_an_actor_or_target_in_any_case(
+    store: Store, filters: dict[str, Any], expected: list[str]
+) -> None:
+    for reason, actor, target in [
+        ("d1", "admin", "user Dana"),
+        ("t1", "ops-bot", "token 7 of robot"),
+        ("p1", "admin", "entry 100%_off"),
+        ("d2", "ÅGOT", "user dana"),
+    ]:
+        store.record_audit(AuditEvent(actor=actor, action="x", target=target, reason=reason))
+
+    assert [r.reason for r in store.list_audit(match="contains", **filters)] == expected
+    # Exact matching stays the default.
+    assert [r.reason for r in store.list_audit(target="user dana")] == ["d2"]
+
+
 def test_the_audit_log_pages_with_before_id_without_gaps_or_repeats(store: Store) -> None:
     for n in range(25):
         store.record_audit(_event(f"a{n}"))
