@@ -287,7 +287,7 @@ class FaultInjector:
         ``text``."""
         latency = 0.0
         chosen: FaultRule | None = None
-        request: bytes | None = None  # counted only when a rule draws, to keep memory flat
+        request: bytes | None = None  # counted only when a rate rule draws: no memory else
         occurrence = 0
         with self._lock:
             for index, rule in enumerate(self._plan.rules):
