@@ -83,10 +83,12 @@ def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
 
     live = page.locator("#batch-live")
     expect(page.locator("#batch-status")).to_have_text(re.compile("in_progress|pending"))
-    first = live.inner_text()
+    # textContent, not innerText: innerText follows layout, so it also changes when the
+    # stylesheet arrives after the first read (seen on a slow CI machine).
+    first = live.text_content()
     # The live section is replaced by htmx polling: elapsed time (and the bar) move on.
     page.wait_for_function(
-        "first => document.querySelector('#batch-live').innerText !== first", arg=first
+        "first => document.querySelector('#batch-live').textContent !== first", arg=first
     )
     assert polls(), "the page changed without polling?"
 
