@@ -18,6 +18,7 @@ from anthropic.types.messages.batch_create_params import Request
 
 from llmopt.batching._backoff import Backoff
 from llmopt.batching._errors import item_error, provider_error, retry_after
+from llmopt.batching._in_flight import IN_FLIGHT, OwnerGone
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._requests import (
     BatchOutcome,
@@ -174,8 +175,8 @@ class AnthropicBatchClient:
         while its batch might still answer it. A request that an unfinished batch in
         the ledger already holds (one a crashed process left running, say) is not
         sent again: the run waits for that batch and takes its answer. Identical
-        requests within one run are sent once; the copies get the same answer
-        (``source="reused"``) or the same error.
+        requests within one run, or in runs of this process that overlap, are sent
+        once; the copies get the same answer (``source="reused"``) or the same error.
 
         Raises ``ValueError`` for malformed requests (see :class:`BatchRequest`) and
         ``ProviderError`` when the provider refuses a batch and
@@ -185,8 +186,33 @@ class AnthropicBatchClient:
         started = self._ledger.now()
         prepared = prepare_requests(requests, default_model=self._model)
         outcomes: dict[int, BatchOutcome] = {}
-        to_send = await self._reuse(prepared, outcomes)
-        to_send, copies = _first_of_each(to_send)
+        unique, copies = _first_of_each(prepared)
+        # Claimed before the stored answers are read: a run that answers one of these
+        # stores its answer before it lets go, so no answer falls between the two.
+        mine, theirs = IN_FLIGHT.claim(self._entry_key, unique)
+        try:
+            await self._answer(await self._reuse(mine, outcomes), started, outcomes)
+        finally:
+            IN_FLIGHT.settle(self._entry_key, mine, outcomes)
+        # Only now, with this run's own claims settled: two runs waiting on each other
+        # would otherwise wait forever.
+        gone: list[PreparedRequest] = []
+        for request, answer in theirs:
+            try:
+                outcomes[request.index] = _copy_of(await asyncio.wrap_future(answer), request)
+            except OwnerGone:
+                gone.append(request)
+        if gone:
+            await self._answer(await self._reuse(gone, outcomes), started, outcomes)
+        for duplicate, original in copies:
+            outcomes[duplicate.index] = _copy_of(outcomes[original.index], duplicate)
+        return [outcomes[request.index] for request in prepared]
+
+    async def _answer(
+        self, to_send: list[PreparedRequest], started: datetime, outcomes: dict[int, BatchOutcome]
+    ) -> None:
+        """Answer ``to_send`` (no stored answers, one per fingerprint) into ``outcomes``:
+        join unfinished batches that hold them, batch the rest, fall back."""
         to_send, joined = await self._held_elsewhere(to_send)
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         to_standard: list[PreparedRequest] = []
@@ -228,9 +254,6 @@ class AnthropicBatchClient:
         for (record, chunk), end in zip(joined, ends[len(waiting) :], strict=True):
             self._sort_out(chunk, _as_answers_to(end, record, chunk), outcomes, to_standard)
         await self._answer_on_standard(to_standard, outcomes)
-        for duplicate, original in copies:
-            outcomes[duplicate.index] = _copy_of(outcomes[original.index], duplicate)
-        return [outcomes[request.index] for request in prepared]
 
     def run_sync(self, requests: Sequence[BatchRequest]) -> list[BatchOutcome]:
         """:meth:`run` for synchronous callers; blocks until every outcome is known.

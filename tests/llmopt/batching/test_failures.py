@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anthropic
@@ -131,6 +132,28 @@ async def test_without_fallback_a_batch_that_cannot_be_created_raises(
     assert raised.value.retryable and raised.value.status_code == 500
     assert [r.status for r in ledger(store)] == [BatchStatus.FAILED]
     assert sandbox.billing().total.requests_succeeded == 0
+
+
+@pytest.mark.parametrize(
+    "sandbox_options",
+    [{"faults": FaultPlan(rules=(FaultRule.fail_next(1, "server_error", **CREATE),))}],
+)
+async def test_a_run_waiting_on_another_that_fails_answers_the_requests_itself(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    requests = [ask("one"), ask("two")]
+    strict = batch_client(client, store, time, fallback_to_standard=False)
+    patient = batch_client(client, store, time)
+
+    # The strict run claims the requests first; its create is refused, so it raises.
+    failed, answered = await asyncio.gather(
+        strict.run(requests), patient.run(requests), return_exceptions=True
+    )
+
+    assert isinstance(failed, ProviderError) and failed.status_code == 500
+    assert isinstance(answered, list)
+    assert [o.source for o in answered] == ["batch", "batch"]
+    assert sandbox.billing().total.batch_requests_succeeded == 2
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anthropic
@@ -179,6 +180,46 @@ async def test_one_client_serves_concurrent_runs(
     for group, outcomes in zip(groups, results, strict=True):
         assert [o.source for o in outcomes] == ["batch"] * len(group)
     assert len(ledger(store)) == 4
+
+
+async def test_concurrent_runs_of_the_same_requests_send_and_pay_for_them_once(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    shared = [ask(words(n + 1)) for n in range(6)]
+    first_requests = [*shared, ask("only in the first")]
+    second_requests = [ask("only in the second"), *shared]
+    # Two clients of one entry, as two wrappers of one process have.
+    first, second = batch_client(client, store, time), batch_client(client, store, time)
+
+    one, two = await asyncio.gather(first.run(first_requests), second.run(second_requests))
+
+    assert sandbox.billing().total.batch_requests_succeeded == 8
+    assert len([o for o in [*one, *two] if o.source == "batch"]) == 8
+    assert len([o for o in [*one, *two] if o.source == "reused"]) == 6
+    for a, b in zip(one[:6], two[1:], strict=True):
+        assert a.message == b.message and a.message is not b.message
+    assert sum(len(record.requests) for record in ledger(store)) == 8
+
+
+def test_runs_on_two_threads_send_a_shared_request_once(
+    sandbox: SandboxServer, store: SQLiteStore, time: Time
+) -> None:
+    clients = [batch_client(sdk(sandbox), store, time) for _ in range(2)]
+    requests = [ask("asked by both threads"), ask("also by both")]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda c: c.run_sync(requests), clients))
+    finally:
+        for shared in clients:
+            shared.close()
+
+    assert sandbox.billing().total.batch_requests_succeeded == 2
+    assert sorted(o.source for outcomes in results for o in outcomes) == [
+        "batch",
+        "batch",
+        "reused",
+        "reused",
+    ]
 
 
 def test_run_sync_answers_synchronous_callers(

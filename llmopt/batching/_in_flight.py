@@ -1,0 +1,74 @@
+"""Requests a batch run of this process is answering right now, so another run waits for
+that answer instead of sending (and paying for) the same request again.
+
+The ledger catches a request that another process has already recorded in a batch. Two
+runs that start together in one process (two ``abatch`` calls with the same prompts,
+say) both get there before either has written its record; this registry closes that
+gap for them. It is per process and thread-safe: runs on different event loops (each
+``run_sync`` client has its own) share it through ``concurrent.futures`` futures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+
+from llmopt.batching._requests import BatchOutcome, PreparedRequest
+
+
+class OwnerGone(Exception):
+    """The run answering a request ended without an outcome for it (it raised, or was
+    cancelled): whoever waited answers it themselves."""
+
+
+_Key = tuple[str, str]
+
+
+class InFlight:
+    """Who answers which (entry, request fingerprint) now: a future per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: dict[_Key, Future[BatchOutcome]] = {}
+
+    def claim(
+        self, entry_key: str, requests: Sequence[PreparedRequest]
+    ) -> tuple[list[PreparedRequest], list[tuple[PreparedRequest, Future[BatchOutcome]]]]:
+        """Split ``requests`` (one per fingerprint) into those this run now answers and
+        those another run answers, each with the future its outcome will arrive in.
+
+        Every claimed request must be released with :meth:`settle`.
+        """
+        mine: list[PreparedRequest] = []
+        theirs: list[tuple[PreparedRequest, Future[BatchOutcome]]] = []
+        with self._lock:
+            for request in requests:
+                key = (entry_key, request.fingerprint)
+                owner = self._owners.get(key)
+                if owner is None:
+                    self._owners[key] = Future()
+                    mine.append(request)
+                else:
+                    theirs.append((request, owner))
+        return mine, theirs
+
+    def settle(
+        self,
+        entry_key: str,
+        claimed: Sequence[PreparedRequest],
+        outcomes: Mapping[int, BatchOutcome],
+    ) -> None:
+        """Hand each claimed request's outcome (by request index) to those waiting for it;
+        one without an outcome tells them :class:`OwnerGone`."""
+        with self._lock:
+            futures = [self._owners.pop((entry_key, r.fingerprint)) for r in claimed]
+        for request, future in zip(claimed, futures, strict=True):
+            outcome = outcomes.get(request.index)
+            if outcome is None:
+                future.set_exception(OwnerGone(request.fingerprint))
+            else:
+                future.set_result(outcome)
+
+
+IN_FLIGHT = InFlight()
