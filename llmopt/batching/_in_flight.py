@@ -22,15 +22,17 @@ class OwnerGone(Exception):
     cancelled): whoever waited answers it themselves."""
 
 
-_Key = tuple[str, str]
-
-
 class InFlight:
-    """Who answers which (entry, request fingerprint) now: a future per request."""
+    """Who answers which request fingerprint of which entry now.
+
+    A claim costs a dict slot; the future that carries its outcome is made only when
+    another run asks for it (a run of 100,000 requests would otherwise hold 100,000
+    futures, each with its own lock).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._owners: dict[_Key, Future[BatchOutcome]] = {}
+        self._claims: dict[str, dict[str, Future[BatchOutcome] | None]] = {}
 
     def claim(
         self, entry_key: str, requests: Sequence[PreparedRequest]
@@ -43,14 +45,17 @@ class InFlight:
         mine: list[PreparedRequest] = []
         theirs: list[tuple[PreparedRequest, Future[BatchOutcome]]] = []
         with self._lock:
+            claims = self._claims.setdefault(entry_key, {})
             for request in requests:
-                key = (entry_key, request.fingerprint)
-                owner = self._owners.get(key)
-                if owner is None:
-                    self._owners[key] = Future()
+                fingerprint = request.fingerprint
+                if fingerprint not in claims:
+                    claims[fingerprint] = None
                     mine.append(request)
-                else:
-                    theirs.append((request, owner))
+                    continue
+                waited = claims[fingerprint]
+                if waited is None:
+                    waited = claims[fingerprint] = Future()
+                theirs.append((request, waited))
         return mine, theirs
 
     def settle(
@@ -61,9 +66,16 @@ class InFlight:
     ) -> None:
         """Hand each claimed request's outcome (by request index) to those waiting for it;
         one without an outcome tells them :class:`OwnerGone`."""
+        if not claimed:
+            return
         with self._lock:
-            futures = [self._owners.pop((entry_key, r.fingerprint)) for r in claimed]
-        for request, future in zip(claimed, futures, strict=True):
+            claims = self._claims[entry_key]
+            waited = [(r, claims.pop(r.fingerprint)) for r in claimed]
+            if not claims:
+                del self._claims[entry_key]
+        for request, future in waited:
+            if future is None:
+                continue
             outcome = outcomes.get(request.index)
             if outcome is None:
                 future.set_exception(OwnerGone(request.fingerprint))
