@@ -173,8 +173,9 @@ class AnthropicBatchClient:
         the batches are cancelled, what succeeded is kept and the rest is sent to the
         Messages API. An item is never resent once its batch answer succeeded, nor
         while its batch might still answer it. A request that an unfinished batch in
-        the ledger already holds (one a crashed process left running, say) is not
-        sent again: the run waits for that batch and takes its answer. Identical
+        the ledger already holds (one a crashed process left running, or another
+        process's) is not sent again: the ledger refuses to record it twice, and the
+        run waits for that batch and takes its answer. Identical
         requests within one run, or in runs of this process that overlap, are sent
         once; the copies get the same answer (``source="reused"``) or the same error.
 
@@ -212,8 +213,7 @@ class AnthropicBatchClient:
         self, to_send: list[PreparedRequest], started: datetime, outcomes: dict[int, BatchOutcome]
     ) -> None:
         """Answer ``to_send`` (no stored answers, one per fingerprint) into ``outcomes``:
-        join unfinished batches that hold them, batch the rest, fall back."""
-        to_send, joined = await self._held_elsewhere(to_send)
+        batch them, joining unfinished batches that already hold some; fall back."""
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         to_standard: list[PreparedRequest] = []
         for request in plan.oversized:
@@ -228,8 +228,12 @@ class AnthropicBatchClient:
                 outcomes[request.index] = _error(request, too_big, "batch")
         claims = Claims()
         waiting: list[tuple[BatchRecord, list[PreparedRequest]]] = []
-        for chunk in plan.batches:
-            submission = await self._submit_chunk(chunk, claims)
+        held: dict[str, tuple[BatchRecord, list[PreparedRequest]]] = {}
+        for planned in plan.batches:
+            record, chunk = await self._record_unless_held(planned, claims, held)
+            if record is None:
+                continue
+            submission = await self._submit_recorded(record, chunk, claims)
             if submission.error is None:
                 waiting.append((submission.record, chunk))
             elif submission.ambiguous:
@@ -246,6 +250,7 @@ class AnthropicBatchClient:
                     submission.error,
                 )
                 to_standard.extend(chunk)
+        joined = list(held.values())
         ends = await asyncio.gather(
             *(self._wait(record, started, claims) for record, _ in [*waiting, *joined])
         )
@@ -315,38 +320,9 @@ class AnthropicBatchClient:
             logger.info("%d of %d requests answered from stored results", reused, len(prepared))
         return to_send
 
-    async def _held_elsewhere(
-        self, to_send: list[PreparedRequest]
-    ) -> tuple[list[PreparedRequest], list[tuple[BatchRecord, list[PreparedRequest]]]]:
-        """Split off the requests an unfinished ledger record already holds, by record."""
-        if not to_send:
-            return to_send, []
-        unfinished = await self._ledger.unfinished(self._entry_key)
-        holder: dict[str, BatchRecord] = {}
-        for record in unfinished:
-            for fingerprint in record.requests.values():
-                holder.setdefault(fingerprint, record)
-        if not holder:
-            return to_send, []
-        rest: list[PreparedRequest] = []
-        joined: dict[str, tuple[BatchRecord, list[PreparedRequest]]] = {}
-        for request in to_send:
-            held_by = holder.get(request.fingerprint)
-            if held_by is None:
-                rest.append(request)
-            else:
-                joined.setdefault(held_by.id, (held_by, []))[1].append(request)
-        if joined:
-            logger.info(
-                "%d requests are already in %d unfinished batches: waiting for those",
-                len(to_send) - len(rest),
-                len(joined),
-            )
-        return rest, list(joined.values())
-
-    async def _submit_chunk(self, chunk: list[PreparedRequest], claims: Claims) -> _Submission:
+    def _new_record(self, chunk: list[PreparedRequest]) -> BatchRecord:
         now = self._ledger.now()
-        record = BatchRecord(
+        return BatchRecord(
             id=f"batch_{uuid.uuid4().hex}",
             provider="anthropic",
             model=chunk[0].model,
@@ -356,9 +332,51 @@ class AnthropicBatchClient:
             created_at=now,
             last_polled_at=now,  # claimed from birth: a live submit is never "orphaned"
         )
+
+    async def _record_unless_held(
+        self,
+        chunk: list[PreparedRequest],
+        claims: Claims,
+        held: dict[str, tuple[BatchRecord, list[PreparedRequest]]],
+    ) -> tuple[BatchRecord | None, list[PreparedRequest]]:
+        """Record a batch of ``chunk``'s requests that no unfinished batch holds yet (one
+        a crashed process left running, or another process's), and its claim. Each held
+        request goes to ``held``, under the record holding it, to wait for that batch.
+        Returns the new record (``None``: every request was held) and its requests."""
+        while chunk:
+            record = self._new_record(chunk)
+            # Ledger first: whatever happens next, this record says a batch may exist.
+            holders = await self._ledger.insert_unless_held(record)
+            if not holders:
+                claims.set(record.id, record.created_at)
+                return record, chunk
+            rest: list[PreparedRequest] = []
+            for request in chunk:
+                holder = holders.get(request.fingerprint)
+                if holder is None:
+                    rest.append(request)
+                    continue
+                if holder not in held:
+                    held[holder] = (await self._ledger.get(holder), [])
+                held[holder][1].append(request)
+            logger.info(
+                "%d requests are already in unfinished batches: waiting for those",
+                len(chunk) - len(rest),
+            )
+            chunk = rest
+        return None, []
+
+    async def _submit_chunk(self, chunk: list[PreparedRequest], claims: Claims) -> _Submission:
+        record = self._new_record(chunk)
         # Ledger first: whatever happens next, this record says a batch may exist.
         await self._ledger.insert(record)
-        claims.set(record.id, now)
+        claims.set(record.id, record.created_at)
+        return await self._submit_recorded(record, chunk, claims)
+
+    async def _submit_recorded(
+        self, record: BatchRecord, chunk: list[PreparedRequest], claims: Claims
+    ) -> _Submission:
+        """Create the provider's batch for ``record``, already in the ledger and claimed."""
         items = [cast(Request, request.as_batch_item()) for request in chunk]
         # The create call has no idempotency key, so the SDK must not resend it blindly
         # after a lost answer (two batches, billed twice): we retry it ourselves, and

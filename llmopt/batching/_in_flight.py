@@ -1,11 +1,13 @@
 """Requests a batch run of this process is answering right now, so another run waits for
 that answer instead of sending (and paying for) the same request again.
 
-The ledger catches a request that another process has already recorded in a batch. Two
-runs that start together in one process (two ``abatch`` calls with the same prompts,
-say) both get there before either has written its record; this registry closes that
-gap for them. It is per process and thread-safe: runs on different event loops (each
-``run_sync`` client has its own) share it through ``concurrent.futures`` futures.
+Across processes the ledger does this: a batch is recorded only if no unfinished batch
+holds its requests (``Store.insert_batch_unless_held``), and a run whose request is held
+waits for that batch through the ledger. Within one process (two ``abatch`` calls with
+the same prompts, say) this registry hands the answer straight over instead, and since a
+run claims its requests before it reads the stored answers, no answer can land between
+the two. It is thread-safe: runs on different event loops (each ``run_sync`` client has
+its own) share it through ``concurrent.futures`` futures.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class Ledger:
     async def insert(self, record: BatchRecord) -> None:
         await self._call(self.store.insert_batch, record)
 
+    async def insert_unless_held(self, record: BatchRecord) -> dict[str, str]:
+        return await self._call(self.store.insert_batch_unless_held, record)
+
     async def get(self, record_id: str) -> BatchRecord:
         return await self._call(self.store.get_batch, record_id)
 

@@ -17,6 +17,7 @@ from arango.http import DefaultHTTPClient
 
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
+    BATCHES_IN_FLIGHT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -346,13 +347,42 @@ class ArangoStore:
     def insert_batch(self, record: BatchRecord) -> None:
         """See ``Store.insert_batch``."""
         doc = {**record.model_dump(mode="json"), "_key": _key(record.id)}
-        with _wrapped(f"insert batch {record.id!r}"):
+        with _wrapped(f"insert batch {record.id!r}"), _batch_id_taken(record.id):
+            self._db.collection(self._names.batches).insert(doc, silent=True)
+
+    def insert_batch_unless_held(self, record: BatchRecord) -> dict[str, str]:
+        """See ``Store.insert_batch_unless_held``."""
+        doc = {**record.model_dump(mode="json"), "_key": _key(record.id)}
+        batches = self._names.batches
+        with _wrapped(f"insert batch {record.id!r}"), _batch_id_taken(record.id):
+            # Exclusive: no other writer may add a batch between the check and the insert.
+            txn = self._db.begin_transaction(exclusive=[batches])
             try:
-                self._db.collection(self._names.batches).insert(doc, silent=True)
-            except ArangoServerError as exc:
-                if exc.error_code == _UNIQUE_VIOLATED:
-                    raise ConflictError(f"batch {record.id!r} is already recorded") from exc
+                cursor = self._query(
+                    txn,
+                    "FOR b IN @@c FILTER b.entry_key == @entry AND b.status IN @in_flight "
+                    "SORT b.created_at "
+                    "FOR fingerprint IN INTERSECTION(VALUES(b.requests), @wanted) "
+                    "RETURN [fingerprint, b.id]",
+                    {
+                        "@c": batches,
+                        "entry": record.entry_key,
+                        "in_flight": sorted(status.value for status in BATCHES_IN_FLIGHT),
+                        "wanted": sorted(set(record.requests.values())),
+                    },
+                )
+                held: dict[str, str] = {}
+                for fingerprint, batch_id in cursor:
+                    held.setdefault(str(fingerprint), str(batch_id))
+                if held:
+                    txn.abort_transaction()
+                    return held
+                txn.collection(batches).insert(doc, silent=True)
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
                 raise
+        return {}
 
     def get_batch(self, batch_id: str) -> BatchRecord:
         """See ``Store.get_batch``."""
@@ -736,6 +766,16 @@ def _decoding(what: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+
+
+@contextmanager
+def _batch_id_taken(batch_id: str) -> Iterator[None]:
+    try:
+        yield
+    except ArangoServerError as exc:
+        if exc.error_code == _UNIQUE_VIOLATED:
+            raise ConflictError(f"batch {batch_id!r} is already recorded") from exc
+        raise
 
 
 def _abort(txn: TransactionDatabase) -> None:

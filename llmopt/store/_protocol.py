@@ -89,6 +89,17 @@ class Store(Protocol):
         """Add a batch to the ledger; ``ConflictError`` if its id is already there."""
         ...
 
+    def insert_batch_unless_held(self, record: BatchRecord) -> dict[str, str]:
+        """Add a batch unless an unfinished batch of its entry (one in
+        ``BATCHES_IN_FLIGHT``) holds one of its requests, by fingerprint: one atomic
+        step, so two processes can never both record the same request.
+
+        Returns ``{}`` when it was added; otherwise ``{fingerprint: holding batch id}``
+        for each request held, and nothing is written. ``ConflictError`` if its id is
+        already there.
+        """
+        ...
+
     def get_batch(self, batch_id: str) -> BatchRecord:
         """The batch with this ledger id; ``RecordNotFound`` if there is none."""
         ...

@@ -14,6 +14,7 @@ from typing import Any
 
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
+    BATCHES_IN_FLIGHT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -450,18 +451,45 @@ class SQLiteStore:
             _dumps(record.requests),
         )
 
+    def _insert_batch_row(self, conn: sqlite3.Connection, record: BatchRecord) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO batches "
+                "(id, status, entry_key, created_at, ended_at, body, requests) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._batch_row(record),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"batch {record.id!r} is already recorded") from exc
+
     def insert_batch(self, record: BatchRecord) -> None:
         """See ``Store.insert_batch``."""
         with self._transaction(f"insert batch {record.id!r}") as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO batches "
-                    "(id, status, entry_key, created_at, ended_at, body, requests) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    self._batch_row(record),
+            self._insert_batch_row(conn, record)
+
+    def insert_batch_unless_held(self, record: BatchRecord) -> dict[str, str]:
+        """See ``Store.insert_batch_unless_held``."""
+        wanted = set(record.requests.values())
+        in_flight = [status.value for status in BATCHES_IN_FLIGHT]
+        # BEGIN IMMEDIATE: the write lock is taken before the read, so no other
+        # process can record a batch between the check and the insert.
+        with self._transaction(f"insert batch {record.id!r}") as conn:
+            held: dict[str, str] = {}
+            if wanted:
+                rows = conn.execute(
+                    "SELECT id, requests FROM batches WHERE entry_key = ? "
+                    f"AND status IN ({', '.join('?' for _ in in_flight)}) ORDER BY rowid",
+                    (record.entry_key, *in_flight),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise ConflictError(f"batch {record.id!r} is already recorded") from exc
+                for batch_id, requests in rows:
+                    with _decoding("batch"):
+                        fingerprints = json.loads(requests).values()
+                    for fingerprint in wanted.intersection(fingerprints):
+                        held.setdefault(fingerprint, batch_id)
+            if held:
+                return held
+            self._insert_batch_row(conn, record)
+        return {}
 
     def get_batch(self, batch_id: str) -> BatchRecord:
         """See ``Store.get_batch``."""

@@ -201,6 +201,37 @@ async def test_concurrent_runs_of_the_same_requests_send_and_pay_for_them_once(
     assert sum(len(record.requests) for record in ledger(store)) == 8
 
 
+class _SeparateProcesses:
+    """An in-flight registry that shares nothing: runs behave as if in two processes."""
+
+    def claim(self, entry_key: str, requests: list[Any]) -> tuple[list[Any], list[Any]]:
+        return list(requests), []
+
+    def settle(self, *_: Any) -> None:
+        pass
+
+
+async def test_runs_of_two_processes_on_one_ledger_send_a_shared_request_once(
+    client: anthropic.AsyncAnthropic,
+    store: SQLiteStore,
+    time: Time,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("llmopt.batching._client.IN_FLIGHT", _SeparateProcesses())
+    shared = [ask(words(n + 1)) for n in range(6)]
+    first, second = batch_client(client, store, time), batch_client(client, store, time)
+
+    one, two = await asyncio.gather(
+        first.run([*shared, ask("first's own")]), second.run([ask("second's own"), *shared])
+    )
+
+    # The ledger insert checks and records in one step: the later run joins the batch.
+    assert sandbox.billing().total.batch_requests_succeeded == 8
+    assert [a.message == b.message for a, b in zip(one[:6], two[1:], strict=True)] == [True] * 6
+    assert sum(len(record.requests) for record in ledger(store)) == 8
+
+
 def test_runs_on_two_threads_send_a_shared_request_once(
     sandbox: SandboxServer, store: SQLiteStore, time: Time
 ) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from llmopt.errors import ConflictError
-from llmopt.store import AuditEvent, DocumentName, SQLiteStore, Store
+from llmopt.store import AuditEvent, BatchRecord, DocumentName, SQLiteStore, Store
 
 WRITERS = 50
 PROCESSES = 4
 INCREMENTS_PER_PROCESS = 25
+BATCHES_PER_PROCESS = 50
 
 
 def _event(actor: str) -> AuditEvent:
@@ -111,29 +114,61 @@ def _process_worker(path: str, name: str, start: Any) -> None:
         store.close()
 
 
+def _in_processes(worker: Callable[[str, str, Any], None], path: str) -> list[int | None]:
+    """Run ``worker(path, name, barrier)`` in PROCESSES spawned processes that start
+    together; their exit codes."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(PROCESSES, timeout=60)
+    processes = [
+        context.Process(target=worker, args=(path, f"process-{n}", start)) for n in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    return [process.exitcode for process in processes]
+
+
 def test_4_processes_retrying_on_conflict_on_one_sqlite_file_lose_no_update(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "shared.sqlite3")
     store = SQLiteStore(path)
     _create_counter(store)
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(PROCESSES, timeout=60)
-    processes = [
-        context.Process(target=_process_worker, args=(path, f"process-{n}", start))
-        for n in range(PROCESSES)
-    ]
-
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=60)
-
-    assert [p.exitcode for p in processes] == [0] * PROCESSES
+    assert _in_processes(_process_worker, path) == [0] * PROCESSES
     final = store.read_document(DocumentName.MIGRATION)
     assert final is not None
     assert final.body["counter"] == PROCESSES * INCREMENTS_PER_PROCESS
     increments = _increments(store)
     assert len(increments) == PROCESSES * INCREMENTS_PER_PROCESS
     assert {r.actor for r in increments} == {f"process-{n}" for n in range(PROCESSES)}
+    store.close()
+
+
+def _batch_worker(path: str, name: str, start: Any) -> None:
+    store = SQLiteStore(path)
+    try:
+        start.wait()
+        for n in range(BATCHES_PER_PROCESS):
+            record = BatchRecord(
+                id=f"{name}-{n}",
+                provider="anthropic",
+                model="claude-sonnet-4-5",
+                entry_key="anthropic:0",
+                requests={"r": f"request-{n}"},
+                created_at=datetime.now(UTC),
+            )
+            store.insert_batch_unless_held(record)
+    finally:
+        store.close()
+
+
+def test_4_processes_recording_the_same_requests_on_one_sqlite_file_record_each_once(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    store = SQLiteStore(path)
+    assert _in_processes(_batch_worker, path) == [0] * PROCESSES
+    recorded = [f for b in store.list_batches(limit=1_000) for f in b.requests.values()]
+    assert sorted(recorded) == sorted(f"request-{n}" for n in range(BATCHES_PER_PROCESS))
     store.close()

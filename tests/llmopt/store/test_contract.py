@@ -345,6 +345,42 @@ def test_inserting_a_batch_id_that_exists_is_a_conflict(store: Store) -> None:
     assert store.get_batch("b1").model == "claude-sonnet-4-5"
 
 
+def test_a_batch_whose_requests_an_unfinished_batch_holds_is_not_recorded(
+    store: Store,
+) -> None:
+    store.insert_batch(_batch("running", status=BatchStatus.IN_PROGRESS, requests={"a": "fp1"}))
+    store.insert_batch(_batch("ended", status=BatchStatus.ENDED, requests={"a": "fp2"}))
+    store.insert_batch(_batch("other entry", entry_key="anthropic:1", requests={"a": "fp3"}))
+
+    held = store.insert_batch_unless_held(
+        _batch("new", requests={"x": "fp1", "y": "fp2", "z": "fp3"})
+    )
+
+    assert held == {"fp1": "running"}
+    with pytest.raises(RecordNotFound):
+        store.get_batch("new")
+    # An ended batch, or another entry's, holds nothing: these go in.
+    assert store.insert_batch_unless_held(_batch("new", requests={"y": "fp2", "z": "fp3"})) == {}
+    assert store.get_batch("new").requests == {"y": "fp2", "z": "fp3"}
+    with pytest.raises(ConflictError):
+        store.insert_batch_unless_held(_batch("new", requests={"w": "fp4"}))
+
+
+def test_of_two_writers_recording_the_same_request_at_once_one_wins(store: Store) -> None:
+    barrier = threading.Barrier(8)
+
+    def record(n: int) -> dict[str, str]:
+        barrier.wait()
+        return store.insert_batch_unless_held(_batch(f"b{n}", requests={"r": "same"}))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(record, range(8)))
+
+    winners = [n for n, held in enumerate(results) if not held]
+    assert len(winners) == 1
+    assert all(held == {"same": f"b{winners[0]}"} for held in results if held)
+
+
 def test_getting_an_unknown_batch_raises_record_not_found(store: Store) -> None:
     with pytest.raises(RecordNotFound):
         store.get_batch("nope")
