@@ -72,12 +72,11 @@ class InFlight:
             return
         with self._lock:
             claims = self._claims[entry_key]
-            waited = [(r, claims.pop(r.fingerprint)) for r in claimed]
+            # Only the few with a waiter: a list of every claim would double the memory.
+            waited = [(r, f) for r in claimed if (f := claims.pop(r.fingerprint)) is not None]
             if not claims:
                 del self._claims[entry_key]
         for request, future in waited:
-            if future is None:
-                continue
             outcome = outcomes.get(request.index)
             if outcome is None:
                 future.set_exception(OwnerGone(request.fingerprint))

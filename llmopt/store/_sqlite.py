@@ -469,23 +469,24 @@ class SQLiteStore:
 
     def insert_batch_unless_held(self, record: BatchRecord) -> dict[str, str]:
         """See ``Store.insert_batch_unless_held``."""
-        wanted = set(record.requests.values())
         in_flight = [status.value for status in BATCHES_IN_FLIGHT]
         # BEGIN IMMEDIATE: the write lock is taken before the read, so no other
         # process can record a batch between the check and the insert.
         with self._transaction(f"insert batch {record.id!r}") as conn:
             held: dict[str, str] = {}
-            if wanted:
-                rows = conn.execute(
-                    "SELECT id, requests FROM batches WHERE entry_key = ? "
-                    f"AND status IN ({', '.join('?' for _ in in_flight)}) ORDER BY rowid",
-                    (record.entry_key, *in_flight),
-                )
-                for batch_id, requests in rows:
-                    with _decoding("batch"):
-                        fingerprints = json.loads(requests).values()
-                    for fingerprint in wanted.intersection(fingerprints):
-                        held.setdefault(fingerprint, batch_id)
+            rows = conn.execute(
+                "SELECT id, requests FROM batches WHERE entry_key = ? "
+                f"AND status IN ({', '.join('?' for _ in in_flight)}) ORDER BY rowid",
+                (record.entry_key, *in_flight),
+            )
+            wanted: set[str] | None = None  # built only when some batch is in flight
+            for batch_id, requests in rows:
+                if wanted is None:
+                    wanted = set(record.requests.values())
+                with _decoding("batch"):
+                    fingerprints = json.loads(requests).values()
+                for fingerprint in wanted.intersection(fingerprints):
+                    held.setdefault(fingerprint, batch_id)
             if held:
                 return held
             self._insert_batch_row(conn, record)
