@@ -175,9 +175,9 @@ class AnthropicBatchClient:
         while its batch might still answer it. A request that an unfinished batch in
         the ledger already holds (one a crashed process left running, or another
         process's) is not sent again: the ledger refuses to record it twice, and the
-        run waits for that batch and takes its answer. Identical
-        requests within one run, or in runs of this process that overlap, are sent
-        once; the copies get the same answer (``source="reused"``) or the same error.
+        run waits for that batch and takes its answer. Identical requests within one
+        run, or in runs of this process that overlap, are sent once; the copies get
+        the same answer (``source="reused"``) or the same error.
 
         Raises ``ValueError`` for malformed requests (see :class:`BatchRequest`) and
         ``ProviderError`` when the provider refuses a batch and
