@@ -210,10 +210,19 @@ class AnthropicBatchClient:
         return [outcomes[request.index] for request in prepared]
 
     async def _answer(
-        self, to_send: list[PreparedRequest], started: datetime, outcomes: dict[int, BatchOutcome]
+        self,
+        to_send: list[PreparedRequest],
+        started: datetime,
+        outcomes: dict[int, BatchOutcome],
+        *,
+        rebatch: bool = True,
     ) -> None:
         """Answer ``to_send`` (no stored answers, one per fingerprint) into ``outcomes``:
-        batch them, joining unfinished batches that already hold some; fall back."""
+        batch them, joining unfinished batches that already hold some; fall back.
+
+        Requests of a joined batch that never existed at the provider (its submitter
+        died before creating it) are batched again, once (``rebatch``): they were
+        meant for the batch price, and nothing of them was sent."""
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         to_standard: list[PreparedRequest] = []
         for request in plan.oversized:
@@ -256,9 +265,19 @@ class AnthropicBatchClient:
         )
         for (_, chunk), end in zip(waiting, ends[: len(waiting)], strict=True):
             self._sort_out(chunk, end, outcomes, to_standard)
+        unsent: list[PreparedRequest] = []
         for (record, chunk), end in zip(joined, ends[len(waiting) :], strict=True):
-            self._sort_out(chunk, _as_answers_to(end, record, chunk), outcomes, to_standard)
-        await self._answer_on_standard(to_standard, outcomes)
+            if rebatch and end.refused:
+                unsent.extend(chunk)
+            else:
+                self._sort_out(chunk, _as_answers_to(end, record, chunk), outcomes, to_standard)
+        if not unsent:
+            await self._answer_on_standard(to_standard, outcomes)
+            return
+        await asyncio.gather(
+            self._answer_on_standard(to_standard, outcomes),
+            self._answer(unsent, started, outcomes, rebatch=False),
+        )
 
     def run_sync(self, requests: Sequence[BatchRequest]) -> list[BatchOutcome]:
         """:meth:`run` for synchronous callers; blocks until every outcome is known.

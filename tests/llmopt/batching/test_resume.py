@@ -214,6 +214,23 @@ async def test_a_crashed_submit_that_created_nothing_is_marked_failed_and_can_be
     assert sandbox.billing().total.requests_succeeded == 2
 
 
+async def test_requests_whose_orphaned_record_never_reached_the_provider_go_in_a_new_batch(
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
+) -> None:
+    requests = [ask("never sent one"), ask("never sent two")]
+    record, _ = _crashed_record(time, requests)
+    store.insert_batch(record)  # the submitter died before its create call
+
+    # Re-sent at once: the run joins the record, finds nothing behind it once the dead
+    # submitter's claim has lapsed, and batches the requests itself, at the batch price.
+    outcomes = await batch_client(client, store, time).run(requests)
+
+    assert [o.source for o in outcomes] == ["batch", "batch"]
+    billing = sandbox.billing().total
+    assert (billing.batch_requests_succeeded, billing.requests_succeeded) == (2, 2)
+    assert store.get_batch(record.id).status is BatchStatus.FAILED
+
+
 async def test_a_same_sized_batch_with_other_custom_ids_is_not_mistaken_for_the_lost_one(
     client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time
 ) -> None:
