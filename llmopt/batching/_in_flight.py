@@ -46,6 +46,8 @@ class InFlight:
         """
         mine: list[PreparedRequest] = []
         theirs: list[tuple[PreparedRequest, Future[BatchOutcome]]] = []
+        if not requests:
+            return mine, theirs  # no empty per-entry map left behind
         with self._lock:
             claims = self._claims.setdefault(entry_key, {})
             for request in requests:

@@ -128,12 +128,6 @@ def test_an_admin_resets_a_password_shown_once_and_the_users_sessions_end(
     assert password not in admin.get("/users/").content.decode()
 
 
-@pytest.fixture
-def viewer(client: Client, django_user_model: Any) -> Client:
-    client.force_login(user_in(django_user_model, "viewer"))
-    return client
-
-
 NEW = "a long new passphrase"
 
 
@@ -156,10 +150,10 @@ NEW = "a long new passphrase"
     ],
 )
 def test_a_bad_password_change_is_explained_beside_its_field_and_changes_nothing(
-    viewer: Client, store: Store, form: dict[str, str], field: str
+    signed_in: Client, store: Store, form: dict[str, str], field: str
 ) -> None:
     before = User.objects.get(username="viewer").password
-    response = viewer.post("/password/", form)
+    response = signed_in.post("/password/", form)
     assert response.status_code == 422
     assert f'id="{field}-error"' in response.content.decode()
     assert User.objects.get(username="viewer").password == before
@@ -167,15 +161,15 @@ def test_a_bad_password_change_is_explained_beside_its_field_and_changes_nothing
 
 
 def test_anyone_signed_in_changes_their_own_password_and_stays_signed_in(
-    viewer: Client, store: Store
+    signed_in: Client, store: Store
 ) -> None:
     elsewhere = Client()
     assert elsewhere.login(username="viewer", password="pw-1")
     form = {"old_password": "pw-1", "new_password1": NEW, "new_password2": NEW}
 
-    response = viewer.post("/password/", form, follow=True)
+    response = signed_in.post("/password/", form, follow=True)
     assert [m.message for m in response.context["messages"]] == ["Your password is changed."]
-    assert viewer.get("/").status_code == 200  # this session goes on
+    assert signed_in.get("/").status_code == 200  # this session goes on
     assert elsewhere.get("/").status_code == 302  # the other one ended
     assert Client().login(username="viewer", password=NEW)
     assert audit(store, "user.password_change") == [("viewer", "user viewer", None, None)]
@@ -183,9 +177,9 @@ def test_anyone_signed_in_changes_their_own_password_and_stays_signed_in(
 
 
 @pytest.mark.usefixtures("audit_down")
-def test_when_the_audit_cannot_be_written_the_password_stays(viewer: Client) -> None:
+def test_when_the_audit_cannot_be_written_the_password_stays(signed_in: Client) -> None:
     form = {"old_password": "pw-1", "new_password1": NEW, "new_password2": NEW}
-    response = viewer.post("/password/", form)
+    response = signed_in.post("/password/", form)
     assert response.status_code == 503
     assert "Nothing changed" in response.content.decode()
     assert Client().login(username="viewer", password="pw-1")
