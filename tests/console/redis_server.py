@@ -1,24 +1,25 @@
 """A real Redis server for the broker tests: Debian's ``redis-server`` on a free port.
 
 Redis is the console's production broker. ``.ci/run`` installs ``redis-server``; without
-it these tests fail and say how to install it rather than skip, so CI cannot pass them
-silently. The server keeps nothing on disk and requires a password, as a production one
-does, so the tests also see that the password never reaches a log or a response.
+it the tests that start one are skipped with one line saying to install Debian's
+redis-server, and with ``LLMOPT_REQUIRE_SYSTEM_TESTS=1`` (as ``.ci/run`` sets) that line
+is a failure instead, so CI cannot pass them silently (see ``system_packages``). The
+server keeps nothing on disk and requires a password, as a production one does, so the
+tests also see that the password never reaches a log or a response.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import redis
 
 from .demo_process import free_port
+from .system_packages import require_system_binary
 
 REDIS_PASSWORD = "redis-pw-not-real-3c1e"
 
@@ -26,9 +27,7 @@ REDIS_PASSWORD = "redis-pw-not-real-3c1e"
 @contextmanager
 def running_redis(folder: Path) -> Iterator[str]:
     """Start ``redis-server`` on loopback, yield its ``redis://`` URL, stop it after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is missing: install Debian's redis-server, as .ci/run does")
+    binary = require_system_binary("redis-server", package="redis-server")
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "redis.log"

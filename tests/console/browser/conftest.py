@@ -8,8 +8,10 @@ Playwright's sync API keeps an event loop running in this thread while it is ope
 module-scoped too, or asyncio tests that run later would find that loop.
 
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``.ci/run``
-installs it with apt-get). Without it the tests fail and say how to install it, rather
-than skip, so CI cannot pass them silently.
+installs it with apt-get), or the binary ``LLMOPT_CHROMIUM`` names. Without it the journeys
+are skipped, before the demo starts, with one line saying to install Debian's chromium; with
+``LLMOPT_REQUIRE_SYSTEM_TESTS=1`` (as ``.ci/run`` sets) that line is a failure instead, so CI
+cannot pass them silently (see ``system_packages``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from ..demo_process import DEMO_USER, Demo, running_demo
+from ..system_packages import require_system_binary
 
 CHROMIUM = os.environ.get("LLMOPT_CHROMIUM", "/usr/bin/chromium")
 # The flags this workplace's closed network needs (no background calls to Google).
@@ -39,6 +42,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """Chromium's path; set up first (autouse) so a skip comes before the demo starts."""
+    return require_system_binary(
+        CHROMIUM, package="chromium", otherwise="set LLMOPT_CHROMIUM to a Chromium binary"
+    )
+
+
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
     var_dir = Path(tempfile.mkdtemp(prefix="llmopt-browser-"))
@@ -50,15 +61,10 @@ def demo() -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), "
-            "as .ci/run does, or point LLMOPT_CHROMIUM at a Chromium binary"
-        )
+def browser(chromium: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         # launch() gives Chromium a new empty profile directory of its own each time.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             yield browser
         finally:
