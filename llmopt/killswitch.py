@@ -10,7 +10,8 @@ record state     what wrappers do
 ================ ============================================================
 released         each entry's own flags apply
 engaged          no optimization anywhere
-missing          no optimization anywhere (``llmopt_migrate`` creates it released)
+missing          no optimization anywhere (``migrate`` creates it released
+                 unless told to keep it off)
 unreadable       no optimization anywhere, until it can be read again
 ================ ============================================================
 """
@@ -87,6 +88,40 @@ def release_kill_switch(
     :class:`~llmopt.errors.StoreError` when the store cannot be written.
     """
     return _set(store, engaged=False, actor=actor, reason=reason, clock=clock)
+
+
+def create_kill_switch(
+    store: Store, *, actor: str, reason: str = "", clock: Callable[[], datetime] | None = None
+) -> KillSwitchState | None:
+    """Create the kill switch record, released, where none exists: one audited write.
+
+    A store without the record reads as engaged (nothing optimized); the migration
+    calls this so that a new store's flags mean what they say. An existing record,
+    engaged or not, is never touched, even one created a moment before by someone
+    else: then ``None`` is returned. Raises :class:`~llmopt.errors.StoreError` when
+    the store cannot be written.
+    """
+    if store.read_document(DocumentName.KILL_SWITCH) is not None:
+        return None
+    body = {
+        "engaged": False,
+        "actor": actor,
+        "reason": reason,
+        "changedAt": (clock or _utcnow)().isoformat(),
+    }
+    try:
+        written = store.write_document(
+            DocumentName.KILL_SWITCH,
+            body,
+            expected_revision=None,
+            audit=AuditEvent(
+                actor=actor, action=ACTION_RELEASE, target=TARGET, after=body, reason=reason
+            ),
+        )
+    except ConflictError:
+        return None
+    logger.info("kill switch record created, released, by %s", actor)
+    return _state_from(written)
 
 
 def _set(

@@ -2,10 +2,14 @@
 
 For backends without Django; ``manage.py llmopt_migrate`` is the same functions.
 
-- :func:`migrate` adds each missing flag with its safe default (or, for an entry in the
-  older nested form, with the value that form gives), so behaviour does not change. It
-  never changes a field that exists, writes a JSON backup of the document first, is
-  idempotent, and records what it added in the store.
+- :func:`migrate` adds each missing flag with its safe default, so behaviour does not
+  change. It never changes a field that exists, writes a JSON backup of the document
+  first, is idempotent, and records what it added in the store. An entry that keeps its
+  flags in the migration guide's nested ``optimization`` block is left as it is: flat
+  copies beside the block would be a second place to edit, and the two would drift.
+  Where the store has no kill switch record (which reads as "engaged": nothing
+  optimized), it creates one, released, so that the flags mean what they say; with
+  ``keep_off=True`` it leaves it missing.
 - :func:`reverse_migration` removes exactly what was added; a flag changed since the
   migration is someone's decision and is kept, and the report says so.
 
@@ -18,15 +22,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from llmopt._secrets import redact
 from llmopt.config import AIConfigDocument, OptimizationConfig, load_document
-from llmopt.config._legacy import normalise_legacy
+from llmopt.config._nested import BLOCK
 from llmopt.errors import ConflictError, MigrationError
+from llmopt.killswitch import create_kill_switch, read_kill_switch
 from llmopt.store import AuditEvent, DocumentName, Store
 
 ACTION_MIGRATE = "config.migrate"
@@ -57,6 +62,8 @@ class MigrationReport:
     dry_run: bool
     backup_path: Path | None = None
     revision: str | None = None
+    kill_switch: str = ""
+    """What the migration did about the kill switch record, as a sentence."""
 
     @property
     def changes(self) -> bool:
@@ -87,6 +94,7 @@ def migrate(
     backup_dir: Path,
     dry_run: bool = False,
     reason: str = "",
+    keep_off: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> MigrationReport:
     """Add the missing optimization flags to every entry; see the module docstring.
@@ -102,35 +110,36 @@ def migrate(
         if entry.configuration is None:
             plans.append(EntryMigration(entry.key, skipped="it has no configuration object"))
             continue
-        derived, _, _ = normalise_legacy(entry.configuration, provider=None)
+        if entry.optimization is not None or BLOCK in entry.configuration:
+            plans.append(EntryMigration(entry.key, skipped=_NESTED))
+            continue
         missing = {
-            name: derived.get(name, default)
-            for name, default in defaults.items()
-            if name not in entry.configuration
+            name: default for name, default in defaults.items() if name not in entry.configuration
         }
         plans.append(EntryMigration(entry.key, fields=missing))
     report = MigrationReport("forward", tuple(plans), dry_run)
-    if dry_run or not report.changes:
-        return report
-
-    body = _apply(document, {p.key: p.fields for p in plans if p.fields}, add=True)
-    record = store.read_document(DocumentName.MIGRATION)
-    added = _record_added(record.body if record else None)
-    for plan in plans:
-        if plan.fields:
-            added.setdefault(plan.key, {}).update(plan.fields)
-    return _write(
-        store,
-        document,
-        body,
-        report,
-        added,
-        record_revision=record.revision if record else None,
-        actor=actor,
-        reason=reason,
-        backup_dir=backup_dir,
-        now=(clock or _utcnow)(),
-    )
+    if not dry_run and report.changes:
+        body = _apply(document, {p.key: p.fields for p in plans if p.fields}, add=True)
+        record = store.read_document(DocumentName.MIGRATION)
+        added = _record_added(record.body if record else None)
+        for plan in plans:
+            if plan.fields:
+                added.setdefault(plan.key, {}).update(plan.fields)
+        report = _write(
+            store,
+            document,
+            body,
+            report,
+            added,
+            record_revision=record.revision if record else None,
+            actor=actor,
+            reason=reason,
+            backup_dir=backup_dir,
+            now=(clock or _utcnow)(),
+        )
+    # After the document: a migration that failed must not have switched anything on.
+    switch = _kill_switch(store, actor=actor, dry_run=dry_run, keep_off=keep_off, clock=clock)
+    return replace(report, kill_switch=switch)
 
 
 def reverse_migration(
@@ -257,9 +266,43 @@ def _write(
             reason="what the migration added, so that it can be reversed exactly",
         ),
     )
-    return MigrationReport(
-        report.direction, report.entries, False, backup_path=backup, revision=written.revision
+    return replace(report, dry_run=False, backup_path=backup, revision=written.revision)
+
+
+_NESTED = (
+    "its flags are in the migration guide's nested optimization block, which is read as "
+    "it is (flat copies would be a second place to edit)"
+)
+
+
+def _kill_switch(
+    store: Store,
+    *,
+    actor: str,
+    dry_run: bool,
+    keep_off: bool,
+    clock: Callable[[], datetime] | None,
+) -> str:
+    existing = read_kill_switch(store)
+    if existing.revision is not None:
+        state = "engaged" if existing.engaged else "released"
+        return f"the kill switch record exists ({state}); left as it is"
+    if keep_off:
+        return (
+            "no kill switch record: left missing as asked, so all optimization stays off "
+            "until someone releases it (llmopt_rollback --restore)"
+        )
+    if dry_run:
+        return "no kill switch record: the migration would create it, released"
+    created = create_kill_switch(
+        store,
+        actor=actor,
+        reason="created by the migration, released, so that each entry's flags apply",
+        clock=clock,
     )
+    if created is None:
+        return "the kill switch record was created by someone else meanwhile; left as it is"
+    return "created the kill switch record, released: each entry's flags apply"
 
 
 def _backup(document: AIConfigDocument, backup_dir: Path, now: datetime) -> Path:

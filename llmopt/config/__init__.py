@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._capability_rules import capability_hints
 from ._document import AIConfigDocument, LLMEntry
-from ._edit import ACTION_UPDATE, load_document, update_entry_flags
+from ._edit import ACTION_UPDATE, entry_with_flags, load_document, update_entry_flags
 from ._messages import FIELD_RULES, problems_from_validation_error
 from ._schema import (
     FLAG_NAMES,
@@ -13,6 +13,7 @@ from ._schema import (
     OptimizationConfig,
     OptimizationStrategy,
 )
+from ._sections import ConfigSection
 
 __all__ = [
     "ACTION_UPDATE",
@@ -21,10 +22,12 @@ __all__ = [
     "AIConfigDocument",
     "CacheBreakpoints",
     "CacheTTL",
+    "ConfigSection",
     "LLMEntry",
     "OptimizationConfig",
     "OptimizationStrategy",
     "capability_hints",
+    "entry_with_flags",
     "load_document",
     "problems_from_validation_error",
     "update_entry_flags",

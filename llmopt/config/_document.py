@@ -9,6 +9,7 @@ from typing import Any
 from llmopt._secrets import redact
 from llmopt.errors import ConfigError, FieldProblem, RecordNotFound
 
+from ._nested import BLOCK
 from ._schema import OptimizationConfig
 
 LLM_LIST = "llm"
@@ -19,9 +20,11 @@ class LLMEntry:
     """One entry of the document's ``llm`` list, as read; never raises on a malformed entry.
 
     ``key`` addresses it stably: its ``modelKey`` where it has one, otherwise
-    ``provider:model`` (with ``#2``, ``#3`` ... on repeats). ``config`` is ``None`` and
-    ``problems`` says why when the entry cannot be read; then the wrapper gives it no
-    optimization.
+    ``provider:model`` (with ``#2``, ``#3`` ... on repeats). ``config`` holds the flags
+    from every place the entry keeps them (flat in ``configuration``, or the nested
+    ``optimization`` block inside it or beside it). ``config`` is ``None`` and
+    ``problems`` says why when the entry cannot be read, or its places disagree; then
+    the wrapper gives it no optimization.
     """
 
     key: str
@@ -32,6 +35,8 @@ class LLMEntry:
     configuration: Mapping[str, Any] | None
     config: OptimizationConfig | None
     problems: tuple[FieldProblem, ...]
+    optimization: Mapping[str, Any] | None = None
+    """The migration guide's nested block beside ``configuration``, when the entry has one."""
 
     @property
     def valid(self) -> bool:
@@ -42,13 +47,22 @@ class LLMEntry:
         safe: dict[str, Any] = redact(dict(self.configuration or {}))
         return safe
 
+    def as_item(self) -> dict[str, Any]:
+        """The parts of the stored entry llmopt reads: ``configuration`` and the block beside."""
+        item: dict[str, Any] = {"configuration": dict(self.configuration or {})}
+        if self.optimization is not None:
+            item[BLOCK] = dict(self.optimization)
+        return item
+
     def __repr__(self) -> str:
         # Tracebacks, debug logs and template-variable errors print entries: never the key.
         shown = None if self.configuration is None else self.safe_configuration()
+        block = None if self.optimization is None else redact(dict(self.optimization))
         return (
             f"LLMEntry(key={self.key!r}, index={self.index}, provider={self.provider!r}, "
             f"model={self.model!r}, is_default={self.is_default}, configuration={shown!r}, "
-            f"config={self.config!r}, problems={self.problems!r})"
+            f"config={self.config!r}, problems={self.problems!r}, "
+            f"optimization={block!r})"
         )
 
 
@@ -82,9 +96,14 @@ class AIConfigDocument:
 
     def body_with_configuration(self, key: str, configuration: Mapping[str, Any]) -> dict[str, Any]:
         """A new body in which entry ``key`` has ``configuration``; nothing else changes."""
+        return self.body_with_entry_fields(key, {"configuration": dict(configuration)})
+
+    def body_with_entry_fields(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """A new body in which entry ``key`` has these top-level ``fields`` (its
+        ``configuration``, its ``optimization`` block); nothing else changes."""
         index = self.entry(key).index
         entries = list(self.body[LLM_LIST])
-        entries[index] = {**entries[index], "configuration": dict(configuration)}
+        entries[index] = {**entries[index], **fields}
         return {**self.body, LLM_LIST: entries}
 
 
@@ -124,10 +143,14 @@ def _read_entry(index: int, item: Any) -> LLMEntry:
     model = configuration.get("model") if configuration is not None else None
     model = model if isinstance(model, str) and model else None
 
+    beside = item.get(BLOCK)
     config: OptimizationConfig | None = None
     if configuration is not None:
+        fields: dict[str, Any] = {"configuration": configuration}
+        if BLOCK in item:
+            fields[BLOCK] = beside
         try:
-            config = OptimizationConfig.from_dict(configuration, provider=provider, model=model)
+            config = OptimizationConfig.from_dict(fields, provider=provider, model=model)
         except ConfigError as exc:
             problems.extend(exc.problems)
 
@@ -145,4 +168,5 @@ def _read_entry(index: int, item: Any) -> LLMEntry:
         configuration=configuration,
         config=config,
         problems=tuple(problems),
+        optimization=beside if isinstance(beside, Mapping) else None,
     )

@@ -9,9 +9,10 @@ from llmopt._secrets import redact
 from llmopt.errors import ConfigError, ConflictError, FieldProblem
 from llmopt.store import AuditEvent, DocumentName, Store
 
-from ._document import AIConfigDocument
-from ._legacy import FLAT_FLAGS
-from ._schema import OptimizationConfig
+from ._document import AIConfigDocument, LLMEntry
+from ._nested import BLOCK, copy_block, write_flags
+from ._places import CONFIGURATION
+from ._schema import FLAG_NAMES, OptimizationConfig
 
 ACTION_UPDATE = "config.update"
 
@@ -41,11 +42,13 @@ def update_entry_flags(
     ``expected_revision`` is the revision the caller showed its user; if the document
     changed since, nothing is written and :class:`~llmopt.errors.ConflictError` says so.
     Invalid values raise :class:`~llmopt.errors.ConfigError` with every problem; only
-    flags can be changed here, never the model or its credentials. A change that
-    changes nothing writes nothing. Otherwise the write and its audit record (with the
-    entry before and after, secrets masked) are one operation.
+    flags can be changed here, never the model or its credentials. Each flag is written
+    where the entry keeps it (flat, or the nested ``optimization`` block inside or
+    beside its configuration, under that block's key), so no two places disagree
+    after it. A change that changes nothing writes nothing. Otherwise the write and
+    its audit record (with the entry before and after, secrets masked) are one operation.
     """
-    unknown = sorted(str(name) for name in changes if name not in FLAT_FLAGS)
+    unknown = sorted(str(name) for name in changes if name not in FLAG_NAMES)
     if unknown:
         raise ConfigError(
             FieldProblem(name, f"{name} is not an optimization flag and cannot be changed here")
@@ -61,14 +64,15 @@ def update_entry_flags(
     entry = document.entry(key)
     if not changes:
         return document  # asking for nothing must not fill in defaults (that is migrate's job)
-    before = dict(entry.configuration or {})
-    updated = OptimizationConfig.from_dict(
-        {**before, **changes}, provider=entry.provider, model=entry.model
-    ).to_dict()
-    if updated == before:
+    if entry.configuration is None:
+        raise ConfigError(entry.problems)
+    before = entry.as_item()
+    after = entry_with_flags(before, changes, entry=entry)
+    if after == before:
         return document
 
-    body = document.body_with_configuration(key, updated)
+    shown = _audited if entry.optimization is None else redact
+    body = document.body_with_entry_fields(key, after)
     written = store.write_document(
         DocumentName.AI_CONFIG,
         body,
@@ -77,9 +81,52 @@ def update_entry_flags(
             actor=actor,
             action=ACTION_UPDATE,
             target=f"llm:{key}",
-            before=redact(before),
-            after=redact(updated),
+            before=shown(before),
+            after=shown(after),
             reason=reason,
         ),
     )
     return AIConfigDocument(written.body, written.revision)
+
+
+def entry_with_flags(
+    item: Mapping[str, Any], changes: Mapping[str, Any], *, entry: LLMEntry
+) -> dict[str, Any]:
+    """``item`` (an entry's ``configuration`` and ``optimization`` block) with ``changes``
+    written where it keeps each flag; raises :class:`~llmopt.errors.ConfigError` when
+    the result is not valid for the entry's provider and model."""
+    places: dict[str, dict[str, Any]] = {CONFIGURATION: dict(item[CONFIGURATION])}
+    inside = places[CONFIGURATION].get(BLOCK)
+    if isinstance(inside, Mapping):
+        places[f"{CONFIGURATION}.{BLOCK}"] = copy_block(inside)
+    if isinstance(item.get(BLOCK), Mapping):
+        places[BLOCK] = copy_block(item[BLOCK])
+    current = entry.config.flags() if entry.config is not None else {}
+    wanted = {**current, **changes}
+    write_flags(places, changes, current, flat_flags=frozenset(FLAG_NAMES))
+    result = _assemble(item, places)
+    got = OptimizationConfig.from_dict(result, provider=entry.provider, model=entry.model)
+    # A block's "cache.enabled" turns the master switch on by itself; an edit elsewhere
+    # can take that away. Whatever still differs from what was asked is written out.
+    missing = {k: v for k, v in wanted.items() if got.flags().get(k) != v}
+    if missing:
+        write_flags(places, missing, {}, flat_flags=frozenset(FLAG_NAMES))
+        result = _assemble(item, places)
+        OptimizationConfig.from_dict(result, provider=entry.provider, model=entry.model)
+    return result
+
+
+def _assemble(item: Mapping[str, Any], places: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    configuration = dict(places[CONFIGURATION])
+    if f"{CONFIGURATION}.{BLOCK}" in places:
+        configuration[BLOCK] = places[f"{CONFIGURATION}.{BLOCK}"]
+    result: dict[str, Any] = {**item, CONFIGURATION: configuration}
+    if BLOCK in places:
+        result[BLOCK] = places[BLOCK]
+    return result
+
+
+def _audited(item: Mapping[str, Any]) -> Any:
+    # An entry without a block beside its configuration is audited as before: the
+    # configuration alone.
+    return redact(item[CONFIGURATION])

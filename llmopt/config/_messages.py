@@ -16,7 +16,12 @@ FIELD_RULES: dict[str, str] = {
     "cachingEnabled": "cachingEnabled must be true or false",
     "cacheTTL": "cacheTTL must be 300 or 3600 seconds; the provider offers no other lifetime",
     "cacheBreakpoints": "cacheBreakpoints must be one of 'auto', 'system_only' or 'manual'",
+    "cacheMinTokens": (
+        "cacheMinTokens must be a whole number of tokens from 1 to 1,000,000, "
+        "or null for the model's own minimum"
+    ),
     "fallbackToStandard": "fallbackToStandard must be true or false",
+    "logFallbacks": "logFallbacks must be true or false",
     "optimizationStrategy": (
         "optimizationStrategy must be one of 'auto', 'batch_only', 'cache_only' or 'both'"
     ),

@@ -10,6 +10,7 @@ import pytest
 
 from llmopt.config import OptimizationConfig, load_document
 from llmopt.errors import MigrationError
+from llmopt.killswitch import engage_kill_switch, read_kill_switch
 from llmopt.migrate import migrate, reverse_migration
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
 
@@ -72,15 +73,68 @@ def test_it_never_changes_a_field_that_exists(store: SQLiteStore, tmp_path: Path
     assert (openai["cachingEnabled"], openai["cacheTTL"]) == (True, 3600)
 
 
-def test_an_entry_in_the_nested_form_keeps_its_meaning(store: SQLiteStore, tmp_path: Path) -> None:
-    migrate(store, actor="me", backup_dir=tmp_path)
-    legacy = configuration(store, "legacy")
-    assert (legacy["optimizationEnabled"], legacy["cachingEnabled"], legacy["cacheTTL"]) == (
-        True,
-        True,
-        3600,
+def test_an_entry_in_the_nested_form_is_left_as_it_is_and_keeps_its_meaning(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    report = migrate(store, actor="me", backup_dir=tmp_path)
+    legacy = load_document(store).entry("legacy")
+    assert legacy.configuration == BODY["llm"][2]["configuration"]
+    assert legacy.config is not None
+    assert (legacy.config.applies_caching, legacy.config.cache_ttl) == (True, 3600)
+    assert "legacy\n  skipped: its flags are in the migration guide's nested optimization" in (
+        "\n".join(report.diff_lines())
     )
-    assert legacy["optimization"] == {"cache": {"enabled": True, "ttl": "1h"}}
+
+
+def test_an_entry_with_the_guides_block_beside_its_configuration_is_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(":memory:")
+    entry = {
+        "provider": "anthropic",
+        "configuration": {"model": "claude-sonnet-4-5", "apiKey": "sk-1"},
+        "optimization": {"cache": {"enabled": False}, "fallback": {"enabled": True}},
+    }
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": [copy.deepcopy(entry)]},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    report = migrate(store, actor="me", backup_dir=tmp_path)
+    assert not report.changes
+    assert load_document(store).body["llm"] == [entry]
+
+
+def test_it_creates_the_kill_switch_record_released_so_flags_mean_what_they_say(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    assert read_kill_switch(store).engaged  # no record: nothing is optimized
+    report = migrate(store, actor="cli:me", backup_dir=tmp_path)
+    switch = read_kill_switch(store)
+    assert not switch.engaged and switch.problem is None and switch.actor == "cli:me"
+    assert report.kill_switch.startswith("created the kill switch record, released")
+    [record] = store.list_audit(action="killswitch.release")
+    assert record.actor == "cli:me"
+
+
+def test_it_leaves_an_existing_kill_switch_as_it_is(store: SQLiteStore, tmp_path: Path) -> None:
+    engage_kill_switch(store, actor="oncall", reason="incident")
+    report = migrate(store, actor="me", backup_dir=tmp_path)
+    assert read_kill_switch(store).engaged
+    assert report.kill_switch == "the kill switch record exists (engaged); left as it is"
+
+
+def test_keep_off_leaves_the_kill_switch_missing(store: SQLiteStore, tmp_path: Path) -> None:
+    report = migrate(store, actor="me", backup_dir=tmp_path, keep_off=True)
+    assert store.read_document(DocumentName.KILL_SWITCH) is None
+    assert "left missing as asked" in report.kill_switch
+
+
+def test_a_dry_run_creates_no_kill_switch(store: SQLiteStore, tmp_path: Path) -> None:
+    report = migrate(store, actor="me", backup_dir=tmp_path, dry_run=True)
+    assert store.read_document(DocumentName.KILL_SWITCH) is None
+    assert report.kill_switch == "no kill switch record: the migration would create it, released"
 
 
 def test_an_entry_without_configuration_is_left_alone_and_reported(

@@ -112,17 +112,35 @@ def test_an_unknown_entry_is_not_found(store: SQLiteStore) -> None:
 
 
 def test_a_change_that_changes_nothing_writes_nothing(store: SQLiteStore) -> None:
-    update = {"optimizationEnabled": False}
+    update = {"cacheTTL": 3600}
     revision = load_document(store).revision
     assert revision is not None
     first = update_entry_flags(
-        store, "ollama:llama3.1", update, expected_revision=revision, actor="a"
+        store, "anthropic:claude-sonnet-4-5", update, expected_revision=revision, actor="a"
     )
     second = update_entry_flags(
-        store, "ollama:llama3.1", update, expected_revision=first.revision or "", actor="a"
+        store,
+        "anthropic:claude-sonnet-4-5",
+        update,
+        expected_revision=first.revision or "",
+        actor="a",
     )
     assert second.revision == first.revision
     assert len(store.list_audit(action="config.update")) == 1
+
+
+def test_setting_a_flag_to_the_value_it_already_has_writes_nothing(store: SQLiteStore) -> None:
+    revision = load_document(store).revision
+    assert revision is not None
+    document = update_entry_flags(
+        store,
+        "ollama:llama3.1",
+        {"optimizationEnabled": False},
+        expected_revision=revision,
+        actor="a",
+    )
+    assert document.revision == revision
+    assert store.list_audit(action="config.update") == []
 
 
 def test_an_empty_change_writes_nothing_even_where_flags_are_missing(store: SQLiteStore) -> None:

@@ -24,7 +24,9 @@ def test_an_entry_without_flags_gets_the_safe_defaults() -> None:
         "cachingEnabled": False,
         "cacheTTL": 300,
         "cacheBreakpoints": "auto",
+        "cacheMinTokens": None,
         "fallbackToStandard": True,
+        "logFallbacks": True,
         "optimizationStrategy": "auto",
     }
     assert not config.applies_caching
@@ -139,7 +141,7 @@ def test_with_flags_validates_the_change() -> None:
         config.with_flags({"cacheTTL": 3601})
 
 
-def test_the_flag_names_are_the_architecture_table() -> None:
+def test_the_flag_names_are_the_architecture_table_and_the_migration_guides_two() -> None:
     assert FLAG_NAMES == (
         "optimizationEnabled",
         "batchingEnabled",
@@ -148,6 +150,8 @@ def test_the_flag_names_are_the_architecture_table() -> None:
         "cachingEnabled",
         "cacheTTL",
         "cacheBreakpoints",
+        "cacheMinTokens",  # the guide's cache.min_tokens_to_cache
         "fallbackToStandard",
+        "logFallbacks",  # the guide's fallback.log_failures
         "optimizationStrategy",
     )
