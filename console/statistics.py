@@ -1,4 +1,4 @@
-"""The numbers behind the Statistics and Overview pages and ``/api/statistics``.
+"""The numbers behind the Statistics and Overview pages, and the API's statistics and monitoring.
 
 Everything is summed by the store (``Store.usage_summary`` over hourly roll-ups plus
 the unfolded tail), so a view reads the rows it shows: a 30-day series is 30 rows,
@@ -69,6 +69,10 @@ class Totals:
     cost_usd: float = 0.0
     baseline_cost_usd: float = 0.0
     unpriced_calls: int = 0
+    content_blocks: int = 0
+    cached_blocks: int = 0
+    estimated_input_tokens: int = 0
+    estimated_cached_tokens: int = 0
 
     def add(self, row: UsageRollup) -> None:
         # Every roll-up counter, by name: one UsageRollup gains that Totals lacks fails here.
@@ -106,6 +110,13 @@ class Totals:
         prompt = self.prompt_tokens
         return self.cache_read_tokens / prompt if prompt else None
 
+    @property
+    def cache_hit_potential(self) -> float | None:
+        """Share of the input the cache planner saw that sat under a breakpoint, by its
+        own estimate (the migration guide's ``cache_hit_potential``); ``None``: no input."""
+        estimated = self.estimated_input_tokens
+        return self.estimated_cached_tokens / estimated if estimated else None
+
 
 @dataclass(frozen=True, slots=True)
 class Point:
@@ -142,6 +153,30 @@ def _day_start(now: datetime) -> datetime:
     return _hour_start(now).replace(hour=0)
 
 
+def bounds(range_name: str, now: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` of ``range_name`` up to and including ``now``: whole buckets, so
+    the Statistics page, ``/api/statistics`` and ``/api/monitoring`` sum the same rows.
+
+    Raises ``KeyError`` for an unknown range.
+    """
+    window = RANGES[range_name]
+    daily = window.bucket == DAY
+    end = (_day_start(now) if daily else _hour_start(now)) + window.bucket
+    return end - window.span, end
+
+
+def per_entry(store: Store, *, range_name: str, now: datetime) -> dict[str, Totals]:
+    """Each entry's totals over ``range_name`` (entries without usage are absent).
+
+    Raises ``KeyError`` for an unknown range and ``StoreError`` when the store fails.
+    """
+    start, end = bounds(range_name, now)
+    return {
+        row.entry_key: Totals.of([row])
+        for row in store.usage_summary(start=start, end=end, by_entry=True)
+    }
+
+
 def statistics(
     store: Store, *, range_name: str, now: datetime, entry_key: str | None = None
 ) -> Statistics:
@@ -151,8 +186,7 @@ def statistics(
     """
     window = RANGES[range_name]
     daily = window.bucket == DAY
-    end = (_day_start(now) if daily else _hour_start(now)) + window.bucket
-    start = end - window.span
+    start, end = bounds(range_name, now)
     buckets = [start + i * window.bucket for i in range(window.span // window.bucket)]
     series = {at: Totals() for at in buckets}
     # Two reads the store sums: one row per bucket, one per entry. A single read per
