@@ -10,7 +10,9 @@
     ├── MigrationError          the aiconfigs migration cannot run (nothing was written)
     └── ProviderError           a provider API call failed; ``retryable`` says if a retry can help
 
-Catch ``LLMOptError`` to handle all of them; catch a leaf to handle one case.
+Catch ``LLMOptError`` to handle all of them; catch a leaf to handle one case. The
+design documents' names are aliases: ``OptimizationError`` is ``LLMOptError`` and
+``BatchError`` is ``ProviderError`` (what a batch that fails to answer raises).
 """
 
 from __future__ import annotations
@@ -93,3 +95,10 @@ class ProviderError(LLMOptError):
         self.retryable = retryable
         self.status_code = status_code
         super().__init__(message)
+
+
+OptimizationError = LLMOptError
+"""The design documents' name for :class:`LLMOptError`."""
+
+BatchError = ProviderError
+"""The design documents' name for :class:`ProviderError`, which a failed batch request raises."""

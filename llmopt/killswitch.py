@@ -14,12 +14,19 @@ missing          no optimization anywhere (``migrate`` creates it released
                  unless told to keep it off)
 unreadable       no optimization anywhere, until it can be read again
 ================ ============================================================
+
+Each process also has a twin of the switch in its environment, the migration guide's
+Rollback Option 2: ``LLM_OPTIMIZATION_ENABLED=false`` (or ``0``, ``no``, ``off``) turns
+every optimization off in that process, whatever the record says; unset, empty or
+``true`` leaves the record and the flags in charge. A value that is neither reads as
+off (the safe state) and says so. See :func:`env_switch`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +57,31 @@ class KillSwitchState:
     changed_at: datetime | None = None
     revision: str | None = None
     problem: str | None = None
+
+
+ENV_VAR = "LLM_OPTIMIZATION_ENABLED"
+_ENV_ON = frozenset({"", "1", "true", "yes", "on"})
+_ENV_OFF = frozenset({"0", "false", "no", "off"})
+
+
+def env_switch(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why this process's environment turns optimization off, or ``None`` when it does not.
+
+    Reads ``LLM_OPTIMIZATION_ENABLED`` (from ``environ``, default ``os.environ``) each
+    time; wrappers call it on every call, so it costs a dictionary lookup.
+    """
+    raw = (os.environ if environ is None else environ).get(ENV_VAR)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in _ENV_ON:
+        return None
+    if value in _ENV_OFF:
+        return f"{ENV_VAR}={raw} in this process's environment: it optimizes nothing"
+    return (
+        f"{ENV_VAR}={raw!r} is not true or false, so this process optimizes nothing "
+        "(the safe reading); set it to true or false, or unset it"
+    )
 
 
 def read_kill_switch(store: Store) -> KillSwitchState:

@@ -33,10 +33,19 @@ class CachePlan:
     when ``payload`` *is* the caller's request. ``breakpoints`` lists every marker in
     it, in prefix order; ``decisions`` says what was placed, kept, skipped, removed
     or downgraded, and why, one sentence each (also logged at DEBUG on
-    ``llmopt.caching``).
+    ``llmopt.caching``). ``content_blocks`` and ``estimated_tokens`` describe the
+    whole request (blocks of tools, system and messages; the planner's estimate of its
+    input tokens), 0 when it was passed through unread.
     """
 
     payload: dict[str, Any]
     breakpoints: tuple[Breakpoint, ...]
     decisions: tuple[str, ...]
     changed: bool
+    content_blocks: int = 0
+    estimated_tokens: int = 0
+
+    @property
+    def estimated_cached_tokens(self) -> int:
+        """The planner's estimate of the tokens under a breakpoint: the longest marked prefix."""
+        return max((b.prefix_tokens for b in self.breakpoints), default=0)

@@ -133,6 +133,9 @@ class _Planner:
         minimum = capabilities.min_cacheable_tokens
         self.minimum = minimum
         self.threshold = None if minimum is None else math.ceil(minimum * SAFETY_MARGIN)
+        if self.threshold is not None and (config.cache_min_tokens or 0) > self.threshold:
+            # The entry's own floor (the guide's min_tokens_to_cache) is above the model's.
+            self.threshold = config.cache_min_tokens
         self.offers: list[_Offer] = []
         self.occupied: set[int] = set()
         self.editor = PayloadEditor(payload)
@@ -178,6 +181,8 @@ class _Planner:
             breakpoints=breakpoints,
             decisions=tuple(self.decisions),
             changed=self.editor.changed,
+            content_blocks=prefix.count,
+            estimated_tokens=prefix.tokens[-1] if prefix.tokens else 0,
         )
 
     # -- helpers ---------------------------------------------------------------------
@@ -271,9 +276,13 @@ class _Planner:
         tokens = self.prefix.tokens[index]
         assert self.threshold is not None
         if tokens < self.threshold:
+            why = (
+                f"this entry's cacheMinTokens of {self.threshold:,}"
+                if self.threshold == self.config.cache_min_tokens
+                else f"the {self.minimum:,}-token minimum for {self.model!r} (with a 5% margin)"
+            )
             self.note(
-                f"left {what} ({where}) unmarked: its prefix of ~{tokens:,} tokens is below "
-                f"the {self.minimum:,}-token minimum for {self.model!r} (with a 5% margin)"
+                f"left {what} ({where}) unmarked: its prefix of ~{tokens:,} tokens is below {why}"
             )
             return
         self.occupied.add(index)

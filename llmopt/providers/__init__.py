@@ -6,6 +6,9 @@
   LangChain's usage report.
 - :func:`cost_of` / :class:`CallCost`: a call's exact USD cost and baseline, from
   the price table checked on ``PRICES_CHECKED``.
+- :func:`supports_batching`, :func:`supports_caching`, :func:`get_batch_limits`,
+  :func:`get_cache_config`: the design documents' functions, answered from the same
+  registry.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from llmopt.providers._capabilities import (
     ProviderCapabilities,
 )
 from llmopt.providers._cost import CallCost, cost_of
+from llmopt.providers._design_names import (
+    get_batch_limits,
+    get_cache_config,
+    supports_batching,
+    supports_caching,
+)
 from llmopt.providers._prices import PRICES_CHECKED
 from llmopt.providers._usage import TokenUsage
 
@@ -29,4 +38,8 @@ __all__ = [
     "ProviderCapabilities",
     "TokenUsage",
     "cost_of",
+    "get_batch_limits",
+    "get_cache_config",
+    "supports_batching",
+    "supports_caching",
 ]

@@ -95,6 +95,28 @@ class ProviderCapabilities:
         """True when llmopt should place cache breakpoints in requests."""
         return self.caching == "explicit"
 
+    # The design documents' names for the same facts.
+
+    @property
+    def supports_caching(self) -> bool:
+        """True when the provider caches prompts at all (explicitly or automatically)."""
+        return self.caching != "none"
+
+    @property
+    def batch_max_requests(self) -> int | None:
+        """The most requests one batch takes, or ``None`` without a Batch API."""
+        return None if self.batch is None else self.batch.max_requests
+
+    @property
+    def cache_marker_type(self) -> Literal["explicit", "automatic"] | None:
+        """``"explicit"`` (requests carry breakpoints), ``"automatic"``, or ``None``."""
+        return None if self.caching == "none" else self.caching
+
+    @property
+    def cache_ttl_default(self) -> int | None:
+        """The cache lifetime (seconds) a request gets without asking, if it caches."""
+        return min(self.cache_ttls) if self.cache_ttls else None
+
     @property
     def optimizable(self) -> bool:
         """True when batching or caching can lower this provider's bill."""

@@ -175,6 +175,11 @@ class UsageRollup(BaseModel):
     ``calls - optimized_calls`` went out as standard requests. The token counters are
     disjoint, as Anthropic reports them: ``input_tokens`` is the uncached input only,
     so total input = input + cache write + cache read.
+
+    The four last counters describe the requests the cache planner saw, by its own
+    token estimate (what the migration guide's ``get_cache_stats()`` reports):
+    ``content_blocks`` in them, ``cached_blocks`` that carried a breakpoint, their
+    ``estimated_input_tokens`` and the ``estimated_cached_tokens`` under a breakpoint.
     """
 
     minute: UTCDateTime
@@ -191,6 +196,10 @@ class UsageRollup(BaseModel):
     cost_usd: float = 0.0
     baseline_cost_usd: float = 0.0
     unpriced_calls: int = 0
+    content_blocks: int = 0
+    cached_blocks: int = 0
+    estimated_input_tokens: int = 0
+    estimated_cached_tokens: int = 0
 
     @field_validator("minute")
     @classmethod

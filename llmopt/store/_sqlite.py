@@ -34,7 +34,7 @@ from llmopt.store._records import (
     whole_hour,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -127,6 +127,17 @@ _MIGRATIONS: tuple[str, ...] = (
         requests = COALESCE(json_extract(body, '$.requests'), '{}'),
         body = json_remove(body, '$.requests');
     CREATE INDEX batches_entry_status ON batches (entry_key, status, created_at);
+    """,
+    # 4: what the cache planner saw (the migration guide's get_cache_stats fields).
+    """
+    ALTER TABLE usage ADD COLUMN content_blocks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN cached_blocks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN estimated_input_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN estimated_cached_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN content_blocks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN cached_blocks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN estimated_input_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN estimated_cached_tokens INTEGER NOT NULL DEFAULT 0;
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

@@ -17,38 +17,11 @@ from llmopt.providers import ProviderCapabilities
 from llmopt.store import Store
 
 from ._anthropic import async_client
+from ._model_classes import BUILDERS
 from ._wrapper import OptimizedLLMWrapper
 
 logger = logging.getLogger("llmopt.wrapper")
 
-# provider -> (module, class, {our configuration field: the class's keyword})
-_BUILDERS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "anthropic": (
-        "langchain_anthropic",
-        "ChatAnthropic",
-        {"apiKey": "api_key", "baseUrl": "base_url", "maxTokens": "max_tokens"},
-    ),
-    "openAI": (
-        "langchain_openai",
-        "ChatOpenAI",
-        {"apiKey": "api_key", "baseUrl": "base_url", "maxTokens": "max_tokens"},
-    ),
-    "azureOpenAI": (
-        "langchain_openai",
-        "AzureChatOpenAI",
-        {"apiKey": "api_key", "endpoint": "azure_endpoint", "apiVersion": "api_version"},
-    ),
-    "ollama": ("langchain_ollama", "ChatOllama", {"baseUrl": "base_url"}),
-    "groq": ("langchain_groq", "ChatGroq", {"apiKey": "api_key"}),
-    "mistral": ("langchain_mistralai", "ChatMistralAI", {"apiKey": "api_key"}),
-    "gemini": ("langchain_google_genai", "ChatGoogleGenerativeAI", {"apiKey": "google_api_key"}),
-    "cohere": ("langchain_cohere", "ChatCohere", {"apiKey": "cohere_api_key"}),
-    "fireworks": ("langchain_fireworks", "ChatFireworks", {"apiKey": "api_key"}),
-    "together": ("langchain_together", "ChatTogether", {"apiKey": "api_key"}),
-    "xai": ("langchain_xai", "ChatXAI", {"apiKey": "api_key"}),
-    "bedrock": ("langchain_aws", "ChatBedrockConverse", {"region": "region_name"}),
-    "vertexAI": ("langchain_google_vertexai", "ChatVertexAI", {}),
-}
 # Plain keyword settings every builder takes under the same name.
 _COMMON = {"temperature": "temperature", "timeout": "timeout", "maxRetries": "max_retries"}
 
@@ -57,6 +30,7 @@ def get_generator_model(
     provider: str,
     config: Mapping[str, Any],
     model_name: str | None = None,
+    enable_optimization: bool = True,
     *,
     store: Store | None = None,
     entry_key: str | None = None,
@@ -64,27 +38,40 @@ def get_generator_model(
 ) -> BaseChatModel:
     """The chat model for one ``llm`` entry: wrapped when its optimization is on, else bare.
 
-    ``config`` is the entry's ``configuration`` (``model``, ``apiKey``, ``baseUrl``,
-    ``temperature``, ``maxTokens`` ... and the optimization flags); ``model_name``
-    overrides its ``model``. With a ``store`` the wrapper follows the entry's live flags
-    and the kill switch. ``batch_options`` go to the wrapper's batch client (polling,
-    deadline; the defaults suit production). If the flags are invalid or wrapping
-    fails, the reason is logged and the bare model is returned: optimization never
-    stops a backend.
+    ``config`` is the whole ``llm`` entry (``{"provider", "configuration": {...},
+    "optimization": {...}}``, as the migration guide passes it) or its
+    ``configuration`` alone (``model``, ``apiKey``, ``baseUrl``, ``temperature``,
+    ``maxTokens`` ... and the optimization flags, flat or nested); ``model_name``
+    overrides its ``model``. ``enable_optimization=False`` always gives the bare model.
 
-    Raises :class:`~llmopt.errors.ConfigError` when the provider is unknown or its
-    LangChain package is not installed (there is no model to return at all).
+    With a ``store`` the wrapper follows the entry's live flags and the kill switch
+    (entry ``entry_key``, by default the entry's ``modelKey`` or ``provider:model``), so
+    it is returned even while the flags are off, to pick up an edit without a restart.
+    ``batch_options`` go to the wrapper's batch client (polling, deadline; the defaults
+    suit production). If the flags are invalid or wrapping fails, the reason is logged
+    and the bare model is returned: optimization never stops a backend.
+
+    Raises :class:`~llmopt.errors.ConfigError` when the provider is unknown, its
+    LangChain package is not installed, the model is missing, or a whole entry names
+    another provider (there is no model to return at all).
     """
-    base = build_base_model(provider, config, model_name)
+    configuration, entry = _configuration_of(provider, config)
+    base = build_base_model(provider, configuration, model_name)
+    if not enable_optimization:
+        logger.debug("%s: optimization not asked for, using the bare model", provider)
+        return base
     try:
-        flags = OptimizationConfig.from_dict(config, provider=provider)
+        flags = OptimizationConfig.from_dict(entry or configuration, provider=provider)
     except ConfigError as exc:
         logger.warning("%s: optimization flags invalid, using the bare model: %s", provider, exc)
         return base
-    if not flags.optimization_enabled:
+    live = store is not None and ProviderCapabilities.detect(provider).optimizable
+    if not flags.optimization_enabled and not live:
         return base
+    if entry_key is None and isinstance(entry.get("modelKey"), str) and entry["modelKey"]:
+        entry_key = entry["modelKey"]
     try:
-        return OptimizedLLMWrapper(
+        model = OptimizedLLMWrapper(
             base,
             provider,
             flags,
@@ -95,6 +82,39 @@ def get_generator_model(
     except (LLMOptError, ValueError, TypeError) as exc:
         logger.warning("%s: could not wrap the model, using it bare: %s", provider, exc)
         return base
+    logger.info("Enabling LLM optimizations for provider: %s (entry %s)", provider, model.entry_key)
+    return model
+
+
+def _configuration_of(
+    provider: str, config: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(the configuration, the whole entry or ``{}``) of what the caller passed."""
+    if not isinstance(config, Mapping):
+        kind = type(config).__name__
+        raise ConfigError(
+            [FieldProblem("", f"config must be an llm entry or its configuration, not {kind}")]
+        )
+    if "configuration" not in config:
+        return config, {}
+    configuration = config["configuration"]
+    if not isinstance(configuration, Mapping):
+        raise ConfigError([FieldProblem("configuration", "configuration must be an object")])
+    named = config.get("provider")
+    if isinstance(named, str) and (
+        ProviderCapabilities.detect(named).provider
+        != ProviderCapabilities.detect(provider).provider
+    ):
+        raise ConfigError(
+            [
+                FieldProblem(
+                    "provider",
+                    f"the entry's provider is {named!r} but {provider!r} was asked for; "
+                    "pass the entry's own provider",
+                )
+            ]
+        )
+    return configuration, config
 
 
 def build_base_model(
@@ -102,7 +122,7 @@ def build_base_model(
 ) -> BaseChatModel:
     """The provider's LangChain chat model for this configuration, unwrapped."""
     known = ProviderCapabilities.detect(provider)
-    spec = _BUILDERS.get(known.provider)
+    spec = BUILDERS.get(known.provider)
     if spec is None:
         raise ConfigError(
             [FieldProblem("provider", f"llmopt cannot build a chat model for {provider!r}")]

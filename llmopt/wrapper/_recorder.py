@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from llmopt.caching import CachePlan
 from llmopt.errors import StoreError
 from llmopt.providers import TokenUsage
 from llmopt.store import Store, UsageRollup
@@ -66,12 +67,14 @@ class UsageRecorder:
         error: bool = False,
         fallback: bool = False,
         reused: bool = False,
+        plan: CachePlan | None = None,
     ) -> None:
         """Count one call; cheap and never raises for the store's sake.
 
         ``optimized``: the call was sent with an optimization (a cache plan or the
         Batch API), counted as ``UsageRollup.optimized_calls``. ``reused``: it was
         answered from a stored result, with the ``usage`` that result was billed.
+        ``plan``: what the cache planner made of the request, when it saw it.
         """
         minute = self._clock().replace(second=0, microsecond=0)
         batch = usage.batch if usage is not None else False
@@ -80,7 +83,7 @@ class UsageRecorder:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = UsageTally()
-            bucket.add(usage, optimized=optimized, error=error, fallback=fallback)
+            bucket.add(usage, optimized=optimized, error=error, fallback=fallback, plan=plan)
 
     def start(self) -> UsageRecorder:
         """Start the background flusher (idempotent); returns self."""
@@ -130,6 +133,10 @@ def _rollup(key: _Key, bucket: UsageTally) -> UsageRollup:
         cost_usd=float(bill.cost) if bill.cost is not None else 0.0,
         baseline_cost_usd=float(bill.baseline) if bill.baseline is not None else 0.0,
         unpriced_calls=0 if bill.cost is not None else bucket.calls - bucket.errors,
+        content_blocks=bucket.content_blocks,
+        cached_blocks=bucket.cached_blocks,
+        estimated_input_tokens=bucket.estimated_input_tokens,
+        estimated_cached_tokens=bucket.estimated_cached_tokens,
     )
 
 

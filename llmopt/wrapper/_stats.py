@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
+from llmopt.caching import CachePlan
 from llmopt.providers import TokenUsage
 
 from ._tally import UsageTally
 
 
 @dataclass(frozen=True, slots=True)
-class CacheStats:
-    """What one wrapper has done since it was built.
+class CacheStats(Mapping[str, Any]):
+    """What one wrapper has done since it was built; read it by attribute or by key.
 
     ``cache_hit_rate`` is the share of input tokens read from the cache. Tokens and
     ``cost_usd`` are what the provider billed (batched calls at the batch price); a
     call answered from a stored result was not billed again, so it adds only its
     ``baseline_cost_usd``, what it would have cost as a plain request. Costs are
     ``None`` when the model's price is unknown.
+
+    The migration guide's fields describe the requests the cache planner saw, by its
+    own token estimate: ``total_content_blocks`` in them, ``cached_blocks`` that
+    carried a breakpoint (the caller's or the planner's), ``estimated_cached_tokens``
+    under a breakpoint (the longest marked prefix of each request, summed), and
+    ``cache_hit_potential``, the share of their ``estimated_input_tokens`` that a
+    repeat could read from the cache. ``cache_hit_rate`` is what the provider actually
+    read; the potential is what the breakpoints make possible.
     """
 
     calls: int
@@ -35,9 +45,28 @@ class CacheStats:
     cost_usd: float | None
     baseline_cost_usd: float | None
     savings_usd: float | None
+    total_content_blocks: int = 0
+    cached_blocks: int = 0
+    estimated_input_tokens: int = 0
+    estimated_cached_tokens: int = 0
+    cache_hit_potential: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _FIELD_NAMES:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FIELD_NAMES)
+
+    def __len__(self) -> int:
+        return len(_FIELD_NAMES)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(CacheStats))
 
 
 class StatsCounter:
@@ -58,13 +87,14 @@ class StatsCounter:
         fallback: bool,
         error: bool,
         reused: bool = False,
+        plan: CachePlan | None = None,
     ) -> None:
         kind = (usage.batch if usage is not None else False, reused)
         with self._lock:
             tally = self._tallies.get(kind)
             if tally is None:
                 tally = self._tallies[kind] = UsageTally()
-            tally.add(usage, optimized=optimized, error=error, fallback=fallback)
+            tally.add(usage, optimized=optimized, error=error, fallback=fallback, plan=plan)
 
     def snapshot(self, *, provider: str, model: str) -> CacheStats:
         with self._lock:
@@ -97,4 +127,13 @@ class StatsCounter:
             cost_usd=None if cost is None else float(cost),
             baseline_cost_usd=None if baseline is None else float(baseline),
             savings_usd=None if cost is None or baseline is None else float(baseline - cost),
+            total_content_blocks=calls.content_blocks,
+            cached_blocks=calls.cached_blocks,
+            estimated_input_tokens=calls.estimated_input_tokens,
+            estimated_cached_tokens=calls.estimated_cached_tokens,
+            cache_hit_potential=(
+                calls.estimated_cached_tokens / calls.estimated_input_tokens
+                if calls.estimated_input_tokens
+                else 0.0
+            ),
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
+from llmopt.caching import CachePlan
 from llmopt.providers import TokenUsage, cost_of
 
 
@@ -32,10 +33,25 @@ class UsageTally:
     cache_write_1h_tokens: int = 0
     cache_read_tokens: int = 0
     output_tokens: int = 0
+    content_blocks: int = 0
+    cached_blocks: int = 0
+    estimated_input_tokens: int = 0
+    estimated_cached_tokens: int = 0
 
     def add(
-        self, usage: TokenUsage | None, *, optimized: bool, error: bool, fallback: bool
+        self,
+        usage: TokenUsage | None,
+        *,
+        optimized: bool,
+        error: bool,
+        fallback: bool,
+        plan: CachePlan | None = None,
     ) -> None:
+        if plan is not None:
+            self.content_blocks += plan.content_blocks
+            self.cached_blocks += len(plan.breakpoints)
+            self.estimated_input_tokens += plan.estimated_tokens
+            self.estimated_cached_tokens += plan.estimated_cached_tokens
         self.calls += 1
         self.optimized_calls += optimized
         self.errors += error

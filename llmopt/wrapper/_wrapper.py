@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,13 +22,16 @@ from langchain_core.runnables.config import get_config_list
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from llmopt.batching import AnthropicBatchClient, BatchRequest
-from llmopt.caching import CachePlan, PrefixMemory, plan_breakpoints
+from llmopt.caching import CacheManager, CachePlan, PrefixMemory, plan_breakpoints
 from llmopt.config import OptimizationConfig
+from llmopt.errors import ConfigError, FieldProblem
+from llmopt.killswitch import env_switch
 from llmopt.providers import ProviderCapabilities, TokenUsage
 from llmopt.store import SQLiteStore, Store
 
 from . import _anthropic
 from ._batching import BatchDispatcher, BatchGroup, current_group
+from ._model_classes import provider_of
 from ._rebinding import call_on_base_class
 from ._recorder import UsageRecorder, recorder_for
 from ._stats import CacheStats, StatsCounter
@@ -56,12 +59,30 @@ class OptimizedLLMWrapper(BaseChatModel):
                                     {"optimizationEnabled": True, "cachingEnabled": True})
         model.invoke("...")            # as the base model would, with cache breakpoints
 
-    ``config`` is the entry's ``configuration`` (dict, either form) or an
-    :class:`~llmopt.config.OptimizationConfig`. With a ``store``, the flags of
-    ``entry_key`` (default ``provider:model``) are followed live and the kill switch
-    applies: a background watcher re-reads them every second, calls never wait on the
-    store, and while the store cannot be read the wrapper behaves as the bare model.
-    Usage, cost and savings go to the store as per-minute roll-ups, in the background.
+        # The migration guide's form: the provider is the base model's.
+        model = OptimizedLLMWrapper(base_model, OptimizationConfig.from_dict(block))
+
+    ``config`` is anything :meth:`OptimizationConfig.from_dict` reads (the entry's
+    ``configuration``, a whole entry, the nested ``optimization`` block) or an
+    :class:`~llmopt.config.OptimizationConfig`. ``provider`` may be left out: it is
+    then the config's own (a block's ``provider``) or the base model's (``ChatAnthropic``
+    is ``anthropic``, ``ChatOpenAI`` ``openAI`` ...); where those disagree it is a
+    :class:`~llmopt.errors.ConfigError`, and a model whose provider cannot be told gets
+    no optimization, with a logged reason. Wrapping a wrapper wraps its base model
+    (one layer of optimization), keeping its store and entry.
+
+    With a ``store``, the flags of ``entry_key`` (default ``provider:model``) are
+    followed live and the kill switch applies: a background watcher re-reads them
+    every second, calls never wait on the store, and while the store cannot be read
+    the wrapper behaves as the bare model. Usage, cost and savings go to the store as
+    per-minute roll-ups, in the background. ``LLM_OPTIMIZATION_ENABLED=false`` in the
+    process's environment turns every wrapper in it bare (see
+    :func:`~llmopt.killswitch.env_switch`).
+
+    The design documents' names are here too: :attr:`capabilities`,
+    :attr:`cache_manager`, :attr:`batch_client`, :attr:`is_optimized` and
+    :meth:`get_cache_stats` (with ``cached_blocks``, ``total_content_blocks``,
+    ``estimated_cached_tokens`` and ``cache_hit_potential``).
 
     Errors: a bad ``config`` raises :class:`~llmopt.errors.ConfigError`. At call time,
     an optimized request that fails because of the optimization (a 400 naming the
@@ -92,28 +113,45 @@ class OptimizedLLMWrapper(BaseChatModel):
     _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
     _dispatcher: BatchDispatcher | None = PrivateAttr(default=None)
     _dispatcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _own_batch_client: tuple[AnthropicBatchClient, anthropic.AsyncAnthropic] | None = PrivateAttr(
+        default=None
+    )
 
     def __init__(
         self,
         base_model: BaseChatModel | None = None,
-        provider: str | None = None,
-        config: OptimizationConfig | dict[str, Any] | None = None,
+        provider: str | OptimizationConfig | Mapping[str, Any] | None = None,
+        config: OptimizationConfig | Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if provider is not None and not isinstance(provider, str) and config is None:
+            provider, config = None, provider  # the guide's OptimizedLLMWrapper(base, config)
         given = {"base_model": base_model, "provider": provider, "config": config}
         super().__init__(**{k: v for k, v in given.items() if v is not None}, **kwargs)
 
     @model_validator(mode="before")
     @classmethod
     def _read_config(cls, values: Any) -> Any:
-        if isinstance(values, dict) and not isinstance(
-            values.get("config"), OptimizationConfig | None
-        ):
-            values = dict(values)
-            values["config"] = OptimizationConfig.from_dict(
-                values["config"], provider=values.get("provider")
-            )
-        return values
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        base = values.get("base_model")
+        if isinstance(base, OptimizedLLMWrapper):
+            values["base_model"] = base.base_model
+            for name in ("provider", "store", "entry_key", "watcher", "recorder"):
+                if values.get(name) is None and getattr(base, name) is not None:
+                    values[name] = getattr(base, name)
+            base = base.base_model
+        config = values.get("config")
+        provider = values.get("provider")
+        if not isinstance(config, OptimizationConfig | None):
+            config = OptimizationConfig.from_dict(config, provider=provider)
+        if provider is None:
+            provider = _provider_for(base, config)
+        elif config is not None and config.provider is not None:
+            _check_same_provider(config.provider, provider, what=f"provider {provider!r}")
+        values["provider"], values["config"] = provider, config
+        return {k: v for k, v in values.items() if v is not None}
 
     @model_validator(mode="after")
     def _inherit_base_settings(self) -> OptimizedLLMWrapper:
@@ -123,6 +161,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         if "name" not in self.model_fields_set:
             object.__setattr__(self, "name", self.base_model.get_name())
         self._capabilities = ProviderCapabilities.detect(self.provider, self.model_name)
+        _log_what_applies(self)
         if self.entry_key is None:
             object.__setattr__(self, "entry_key", f"{self.provider}:{self.model_name}")
         if self.store is not None:
@@ -144,6 +183,46 @@ class OptimizedLLMWrapper(BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         return self.base_model._get_ls_params(stop=stop, **kwargs)
+
+    # -- the design documents' names ---------------------------------------------
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What the provider and model offer (:meth:`ProviderCapabilities.detect`)."""
+        return self._capabilities
+
+    @property
+    def is_optimized(self) -> bool:
+        """Whether a call made now gets an optimization (caching or batching), all of the
+        entry's flags, the kill switch, ``LLM_OPTIMIZATION_ENABLED`` and the provider's
+        capabilities considered."""
+        return self._caching_config() is not None or self._batching_config() is not None
+
+    @property
+    def cache_manager(self) -> CacheManager:
+        """The planner as the design's ``CacheManager``, sharing this wrapper's memory of
+        recent prefixes and its current flags; :meth:`CacheManager.add_cache_markers`
+        takes a request payload or LangChain messages."""
+        return CacheManager(
+            self.active_config() or self.config,
+            self.model_name,
+            memory=self._memory,
+            capabilities=self._capabilities,
+        )
+
+    @property
+    def batch_client(self) -> AnthropicBatchClient | None:
+        """An :class:`~llmopt.batching.AnthropicBatchClient` on this wrapper's provider
+        account, store ledger and entry (made on first use, closed by :meth:`close`),
+        or ``None`` when the model has no Batch API llmopt drives. Calls go through
+        batches by themselves (``abatch``); use it for ``submit``/``resume``/``cancel``.
+        After using it on your own event loop, ``await wrapper.batch_client.aclose()``."""
+        if not self._capabilities.supports_batching or not _anthropic.is_anthropic(self.base_model):
+            return None
+        with self._dispatcher_lock:
+            if self._own_batch_client is None:
+                self._own_batch_client = self._make_batch_client()
+            return self._own_batch_client[0]
 
     @property
     def model_name(self) -> str:
@@ -188,6 +267,8 @@ class OptimizedLLMWrapper(BaseChatModel):
 
     def active_config(self) -> OptimizationConfig | None:
         """The flags that apply to a call made now, or ``None`` for "no optimization"."""
+        if _env_turns_off():
+            return None
         if self.watcher is None:
             config: OptimizationConfig | None = self.config
         else:
@@ -214,7 +295,7 @@ class OptimizedLLMWrapper(BaseChatModel):
     def _plan(
         self, payload: dict[str, Any], config: OptimizationConfig
     ) -> tuple[CachePlan | None, bool]:
-        """The plan when it changes the request, and whether planning failed."""
+        """The plan (``None`` when planning failed), and whether planning failed."""
         try:
             model = str(payload.get("model") or self.model_name)
             plan = self.planner(
@@ -231,7 +312,7 @@ class OptimizedLLMWrapper(BaseChatModel):
             # With fallback on, a planner bug costs savings, never the caller's answer.
             logger.exception("cache planning failed; sending the request without breakpoints")
             return None, True
-        return (plan if plan.changed else None), False
+        return plan, False
 
     def _prepare(
         self,
@@ -259,7 +340,12 @@ class OptimizedLLMWrapper(BaseChatModel):
             return False
         if not (_anthropic.caused_by_cache_markers(error) or _anthropic.is_retryable(error)):
             return False
-        logger.warning("optimized call failed (%s); retrying without optimization", error)
+        logger.log(
+            logging.WARNING if config.log_fallbacks else logging.DEBUG,
+            "Cache optimization failed, falling back to standard API (%s): %s",
+            self.entry_key,
+            error,
+        )
         return True
 
     # -- batching -------------------------------------------------------------------
@@ -334,28 +420,32 @@ class OptimizedLLMWrapper(BaseChatModel):
         stop: list[str] | None,
         config: OptimizationConfig,
         kwargs: dict[str, Any],
-    ) -> BatchRequest:
+    ) -> tuple[BatchRequest, CachePlan | None]:
         model = self.base_model
         assert isinstance(model, ChatAnthropic)
         payload = _anthropic.build_payload(model, messages, stop, **kwargs)
         payload.pop("stream", None)
+        plan = None
         if config.applies_caching and self._capabilities.supports_explicit_caching:
             # Plan every request of a batch alike (no memory) and prefer the 1 h TTL:
             # batches take longer than 5 minutes to reach the requests that would read.
             hour = config.model_copy(update={"cache_ttl": 3600})
             try:
-                payload = self.planner(
+                plan = self.planner(
                     payload, model=self.model_name, config=hour, capabilities=self._capabilities
-                ).payload
+                )
+                payload = plan.payload
             except Exception:
                 if not config.fallback_to_standard:
                     raise
                 logger.exception("cache planning failed for a batch request; sending it plain")
-        return BatchRequest(params=payload)
+        return BatchRequest(params=payload), plan
 
-    def _from_outcome(self, outcome: Any, kwargs: dict[str, Any]) -> ChatResult:
+    def _from_outcome(
+        self, outcome: Any, kwargs: dict[str, Any], plan: CachePlan | None
+    ) -> ChatResult:
         if outcome.error is not None:
-            self._account(None, optimized=True, error=True)
+            self._account(None, optimized=True, error=True, plan=plan)
             raise outcome.error
         model = self.base_model
         assert isinstance(model, ChatAnthropic) and outcome.message is not None
@@ -366,6 +456,7 @@ class OptimizedLLMWrapper(BaseChatModel):
             optimized=True,
             fallback=outcome.source == "standard",
             reused=outcome.source == "reused",  # paid for once already, not billed again
+            plan=plan,
         )
         return result
 
@@ -420,6 +511,9 @@ class OptimizedLLMWrapper(BaseChatModel):
         """
         with self._dispatcher_lock:
             dispatcher, self._dispatcher = self._dispatcher, None
+            own, self._own_batch_client = self._own_batch_client, None
+        if own is not None:
+            own[0].close()  # what run_sync set up; after async use, await aclose() yourself
         if dispatcher is not None:
             dispatcher.close(timeout)
 
@@ -434,10 +528,10 @@ class OptimizedLLMWrapper(BaseChatModel):
     ) -> ChatResult:
         batching = self._wants_batch(kwargs)
         if batching is not None:
-            request = self._batch_request(messages, stop, batching, kwargs)
+            request, plan = self._batch_request(messages, stop, batching, kwargs)
             outcome = self._dispatcher_for().submit(request).result()
             if outcome is not None:
-                return self._from_outcome(outcome, kwargs)
+                return self._from_outcome(outcome, kwargs, plan)
         config = self._caching_config()
         if config is None:
             try:
@@ -455,15 +549,17 @@ class OptimizedLLMWrapper(BaseChatModel):
             result = _anthropic.generate(call.model, call.payload, **kwargs)
         except Exception as error:
             if not self._retry_plain(call, error, config):
-                self._account(None, optimized=call.optimized, error=True)
+                self._account(None, optimized=call.optimized, error=True, plan=call.plan)
                 raise
             fallback = True
             try:
                 result = _anthropic.generate(call.model, call.plain, **kwargs)
             except Exception:
-                self._account(None, optimized=True, fallback=True, error=True)
+                self._account(None, optimized=True, fallback=True, error=True, plan=call.plan)
                 raise
-        self._account(_usage_of(result), optimized=call.optimized, fallback=fallback)
+        self._account(
+            _usage_of(result), optimized=call.optimized, fallback=fallback, plan=call.plan
+        )
         return result
 
     async def _agenerate(
@@ -475,10 +571,10 @@ class OptimizedLLMWrapper(BaseChatModel):
     ) -> ChatResult:
         batching = self._wants_batch(kwargs)
         if batching is not None:
-            request = self._batch_request(messages, stop, batching, kwargs)
+            request, plan = self._batch_request(messages, stop, batching, kwargs)
             outcome = await self._dispatcher_for().asubmit(request)
             if outcome is not None:
-                return self._from_outcome(outcome, kwargs)
+                return self._from_outcome(outcome, kwargs, plan)
         config = self._caching_config()
         if config is None:
             try:
@@ -496,15 +592,17 @@ class OptimizedLLMWrapper(BaseChatModel):
             result = await _anthropic.agenerate(call.model, call.payload, **kwargs)
         except Exception as error:
             if not self._retry_plain(call, error, config):
-                self._account(None, optimized=call.optimized, error=True)
+                self._account(None, optimized=call.optimized, error=True, plan=call.plan)
                 raise
             fallback = True
             try:
                 result = await _anthropic.agenerate(call.model, call.plain, **kwargs)
             except Exception:
-                self._account(None, optimized=True, fallback=True, error=True)
+                self._account(None, optimized=True, fallback=True, error=True, plan=call.plan)
                 raise
-        self._account(_usage_of(result), optimized=call.optimized, fallback=fallback)
+        self._account(
+            _usage_of(result), optimized=call.optimized, fallback=fallback, plan=call.plan
+        )
         return result
 
     def _stream(
@@ -518,6 +616,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         config = self._caching_config()
         usage: UsageMetadata | None = None
         optimized = fallback = error = False
+        plan: CachePlan | None = None
         try:
             if config is None:
                 chunks = self.base_model._stream(
@@ -528,7 +627,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                     yield chunk
                 return
             call = self._prepare(messages, stop, config, kwargs, stream=True)
-            optimized, fallback = call.optimized, call.planner_failed
+            optimized, fallback, plan = call.optimized, call.planner_failed, call.plan
 
             def send(body: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
                 return _anthropic.stream(
@@ -555,7 +654,9 @@ class OptimizedLLMWrapper(BaseChatModel):
             error = True
             raise
         finally:
-            self._account(_token_usage(usage), optimized=optimized, fallback=fallback, error=error)
+            self._account(
+                _token_usage(usage), optimized=optimized, fallback=fallback, error=error, plan=plan
+            )
 
     async def _astream(
         self,
@@ -568,6 +669,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         config = self._caching_config()
         usage: UsageMetadata | None = None
         optimized = fallback = error = False
+        plan: CachePlan | None = None
         try:
             if config is None:
                 async for chunk in self.base_model._astream(
@@ -577,7 +679,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                     yield chunk
                 return
             call = self._prepare(messages, stop, config, kwargs, stream=True)
-            optimized, fallback = call.optimized, call.planner_failed
+            optimized, fallback, plan = call.optimized, call.planner_failed, call.plan
 
             def send(body: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
                 return _anthropic.astream(
@@ -603,7 +705,9 @@ class OptimizedLLMWrapper(BaseChatModel):
             error = True
             raise
         finally:
-            self._account(_token_usage(usage), optimized=optimized, fallback=fallback, error=error)
+            self._account(
+                _token_usage(usage), optimized=optimized, fallback=fallback, error=error, plan=plan
+            )
 
     # -- accounting -----------------------------------------------------------------
 
@@ -615,8 +719,11 @@ class OptimizedLLMWrapper(BaseChatModel):
         fallback: bool = False,
         error: bool = False,
         reused: bool = False,
+        plan: CachePlan | None = None,
     ) -> None:
-        self._stats.add(usage, optimized=optimized, fallback=fallback, error=error, reused=reused)
+        self._stats.add(
+            usage, optimized=optimized, fallback=fallback, error=error, reused=reused, plan=plan
+        )
         if self.recorder is not None:
             assert self.entry_key is not None
             self.recorder.record(
@@ -628,15 +735,17 @@ class OptimizedLLMWrapper(BaseChatModel):
                 error=error,
                 fallback=fallback,
                 reused=reused,
+                plan=plan,
             )
 
-    def get_cache_stats(self) -> dict[str, Any]:
-        """Calls, fallbacks, tokens, cache hit rate, cost and savings of this wrapper so far."""
-        return self.cache_stats().as_dict()
+    def get_cache_stats(self) -> CacheStats:
+        """Calls, fallbacks, tokens, cache hit rate, cost and savings of this wrapper so far,
+        and the migration guide's block counts; read by attribute or by key."""
+        return self._stats.snapshot(provider=self.provider, model=self.model_name)
 
     def cache_stats(self) -> CacheStats:
-        """:meth:`get_cache_stats` as a typed object."""
-        return self._stats.snapshot(provider=self.provider, model=self.model_name)
+        """The same as :meth:`get_cache_stats`."""
+        return self.get_cache_stats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -651,12 +760,78 @@ class _OptimizedCall:
 
     @property
     def optimized(self) -> bool:
-        return self.plan is not None
+        return self.plan is not None and self.plan.changed
 
     @property
     def payload(self) -> dict[str, Any]:
         """What is sent first: the planned request, or the plain one if nothing was planned."""
-        return self.plan.payload if self.plan is not None else self.plain
+        return self.plan.payload if self.plan is not None and self.plan.changed else self.plain
+
+
+def _provider_for(base: Any, config: OptimizationConfig | None) -> str:
+    """The provider of a wrapper built without one: the config's own, or the model's."""
+    from_model = provider_of(base)
+    if config is not None and config.provider is not None:
+        if from_model is not None:
+            _check_same_provider(
+                config.provider, from_model, what=f"the base model ({type(base).__name__})"
+            )
+        return config.provider
+    if from_model is not None:
+        return from_model
+    logger.warning(
+        "cannot tell the provider of %s: it gets no optimization; pass provider=...",
+        type(base).__name__,
+    )
+    return "unknown"
+
+
+def _check_same_provider(configured: str, actual: str, *, what: str) -> None:
+    if (
+        ProviderCapabilities.detect(configured).provider
+        != ProviderCapabilities.detect(actual).provider
+    ):
+        raise ConfigError(
+            [
+                FieldProblem(
+                    "optimization.provider",
+                    f"the optimization settings are for provider {configured!r} but "
+                    f"{what} is {actual!r}; make them agree",
+                )
+            ]
+        )
+
+
+def _log_what_applies(wrapper: OptimizedLLMWrapper) -> None:
+    """The migration guide's log lines, once per wrapper, so its log monitoring finds them."""
+    config, caps = wrapper.config, wrapper._capabilities
+    if not config.applies_caching:
+        return
+    if caps.supports_explicit_caching:
+        logger.info("Cache optimization enabled for provider: %s", caps.provider)
+    elif caps.caching == "automatic":
+        logger.info(
+            "Cache optimization enabled for provider: %s (the provider caches prefixes "
+            "by itself; no breakpoints to place)",
+            caps.provider,
+        )
+    else:
+        logger.warning(
+            "Cache optimization requested but not supported by provider: %s (%s)",
+            caps.provider,
+            caps.reason or "it offers no prompt caching",
+        )
+
+
+_env_reason_logged: list[str | None] = [None]
+
+
+def _env_turns_off() -> bool:
+    reason = env_switch()
+    if reason is not None and reason != _env_reason_logged[0]:
+        _env_reason_logged[0] = reason
+        logger.warning("%s", reason)
+    return reason is not None
 
 
 def _usage_of(result: ChatResult) -> TokenUsage | None:

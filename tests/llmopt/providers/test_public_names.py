@@ -16,6 +16,10 @@ def test_the_providers_package_exports_exactly_its_public_names() -> None:
         "ProviderCapabilities",
         "TokenUsage",
         "cost_of",
+        "get_batch_limits",
+        "get_cache_config",
+        "supports_batching",
+        "supports_caching",
     ]
     assert all(hasattr(llmopt.providers, name) for name in llmopt.providers.__all__)
 

@@ -579,6 +579,10 @@ def test_adding_usage_for_the_same_minute_and_entry_sums_every_counter(store: St
         "cost_usd": 0.1,
         "baseline_cost_usd": 0.3,
         "unpriced_calls": 1,
+        "content_blocks": 9,
+        "cached_blocks": 3,
+        "estimated_input_tokens": 4000,
+        "estimated_cached_tokens": 3000,
     }
     store.add_usage([_rollup(START + timedelta(seconds=5), **counters)])
     store.add_usage([_rollup(START + timedelta(seconds=50), **counters)])
