@@ -114,6 +114,8 @@ class _Offer:
     index: int
     what: str
     reason: str
+    static: bool = False
+    """At the end of tools or system: it gets the entry's ``cacheSystemTTL``."""
 
 
 class _Planner:
@@ -255,8 +257,14 @@ class _Planner:
         return marks
 
     def _own_ttl(self) -> int:
+        return self._usable_ttl(self.config.cache_ttl)
+
+    def _static_ttl(self, own_ttl: int) -> int:
+        system_ttl = self.config.cache_system_ttl
+        return own_ttl if system_ttl is None else max(own_ttl, self._usable_ttl(system_ttl))
+
+    def _usable_ttl(self, ttl: int) -> int:
         offered = self.caps.cache_ttls or (_FIVE_MINUTES,)
-        ttl: int = self.config.cache_ttl
         if ttl not in offered:
             fallback = min(offered)
             self.note(
@@ -268,7 +276,7 @@ class _Planner:
 
     # -- the planner's own markers ---------------------------------------------------
 
-    def _offer(self, index: int, what: str, reason: str) -> None:
+    def _offer(self, index: int, what: str, reason: str, *, static: bool = False) -> None:
         where = self._where(index)
         if index in self.occupied:
             self.note(f"{what} ({where}) already carries a breakpoint")
@@ -286,7 +294,7 @@ class _Planner:
             )
             return
         self.occupied.add(index)
-        self.offers.append(_Offer(index, what, reason))
+        self.offers.append(_Offer(index, what, reason, static))
 
     def _static_end(self) -> tuple[int | None, str]:
         prefix = self.prefix
@@ -300,7 +308,9 @@ class _Planner:
         if end is None:
             self.note("neither tools nor system hold a block that can carry a breakpoint")
             return
-        self._offer(end, what, "tools and system are shared by every request of this entry")
+        self._offer(
+            end, what, "tools and system are shared by every request of this entry", static=True
+        )
 
     def _offer_manual(self, requests: list[ManualRequest]) -> None:
         prefix = self.prefix
@@ -387,6 +397,7 @@ class _Planner:
                 tools_end,
                 "the end of tools",
                 "the same tools came recently with another system prompt",
+                static=True,
             )
 
     def _previous_turn_estimate(self) -> int | None:
@@ -412,8 +423,11 @@ class _Planner:
                 f"left {offer.what} ({self._where(offer.index)}) unmarked: "
                 f"no breakpoint slot left (at most {self.caps.max_cache_breakpoints})"
             )
+        static_ttl = self._static_ttl(own_ttl)
         ours = [
-            _Mark(offer.index, None, own_ttl, "planner", offer.reason)
+            _Mark(
+                offer.index, None, static_ttl if offer.static else own_ttl, "planner", offer.reason
+            )
             for offer in self.offers[: max(slots, 0)]
         ]
         if not ours:

@@ -15,6 +15,9 @@ FIELD_RULES: dict[str, str] = {
     "batchTimeout": "batchTimeout must be a whole number of seconds from 1 to 3,600",
     "cachingEnabled": "cachingEnabled must be true or false",
     "cacheTTL": "cacheTTL must be 300 or 3600 seconds; the provider offers no other lifetime",
+    "cacheSystemTTL": (
+        "cacheSystemTTL must be 300 or 3600 seconds, or null for the same as cacheTTL"
+    ),
     "cacheBreakpoints": "cacheBreakpoints must be one of 'auto', 'system_only' or 'manual'",
     "cacheMinTokens": (
         "cacheMinTokens must be a whole number of tokens from 1 to 1,000,000, "

@@ -85,6 +85,7 @@ KEYS: tuple[NestedKey, ...] = (
     NestedKey(("cache", "enabled"), "cachingEnabled", canonical=True),
     NestedKey(("cache", "default_ttl_seconds"), "cacheTTL", canonical=True),
     NestedKey(("cache", "ttl"), "cacheTTL", _ttl_in, _ttl_out),
+    NestedKey(("cache", "domain_definitions_ttl_seconds"), "cacheSystemTTL", canonical=True),
     NestedKey(("cache", "breakpoints"), "cacheBreakpoints", canonical=True),
     NestedKey(
         ("cache", "auto_detect_cacheable"), "cacheBreakpoints", _auto_detect_in, _auto_detect_out

@@ -39,6 +39,8 @@ class OptimizationConfig(BaseModel):
     batchTimeout          30             submit a partial batch after this many seconds
     cachingEnabled        false          place prompt-cache breakpoints
     cacheTTL              300            cache lifetime in seconds: 300 or 3600
+    cacheSystemTTL        null           lifetime of the tools and system prompt's entry, if
+                                         longer (3600 with cacheTTL 300); null: cacheTTL
     cacheBreakpoints      "auto"         "auto", "system_only" or "manual"
     cacheMinTokens        null           never mark a shorter prefix (null: the model's minimum)
     fallbackToStandard    true           on an optimization failure, retry on the standard API
@@ -73,6 +75,7 @@ class OptimizationConfig(BaseModel):
     batch_timeout: int = Field(30, alias="batchTimeout", ge=1, le=BATCH_TIMEOUT_LIMIT)
     caching_enabled: bool = Field(False, alias="cachingEnabled")
     cache_ttl: CacheTTL = Field(300, alias="cacheTTL")
+    cache_system_ttl: CacheTTL | None = Field(None, alias="cacheSystemTTL")
     cache_breakpoints: CacheBreakpoints = Field("auto", alias="cacheBreakpoints")
     cache_min_tokens: int | None = Field(
         None, alias="cacheMinTokens", ge=1, le=CACHE_MIN_TOKENS_LIMIT
@@ -197,6 +200,7 @@ class OptimizationConfig(BaseModel):
             invalid = {problem.field for problem in found}
             # Judge the valid flags against the provider too, so every problem shows at once.
             config = cls.model_validate({k: v for k, v in flags.items() if k not in invalid})
+        problems.extend(p for p in _rule_problems(config) if p.field not in invalid)
         if provider is not None:
             if model is None:
                 configured = others.get("model")
@@ -243,6 +247,19 @@ class OptimizationConfig(BaseModel):
         return type(self).from_dict(
             {**self.to_dict(), **changes}, provider=provider or self._provider
         )
+
+
+def _rule_problems(config: OptimizationConfig) -> list[FieldProblem]:
+    """Rules that tie two flags together."""
+    if config.cache_system_ttl == 300 and config.cache_ttl == 3600:
+        return [
+            FieldProblem(
+                "cacheSystemTTL",
+                "cacheSystemTTL cannot be 300 while cacheTTL is 3600: a 1-hour cache entry "
+                "may not follow a 5-minute one; leave it null or make it 3600",
+            )
+        ]
+    return []
 
 
 FLAG_NAMES: tuple[str, ...] = tuple(

@@ -26,6 +26,7 @@ class ConfigSection:
     ===================================== ==========================================
     ``cache.enabled``                     ``cachingEnabled``
     ``cache.default_ttl_seconds``, ``ttl`` ``cacheTTL`` (``ttl`` reads seconds)
+    ``cache.domain_definitions_ttl_seconds`` ``cacheSystemTTL``
     ``cache.breakpoints``                 ``cacheBreakpoints``
     ``cache.auto_detect_cacheable``       ``cacheBreakpoints`` is not ``manual``
     ``cache.min_tokens_to_cache``         ``cacheMinTokens``

@@ -6,7 +6,7 @@ import pytest
 
 from llmopt.caching._tokens import SAFETY_MARGIN
 
-from .conftest import assistant, locations, plan, request, user, words
+from .conftest import assistant, config, locations, plan, request, user, words
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,32 @@ def test_an_unknown_model_gets_no_breakpoints_at_all() -> None:
 
     assert result.payload is payload
     assert result.breakpoints == ()
+
+
+def test_an_entrys_own_minimum_above_the_models_keeps_shorter_prefixes_unmarked() -> None:
+    system = words(3_000)  # above Sonnet's 1,024-token minimum, below the entry's floor
+    payload = request([user("Hi")], system=system)
+
+    default = plan(payload)
+    floored = plan(payload, config=config(cacheMinTokens=8_000))
+
+    assert locations(default.payload) == ["system[0]"]
+    assert locations(floored.payload) == []
+    assert any("this entry's cacheMinTokens of 8,000" in d for d in floored.decisions)
+
+
+def test_an_entrys_minimum_below_the_models_changes_nothing() -> None:
+    payload = request([user("Hi")], system=words(600))  # below Sonnet's minimum
+
+    result = plan(payload, config=config(cacheMinTokens=100))
+
+    assert locations(result.payload) == []
+    assert any("1,024-token minimum" in d for d in result.decisions)
+
+
+def test_the_callers_own_markers_are_kept_whatever_the_entrys_minimum() -> None:
+    system = [{"type": "text", "text": words(3_000), "cache_control": {"type": "ephemeral"}}]
+
+    result = plan(request([user("Hi")], system=system), config=config(cacheMinTokens=50_000))
+
+    assert locations(result.payload) == ["system[0]"]

@@ -23,6 +23,7 @@ def test_an_entry_without_flags_gets_the_safe_defaults() -> None:
         "batchTimeout": 30,
         "cachingEnabled": False,
         "cacheTTL": 300,
+        "cacheSystemTTL": None,
         "cacheBreakpoints": "auto",
         "cacheMinTokens": None,
         "fallbackToStandard": True,
@@ -141,7 +142,7 @@ def test_with_flags_validates_the_change() -> None:
         config.with_flags({"cacheTTL": 3601})
 
 
-def test_the_flag_names_are_the_architecture_table_and_the_migration_guides_two() -> None:
+def test_the_flag_names_are_the_architecture_table_and_the_migration_guides_three() -> None:
     assert FLAG_NAMES == (
         "optimizationEnabled",
         "batchingEnabled",
@@ -149,9 +150,20 @@ def test_the_flag_names_are_the_architecture_table_and_the_migration_guides_two(
         "batchTimeout",
         "cachingEnabled",
         "cacheTTL",
+        "cacheSystemTTL",  # the guide's cache.domain_definitions_ttl_seconds
         "cacheBreakpoints",
         "cacheMinTokens",  # the guide's cache.min_tokens_to_cache
         "fallbackToStandard",
         "logFallbacks",  # the guide's fallback.log_failures
         "optimizationStrategy",
     )
+
+
+def test_the_system_prompts_lifetime_may_be_longer_than_the_rests_never_shorter() -> None:
+    config = OptimizationConfig.from_dict({"cacheTTL": 300, "cacheSystemTTL": 3600})
+    assert config.cache_system_ttl == 3600
+    found = problems({"cacheTTL": 3600, "cacheSystemTTL": 300})
+    assert found["cacheSystemTTL"] == [
+        "cacheSystemTTL cannot be 300 while cacheTTL is 3600: a 1-hour cache entry may not "
+        "follow a 5-minute one; leave it null or make it 3600"
+    ]

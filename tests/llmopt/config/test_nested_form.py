@@ -85,6 +85,7 @@ def test_an_explicit_master_switch_in_the_block_is_respected() -> None:
         ({"cache": {"ttl": "1h"}}, "cacheTTL", 3600),
         ({"cache": {"ttl": "5m"}}, "cacheTTL", 300),
         ({"cache": {"min_tokens_to_cache": 2048}}, "cacheMinTokens", 2048),
+        ({"cache": {"domain_definitions_ttl_seconds": 3600}}, "cacheSystemTTL", 3600),
         ({"cache": {"auto_detect_cacheable": False}}, "cacheBreakpoints", "manual"),
         ({"cache": {"auto_detect_cacheable": True}}, "cacheBreakpoints", "auto"),
         (
@@ -124,8 +125,8 @@ def test_a_ttl_the_provider_does_not_offer_is_an_error_naming_the_key(ttl: Any) 
     ("block", "where"),
     [
         (
-            {"cache": {"enabled": True, "domain_definitions_ttl_seconds": 3600}},
-            "optimization.cache.domain_definitions_ttl_seconds",
+            {"cache": {"enabled": True, "warm_up_requests": 3}},
+            "optimization.cache.warm_up_requests",
         ),
         ({"cache": {"enable": True}}, "optimization.cache.enable"),
         ({"fallback": {"enabled": True, "retries": 3}}, "optimization.fallback.retries"),
