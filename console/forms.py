@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from llmopt.config import LLMEntry, OptimizationConfig
+from llmopt.config import LLMEntry, OptimizationConfig, entry_with_flags
 from llmopt.errors import ConfigError
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
@@ -24,18 +24,40 @@ _STRATEGY_CHOICES = [
 
 
 class FlagsForm(forms.Form):
-    """The nine optimization flags of one entry, plus the revision they were read at."""
+    """The eleven optimization flags of one entry, plus the revision they were read at.
+
+    The fields are the core's flags (``FLAG_NAMES``), shown in ``GROUPS``; saving hands
+    them to ``update_entry_flags``, which writes each where the entry keeps it.
+    """
 
     revision = forms.CharField(widget=forms.HiddenInput)
     optimizationEnabled = forms.BooleanField(required=False, label="Optimization enabled")
+    optimizationStrategy = forms.ChoiceField(choices=_STRATEGY_CHOICES, label="Strategy")
     cachingEnabled = forms.BooleanField(required=False, label="Prompt caching")
     cacheTTL = forms.TypedChoiceField(choices=_TTL_CHOICES, coerce=int, label="Cache lifetime")
     cacheBreakpoints = forms.ChoiceField(choices=_BREAKPOINT_CHOICES, label="Breakpoints")
+    cacheMinTokens = forms.IntegerField(
+        required=False,
+        label="Shortest prefix to cache (tokens)",
+        help_text="Blank: the model's own minimum. A shorter prefix never gets a breakpoint.",
+    )
     batchingEnabled = forms.BooleanField(required=False, label="Batch API")
     batchMaxSize = forms.IntegerField(label="Batch size (requests)")
     batchTimeout = forms.IntegerField(label="Batch timeout (seconds)")
     fallbackToStandard = forms.BooleanField(required=False, label="Fall back to the standard API")
-    optimizationStrategy = forms.ChoiceField(choices=_STRATEGY_CHOICES, label="Strategy")
+    logFallbacks = forms.BooleanField(
+        required=False,
+        label="Log each fallback as a warning",
+        help_text="Off: fallbacks are logged at debug level.",
+    )
+
+    GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("Optimization", ("optimizationEnabled", "optimizationStrategy")),
+        ("Prompt caching", ("cachingEnabled", "cacheTTL", "cacheBreakpoints", "cacheMinTokens")),
+        ("Batch API", ("batchingEnabled", "batchMaxSize", "batchTimeout")),
+        ("Fallback", ("fallbackToStandard", "logFallbacks")),
+    )
+    """The page's fieldsets: the sections of the migration guide's nested block."""
 
     def __init__(self, *args: Any, entry: LLMEntry, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,8 +65,10 @@ class FlagsForm(forms.Form):
 
     @classmethod
     def initial_for(cls, entry: LLMEntry, revision: str | None) -> dict[str, Any]:
-        config = entry.config or OptimizationConfig()
-        return {**config.flags(), "revision": revision or ""}
+        return {**shown_flags(entry).flags(), "revision": revision or ""}
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
 
     def flags(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if k != "revision"}
@@ -53,14 +77,49 @@ class FlagsForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        if self.entry.configuration is None:
+            for problem in self.entry.problems:
+                self.add_error(None, problem.message)
+            return cleaned
         try:
-            OptimizationConfig.from_dict(
-                {**(self.entry.configuration or {}), **self.flags()},
-                provider=self.entry.provider,
-                model=self.entry.model,
-            )
+            # The entry as it would be stored: each flag where the entry keeps it.
+            entry_with_flags(self.entry.as_item(), self.flags(), entry=self.entry)
         except ConfigError as exc:
             for problem in exc.problems:
                 field = problem.field if problem.field in self.fields else None
                 self.add_error(field, problem.message)
         return cleaned
+
+
+def shown_flags(entry: LLMEntry) -> OptimizationConfig:
+    """The flags the entry page starts from: the entry's own when it can be read.
+
+    An entry whose places disagree (or that holds a key llmopt does not know) has no
+    flags; the page then starts from the flat flags of its configuration where those
+    can be read alone, else from the defaults, and says so (``flags_source``).
+    """
+    if entry.config is not None:
+        return entry.config
+    flat = _flat_flags(entry)
+    return flat if flat is not None else OptimizationConfig()
+
+
+def flags_source(entry: LLMEntry) -> str | None:
+    """Where the page's values come from when the entry's own flags cannot be read."""
+    if entry.config is not None:
+        return None
+    if _flat_flags(entry) is not None:
+        return "the flags kept flat in its configuration (defaults for the others)"
+    return "the defaults"
+
+
+def _flat_flags(entry: LLMEntry) -> OptimizationConfig | None:
+    configuration = entry.configuration
+    if configuration is None:
+        return None
+    try:
+        return OptimizationConfig.from_dict(
+            {"configuration": {k: v for k, v in configuration.items() if k != "optimization"}}
+        )
+    except ConfigError:
+        return None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from llmopt.config import LLMEntry
+from llmopt.config import FLAG_NAMES, LLMEntry
+
+BLOCK = "optimization"
+"""The migration guide's nested block, inside an entry's configuration or beside it."""
 
 
 def optimization_summary(entry: LLMEntry) -> str:
@@ -12,7 +15,22 @@ def optimization_summary(entry: LLMEntry) -> str:
         return "none (invalid entry)"
     parts = []
     if config.applies_caching:
-        parts.append(f"caching ({config.cache_ttl // 60} min)")
+        minimum = config.cache_min_tokens
+        floor = f", prefixes ≥{minimum:,} tokens" if minimum is not None else ""
+        parts.append(f"caching ({config.cache_ttl // 60} min{floor})")
     if config.applies_batching:
         parts.append(f"batching (≤{config.batch_max_size:,} / {config.batch_timeout} s)")
     return " + ".join(parts) or "off"
+
+
+def flag_places(entry: LLMEntry) -> list[str]:
+    """Where the entry keeps its flags, as the stored JSON names them; edits write there."""
+    configuration = entry.configuration or {}
+    places = []
+    if any(name in configuration for name in FLAG_NAMES):
+        places.append("configuration")
+    if BLOCK in configuration:
+        places.append(f"configuration.{BLOCK}")
+    if entry.optimization is not None:
+        places.append(BLOCK)
+    return places

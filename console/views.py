@@ -29,10 +29,10 @@ from .access import requires
 from .audit_actions import AUDIT_ACTIONS
 from .broker import BrokerUnavailable, check_broker
 from .celery import app as celery_app
-from .forms import FlagsForm
+from .forms import FlagsForm, flags_source
 from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
-from .summaries import optimization_summary
+from .summaries import flag_places, optimization_summary
 
 logger = logging.getLogger("console")
 
@@ -95,7 +95,11 @@ def _entry_url(key: str) -> str:
 @requires(VIEW)
 @require_http_methods(["GET", "POST"])
 def config_edit(request: AuthedRequest) -> HttpResponse:
-    """One entry's flags: the core's validation inline, keys masked, stale saves refused."""
+    """One entry's flags: the core's validation inline, keys masked, stale saves refused.
+
+    The form shows the flags from every place the entry keeps them (flat, or the
+    migration guide's nested block); saving writes each flag back where it is kept.
+    """
     key = request.GET.get("key", "")
     store = get_store()
     try:
@@ -157,6 +161,8 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
         "hints": capability_hints(entry.provider or "", entry.model),
         "key_is_set": bool((entry.configuration or {}).get("apiKey")),
         "summary": optimization_summary(entry),
+        "flag_places": flag_places(entry),
+        "flags_source": flags_source(entry),
     }
     return render(request, "console/config_edit.html", context, status=status)
 

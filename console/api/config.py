@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import Field
 
 from llmopt.config import LLMEntry, load_document, update_entry_flags
 
@@ -19,16 +21,32 @@ router = Router(tags=["config"], auth=RoleAuth(VIEW))
 
 
 class EntryOut(Schema):
-    """One ``llm`` entry: its flags, what they amount to, its problems; API keys masked."""
+    """One ``llm`` entry: its flags, what they amount to, its problems; API keys masked.
+
+    ``flags`` are the eleven optimization flags (``optimizationEnabled``,
+    ``optimizationStrategy``, ``cachingEnabled``, ``cacheTTL``, ``cacheBreakpoints``,
+    ``cacheMinTokens``, ``batchingEnabled``, ``batchMaxSize``, ``batchTimeout``,
+    ``fallbackToStandard``, ``logFallbacks``) read from every place the entry keeps
+    them: flat in ``configuration``, or the migration guide's nested ``optimization``
+    block inside it or beside it (``optimization`` here). When those places disagree,
+    or a block holds a key llmopt does not know, ``flags`` is empty, ``problems`` says
+    why and the entry gets no optimization.
+    """
 
     key: str
     provider: str | None
     model: str | None
     isDefault: bool
-    flags: dict[str, Any]
+    flags: dict[str, Any] = Field(
+        description="The effective flags by camelCase name; empty when they cannot be read"
+    )
     summary: str
     problems: list[FieldMessage]
-    configuration: dict[str, Any]
+    configuration: dict[str, Any] = Field(description="The stored configuration, secrets masked")
+    optimization: dict[str, Any] | None = Field(
+        description="The nested optimization block beside the configuration, as stored "
+        "(secrets masked); null when the entry has none"
+    )
 
 
 class ConfigOut(Schema):
@@ -49,7 +67,11 @@ class FlagsPatchIn(Schema):
     """Some flags to change (camelCase names), the revision they were read at, and why.
 
     ``flags`` is checked by the core's validator, not here, so the rules and their
-    messages are the same as the console's form.
+    messages are the same as the console's form. Each flag is written where the entry
+    keeps it (flat, or under its key in the nested ``optimization`` block, e.g.
+    ``cacheMinTokens`` as ``cache.min_tokens_to_cache``); a flag the entry keeps
+    nowhere is added only when it changes. Sending every flag to an entry whose places
+    disagree writes all of them, which resolves the disagreement.
     """
 
     flags: dict[str, Any]
@@ -68,7 +90,19 @@ def entry_out(entry: LLMEntry) -> EntryOut:
         summary=optimization_summary(entry),
         problems=[FieldMessage(field=p.field, message=p.message) for p in entry.problems],
         configuration=entry.safe_configuration(),
+        optimization=_safe_block(entry),
     )
+
+
+def _safe_block(entry: LLMEntry) -> dict[str, Any] | None:
+    """The block beside the configuration, masked as the configuration is.
+
+    llmopt has no public masking function; ``safe_configuration`` is its public mask,
+    so the block goes through it in the configuration's place.
+    """
+    if entry.optimization is None:
+        return None
+    return replace(entry, configuration=entry.optimization).safe_configuration()
 
 
 READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
@@ -101,7 +135,8 @@ def get_entry(request: HttpRequest, key: str) -> EntryAtRevisionOut:
     summary="Change an entry's flags",
 )
 def patch_entry(request: HttpRequest, key: str, payload: FlagsPatchIn) -> EntryAtRevisionOut:
-    """Validated as a whole (422, nothing written), refused when stale (409), audited."""
+    """Validated as a whole (422, nothing written), refused when stale (409), audited;
+    each flag is written where the entry keeps it."""
     document = update_entry_flags(
         get_store(),
         key,

@@ -29,6 +29,41 @@ AICONFIGS: dict[str, Any] = {
     ]
 }
 
+# The migration guide's shapes: flags in the nested block beside the configuration, and an
+# entry whose flat flag and block disagree (a problem: it gets no optimization).
+NESTED_KEY = "guide-nested"
+CONFLICTED_KEY = "guide-conflicted"
+NESTED_AICONFIGS: dict[str, Any] = {
+    "llm": [
+        {
+            "provider": "anthropic",
+            "modelKey": NESTED_KEY,
+            "configuration": {"model": "claude-sonnet-4-6", "apiKey": SECRET},
+            "optimization": {
+                "cache": {
+                    "enabled": True,
+                    "default_ttl_seconds": 300,
+                    "min_tokens_to_cache": 1024,
+                    "auto_detect_cacheable": True,
+                },
+                "fallback": {"enabled": True, "log_failures": True},
+                "provider": "anthropic",
+            },
+        },
+        {
+            "provider": "anthropic",
+            "modelKey": CONFLICTED_KEY,
+            "configuration": {
+                "model": "claude-haiku-4-5",
+                "apiKey": SECRET,
+                "optimizationEnabled": True,
+                "cachingEnabled": True,
+            },
+            "optimization": {"cache": {"enabled": False}},
+        },
+    ]
+}
+
 
 @pytest.fixture
 def store(settings: Any, tmp_path: Path) -> Iterator[Store]:

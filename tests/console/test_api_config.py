@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from llmopt.config import load_document
+from llmopt.config import FLAG_NAMES, OptimizationConfig, load_document
 from llmopt.store import Store
 
-from .conftest import SECRET, seed, user_in
+from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed, user_in
 
 pytestmark = pytest.mark.django_db
 KEY = "anthropic:claude-sonnet-4-6"
@@ -171,3 +171,100 @@ def test_a_change_without_a_csrf_token_is_refused(django_user_model: Any, store:
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert load_document(store).revision == revision
+
+
+def test_every_flag_of_the_core_is_listed_with_the_new_ones_defaulted(
+    signed_in: Client, store: Store
+) -> None:
+    seed(store)
+    flags = signed_in.get(ENTRY_URL).json()["entry"]["flags"]
+    assert set(flags) == set(FLAG_NAMES)
+    assert (flags["cacheMinTokens"], flags["logFallbacks"]) == (None, True)
+
+
+def test_an_operator_sets_the_new_flags_and_an_out_of_range_minimum_is_a_422(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    refused = patch(operator, ENTRY_URL, {"flags": {"cacheMinTokens": 0}, "revision": revision})
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert problem["field"] == "cacheMinTokens"
+    body = {"flags": {"cacheMinTokens": 2048, "logFallbacks": False}, "revision": revision}
+    response = patch(operator, ENTRY_URL, body)
+    assert response.status_code == 200
+    assert response.json()["entry"]["summary"] == "caching (5 min, prefixes ≥2,048 tokens)"
+    configuration = load_document(store).entry(KEY).configuration or {}
+    assert (configuration["cacheMinTokens"], configuration["logFallbacks"]) == (2048, False)
+
+
+def test_a_nested_entry_is_read_with_its_flags_and_its_block_beside_the_configuration(
+    signed_in: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    entry = signed_in.get(f"{URL}/{NESTED_KEY}").json()["entry"]
+    assert entry["flags"]["cachingEnabled"] is True
+    assert entry["flags"]["cacheMinTokens"] == 1024
+    assert entry["optimization"] == NESTED_AICONFIGS["llm"][0]["optimization"]
+    assert "optimizationEnabled" not in entry["configuration"]
+    plain = signed_in.get(URL).json()
+    assert plain["entries"][1]["optimization"] == {"cache": {"enabled": False}}
+
+
+def test_a_patch_to_a_nested_entry_writes_into_its_block_and_adds_no_flat_flags(
+    operator: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    revision = load_document(store).revision
+    body = {"flags": {"cacheTTL": 3600, "logFallbacks": False}, "revision": revision}
+    response = patch(operator, f"{URL}/{NESTED_KEY}", body)
+    assert response.status_code == 200
+    entry = response.json()["entry"]
+    assert entry["optimization"]["cache"]["default_ttl_seconds"] == 3600
+    assert entry["optimization"]["fallback"]["log_failures"] is False
+    item = load_document(store).body["llm"][0]
+    assert item["configuration"] == {"model": "claude-sonnet-4-6", "apiKey": SECRET}
+    assert item["optimization"]["cache"]["default_ttl_seconds"] == 3600
+    assert item["optimization"]["fallback"] == {"enabled": True, "log_failures": False}
+
+
+def test_a_conflicted_entry_has_no_flags_and_a_patch_of_every_flag_resolves_it(
+    operator: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    entry = operator.get(f"{URL}/{CONFLICTED_KEY}").json()["entry"]
+    assert entry["flags"] == {} and entry["summary"] == "none (invalid entry)"
+    [problem] = entry["problems"]
+    assert problem["field"] == "cachingEnabled" and "disagree" in problem["message"]
+
+    every = OptimizationConfig(optimizationEnabled=True, cachingEnabled=True).flags()
+    revision = load_document(store).revision
+    response = patch(operator, f"{URL}/{CONFLICTED_KEY}", {"flags": every, "revision": revision})
+    assert response.status_code == 200
+    fixed = response.json()["entry"]
+    assert fixed["problems"] == [] and fixed["summary"].startswith("caching")
+    assert fixed["optimization"] == {"cache": {"enabled": True}}
+    assert fixed["configuration"]["cachingEnabled"] is True
+
+
+def test_a_secret_in_the_block_beside_the_configuration_is_masked(
+    signed_in: Client, store: Store
+) -> None:
+    # A key the block does not know is a problem, but it is still shown: masked.
+    body = {
+        "llm": [
+            {
+                "provider": "anthropic",
+                "configuration": {"model": "claude-sonnet-4-6"},
+                "optimization": {"cache": {"enabled": True}, "apiKey": SECRET},
+            }
+        ]
+    }
+    seed(store, body)
+    response = signed_in.get(URL)
+    assert SECRET not in response.content.decode()
+    [entry] = response.json()["entries"]
+    assert entry["optimization"]["apiKey"] not in ("", None, SECRET)
+    assert entry["optimization"]["cache"] == {"enabled": True}
+    assert any("optimization.apiKey" in p["field"] for p in entry["problems"])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
 
-from llmopt.config import load_document, update_entry_flags
+from llmopt.config import FLAG_NAMES, load_document, update_entry_flags
 from llmopt.store import Store
 
-from .conftest import SECRET, seed
+from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
 
 pytestmark = pytest.mark.django_db
 KEY = "anthropic:claude-sonnet-4-6"
@@ -23,6 +25,8 @@ def form_data(store: Store, **changes: Any) -> dict[str, Any]:
     assert config is not None
     data: dict[str, Any] = {"revision": document.revision}
     for name, value in config.flags().items():
+        if value is None:
+            continue  # a blank field: cacheMinTokens' "the model's minimum"
         if isinstance(value, bool):
             if value:
                 data[name] = "on"
@@ -124,3 +128,131 @@ def test_csrf_is_enforced(store: Store, django_user_model: Any) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user_in(django_user_model, "operator"))
     assert client.post(URL, form_data(store, cacheTTL=3600)).status_code == 403
+
+
+def url_of(key: str) -> str:
+    return f"/config/entry/?key={quote(key, safe='')}"
+
+
+def as_posted(initial: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """What the browser sends for a form showing ``initial`` after ``changes``."""
+    values = {**initial, **changes}
+    return {
+        name: "on" if value is True else value
+        for name, value in values.items()
+        if value is not False and value is not None
+    }
+
+
+def shown_values(client: Client, key: str) -> dict[str, Any]:
+    response = client.get(url_of(key))
+    assert response.status_code == 200
+    return dict(response.context["form"].initial)
+
+
+def test_the_form_has_a_field_for_every_flag_of_the_core(operator: Client, store: Store) -> None:
+    seed(store)
+    form = operator.get(URL).context["form"]
+    assert set(form.fields) - {"revision"} == set(FLAG_NAMES)
+    grouped = [field.name for _legend, fields in form.groups() for field in fields]
+    assert sorted(grouped) == sorted(FLAG_NAMES)
+
+
+def test_the_new_flags_are_shown_in_the_caching_and_fallback_groups(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    page = operator.get(URL).content.decode()
+    caching = page[page.index("<legend>Prompt caching</legend>") : page.index("<legend>Batch")]
+    assert 'name="cacheMinTokens"' in caching and "the model&#x27;s own minimum" in caching
+    fallback = page[page.index("<legend>Fallback</legend>") :]
+    assert 'name="logFallbacks"' in fallback and "Log each fallback as a warning" in fallback
+    assert re.search(r'<input[^>]*name="logFallbacks"[^>]*checked', fallback)  # default: on
+
+
+def test_an_operator_sets_the_shortest_cached_prefix_and_blank_means_the_models_minimum(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    assert operator.post(URL, form_data(store, cacheMinTokens=2048)).status_code == 302
+    configuration = load_document(store).entry(KEY).configuration or {}
+    assert configuration["cacheMinTokens"] == 2048
+    assert "caching (5 min, prefixes ≥2,048 tokens)" in operator.get("/config/").content.decode()
+
+    data = form_data(store)
+    del data["cacheMinTokens"]  # the field left blank
+    assert operator.post(URL, data).status_code == 302
+    assert (load_document(store).entry(KEY).configuration or {})["cacheMinTokens"] is None
+
+
+def test_a_shortest_prefix_out_of_range_is_refused_beside_its_field(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    before = load_document(store).revision
+    response = operator.post(URL, form_data(store, cacheMinTokens=0))
+    assert response.status_code == 422
+    assert "cacheMinTokens must be a whole number of tokens from 1 to 1,000,000" in (
+        response.content.decode()
+    )
+    assert response.context["form"].errors["cacheMinTokens"]
+    assert load_document(store).revision == before
+
+
+def test_an_operator_turns_fallback_logging_down_to_debug(operator: Client, store: Store) -> None:
+    seed(store)
+    assert operator.post(URL, form_data(store, logFallbacks=False)).status_code == 302
+    config = load_document(store).entry(KEY).config
+    assert config is not None and config.log_fallbacks is False
+    assert (load_document(store).entry(KEY).configuration or {})["logFallbacks"] is False
+
+
+def test_a_nested_entry_shows_its_block_flags_and_a_save_writes_into_the_block(
+    operator: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    response = operator.get(url_of(NESTED_KEY))
+    shown = response.context["form"].initial
+    assert (shown["optimizationEnabled"], shown["cachingEnabled"]) == (True, True)
+    assert shown["cacheMinTokens"] == 1024
+    assert "Flags kept in: <code>optimization</code>" in response.content.decode()
+
+    posted = as_posted(shown, cacheTTL=3600, cacheMinTokens=4096, logFallbacks=False)
+    assert operator.post(url_of(NESTED_KEY), posted).status_code == 302
+
+    item = load_document(store).body["llm"][0]
+    assert item["configuration"] == {"model": "claude-sonnet-4-6", "apiKey": SECRET}
+    assert item["optimization"] == {
+        "cache": {
+            "enabled": True,
+            "default_ttl_seconds": 3600,
+            "min_tokens_to_cache": 4096,
+            "auto_detect_cacheable": True,
+        },
+        "fallback": {"enabled": True, "log_failures": False},
+        "provider": "anthropic",
+    }
+    assert load_document(store).entry(NESTED_KEY).problems == ()
+
+
+def test_a_conflicted_entry_shows_its_problem_and_a_save_writes_both_places(
+    operator: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    response = operator.get(url_of(CONFLICTED_KEY))
+    page = response.content.decode()
+    assert 'id="entry-problems"' in page
+    assert "cachingEnabled is given twice and the values disagree" in page
+    assert "The form starts from the flags kept flat in its configuration" in page
+    shown = response.context["form"].initial
+    assert (shown["optimizationEnabled"], shown["cachingEnabled"]) == (True, True)
+
+    assert operator.post(url_of(CONFLICTED_KEY), as_posted(shown)).status_code == 302
+
+    entry = load_document(store).entry(CONFLICTED_KEY)
+    assert entry.problems == ()
+    assert entry.config is not None and entry.config.applies_caching
+    assert (entry.configuration or {})["cachingEnabled"] is True
+    assert entry.optimization == {"cache": {"enabled": True}}
+    page = operator.get(url_of(CONFLICTED_KEY)).content.decode()
+    assert 'id="entry-problems"' not in page

@@ -9,7 +9,7 @@ from llmopt.errors import StoreError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import Store
 
-from .conftest import SECRET, seed
+from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +79,20 @@ def test_an_unreadable_store_gives_a_clear_503(
 
 def test_a_signed_in_user_without_a_role_is_refused(outsider: Client, store: Store) -> None:
     assert outsider.get("/config/").status_code == 403
+
+
+def test_a_nested_entry_is_summarised_and_a_conflicted_one_shows_its_problem(
+    signed_in: Client, store: Store
+) -> None:
+    seed(store, NESTED_AICONFIGS)
+    release_kill_switch(store, actor="t")
+    page = signed_in.get("/config/").content.decode()
+    nested = page[page.index(NESTED_KEY) : page.index(CONFLICTED_KEY)]
+    assert "caching (5 min, prefixes ≥1,024 tokens)" in nested
+    conflicted = page[page.index(CONFLICTED_KEY) :]
+    assert "none (invalid entry)" in conflicted
+    assert (
+        "cachingEnabled is given twice and the values disagree: configuration.cachingEnabled "
+        "is true but optimization.cache.enabled is false"
+    ) in conflicted
+    assert SECRET not in page

@@ -57,7 +57,7 @@ def _edit_form(site: Site) -> dict[str, Any]:
     assert config is not None
     form: dict[str, Any] = {"revision": document.revision}
     for name, value in config.flags().items():
-        if value is not False:
+        if value is not False and value is not None:
             form[name] = "on" if value is True else value
     form["cacheTTL"] = _other_ttl(site.store)
     return form
