@@ -16,12 +16,21 @@ from ...store import get_store
 
 
 class Command(BaseCommand):
-    help = "Add the optimization flags to every aiconfigs llm entry (--reverse removes them)."
+    help = (
+        "Add the optimization flags to every aiconfigs llm entry and create the kill switch "
+        "record, released (--keep-off: leave it missing; --reverse removes the flags)."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--reverse", action="store_true", help="remove what was added")
         parser.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
         parser.add_argument("--reason", default="", help="why, for the audit log")
+        parser.add_argument(
+            "--keep-off",
+            action="store_true",
+            help="where the store has no kill switch record, leave it missing (all "
+            "optimization off until released) instead of creating it released",
+        )
         parser.add_argument(
             "--backup-dir",
             type=Path,
@@ -30,16 +39,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["reverse"] and options["keep_off"]:
+            raise CommandError("--keep-off is for the migration; --reverse leaves the kill switch")
         store = get_store()
-        run = reverse_migration if options["reverse"] else migrate
+        common: dict[str, Any] = {
+            "actor": f"cli:{getpass.getuser()}",
+            "backup_dir": options["backup_dir"] or settings.LLMOPT_BACKUP_DIR,
+            "dry_run": options["dry_run"],
+            "reason": options["reason"],
+        }
         try:
-            report = run(
-                store,
-                actor=f"cli:{getpass.getuser()}",
-                backup_dir=options["backup_dir"] or settings.LLMOPT_BACKUP_DIR,
-                dry_run=options["dry_run"],
-                reason=options["reason"],
-            )
+            if options["reverse"]:
+                report = reverse_migration(store, **common)
+            else:
+                report = migrate(store, keep_off=options["keep_off"], **common)
         except LLMOptError as exc:
             raise CommandError(str(exc)) from exc
         for line in report.diff_lines():
@@ -51,6 +64,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"backup of the document before the change: {report.backup_path}")
             self.stdout.write(self.style.SUCCESS(f"written, new revision {report.revision}"))
+        if report.kill_switch:
+            self.stdout.write(report.kill_switch)
         switch = read_kill_switch(store)
         if switch.engaged:
             self.stdout.write(
