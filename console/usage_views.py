@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 
 from llmopt.config import load_document
 from llmopt.errors import LLMOptError, StoreError
-from llmopt.killswitch import read_kill_switch
+from llmopt.killswitch import env_switch, read_kill_switch
+from llmopt.store import Store
 
 from . import statistics as stats
 from .access import requires
@@ -23,6 +24,12 @@ from .views import AuthedRequest
 logger = logging.getLogger("console")
 
 
+def _switches(store: Store) -> dict[str, object]:
+    """The kill switch, and why this (the console's) process's environment turns
+    optimization off, if it does: ``LLM_OPTIMIZATION_ENABLED`` is read per process."""
+    return {"kill_switch": read_kill_switch(store), "env_switch": env_switch()}
+
+
 @requires(VIEW)
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
@@ -32,10 +39,10 @@ def home(request: AuthedRequest) -> HttpResponse:
         numbers = stats.overview(store, now=stats.utcnow())
     except StoreError as exc:
         logger.error("overview: store unreadable: %s", exc)
-        context = {"store_error": str(exc), "kill_switch": read_kill_switch(store)}
+        context = {"store_error": str(exc), **_switches(store)}
         return render(request, "console/overview.html", context, status=503)
     context = {
-        "kill_switch": read_kill_switch(store),
+        **_switches(store),
         "live": numbers.live,
         "overview": numbers,
         "can_operate": request.user.has_perm(OPERATE),
@@ -48,7 +55,7 @@ def home(request: AuthedRequest) -> HttpResponse:
 def overview_live(request: AuthedRequest) -> HttpResponse:
     """The Overview's live part alone, for htmx to swap in every few seconds."""
     store = get_store()
-    context: dict[str, object] = {"kill_switch": read_kill_switch(store)}
+    context = _switches(store)
     status = 200
     try:
         context["live"] = stats.live(store, now=stats.utcnow())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -173,3 +174,48 @@ def test_the_header_button_rolls_back(operator: Client, busy_store: Store) -> No
 
     assert response.status_code == 302
     assert "All optimization is OFF" in operator.get("/").content.decode()
+
+
+@pytest.mark.parametrize("value", ["false", "off"])
+@pytest.mark.parametrize("path", ["/", "/overview/live"])
+def test_the_consoles_own_llm_optimization_enabled_false_is_shown_beside_the_kill_switch(
+    signed_in: Client, busy_store: Store, monkeypatch: pytest.MonkeyPatch, value: str, path: str
+) -> None:
+    monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
+
+    html = signed_in.get(path, headers={"HX-Request": "true"}).content.decode()
+
+    banner = re.search(r'<p id="env-switch"[^>]*>(.*?)</p>', html, flags=re.S)
+    assert banner is not None
+    text = unescape(re.sub(r"<[^>]+>", "", banner.group(1)))
+    assert f"LLM_OPTIMIZATION_ENABLED={value} in this process's environment" in text
+    assert "the console process's environment only" in text
+    assert "each backend process reads its own LLM_OPTIMIZATION_ENABLED" in text
+    assert html.index('id="kill-switch"') < banner.start()
+    assert "Optimization is ON per entry" in html  # the record is released; both are shown
+
+
+def test_an_unrecognised_value_is_shown_as_off_with_how_to_fix_it(
+    signed_in: Client, busy_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", "maybe")
+
+    html = signed_in.get("/").content.decode()
+
+    assert 'id="env-switch"' in html
+    assert "LLM_OPTIMIZATION_ENABLED='maybe' is not true or false" in unescape(html)
+    assert "set it to true or false, or unset it" in html
+
+
+@pytest.mark.parametrize("value", [None, "true", "1"])
+def test_no_environment_banner_when_it_leaves_optimization_on(
+    signed_in: Client, busy_store: Store, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("LLM_OPTIMIZATION_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
+
+    for path in ("/", "/overview/live"):
+        html = signed_in.get(path).content.decode()
+        assert 'id="env-switch"' not in html and "LLM_OPTIMIZATION_ENABLED" not in html

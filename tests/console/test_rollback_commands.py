@@ -75,6 +75,38 @@ def test_status_shows_the_switch_entries_batches_and_todays_savings(store: Store
     assert SECRET not in output
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("false", "this process: LLM_OPTIMIZATION_ENABLED=false in this process's environment: "),
+        ("0", "this process: LLM_OPTIMIZATION_ENABLED=0 in this process's environment: "),
+        ("maybe", "this process: LLM_OPTIMIZATION_ENABLED='maybe' is not true or false"),
+    ],
+)
+def test_status_says_right_after_the_kill_switch_when_this_process_optimizes_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch, value: str, said: str
+) -> None:
+    seed(store)
+    release_kill_switch(store, actor="setup")
+    monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
+    lines = run("llmopt_status").splitlines()
+    assert lines[0].startswith("kill switch released")
+    assert lines[1].startswith(said) and "optimizes nothing" in lines[1]
+
+
+@pytest.mark.parametrize("value", [None, "true", ""])
+def test_status_says_nothing_of_the_environment_when_it_leaves_optimization_on(
+    store: Store, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    seed(store)
+    if value is None:
+        monkeypatch.delenv("LLM_OPTIMIZATION_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
+    output = run("llmopt_status")
+    assert "this process" not in output and "LLM_OPTIMIZATION_ENABLED" not in output
+
+
 def test_the_console_and_its_commands_load_without_langchain_or_the_sdk(tmp_path: Path) -> None:
     # Those take seconds to import; on call, `llmopt_rollback` must not wait for them.
     code = (

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from llmopt.config import load_document
 from llmopt.errors import LLMOptError
-from llmopt.killswitch import read_kill_switch
+from llmopt.killswitch import env_switch, read_kill_switch
 from llmopt.store import BATCHES_IN_FLIGHT
 
 from ...store import get_store
@@ -16,11 +16,17 @@ from ._render import describe_switch
 
 
 class Command(BaseCommand):
-    help = "Show the kill switch, every entry's optimization, active batches and today's savings."
+    help = (
+        "Show the kill switch (and LLM_OPTIMIZATION_ENABLED in this process), every entry's "
+        "optimization, active batches and today's savings."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = get_store()
         self.stdout.write(describe_switch(read_kill_switch(store)))
+        off_here = env_switch()
+        if off_here is not None:
+            self.stdout.write(f"this process: {off_here}")
         try:
             document = load_document(store)
             active = store.count_batches(statuses=BATCHES_IN_FLIGHT)
