@@ -57,24 +57,38 @@ def as_request(messages: Sequence[BaseMessage], model: str) -> dict[str, Any]:
 
 
 def with_markers(messages: Sequence[BaseMessage], planned: Mapping[str, Any]) -> list[BaseMessage]:
-    """``messages`` with the markers of ``planned`` (from :func:`as_request`) on their blocks."""
+    """``messages`` with the markers of ``planned`` (from :func:`as_request`) on their blocks.
+
+    Where the planner changed a message's blocks beyond its markers (``manual`` mode
+    splits text at ``[CACHE_BREAKPOINT]``), the message takes the planned blocks.
+    """
     from langchain_core.messages import SystemMessage, ToolMessage
 
-    system = iter(planned.get("system") or ())
+    system = list(planned.get("system") or ())
     turns = iter(planned.get("messages") or ())
+    originals = [m for m in messages if isinstance(m, SystemMessage)]
+    split_system = sum(len(_blocks(m.content)) for m in originals) != len(system)
     marked: list[BaseMessage] = []
     for message in messages:
         blocks = _blocks(message.content)
         planned_blocks: list[Any]
         if isinstance(message, SystemMessage):
-            planned_blocks = [next(system, {}) for _ in blocks]
+            if split_system:
+                # ChatAnthropic joins system messages anyway: the first takes them all.
+                if message is originals[0]:
+                    marked.append(message.model_copy(update={"content": system}))
+                continue
+            planned_blocks, system = system[: len(blocks)], system[len(blocks) :]
         else:
             turn: Mapping[str, Any] = next(turns, {})
-            content = turn.get("content") or []
+            planned_blocks = list(turn.get("content") or [])
             if isinstance(message, ToolMessage):
-                content = (content[0].get("content") if content else None) or []
-            planned_blocks = list(content)
-        marked.append(_copy_markers(message, blocks, planned_blocks))
+                result = planned_blocks[0] if planned_blocks else {}
+                planned_blocks = list(result.get("content") or [])
+        if len(planned_blocks) != len(blocks):
+            marked.append(message.model_copy(update={"content": planned_blocks}))
+        else:
+            marked.append(_copy_markers(message, blocks, planned_blocks))
     return marked
 
 

@@ -126,32 +126,15 @@ class OptimizedLLMWrapper(BaseChatModel):
     ) -> None:
         if provider is not None and not isinstance(provider, str) and config is None:
             provider, config = None, provider  # the guide's OptimizedLLMWrapper(base, config)
-        given = {"base_model": base_model, "provider": provider, "config": config}
-        super().__init__(**{k: v for k, v in given.items() if v is not None}, **kwargs)
+        given = {"base_model": base_model, "provider": provider, "config": config, **kwargs}
+        # Resolved here rather than in a validator, so a bad config raises ConfigError
+        # itself instead of pydantic's ValidationError around it.
+        super().__init__(**_resolve(given))
 
     @model_validator(mode="before")
     @classmethod
     def _read_config(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        values = dict(values)
-        base = values.get("base_model")
-        if isinstance(base, OptimizedLLMWrapper):
-            values["base_model"] = base.base_model
-            for name in ("provider", "store", "entry_key", "watcher", "recorder"):
-                if values.get(name) is None and getattr(base, name) is not None:
-                    values[name] = getattr(base, name)
-            base = base.base_model
-        config = values.get("config")
-        provider = values.get("provider")
-        if not isinstance(config, OptimizationConfig | None):
-            config = OptimizationConfig.from_dict(config, provider=provider)
-        if provider is None:
-            provider = _provider_for(base, config)
-        elif config is not None and config.provider is not None:
-            _check_same_provider(config.provider, provider, what=f"provider {provider!r}")
-        values["provider"], values["config"] = provider, config
-        return {k: v for k, v in values.items() if v is not None}
+        return _resolve(values) if isinstance(values, dict) else values
 
     @model_validator(mode="after")
     def _inherit_base_settings(self) -> OptimizedLLMWrapper:
@@ -766,6 +749,29 @@ class _OptimizedCall:
     def payload(self) -> dict[str, Any]:
         """What is sent first: the planned request, or the plain one if nothing was planned."""
         return self.plan.payload if self.plan is not None and self.plan.changed else self.plain
+
+
+def _resolve(values: dict[str, Any]) -> dict[str, Any]:
+    """The wrapper's fields with a wrapped wrapper unwrapped, the config read and the
+    provider known; see the class docstring."""
+    values = dict(values)
+    base = values.get("base_model")
+    if isinstance(base, OptimizedLLMWrapper):
+        values["base_model"] = base.base_model
+        for name in ("provider", "store", "entry_key", "watcher", "recorder"):
+            if values.get(name) is None and getattr(base, name) is not None:
+                values[name] = getattr(base, name)
+        base = base.base_model
+    config = values.get("config")
+    provider = values.get("provider")
+    if not isinstance(config, OptimizationConfig | None):
+        config = OptimizationConfig.from_dict(config, provider=provider)
+    if provider is None and base is not None:
+        provider = _provider_for(base, config)
+    elif provider is not None and config is not None and config.provider is not None:
+        _check_same_provider(config.provider, provider, what=f"provider {provider!r}")
+    values["provider"], values["config"] = provider, config
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _provider_for(base: Any, config: OptimizationConfig | None) -> str:
