@@ -12,6 +12,7 @@ kill-switch     read; POST to engage (rollback) or release  VIEW/OPERATE
 audit           the audit log, newest first                 VIEW
 batches         the batch ledger                            VIEW
 statistics      usage, cost and savings over time           VIEW
+monitoring      the migration guide's per-entry cache view  VIEW
 ==============  ==========================================  ==========
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from . import audit, batches, config, killswitch, statistics
+from . import audit, batches, config, killswitch, monitoring, statistics
 from .errors import register_error_handlers
 
 api = NinjaAPI(
@@ -34,5 +35,6 @@ api.add_router("/kill-switch", killswitch.router)
 api.add_router("/audit", audit.router)
 api.add_router("/batches", batches.router)
 api.add_router("/statistics", statistics.router)
+api.add_router("/monitoring", monitoring.router)
 
 __all__ = ["api"]
