@@ -4,7 +4,8 @@ The design's ``CacheManager.add_cache_markers(messages)`` takes and returns Lang
 messages, which ``ChatAnthropic`` then sends. The planner works on the request itself,
 so the messages are laid out as one: system messages' blocks as ``system``, every other
 message as one turn (a ``ToolMessage`` as a user turn holding its ``tool_result``),
-block for block. Where the planner puts a ``cache_control``, the same block of the same
+block for block. A marker on a ``tool_result`` goes on the tool message's last block,
+which ``ChatAnthropic`` lifts back onto the ``tool_result`` it builds. Where the planner puts a ``cache_control``, the same block of the same
 message gets it; ``ChatAnthropic`` passes content blocks' ``cache_control`` through
 untouched. Only the marked messages are copied; the caller's objects are left alone.
 """
@@ -85,6 +86,10 @@ def with_markers(messages: Sequence[BaseMessage], planned: Mapping[str, Any]) ->
             if isinstance(message, ToolMessage):
                 result = planned_blocks[0] if planned_blocks else {}
                 planned_blocks = list(result.get("content") or [])
+                marker = result.get(_MARKER)
+                if marker is not None and planned_blocks:
+                    # ChatAnthropic lifts a ToolMessage block's marker onto its tool_result.
+                    planned_blocks[-1] = {**planned_blocks[-1], _MARKER: marker}
         if len(planned_blocks) != len(blocks):
             marked.append(message.model_copy(update={"content": planned_blocks}))
         else:
