@@ -4,10 +4,11 @@ The design's ``CacheManager.add_cache_markers(messages)`` takes and returns Lang
 messages, which ``ChatAnthropic`` then sends. The planner works on the request itself,
 so the messages are laid out as one: system messages' blocks as ``system``, every other
 message as one turn (a ``ToolMessage`` as a user turn holding its ``tool_result``),
-block for block. A marker on a ``tool_result`` goes on the tool message's last block,
-which ``ChatAnthropic`` lifts back onto the ``tool_result`` it builds. Where the planner puts a ``cache_control``, the same block of the same
+block for block. Where the planner puts a ``cache_control``, the same block of the same
 message gets it; ``ChatAnthropic`` passes content blocks' ``cache_control`` through
-untouched. Only the marked messages are copied; the caller's objects are left alone.
+untouched. A marker on a ``tool_result`` goes on the tool message's last block, which
+``ChatAnthropic`` lifts back onto the ``tool_result`` it builds. Only the marked
+messages are copied; the caller's objects are left alone.
 """
 
 from __future__ import annotations
