@@ -10,6 +10,7 @@ from llmopt.config import LLMEntry, OptimizationConfig, entry_with_flags
 from llmopt.errors import ConfigError
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
+_SYSTEM_TTL_CHOICES = [("", "same as the cache lifetime"), *_TTL_CHOICES]
 _BREAKPOINT_CHOICES = [
     ("auto", "auto: where they pay"),
     ("system_only", "system prompt only"),
@@ -24,7 +25,7 @@ _STRATEGY_CHOICES = [
 
 
 class FlagsForm(forms.Form):
-    """The eleven optimization flags of one entry, plus the revision they were read at.
+    """Every optimization flag of one entry, plus the revision they were read at.
 
     The fields are the core's flags (``FLAG_NAMES``), shown in ``GROUPS``; saving hands
     them to ``update_entry_flags``, which writes each where the entry keeps it.
@@ -35,6 +36,15 @@ class FlagsForm(forms.Form):
     optimizationStrategy = forms.ChoiceField(choices=_STRATEGY_CHOICES, label="Strategy")
     cachingEnabled = forms.BooleanField(required=False, label="Prompt caching")
     cacheTTL = forms.TypedChoiceField(choices=_TTL_CHOICES, coerce=int, label="Cache lifetime")
+    cacheSystemTTL = forms.TypedChoiceField(
+        choices=_SYSTEM_TTL_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Tools and system prompt lifetime",
+        help_text="Longer than the cache lifetime where they change less often (1 hour with "
+        "5 minutes); never shorter.",
+    )
     cacheBreakpoints = forms.ChoiceField(choices=_BREAKPOINT_CHOICES, label="Breakpoints")
     cacheMinTokens = forms.IntegerField(
         required=False,
@@ -53,7 +63,10 @@ class FlagsForm(forms.Form):
 
     GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Optimization", ("optimizationEnabled", "optimizationStrategy")),
-        ("Prompt caching", ("cachingEnabled", "cacheTTL", "cacheBreakpoints", "cacheMinTokens")),
+        (
+            "Prompt caching",
+            ("cachingEnabled", "cacheTTL", "cacheSystemTTL", "cacheBreakpoints", "cacheMinTokens"),
+        ),
         ("Batch API", ("batchingEnabled", "batchMaxSize", "batchTimeout")),
         ("Fallback", ("fallbackToStandard", "logFallbacks")),
     )

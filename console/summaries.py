@@ -15,9 +15,13 @@ def optimization_summary(entry: LLMEntry) -> str:
         return "none (invalid entry)"
     parts = []
     if config.applies_caching:
-        minimum = config.cache_min_tokens
-        floor = f", prefixes ≥{minimum:,} tokens" if minimum is not None else ""
-        parts.append(f"caching ({config.cache_ttl // 60} min{floor})")
+        details = [f"{config.cache_ttl // 60} min"]
+        system = config.cache_system_ttl
+        if system is not None and system != config.cache_ttl:
+            details.append(f"tools and system {system // 60} min")
+        if config.cache_min_tokens is not None:
+            details.append(f"prefixes ≥{config.cache_min_tokens:,} tokens")
+        parts.append(f"caching ({', '.join(details)})")
     if config.applies_batching:
         parts.append(f"batching (≤{config.batch_max_size:,} / {config.batch_timeout} s)")
     return " + ".join(parts) or "off"

@@ -23,14 +23,14 @@ router = Router(tags=["config"], auth=RoleAuth(VIEW))
 class EntryOut(Schema):
     """One ``llm`` entry: its flags, what they amount to, its problems; API keys masked.
 
-    ``flags`` are the eleven optimization flags (``optimizationEnabled``,
-    ``optimizationStrategy``, ``cachingEnabled``, ``cacheTTL``, ``cacheBreakpoints``,
-    ``cacheMinTokens``, ``batchingEnabled``, ``batchMaxSize``, ``batchTimeout``,
-    ``fallbackToStandard``, ``logFallbacks``) read from every place the entry keeps
-    them: flat in ``configuration``, or the migration guide's nested ``optimization``
-    block inside it or beside it (``optimization`` here). When those places disagree,
-    or a block holds a key llmopt does not know, ``flags`` is empty, ``problems`` says
-    why and the entry gets no optimization.
+    ``flags`` are the optimization flags (``optimizationEnabled``,
+    ``optimizationStrategy``, ``cachingEnabled``, ``cacheTTL``, ``cacheSystemTTL``,
+    ``cacheBreakpoints``, ``cacheMinTokens``, ``batchingEnabled``, ``batchMaxSize``,
+    ``batchTimeout``, ``fallbackToStandard``, ``logFallbacks``) read from every place
+    the entry keeps them: flat in ``configuration``, or the migration guide's nested
+    ``optimization`` block inside it or beside it (``optimization`` here). When those
+    places disagree, or a block holds a key llmopt does not know, ``flags`` is empty,
+    ``problems`` says why and the entry gets no optimization.
     """
 
     key: str

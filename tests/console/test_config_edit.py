@@ -165,6 +165,8 @@ def test_the_new_flags_are_shown_in_the_caching_and_fallback_groups(
     page = operator.get(URL).content.decode()
     caching = page[page.index("<legend>Prompt caching</legend>") : page.index("<legend>Batch")]
     assert 'name="cacheMinTokens"' in caching and "the model&#x27;s own minimum" in caching
+    assert 'name="cacheSystemTTL"' in caching
+    assert '<option value="" selected>same as the cache lifetime</option>' in caching
     fallback = page[page.index("<legend>Fallback</legend>") :]
     assert 'name="logFallbacks"' in fallback and "Log each fallback as a warning" in fallback
     assert re.search(r'<input[^>]*name="logFallbacks"[^>]*checked', fallback)  # default: on
@@ -196,6 +198,30 @@ def test_a_shortest_prefix_out_of_range_is_refused_beside_its_field(
         response.content.decode()
     )
     assert response.context["form"].errors["cacheMinTokens"]
+    assert load_document(store).revision == before
+
+
+def test_an_operator_gives_the_tools_and_system_prompt_a_longer_lifetime(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    assert operator.post(URL, form_data(store, cacheSystemTTL=3600)).status_code == 302
+    assert (load_document(store).entry(KEY).configuration or {})["cacheSystemTTL"] == 3600
+    assert "caching (5 min, tools and system 60 min)" in operator.get("/config/").content.decode()
+
+    assert operator.post(URL, form_data(store, cacheSystemTTL="")).status_code == 302
+    assert (load_document(store).entry(KEY).configuration or {})["cacheSystemTTL"] is None
+
+
+def test_a_system_lifetime_shorter_than_the_cache_lifetime_is_refused_beside_its_field(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    before = load_document(store).revision
+    response = operator.post(URL, form_data(store, cacheTTL=3600, cacheSystemTTL=300))
+    assert response.status_code == 422
+    [message] = response.context["form"].errors["cacheSystemTTL"]
+    assert message.startswith("cacheSystemTTL cannot be 300 while cacheTTL is 3600")
     assert load_document(store).revision == before
 
 
