@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from llmopt.config import LLMEntry, OptimizationConfig, entry_with_flags
+from llmopt.config import FLAG_NAMES, LLMEntry, OptimizationConfig, entry_with_flags
 from llmopt.errors import ConfigError
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
@@ -128,7 +128,7 @@ def flags_source(entry: LLMEntry) -> str | None:
 
 def _flat_flags(entry: LLMEntry) -> OptimizationConfig | None:
     configuration = entry.configuration
-    if configuration is None:
+    if configuration is None or not any(name in configuration for name in FLAG_NAMES):
         return None
     try:
         return OptimizationConfig.from_dict(

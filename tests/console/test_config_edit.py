@@ -282,3 +282,24 @@ def test_a_conflicted_entry_shows_its_problem_and_a_save_writes_both_places(
     assert entry.optimization == {"cache": {"enabled": True}}
     page = operator.get(url_of(CONFLICTED_KEY)).content.decode()
     assert 'id="entry-problems"' not in page
+
+
+def test_an_entry_with_an_unknown_block_key_starts_from_the_defaults_and_says_so(
+    operator: Client, store: Store
+) -> None:
+    body = {
+        "llm": [
+            {
+                "provider": "anthropic",
+                "modelKey": "typo",
+                "configuration": {"model": "claude-sonnet-4-6"},
+                "optimization": {"cache": {"enabled": True, "ttl_secs": 300}},
+            }
+        ]
+    }
+    seed(store, body)
+    response = operator.get(url_of("typo"))
+    page = response.content.decode()
+    assert "optimization.cache.ttl_secs is not a setting llmopt knows" in page
+    assert "The form starts from the defaults." in page
+    assert response.context["form"].initial["cachingEnabled"] is False
