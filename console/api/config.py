@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest
@@ -90,19 +89,8 @@ def entry_out(entry: LLMEntry) -> EntryOut:
         summary=optimization_summary(entry),
         problems=[FieldMessage(field=p.field, message=p.message) for p in entry.problems],
         configuration=entry.safe_configuration(),
-        optimization=_safe_block(entry),
+        optimization=entry.safe_optimization(),
     )
-
-
-def _safe_block(entry: LLMEntry) -> dict[str, Any] | None:
-    """The block beside the configuration, masked as the configuration is.
-
-    llmopt has no public masking function; ``safe_configuration`` is its public mask,
-    so the block goes through it in the configuration's place.
-    """
-    if entry.optimization is None:
-        return None
-    return replace(entry, configuration=entry.optimization).safe_configuration()
 
 
 READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}

@@ -47,6 +47,13 @@ class LLMEntry:
         safe: dict[str, Any] = redact(dict(self.configuration or {}))
         return safe
 
+    def safe_optimization(self) -> dict[str, Any] | None:
+        """The block beside the configuration with secrets masked, or ``None``."""
+        if self.optimization is None:
+            return None
+        safe: dict[str, Any] = redact(dict(self.optimization))
+        return safe
+
     def as_item(self) -> dict[str, Any]:
         """The parts of the stored entry llmopt reads: ``configuration`` and the block beside."""
         item: dict[str, Any] = {"configuration": dict(self.configuration or {})}
@@ -57,7 +64,7 @@ class LLMEntry:
     def __repr__(self) -> str:
         # Tracebacks, debug logs and template-variable errors print entries: never the key.
         shown = None if self.configuration is None else self.safe_configuration()
-        block = None if self.optimization is None else redact(dict(self.optimization))
+        block = self.safe_optimization()
         return (
             f"LLMEntry(key={self.key!r}, index={self.index}, provider={self.provider!r}, "
             f"model={self.model!r}, is_default={self.is_default}, configuration={shown!r}, "
