@@ -186,8 +186,9 @@ class OptimizedLLMWrapper(BaseChatModel):
         """The planner as the design's ``CacheManager``, sharing this wrapper's memory of
         recent prefixes and its current flags; :meth:`CacheManager.add_cache_markers`
         takes a request payload or LangChain messages."""
+        # A copy: the flags may be the watcher's, shared by every wrapper of the entry.
         return CacheManager(
-            self.active_config() or self.config,
+            (self.active_config() or self.config).model_copy(),
             self.model_name,
             memory=self._memory,
             capabilities=self._capabilities,
