@@ -17,7 +17,7 @@ from llmopt.providers import ProviderCapabilities
 from llmopt.store import Store
 
 from ._anthropic import async_client
-from ._model_classes import BUILDERS
+from ._model_classes import BUILDERS, same_provider
 from ._wrapper import OptimizedLLMWrapper
 
 logger = logging.getLogger("llmopt.wrapper")
@@ -101,10 +101,7 @@ def _configuration_of(
     if not isinstance(configuration, Mapping):
         raise ConfigError([FieldProblem("configuration", "configuration must be an object")])
     named = config.get("provider")
-    if isinstance(named, str) and (
-        ProviderCapabilities.detect(named).provider
-        != ProviderCapabilities.detect(provider).provider
-    ):
+    if isinstance(named, str) and not same_provider(named, provider):
         raise ConfigError(
             [
                 FieldProblem(

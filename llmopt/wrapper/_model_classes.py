@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmopt.providers import ProviderCapabilities
+
 # provider -> (module, class, {our configuration field: the class's keyword})
 BUILDERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "anthropic": (
@@ -46,3 +48,10 @@ def provider_of(model: Any) -> str | None:
         if provider is not None:
             return provider
     return None
+
+
+def same_provider(first: str, second: str) -> bool:
+    """Whether two provider names name one provider (``openai`` is ``openAI``)."""
+    return (
+        ProviderCapabilities.detect(first).provider == ProviderCapabilities.detect(second).provider
+    )

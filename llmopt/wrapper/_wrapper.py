@@ -31,7 +31,7 @@ from llmopt.store import SQLiteStore, Store
 
 from . import _anthropic
 from ._batching import BatchDispatcher, BatchGroup, current_group
-from ._model_classes import provider_of
+from ._model_classes import provider_of, same_provider
 from ._rebinding import call_on_base_class
 from ._recorder import UsageRecorder, recorder_for
 from ._stats import CacheStats, StatsCounter
@@ -794,10 +794,7 @@ def _provider_for(base: Any, config: OptimizationConfig | None) -> str:
 
 
 def _check_same_provider(configured: str, actual: str, *, what: str) -> None:
-    if (
-        ProviderCapabilities.detect(configured).provider
-        != ProviderCapabilities.detect(actual).provider
-    ):
+    if not same_provider(configured, actual):
         raise ConfigError(
             [
                 FieldProblem(
