@@ -12,7 +12,10 @@ them), the pool is submitted once ``GROUP_IDLE_SECONDS`` pass with no more of th
 
 If batching is switched off (flags, kill switch) before a pooled request is submitted,
 it is handed back unsubmitted and its caller uses the standard API; batches already
-submitted are still collected. ``close()`` (also run at interpreter exit) submits
+submitted are still collected. The wrappers' live flags may be up to one watcher
+interval old, so right before each batch is submitted the dispatcher asks the store
+itself (``recheck``, one read per batch, off the callers' path): once an operator's
+kill switch is in the store, no new batch starts. ``close()`` (also run at interpreter exit) submits
 whatever is pooled and waits for every run, so nothing accepted is dropped.
 """
 
@@ -32,6 +35,10 @@ from typing import Any
 import anthropic
 
 from llmopt.batching import AnthropicBatchClient, BatchOutcome, BatchRequest
+from llmopt.config import OptimizationConfig, load_document
+from llmopt.errors import LLMOptError
+from llmopt.killswitch import read_kill_switch
+from llmopt.store import Store
 
 logger = logging.getLogger("llmopt.wrapper")
 
@@ -75,16 +82,22 @@ class BatchDispatcher:
     ``make_client`` builds the batch client and the SDK client under it, on the
     dispatcher's own loop (an HTTP pool belongs to one loop); ``close()`` closes both.
     ``settings`` returns the current ``(enabled, max_size, timeout)`` so live flag
-    changes apply to the next flush.
+    changes apply to the next flush. ``recheck``, when given, is asked (in a worker
+    thread) right before each batch is submitted whether batching is still on; it reads
+    the store (:func:`store_allows_batching`), and ``False`` or an error hands the
+    batch's requests back unsubmitted.
     """
 
     def __init__(
         self,
         make_client: Callable[[], tuple[AnthropicBatchClient, anthropic.AsyncAnthropic]],
         settings: Callable[[], tuple[bool, int, float]],
+        *,
+        recheck: Callable[[], bool] | None = None,
     ) -> None:
         self._make_client = make_client
         self._settings = settings
+        self._recheck = recheck
         self._client: AnthropicBatchClient | None = None
         self._sdk: anthropic.AsyncAnthropic | None = None
         self._pool = _Pool()
@@ -176,6 +189,12 @@ class BatchDispatcher:
             task.add_done_callback(self._runs.discard)
 
     async def _run(self, chunk: list[_Pending]) -> None:
+        if not await self._still_on():
+            logger.info("batching was switched off: %d requests go to the standard API", len(chunk))
+            for pending in chunk:
+                if not pending.future.done():
+                    pending.future.set_result(None)
+            return
         try:
             if self._client is None:
                 self._client, self._sdk = self._make_client()
@@ -200,6 +219,15 @@ class BatchDispatcher:
             if not pending.future.done():  # a caller that gave up has cancelled it
                 pending.future.set_result(outcome)
 
+    async def _still_on(self) -> bool:
+        if self._recheck is None:
+            return True
+        try:
+            return await self._loop.run_in_executor(None, self._recheck)
+        except Exception:
+            logger.exception("re-reading the flags before a batch failed; not submitting it")
+            return False
+
     async def _drain(self) -> None:
         self._flush()
         while self._runs:
@@ -216,6 +244,26 @@ class BatchDispatcher:
 
     def _call(self, coroutine: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+def store_allows_batching(
+    store: Store, entry_key: str, *, default: OptimizationConfig | None
+) -> bool:
+    """Whether ``store``, read now, lets ``entry_key`` submit a batch.
+
+    No when the kill switch is engaged (or missing, or unreadable), when the document
+    cannot be read, or when the entry's flags (``default`` for an entry the document
+    does not have, as the watcher does) do not apply batching. Never raises.
+    """
+    if read_kill_switch(store).engaged:
+        return False
+    try:
+        document = load_document(store)
+    except LLMOptError:
+        return False
+    configs = {entry.key: entry.config for entry in document.entries}
+    config = configs.get(entry_key, default)
+    return config is not None and config.applies_batching
 
 
 _open_dispatchers: weakref.WeakSet[BatchDispatcher] = weakref.WeakSet()

@@ -30,7 +30,7 @@ from llmopt.providers import ProviderCapabilities, TokenUsage
 from llmopt.store import SQLiteStore, Store
 
 from . import _anthropic
-from ._batching import BatchDispatcher, BatchGroup, current_group
+from ._batching import BatchDispatcher, BatchGroup, current_group, store_allows_batching
 from ._model_classes import provider_of, same_provider
 from ._rebinding import call_on_base_class
 from ._recorder import UsageRecorder, recorder_for
@@ -362,8 +362,22 @@ class OptimizedLLMWrapper(BaseChatModel):
     def _dispatcher_for(self) -> BatchDispatcher:
         with self._dispatcher_lock:
             if self._dispatcher is None:
-                self._dispatcher = BatchDispatcher(self._make_batch_client, self._batch_settings)
+                self._dispatcher = BatchDispatcher(
+                    self._make_batch_client, self._batch_settings, recheck=self._batching_still_on
+                )
             return self._dispatcher
+
+    def _batching_still_on(self) -> bool:
+        """Batching as the store says right now, not as the watcher last read it."""
+        if self._batching_config() is None:
+            return False
+        store = self.store
+        if store is None and self.watcher is not None:
+            store = self.watcher.store
+        if store is None:
+            return True
+        assert self.entry_key is not None
+        return store_allows_batching(store, self.entry_key, default=self.config)
 
     def _batch_settings(self) -> tuple[bool, int, float]:
         config = self._batching_config()

@@ -151,12 +151,13 @@ def test_close_submits_what_is_pooled(sandbox: SandboxServer) -> None:
     assert outcome is not None and outcome.message is not None
 
 
-def batching_store(tmp_path: Path) -> tuple[SQLiteStore, FlagWatcher]:
+def batching_store(tmp_path: Path, **flags: Any) -> tuple[SQLiteStore, FlagWatcher]:
     """A store whose one entry batches, kill switch released, and a watcher that read it."""
     store = SQLiteStore(tmp_path / "store.db")
+    configuration = {"model": MODEL, **BATCHING, **flags}
     store.write_document(
         DocumentName.AI_CONFIG,
-        {"llm": [{"provider": "anthropic", "configuration": {"model": MODEL, **BATCHING}}]},
+        {"llm": [{"provider": "anthropic", "configuration": configuration}]},
         expected_revision=None,
         audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
     )
@@ -311,3 +312,62 @@ async def test_an_abatch_partly_answered_by_langchains_cache_does_not_wait_out_t
     assert answers[0].content == first.content
     billed = sandbox.billing().total
     assert (billed.batch_requests_succeeded, billed.requests_succeeded) == (2, 3)
+
+
+def test_a_pool_waiting_when_the_kill_switch_is_engaged_is_never_submitted(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The watcher read the switch released and is not refreshed again (as between two of
+    # its ticks): only the store says the switch is engaged when the pool is flushed.
+    store, watcher = batching_store(tmp_path, batchTimeout=3600)  # only close() flushes
+    model = store_backed(sandbox, store, watcher)
+    dispatcher = model._dispatcher_for()
+    from llmopt.batching import BatchRequest
+
+    request = BatchRequest(
+        params={"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    futures = [dispatcher.submit(request) for _ in range(3)]
+    engage_kill_switch(store, actor="oncall")
+    model.close()  # flushes the pool
+    assert [f.result(timeout=30) for f in futures] == [None, None, None]  # standard API
+    assert sandbox.batch_calls().get("create", 0) == 0
+    assert store.list_batches() == []
+    assert not watcher.snapshot.kill_switch_engaged  # no refresh happened in between
+
+
+def test_calls_pooled_before_the_watcher_sees_the_kill_switch_use_the_standard_api(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    store, watcher = batching_store(tmp_path)
+    model = store_backed(sandbox, store, watcher, recorder=UsageRecorder(store))
+    engage_kill_switch(store, actor="oncall")  # the watcher still says released
+    try:
+        answers = model.batch(prompts(3))
+    finally:
+        model.close()
+    assert all(a.content for a in answers)
+    billed = sandbox.billing().total
+    assert (billed.batch_requests_succeeded, billed.requests_succeeded) == (0, 3)
+    assert sandbox.batch_calls().get("create", 0) == 0
+
+
+def test_an_entry_switched_off_in_the_store_submits_no_new_batch(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    store, watcher = batching_store(tmp_path)
+    model = store_backed(sandbox, store, watcher)
+    [entry] = load_document(store).entries
+    update_entry_flags(
+        store,
+        entry.key,
+        {"batchingEnabled": False},
+        expected_revision=load_document(store).revision or "",
+        actor="oncall",
+    )
+    try:
+        answers = model.batch(prompts(2))
+    finally:
+        model.close()
+    assert all(a.content for a in answers)
+    assert sandbox.batch_calls().get("create", 0) == 0
