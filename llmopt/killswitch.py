@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from llmopt.config import check_reason
 from llmopt.errors import ConflictError, StoreError
 from llmopt.store import AuditEvent, Document, DocumentName, Store
 
@@ -106,7 +107,9 @@ def engage_kill_switch(
     """Turn every optimization off (the emergency rollback): one audited write.
 
     Works whatever state the entries are in. Engaging an engaged switch writes nothing.
-    Raises :class:`~llmopt.errors.StoreError` when the store cannot be written.
+    Raises :class:`~llmopt.errors.StoreError` when the store cannot be written, and
+    :class:`~llmopt.errors.ConfigError` (nothing written) for a ``reason`` the
+    free-text rule refuses (:func:`~llmopt.config.check_reason`).
     """
     return _set(store, engaged=True, actor=actor, reason=reason, clock=clock)
 
@@ -117,7 +120,8 @@ def release_kill_switch(
     """Let the entries' own flags apply again (restore): one audited write.
 
     Releasing a released switch writes nothing. Raises
-    :class:`~llmopt.errors.StoreError` when the store cannot be written.
+    :class:`~llmopt.errors.StoreError` when the store cannot be written, and
+    :class:`~llmopt.errors.ConfigError` for a refused ``reason``, as :func:`engage_kill_switch`.
     """
     return _set(store, engaged=False, actor=actor, reason=reason, clock=clock)
 
@@ -131,8 +135,9 @@ def create_kill_switch(
     calls this so that a new store's flags mean what they say. An existing record,
     engaged or not, is never touched, even one created a moment before by someone
     else: then ``None`` is returned. Raises :class:`~llmopt.errors.StoreError` when
-    the store cannot be written.
+    the store cannot be written, :class:`~llmopt.errors.ConfigError` for a refused ``reason``.
     """
+    check_reason(reason)
     if store.read_document(DocumentName.KILL_SWITCH) is not None:
         return None
     body = {
@@ -164,6 +169,7 @@ def _set(
     reason: str,
     clock: Callable[[], datetime] | None,
 ) -> KillSwitchState:
+    check_reason(reason)
     now = (clock or _utcnow)()
     # Another operator may press the button at the same moment: re-read and retry,
     # since both want the same end state and the switch holds nothing to merge.

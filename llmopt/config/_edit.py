@@ -10,6 +10,7 @@ from llmopt.errors import ConfigError, ConflictError, FieldProblem
 from llmopt.store import AuditEvent, DocumentName, Store
 
 from ._document import AIConfigDocument, LLMEntry
+from ._free_text import check_reason
 from ._nested import BLOCK, copy_block, write_flags
 from ._places import CONFIGURATION
 from ._schema import FLAG_NAMES, OptimizationConfig
@@ -47,13 +48,18 @@ def update_entry_flags(
     beside its configuration, under that block's key), so no two places disagree
     after it. A change that changes nothing writes nothing. Otherwise the write and
     its audit record (with the entry before and after, secrets masked) are one operation.
+    A ``reason`` the free-text rule refuses (:func:`check_reason`) is a problem too.
     """
-    unknown = sorted(str(name) for name in changes if name not in FLAG_NAMES)
-    if unknown:
-        raise ConfigError(
-            FieldProblem(name, f"{name} is not an optimization flag and cannot be changed here")
-            for name in unknown
-        )
+    problems = [
+        FieldProblem(name, f"{name} is not an optimization flag and cannot be changed here")
+        for name in sorted(str(name) for name in changes if name not in FLAG_NAMES)
+    ]
+    try:
+        check_reason(reason)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
     document = load_document(store)
     if document.revision != expected_revision:
         raise ConflictError(

@@ -128,3 +128,14 @@ def test_the_console_and_its_commands_load_without_langchain_or_the_sdk(tmp_path
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("reason", ["x" * 501, "spike\u202e", "one\nline"])
+def test_rollback_refuses_a_reason_the_free_text_rule_refuses_and_changes_nothing(
+    store: Store, reason: str
+) -> None:
+    release_kill_switch(store, actor="setup")
+    with pytest.raises(CommandError, match="reason must"):
+        run("llmopt_rollback", "--reason", reason)
+    assert not read_kill_switch(store).engaged
+    assert store.list_audit(action="killswitch.engage") == []
