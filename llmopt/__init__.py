@@ -17,6 +17,7 @@ from llmopt.config import (
     update_entry_flags,
 )
 from llmopt.errors import (
+    BatchCanceled,
     BatchError,
     ConfigError,
     ConflictError,
@@ -81,6 +82,7 @@ __all__ = [
     "ArangoStore",
     "AuditEvent",
     "AuditRecord",
+    "BatchCanceled",
     "BatchError",
     "BatchRecord",
     "BatchStatus",

@@ -9,6 +9,7 @@
     │   └── RecordNotFound      an addressed entry or record does not exist
     ├── MigrationError          the aiconfigs migration cannot run (nothing was written)
     └── ProviderError           a provider API call failed; ``retryable`` says if a retry can help
+        └── BatchCanceled       an operator canceled the batch before it answered this request
 
 Catch ``LLMOptError`` to handle all of them; catch a leaf to handle one case. The
 design documents' names are aliases: ``OptimizationError`` is ``LLMOptError`` and
@@ -95,6 +96,35 @@ class ProviderError(LLMOptError):
         self.retryable = retryable
         self.status_code = status_code
         super().__init__(message)
+
+
+class BatchCanceled(ProviderError):
+    """Raised (or set as a ``BatchOutcome.error``) for a request that an operator's cancel
+    stopped: its batch ended it ``canceled`` and it was not sent anywhere else.
+
+    An operator's cancel means "stop spending": the request is not answered and nothing
+    more is billed for it, so the caller must decide what to do (send it again later,
+    give up). It is never retried for you, hence ``retryable`` is false. ``batch_id`` is
+    the ledger's id, ``provider_batch_id`` the provider's; ``canceled_by`` and
+    ``reason`` say who canceled it and why, when the ledger recorded it. A cancel the
+    batch client makes itself at its ``deadline`` does not raise this: those requests
+    go to the standard API (``fallback_to_standard``) as before.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        batch_id: str,
+        provider_batch_id: str | None = None,
+        canceled_by: str | None = None,
+        reason: str = "",
+    ) -> None:
+        self.batch_id = batch_id
+        self.provider_batch_id = provider_batch_id
+        self.canceled_by = canceled_by
+        self.reason = reason
+        super().__init__(message, retryable=False)
 
 
 OptimizationError = LLMOptError

@@ -2,14 +2,16 @@
 
 - :class:`AnthropicBatchClient`: ``run`` answers a list of :class:`BatchRequest` with
   one :class:`BatchOutcome` each, in input order; ``submit`` and ``resume`` split the
-  same work between a producer and a periodic poller; ``cancel`` stops a batch.
+  same work between a producer and a periodic poller; ``cancel`` stops a batch (an
+  operator's cancel, ``by=``, also stops what it stopped from being sent elsewhere).
 - :func:`fingerprint`: the key a request's answer is stored under for reuse.
 
 How it stays safe:
 
 - **Ledger first.** Each batch is a ``BatchRecord`` in the ``Store`` (PENDING, with
   every ``custom_id`` and request fingerprint) before the create call, and is updated
-  as it runs (IN_PROGRESS/CANCELING, counts, ``last_polled_at``) and when collected
+  as it runs (IN_PROGRESS/CANCELING, counts, ``last_polled_at``, an operator's
+  ``cancel``) and when collected
   (ENDED, ``ended_at``, ``cost_estimate_usd``) or refused (FAILED, ``error``).
 - **Answers by fingerprint.** Every succeeded item (and every standard-API answer) is
   stored with ``put_result`` until 29 days after its batch was created (when the
@@ -36,9 +38,17 @@ How it stays safe:
   the SDK's own retries are switched off for the create call (errors the API answered,
   such as a 529, are retried by the client instead: they created nothing).
 - **No double billing on fallback.** Only requests the batch did not answer
-  (retryable errors, expired, canceled) or that no batch exists for go to the
-  standard API; a batch that may still answer a request (cancelled at the deadline
-  but not yet ended) keeps it, and the request gets a retryable error instead.
+  (retryable errors, expired, canceled at the client's deadline) or that no batch
+  exists for go to the standard API; a batch that may still answer a request
+  (cancelled at the deadline but not yet ended) keeps it, and the request gets a
+  retryable error instead.
+- **An operator's cancel stops spending.** ``cancel(record_id, by=...)`` writes a
+  ``BatchCancel`` into the record before asking the provider, so every process sees
+  it: the requests it stops (``canceled``) are not sent again and their callers get
+  ``BatchCanceled`` (not retryable), unless the operator chose
+  ``send_rest_standard``, when the run waiting for them sends them to the standard
+  API at once. Whoever polls a record whose cancel the provider has not taken yet
+  (the recording process died, or the provider refused) asks the provider again.
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ from llmopt.batching._tracker import (
     find_orphan,
     provider_state,
 )
-from llmopt.errors import ProviderError, StoreError
+from llmopt.errors import BatchCanceled, ProviderError, StoreError
 from llmopt.providers import ProviderCapabilities
-from llmopt.store import BatchRecord, BatchStatus, Store, StoredResult
+from llmopt.store import BatchCancel, BatchRecord, BatchStatus, Store, StoredResult
 
 logger = logging.getLogger("llmopt.batching")
 
@@ -68,6 +68,7 @@ class _BatchEnd:
     items: dict[str, ItemResult] | None = None
     refused: bool = False  # nothing exists at the provider: resending is safe
     error: ProviderError | None = None
+    record: BatchRecord | None = None  # as it ended: says whether an operator canceled it
 
 
 class AnthropicBatchClient:
@@ -91,12 +92,18 @@ class AnthropicBatchClient:
                                   flag applies to runs already going
     ``max_requests``/``max_bytes``  per-batch limits (default: the provider's)
     ``poll_initial``/``poll_max``  polling backoff, seconds (jittered, doubling)
-    ``deadline``                  seconds ``run`` waits before cancelling
+    ``deadline``                  seconds ``run`` waits before cancelling (what
+                                  that cancel stops goes to the Messages API)
     ``standard_attempts``         Messages API attempts per fallen-back request
     ``clock``/``sleep``/``rng``   seams for tests (aware UTC datetimes)
     ``claim_ttl``                 seconds a worker's claim on a record lasts
                                   without refresh (default ``2 * poll_max``)
     ============================  ==============================================
+
+    An operator's :meth:`cancel` (``by=``) is recorded in the ledger and stops
+    spending: the requests it stops are not sent anywhere else, and their callers get
+    :class:`~llmopt.errors.BatchCanceled`, unless the operator chose
+    ``send_rest_standard``.
 
     One client may serve several concurrent ``run`` calls on one event loop. The
     SDK client's own retries come first; this client adds its backoff on top.
@@ -171,7 +178,10 @@ class AnthropicBatchClient:
         Messages API (``source="standard"``) when ``fallback_to_standard``; items the
         provider rejected as invalid come back with ``error`` set. Past ``deadline``
         the batches are cancelled, what succeeded is kept and the rest is sent to the
-        Messages API. An item is never resent once its batch answer succeeded, nor
+        Messages API. Items an operator's cancel stopped (see :meth:`cancel`) come back
+        with a :class:`~llmopt.errors.BatchCanceled` error and are not sent again, or,
+        when the operator chose ``send_rest_standard``, go to the Messages API whatever
+        ``fallback_to_standard`` says. An item is never resent once its batch answer succeeded, nor
         while its batch might still answer it. A request that an unfinished batch in
         the ledger already holds (one a crashed process left running, or another
         process's) is not sent again: the ledger refuses to record it twice, and the
@@ -522,11 +532,12 @@ class AnthropicBatchClient:
     async def _end_of(self, progress: Progress) -> _BatchEnd | None:
         record = progress.record
         if progress.items is not None:
-            return _BatchEnd(items=progress.items)
+            return _BatchEnd(items=progress.items, record=record)
         if record.status is BatchStatus.ENDED:
             # Collected by another worker: reading the results again costs nothing.
             assert record.provider_batch_id is not None
-            return _BatchEnd(items=await fetch_results(self._client, record.provider_batch_id))
+            items = await fetch_results(self._client, record.provider_batch_id)
+            return _BatchEnd(items=items, record=record)
         if record.status is BatchStatus.FAILED:
             reason = record.error or "the batch failed"
             return _BatchEnd(refused=True, error=ProviderError(reason, retryable=True))
@@ -562,6 +573,15 @@ class AnthropicBatchClient:
                 outcomes[request.index] = BatchOutcome(
                     request.custom_id, item.message, None, "batch", 0
                 )
+                continue
+            operator = end.record.cancel if end.record is not None else None
+            if item.kind == "canceled" and operator is not None:
+                assert end.record is not None
+                if operator.send_rest_standard:
+                    to_standard.append(request)
+                else:
+                    stopped = _canceled_error(request, end.record, operator)
+                    outcomes[request.index] = _error(request, stopped, "batch")
                 continue
             if item.kind == "errored":
                 error = item_error(item.error, request.custom_id)
@@ -633,14 +653,37 @@ class AnthropicBatchClient:
 
     # -- operating on the ledger ------------------------------------------------------------
 
-    async def cancel(self, record_id: str) -> BatchRecord:
+    async def cancel(
+        self,
+        record_id: str,
+        *,
+        by: str | None = None,
+        reason: str = "",
+        send_rest_standard: bool = False,
+    ) -> BatchRecord:
         """Ask the provider to cancel a recorded batch; returns the updated record.
 
         The batch moves to CANCELING and ends with partial results, which
         :meth:`resume` (or a waiting :meth:`run`) collects. A finished record is
-        returned unchanged. Raises ``RecordNotFound`` for an unknown id, and
-        ``ProviderError`` when the batch has not reached the provider yet or the
-        provider refuses.
+        returned unchanged.
+
+        With ``by`` (who asks: an operator, a script) it is an operator's cancel: it is
+        written to the ledger first (a ``BatchCancel`` with ``reason`` and
+        ``send_rest_standard``), so every process learns of it. Then the requests it
+        stops are not answered: the runs waiting for them give their callers
+        :class:`~llmopt.errors.BatchCanceled` and nothing more is billed for them;
+        with ``send_rest_standard`` those runs send them at once to the Messages API,
+        at the standard price, instead. A batch an operator already canceled keeps
+        that first cancel (and is only asked again while the provider has not taken
+        it). Should the provider refuse, the cancel stays recorded with its
+        ``problem`` and whoever polls the batch next (:meth:`resume`, a waiting
+        :meth:`run`) asks again. Without ``by`` (the client's own cancel at its
+        deadline), nothing is recorded and what the cancel stops is treated as
+        expired: sent to the Messages API when ``fallback_to_standard``.
+
+        Raises ``RecordNotFound`` for an unknown id, and ``ProviderError`` when the
+        batch has not reached the provider yet (nothing recorded) or the provider
+        refuses.
         """
         record = await self._ledger.get(record_id)
         if record.status in _FINISHED:
@@ -650,22 +693,59 @@ class AnthropicBatchClient:
                 f"batch {record_id} has not reached the provider yet; nothing to cancel",
                 retryable=True,
             )
+        if by is not None:
+            wanted = BatchCancel(
+                by=by, at=self._ledger.now(), reason=reason, send_rest_standard=send_rest_standard
+            )
+            record = await self._record_cancel(record, wanted)
+            if record.status is not BatchStatus.IN_PROGRESS:
+                return record  # finished meanwhile, or the provider already has a cancel
+        return await self._send_cancel(record)
+
+    async def _record_cancel(self, record: BatchRecord, cancel: BatchCancel) -> BatchRecord:
+        """The record with an operator's cancel: ``cancel``, or one recorded before it."""
+        if record.cancel is not None:
+            return record
+        updated = await self._ledger.update(
+            record.id, {"cancel": cancel}, expect={"cancel": None, "status": record.status.value}
+        )
+        return updated or await self._ledger.get(record.id)
+
+    async def _send_cancel(self, record: BatchRecord) -> BatchRecord:
+        assert record.provider_batch_id is not None
         try:
             batch = await self._client.messages.batches.cancel(record.provider_batch_id)
         except anthropic.AnthropicError as exc:
-            raise provider_error(exc, doing=f"cancelling {record_id}") from exc
+            error = provider_error(exc, doing=f"cancelling {record.id}")
+            if record.cancel is not None:
+                problem = record.cancel.model_copy(update={"problem": str(error)})
+                await self._ledger.update(
+                    record.id, {"cancel": problem}, expect={"cancel": record.cancel}
+                )
+            raise error from exc
         changes = provider_state(batch)
+        if record.cancel is not None and record.cancel.problem is not None:
+            changes["cancel"] = record.cancel.model_copy(update={"problem": None})
         updated = await self._ledger.update(
-            record_id, changes, expect={"status": record.status.value}
+            record.id, changes, expect={"status": record.status.value}
         )
-        return updated or await self._ledger.get(record_id)
+        return updated or await self._ledger.get(record.id)
 
-    def cancel_sync(self, record_id: str) -> BatchRecord:
+    def cancel_sync(
+        self,
+        record_id: str,
+        *,
+        by: str | None = None,
+        reason: str = "",
+        send_rest_standard: bool = False,
+    ) -> BatchRecord:
         """:meth:`cancel` for synchronous callers (a console view); :meth:`close` after.
 
         Raises what :meth:`cancel` raises.
         """
-        return self._loop_thread.run(self.cancel(record_id))
+        return self._loop_thread.run(
+            self.cancel(record_id, by=by, reason=reason, send_rest_standard=send_rest_standard)
+        )
 
     async def resume(self, *, wait: bool = False) -> list[BatchRecord]:
         """Pick up this entry's unfinished ledger records and collect those that ended.
@@ -764,8 +844,24 @@ def _as_answers_to(end: _BatchEnd, record: BatchRecord, chunk: list[PreparedRequ
         request.custom_id: end.items.get(theirs[request.fingerprint], ItemResult("expired"))
         for request in chunk
     }
-    return _BatchEnd(items=items, refused=end.refused, error=end.error)
+    return _BatchEnd(items=items, refused=end.refused, error=end.error, record=end.record)
 
 
 def _error(request: PreparedRequest, error: ProviderError, source: Source) -> BatchOutcome:
     return BatchOutcome(request.custom_id, None, error, source, 0)
+
+
+def _canceled_error(
+    request: PreparedRequest, record: BatchRecord, cancel: BatchCancel
+) -> BatchCanceled:
+    provider_id = f" ({record.provider_batch_id})" if record.provider_batch_id else ""
+    why = f": {cancel.reason}" if cancel.reason else ""
+    return BatchCanceled(
+        f"batch request {request.custom_id} was not answered: {cancel.by} canceled batch "
+        f"{record.id}{provider_id}{why}. It was not sent anywhere else and nothing was "
+        "billed for it",
+        batch_id=record.id,
+        provider_batch_id=record.provider_batch_id,
+        canceled_by=cancel.by,
+        reason=cancel.reason,
+    )

@@ -8,6 +8,10 @@ unfinished and the next worker collects again (storing a result twice replaces i
 A PENDING record without a provider id is a submit that died between writing the
 ledger and hearing back from the provider (the create call has no idempotency key).
 Its batch may or may not exist; see :func:`find_orphan`.
+
+A record with an operator's cancel (``BatchRecord.cancel``) whose batch is still
+``in_progress`` at the provider is cancelled there by whoever polls it: the process
+that recorded the cancel may have died before asking, or the provider refused then.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from typing import Any
 import anthropic
 from anthropic.types.messages import MessageBatch
 
+from llmopt.batching._errors import provider_error
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._results import ItemResult, batch_cost, fetch_results
-from llmopt.store import BatchRecord, BatchStatus, StoredResult
+from llmopt.store import BatchCancel, BatchRecord, BatchStatus, StoredResult
 
 logger = logging.getLogger("llmopt.batching")
 
@@ -133,7 +138,13 @@ class BatchTracker:
             return await self._fail(
                 record, claims, f"provider batch {record.provider_batch_id} no longer exists"
             )
-        updated = await self._ledger.held_update(record.id, claims, provider_state(batch))
+        changes = provider_state(batch)
+        if record.cancel is not None:
+            batch, cancel = await self._carry_out_cancel(record, batch, record.cancel)
+            changes = provider_state(batch)
+            if cancel != record.cancel:
+                changes["cancel"] = cancel
+        updated = await self._ledger.held_update(record.id, claims, changes)
         if updated is None:
             return Progress(record, held=False, batch=batch)
         if batch.processing_status != "ended":
@@ -205,6 +216,22 @@ class BatchTracker:
             len(record.requests),
         )
         return Progress(ended, held=True, batch=batch, items=items)
+
+    async def _carry_out_cancel(
+        self, record: BatchRecord, batch: MessageBatch, cancel: BatchCancel
+    ) -> tuple[MessageBatch, BatchCancel]:
+        """Make sure the provider has the operator's cancel the ledger records: the
+        console that recorded it may have died, or the provider refused it then."""
+        if batch.processing_status != "in_progress":
+            return batch, cancel.model_copy(update={"problem": None})
+        try:
+            canceled = await self._client.messages.batches.cancel(batch.id)
+        except anthropic.AnthropicError as exc:
+            problem = str(provider_error(exc, doing=f"cancelling {record.id}"))
+            logger.warning("%s: the operator's cancel was refused again: %s", record.id, problem)
+            return batch, cancel.model_copy(update={"problem": problem})
+        logger.info("%s: the provider took %s's cancel", record.id, cancel.by)
+        return canceled, cancel.model_copy(update={"problem": None})
 
     async def _resolve_pending(self, record: BatchRecord, claims: Claims) -> BatchRecord:
         batch = await find_orphan(self._client, self._ledger, record)

@@ -114,11 +114,30 @@ def _empty_request_counts() -> dict[str, int]:
     return {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
 
 
+class BatchCancel(BaseModel, frozen=True):
+    """An operator's cancel of a batch, as the ledger keeps it.
+
+    ``by`` who asked and ``at`` when; ``reason`` why, for people. ``send_rest_standard``
+    says what becomes of the requests the cancel stops (result ``canceled``): ``False``
+    (the default), none is answered, their callers get ``BatchCanceled`` and nothing more
+    is billed for them; ``True``, whoever waits for them sends them at once to the
+    standard API, at the standard price. ``problem`` is why the provider has not taken
+    the cancel yet (every poller of the batch asks it again), ``None`` once it has.
+    """
+
+    by: str
+    at: UTCDateTime
+    reason: str = ""
+    send_rest_standard: bool = False
+    problem: str | None = None
+
+
 class BatchRecord(BaseModel):
     """One provider batch in our ledger; ``id`` is ours, ``provider_batch_id`` the provider's.
 
     ``requests`` maps each request's ``custom_id`` to its request fingerprint, so
-    finished answers can be stored as reusable results.
+    finished answers can be stored as reusable results. ``cancel`` is an operator's
+    cancel (``None``: nobody canceled it, or only the batch client at its deadline).
     """
 
     id: str
@@ -136,6 +155,7 @@ class BatchRecord(BaseModel):
     last_polled_at: UTCDateTime | None = None
     cost_estimate_usd: float | None = None
     error: str | None = None
+    cancel: BatchCancel | None = None
 
 
 _BATCH_PROBE = BatchRecord(

@@ -10,6 +10,7 @@ PINNED = [
     "ArangoStore",
     "AuditEvent",
     "AuditRecord",
+    "BatchCanceled",
     "BatchError",
     "BatchRecord",
     "BatchStatus",
