@@ -15,6 +15,7 @@ from ..store import get_store
 from ..summaries import optimization_summary
 from .auth import RoleAuth, actor
 from .errors import Conflict, Error, FieldMessage, ValidationErrors
+from .strict import InputSchema, Reason
 
 router = Router(tags=["config"], auth=RoleAuth(VIEW))
 
@@ -62,7 +63,7 @@ class EntryAtRevisionOut(Schema):
     entry: EntryOut
 
 
-class FlagsPatchIn(Schema):
+class FlagsPatchIn(InputSchema):
     """Some flags to change (camelCase names), the revision they were read at, and why.
 
     ``flags`` is checked by the core's validator, not here, so the rules and their
@@ -70,12 +71,13 @@ class FlagsPatchIn(Schema):
     keeps it (flat, or under its key in the nested ``optimization`` block, e.g.
     ``cacheMinTokens`` as ``cache.min_tokens_to_cache``); a flag the entry keeps
     nowhere is added only when it changes. Sending every flag to an entry whose places
-    disagree writes all of them, which resolves the disagreement.
+    disagree writes all of them, which resolves the disagreement. Any other field
+    (``configuration``, say) is refused by name: only flags change here.
     """
 
     flags: dict[str, Any]
     revision: str
-    reason: str = ""
+    reason: Reason = ""
 
 
 def entry_out(entry: LLMEntry) -> EntryOut:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Schema
@@ -53,10 +55,10 @@ def register_error_handlers(api: NinjaAPI) -> None:
         return api.create_response(request, {"detail": detail}, status=401)
 
     def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        detail = [
-            {"field": _field_of(error.get("loc", ())), "message": str(error.get("msg", ""))}
-            for error in exc.errors
-        ]
+        detail = []
+        for error in exc.errors:
+            field = _field_of(error.get("loc", ()))
+            detail.append({"field": field, "message": _message(error, field)})
         return api.create_response(request, {"detail": detail}, status=422)
 
     def invalid_config(request: HttpRequest, exc: ConfigError) -> HttpResponse:
@@ -80,6 +82,29 @@ def register_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ConflictError, conflict)
     api.add_exception_handler(RecordNotFound, not_found)
     api.add_exception_handler(StoreError, store_unavailable)
+
+
+# Sentences for the mistakes callers make most, naming the field; pydantic's own otherwise.
+_MESSAGES = {
+    "extra_forbidden": "{name} is not a field of this request; send only the documented fields",
+    "bool_type": "{name} must be true or false (a JSON boolean), not {value}",
+    "int_type": "{name} must be a whole number (a JSON number), not {value}",
+    "string_type": "{name} must be a string, not {value}",
+    "dict_type": "{name} must be a JSON object, not {value}",
+    "model_type": "{name} must be a JSON object, not {value}",
+    "missing": "{name} is required",
+}
+_SHOWN = 40
+
+
+def _message(error: Mapping[str, Any], field: str) -> str:
+    template = _MESSAGES.get(str(error.get("type")))
+    if template is None:
+        return str(error.get("msg", ""))
+    value = json.dumps(error.get("input"), default=str)
+    if len(value) > _SHOWN:
+        value = value[: _SHOWN - 1] + "…"
+    return template.format(name=field or "the body", value=value)
 
 
 def _field_of(loc: object) -> str:

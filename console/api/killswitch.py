@@ -19,6 +19,7 @@ from ..roles import OPERATE, VIEW
 from ..store import get_store
 from .auth import RoleAuth, actor
 from .errors import Conflict, Error, ValidationErrors
+from .strict import InputSchema, Reason
 
 router = Router(tags=["kill switch"], auth=RoleAuth(VIEW))
 
@@ -33,11 +34,15 @@ class KillSwitchOut(Schema):
     problem: str | None
 
 
-class KillSwitchIn(Schema):
-    """``engaged: true`` rolls every optimization back; ``false`` restores the entries' flags."""
+class KillSwitchIn(InputSchema):
+    """``engaged: true`` rolls every optimization back; ``false`` restores the entries' flags.
+
+    ``engaged`` is a JSON boolean: ``"yes"``, ``1`` or ``"true"`` are refused (422), so a
+    typo in an alerting rule cannot turn optimization off everywhere.
+    """
 
     engaged: bool
-    reason: str = ""
+    reason: Reason = ""
 
 
 def state_out(state: KillSwitchState) -> KillSwitchOut:

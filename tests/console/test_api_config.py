@@ -268,3 +268,56 @@ def test_a_secret_in_the_block_beside_the_configuration_is_masked(
     assert entry["optimization"]["apiKey"] not in ("", None, SECRET)
     assert entry["optimization"]["cache"] == {"enabled": True}
     assert any("optimization.apiKey" in p["field"] for p in entry["problems"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"configuration": {"apiKey": "sk-ant-stolen"}}, "configuration"),
+        ({"flags": {"cacheTTL": 3600}, "provider": "openAI"}, "provider"),
+    ],
+)
+def test_an_unknown_top_level_field_is_a_422_naming_it_and_nothing_is_saved(
+    operator: Client, store: Store, body: dict[str, Any], field: str
+) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    response = patch(operator, ENTRY_URL, {"flags": {}, "revision": revision, **body})
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert [p["field"] for p in problems] == [field] and field in problems[0]["message"]
+    assert load_document(store).revision == revision
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"revision": 7}, "revision"),
+        ({"reason": 5}, "reason"),
+        ({"reason": "x" * 501}, "reason"),
+        ({"reason": "ok\u2066hidden\u2069"}, "reason"),
+        ({"flags": {"cachingEnabled": "yes"}}, "cachingEnabled"),
+        ({"flags": {"batchMaxSize": "5"}}, "batchMaxSize"),
+        ({"flags": {"batchMaxSize": True}}, "batchMaxSize"),
+    ],
+)
+def test_values_of_the_wrong_type_or_text_the_rule_refuses_are_a_422_on_their_field(
+    operator: Client, store: Store, body: dict[str, Any], field: str
+) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    sent = {"flags": {"cacheTTL": 3600}, "revision": revision, **body}
+    response = patch(operator, ENTRY_URL, sent)
+    assert response.status_code == 422
+    assert [p["field"] for p in response.json()["detail"]] == [field]
+    assert load_document(store).revision == revision
+    assert store.list_audit(action="config.update") == []
+
+
+def test_a_patch_sent_as_text_plain_is_refused_with_415(operator: Client, store: Store) -> None:
+    seed(store)
+    revision = load_document(store).revision
+    body = f'{{"flags": {{"cacheTTL": 3600}}, "revision": "{revision}"}}'
+    response = operator.patch(ENTRY_URL, body, content_type="text/plain")
+    assert response.status_code == 415
+    assert load_document(store).revision == revision

@@ -59,3 +59,14 @@ def test_anonymous_users_are_sent_to_sign_in(client: Client, store: Store) -> No
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert client.post("/rollback/", {"action": "engage"}).status_code == 302
     assert read_kill_switch(store).problem is not None  # never written
+
+
+def test_a_form_of_megabytes_gets_a_413_page_and_changes_nothing(
+    operator: Client, store: Store
+) -> None:
+    release_kill_switch(store, actor="setup")
+    response = operator.post("/rollback/", {"action": "engage", "reason": "x" * 3_000_000})
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert 'id="too-large"' in page and "Nothing was saved" in page
+    assert not read_kill_switch(store).engaged
