@@ -1,12 +1,23 @@
-"""Forms of the console; their rules are the core's (``OptimizationConfig``), never restated."""
+"""Forms of the console; their rules are the core's (``OptimizationConfig``, the free-text
+rule), never restated. Messages beside a field name it by its label, not the flag's key."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
-from llmopt.config import FLAG_NAMES, LLMEntry, OptimizationConfig, entry_with_flags
+from llmopt.config import (
+    FIELD_RULES,
+    FLAG_NAMES,
+    REASON_MAX_LENGTH,
+    LLMEntry,
+    OptimizationConfig,
+    entry_with_flags,
+    free_text_problem,
+)
 from llmopt.errors import ConfigError
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
@@ -24,11 +35,40 @@ _STRATEGY_CHOICES = [
 ]
 
 
+class FreeTextField(forms.CharField):
+    """Free text under the core's rule (``llmopt.config.free_text_problem``): at most
+    ``max_length`` characters (also the input's ``maxlength``), no control or
+    bidirectional-override characters; its messages start with ``called``."""
+
+    def __init__(self, *, called: str, max_length: int, **kwargs: Any) -> None:
+        super().__init__(max_length=max_length, **kwargs)
+        self.called = called
+        # Django's own length and NUL checks would say the same again, in other words.
+        self.validators = [self._check]
+
+    def _check(self, value: str) -> None:
+        problem = free_text_problem(value, field=self.called, max_length=self.max_length or 0)
+        if problem is not None:
+            raise forms.ValidationError(problem, code="free_text")
+
+
+def reason_field() -> FreeTextField:
+    """The optional reason for the audit log that every change form carries."""
+    return FreeTextField(
+        called="Reason",
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        label="Reason (for the audit log)",
+    )
+
+
 class FlagsForm(forms.Form):
-    """Every optimization flag of one entry, plus the revision they were read at.
+    """Every optimization flag of one entry, the revision they were read at, and why.
 
     The fields are the core's flags (``FLAG_NAMES``), shown in ``GROUPS``; saving hands
-    them to ``update_entry_flags``, which writes each where the entry keeps it.
+    them to ``update_entry_flags``, which writes each where the entry keeps it. Every
+    message beside a flag is the core's sentence with the flag's key replaced by its
+    label (``labelled``), including for a value the field cannot even read.
     """
 
     revision = forms.CharField(widget=forms.HiddenInput)
@@ -60,6 +100,7 @@ class FlagsForm(forms.Form):
         label="Log each fallback as a warning",
         help_text="Off: fallbacks are logged at debug level.",
     )
+    reason = reason_field()
 
     GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Optimization", ("optimizationEnabled", "optimizationStrategy")),
@@ -75,6 +116,14 @@ class FlagsForm(forms.Form):
     def __init__(self, *args: Any, entry: LLMEntry, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.entry = entry
+        self.labels = {name: str(self.fields[name].label) for name in FLAG_NAMES}
+        for name in FLAG_NAMES:
+            # A value the field cannot read (a choice it does not offer, "soon" for a
+            # number, nothing at all) gets the core's rule too, not Django's wording.
+            rule = self.labelled(FIELD_RULES[name])
+            self.fields[name].error_messages.update(
+                required=rule, invalid=rule, invalid_choice=f"{rule} (got %(value)s)"
+            )
 
     @classmethod
     def initial_for(cls, entry: LLMEntry, revision: str | None) -> dict[str, Any]:
@@ -84,7 +133,11 @@ class FlagsForm(forms.Form):
         return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
 
     def flags(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k != "revision"}
+        return {k: v for k, v in self.cleaned_data.items() if k in FLAG_NAMES}
+
+    def labelled(self, message: str) -> str:
+        """The core's ``message`` with each flag key in it replaced by that field's label."""
+        return labelled(message, self.labels)
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
@@ -98,10 +151,36 @@ class FlagsForm(forms.Form):
             # The entry as it would be stored: each flag where the entry keeps it.
             entry_with_flags(self.entry.as_item(), self.flags(), entry=self.entry)
         except ConfigError as exc:
-            for problem in exc.problems:
-                field = problem.field if problem.field in self.fields else None
-                self.add_error(field, problem.message)
+            self.add_problems(exc)
         return cleaned
+
+    def add_problems(self, exc: ConfigError) -> None:
+        """Each of the core's problems beside its field, under the field's label."""
+        for problem in exc.problems:
+            field = problem.field if problem.field in self.fields else None
+            self.add_error(field, self.labelled(problem.message))
+
+
+class RollbackForm(forms.Form):
+    """The rollback page's buttons: engage or release the kill switch, and why."""
+
+    action = forms.ChoiceField(choices=[("engage", "engage"), ("release", "release")])
+    reason = reason_field()
+
+
+def labelled(message: str, labels: Mapping[str, str]) -> str:
+    """``message`` with every key of ``labels`` in it (a whole word) replaced by its label:
+    as it is at the start of the sentence, with a lower-case first letter elsewhere."""
+    if not labels:
+        return message
+    names = sorted(labels, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in names) + r")\b")
+
+    def label(found: re.Match[str]) -> str:
+        text = labels[found.group()]
+        return text if found.start() == 0 else text[:1].lower() + text[1:]
+
+    return pattern.sub(label, message)
 
 
 def shown_flags(entry: LLMEntry) -> OptimizationConfig:

@@ -117,7 +117,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "console.api.envelope.ApiErrorEnvelopeMiddleware",
-    "console.body_limits.RequestBodyLimitMiddleware",  # 413/415 before CSRF reads a body
+    "console.body_limits.RequestBodyLimitMiddleware",  # 413 before CSRF reads a body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -29,7 +29,7 @@ from .access import requires
 from .audit_actions import AUDIT_ACTIONS
 from .broker import BrokerUnavailable, check_broker
 from .celery import app as celery_app
-from .forms import FlagsForm, flags_source
+from .forms import FlagsForm, RollbackForm, flags_source
 from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
 from .summaries import flag_places, optimization_summary
@@ -125,7 +125,7 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
                     form.flags(),
                     expected_revision=form.cleaned_data["revision"],
                     actor=request.user.get_username(),
-                    reason=request.POST.get("reason", ""),
+                    reason=form.cleaned_data["reason"],
                 )
             except ConflictError:
                 # Someone saved first: show their values, never overwrite them.
@@ -140,10 +140,7 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
                 )
                 status = 409
             except ConfigError as exc:
-                for problem in exc.problems:
-                    form.add_error(
-                        problem.field if problem.field in form.fields else None, problem.message
-                    )
+                form.add_problems(exc)
                 status = 422
             else:
                 messages.success(request, f"Saved {key}.")
@@ -172,29 +169,39 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
 def rollback(request: AuthedRequest) -> HttpResponse:
     """The emergency rollback: one button engages the kill switch, another restores."""
     store = get_store()
+    form = RollbackForm()
+    status = 200
     if request.method == "POST":
         if not request.user.has_perm(OPERATE):
             raise PermissionDenied("rollback and restore need the operate permission")
-        action = request.POST.get("action")
-        if action not in ("engage", "release"):
+        form = RollbackForm(request.POST)
+        if form.is_valid():
+            action = form.cleaned_data["action"]
+            change = engage_kill_switch if action == "engage" else release_kill_switch
+            try:
+                change(store, actor=request.user.get_username(), reason=form.cleaned_data["reason"])
+            except StoreError as exc:
+                logger.error("rollback: store unwritable: %s", exc)
+                context = {
+                    "store_error": str(exc),
+                    "kill_switch": read_kill_switch(store),
+                    "form": form,
+                }
+                return render(request, "console/rollback.html", context, status=503)
+            messages.warning(
+                request,
+                "All optimization is off." if action == "engage" else "Optimization restored.",
+            )
+            return redirect("rollback")
+        if "action" in form.errors:
             return HttpResponseBadRequest("action must be engage or release")
-        change = engage_kill_switch if action == "engage" else release_kill_switch
-        try:
-            change(store, actor=request.user.get_username(), reason=request.POST.get("reason", ""))
-        except StoreError as exc:
-            logger.error("rollback: store unwritable: %s", exc)
-            context = {"store_error": str(exc), "kill_switch": read_kill_switch(store)}
-            return render(request, "console/rollback.html", context, status=503)
-        messages.warning(
-            request,
-            "All optimization is off." if action == "engage" else "Optimization restored.",
-        )
-        return redirect("rollback")
+        status = 422
     context = {
         "kill_switch": read_kill_switch(store),
         "can_operate": request.user.has_perm(OPERATE),
+        "form": form,
     }
-    return render(request, "console/rollback.html", context)
+    return render(request, "console/rollback.html", context, status=status)
 
 
 AUDIT_PAGE = 50

@@ -3,6 +3,7 @@
 The browser calls it with its Django session (CSRF checked on changes), automation with
 an API token (``Authorization: Bearer``, see ``console.api.auth``); each endpoint needs
 the same role as its page (``console.roles``). Every error is ``{"detail": ...}``.
+Bodies are strict JSON (``console.api.strict``): 413, 415 or 422, nothing written.
 
 ==============  ==========================================  ==========
 path            does                                        needs
@@ -22,6 +23,7 @@ from ninja import NinjaAPI
 
 from . import audit, batches, config, killswitch, monitoring, statistics
 from .errors import register_error_handlers
+from .strict import require_json_body
 
 api = NinjaAPI(
     title="llmopt console API",
@@ -30,6 +32,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 register_error_handlers(api)
+api.add_decorator(require_json_body, mode="view")  # 415 for a body that is not JSON
 api.add_router("/config", config.router)
 api.add_router("/kill-switch", killswitch.router)
 api.add_router("/audit", audit.router)

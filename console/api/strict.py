@@ -1,17 +1,30 @@
-"""What an API request body may hold: exactly the declared fields, each of its own JSON type.
+"""What an API request body may be: JSON, with exactly the declared fields, each of its
+own JSON type.
 
-Every body schema derives from :class:`InputSchema`: a field it does not declare is
-refused by name (``extra="forbid"``), and no value is coerced (``strict``): ``"yes"``,
-``"1"``, ``1`` and ``"True"`` are not ``true``, ``"5"`` and ``true`` are not ``5``. Free
-text uses :data:`Reason` (the core's free-text rule). All are 422 in the error
-envelope, each problem beside its field (``console.api.errors``). Media type and size
-are checked before any of this (``console.body_limits``).
+=====================================  ======  ==========================================
+body                                   status  checked by
+=====================================  ======  ==========================================
+over 64 KiB                            413     ``console.body_limits``, from the headers
+not ``application/json`` in UTF-8      415     :func:`require_json_body`, on every
+                                               operation before its auth and parameters
+a field the schema does not declare    422     :class:`InputSchema` (``extra="forbid"``)
+a value of another JSON type           422     :class:`InputSchema` (``strict``):
+                                               ``"yes"``, ``"1"``, ``1``, ``"True"`` are
+                                               not ``true``; ``"5"``, ``true`` not ``5``
+free text the core's rule refuses      422     :data:`Reason`
+=====================================  ======  ==========================================
+
+Every one answers in the error envelope (a 422 with each problem beside its field,
+``console.api.errors``), and nothing is written.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
 
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -46,3 +59,44 @@ Reason = Annotated[
     ),
 ]
 """A change's reason, checked by the core's free-text rule (``llmopt.config``)."""
+
+
+JSON = "application/json"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def require_json_body(
+    run: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """A ninja ``view`` decorator (``api.add_decorator(require_json_body, mode="view")``):
+    an operation sent a body that is not JSON answers 415 and runs nothing.
+
+    An empty body is fine (an operation whose body is optional). Without this, ninja
+    parses any body as JSON whatever its declared type, so a ``text/plain`` or form
+    body would be applied.
+    """
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method in _BODY_METHODS and _has_body(request) and not _is_json(request):
+            sent = request.META.get("CONTENT_TYPE") or "no Content-Type"
+            detail = (
+                f"the request body must be JSON sent as Content-Type: {JSON} (UTF-8), "
+                f"not {sent[:80]}; nothing was changed"
+            )
+            return JsonResponse({"detail": detail}, status=415)
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+def _has_body(request: HttpRequest) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > 0
+    except ValueError:
+        return False
+
+
+def _is_json(request: HttpRequest) -> bool:
+    charset = (request.content_params or {}).get("charset", "utf-8")
+    return request.content_type == JSON and charset.lower() in ("utf-8", "utf8")

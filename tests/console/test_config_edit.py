@@ -67,8 +67,11 @@ def test_an_invalid_value_is_shown_beside_its_field_and_nothing_is_saved(
     before = load_document(store).revision
     response = operator.post(URL, form_data(store, batchMaxSize=0, batchingEnabled=True))
     assert response.status_code == 422
-    page = response.content.decode()
-    assert "batchMaxSize must be a whole number from 1 to 100,000 requests" in page
+    [message] = response.context["form"].errors["batchMaxSize"]
+    assert message == (
+        "Batch size (requests) must be a whole number from 1 to 100,000 requests (got 0)"
+    )
+    assert "batchMaxSize must" not in response.content.decode()
     assert load_document(store).revision == before
 
 
@@ -89,7 +92,7 @@ def test_batching_on_a_provider_without_a_batch_api_is_refused_with_the_reason(
     }
     response = operator.post(url, data)
     assert response.status_code == 422
-    assert "batchingEnabled cannot be on: ollama" in response.content.decode()
+    assert "Batch API cannot be on: ollama" in response.content.decode()
 
 
 def test_a_stale_form_does_not_overwrite_and_shows_the_other_change(
@@ -153,7 +156,7 @@ def shown_values(client: Client, key: str) -> dict[str, Any]:
 def test_the_form_has_a_field_for_every_flag_of_the_core(operator: Client, store: Store) -> None:
     seed(store)
     form = operator.get(URL).context["form"]
-    assert set(form.fields) - {"revision"} == set(FLAG_NAMES)
+    assert set(form.fields) - {"revision", "reason"} == set(FLAG_NAMES)
     grouped = [field.name for _legend, fields in form.groups() for field in fields]
     assert sorted(grouped) == sorted(FLAG_NAMES)
 
@@ -194,7 +197,7 @@ def test_a_shortest_prefix_out_of_range_is_refused_beside_its_field(
     before = load_document(store).revision
     response = operator.post(URL, form_data(store, cacheMinTokens=0))
     assert response.status_code == 422
-    assert "cacheMinTokens must be a whole number of tokens from 1 to 1,000,000" in (
+    assert "Shortest prefix to cache (tokens) must be a whole number of tokens from 1 to " in (
         response.content.decode()
     )
     assert response.context["form"].errors["cacheMinTokens"]
@@ -221,7 +224,9 @@ def test_a_system_lifetime_shorter_than_the_cache_lifetime_is_refused_beside_its
     response = operator.post(URL, form_data(store, cacheTTL=3600, cacheSystemTTL=300))
     assert response.status_code == 422
     [message] = response.context["form"].errors["cacheSystemTTL"]
-    assert message.startswith("cacheSystemTTL cannot be 300 while cacheTTL is 3600")
+    assert message.startswith(
+        "Tools and system prompt lifetime cannot be 300 while cache lifetime is 3600"
+    )
     assert load_document(store).revision == before
 
 
@@ -303,3 +308,57 @@ def test_an_entry_with_an_unknown_block_key_starts_from_the_defaults_and_says_so
     assert "optimization.cache.ttl_secs is not a setting llmopt knows" in page
     assert "The form starts from the defaults." in page
     assert response.context["form"].initial["cachingEnabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("cacheTTL", "7200", "Cache lifetime must be 300 or 3600 seconds"),
+        ("cacheSystemTTL", "60", "Tools and system prompt lifetime must be 300 or 3600 seconds"),
+        ("cacheBreakpoints", "everywhere", "Breakpoints must be one of 'auto'"),
+        ("optimizationStrategy", "fast", "Strategy must be one of 'auto'"),
+        ("batchTimeout", "soon", "Batch timeout (seconds) must be a whole number of seconds"),
+        ("batchMaxSize", "", "Batch size (requests) must be a whole number from 1"),
+    ],
+)
+def test_a_value_the_form_cannot_read_gets_the_cores_rule_under_the_fields_label(
+    operator: Client, store: Store, field: str, value: str, says: str
+) -> None:
+    seed(store)
+    before = load_document(store).revision
+    response = operator.post(URL, {**form_data(store), field: value})
+    assert response.status_code == 422
+    [message] = response.context["form"].errors[field]
+    assert message.startswith(says) and "Select a valid choice" not in message
+    assert load_document(store).revision == before
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        ("x" * 501, "Reason must be at most 500 characters (got 501)"),
+        ("cheaper\u202etxt.exe", "U+202E"),
+        ("cheaper\x00", "U+0000"),
+        ("two\nlines", "U+000A"),
+        ("isolate \u2067x\u2069", "U+2067"),
+    ],
+)
+def test_a_reason_the_free_text_rule_refuses_is_shown_beside_it_and_nothing_is_saved(
+    operator: Client, store: Store, reason: str, says: str
+) -> None:
+    seed(store)
+    before = load_document(store).revision
+    response = operator.post(URL, form_data(store, cacheTTL=3600, reason=reason))
+    assert response.status_code == 422
+    [message] = response.context["form"].errors["reason"]
+    assert says in message
+    field = response.content.decode().split('id="field-reason"')[1].split("</div>\n")[0]
+    assert "must" in field
+    assert load_document(store).revision == before
+    assert store.list_audit(action="config.update") == []
+
+
+def test_the_reason_field_says_how_long_it_may_be(operator: Client, store: Store) -> None:
+    seed(store)
+    page = operator.get(URL).content.decode()
+    assert re.search(r'<input[^>]*name="reason"[^>]*maxlength="500"', page)

@@ -70,3 +70,29 @@ def test_a_form_of_megabytes_gets_a_413_page_and_changes_nothing(
     page = response.content.decode()
     assert 'id="too-large"' in page and "Nothing was saved" in page
     assert not read_kill_switch(store).engaged
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        ("x" * 501, "Reason must be at most 500 characters (got 501)"),
+        ("spike\u202e", "U+202E"),
+        ("spike\x1b[2J", "U+001B"),
+    ],
+)
+def test_a_reason_the_free_text_rule_refuses_is_shown_beside_it_and_nothing_changes(
+    operator: Client, store: Store, reason: str, says: str
+) -> None:
+    release_kill_switch(store, actor="setup")
+    response = operator.post("/rollback/", {"action": "engage", "reason": reason})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert says in page and 'id="reason-error"' in page
+    assert not read_kill_switch(store).engaged
+    assert store.list_audit(action="killswitch.engage") == []
+
+
+def test_the_reason_field_says_how_long_it_may_be(operator: Client, store: Store) -> None:
+    release_kill_switch(store, actor="setup")
+    page = operator.get("/rollback/").content.decode()
+    assert 'maxlength="500"' in page
