@@ -17,7 +17,8 @@ def capability_problems(
     """Every flag that asks for something the provider or model cannot do.
 
     Only flags that are switched on are judged: turning a feature off is always allowed,
-    and a value left at its default never blocks a save.
+    and a value left at its default never blocks a save. With caching on, a provider
+    that caches by itself refuses every caching setting it would ignore.
     """
     caps = ProviderCapabilities.detect(provider, model)
     wants_any = config.optimization_enabled or config.batching_enabled or config.caching_enabled
@@ -51,6 +52,8 @@ def capability_problems(
         if caps.caching == "none":
             why = caps.reason or f"{provider} offers no prompt caching"
             problems.append(FieldProblem("cachingEnabled", f"cachingEnabled cannot be on: {why}"))
+        elif caps.caching == "automatic":
+            problems.extend(_ignored_by_automatic_caching(config, provider))
         elif caps.cache_ttls and config.cache_ttl not in caps.cache_ttls:
             offered = " or ".join(str(ttl) for ttl in caps.cache_ttls)
             problems.append(
@@ -60,6 +63,47 @@ def capability_problems(
                     "it offers no other lifetime",
                 )
             )
+    return problems
+
+
+def _ignored_by_automatic_caching(config: OptimizationConfig, provider: str) -> list[FieldProblem]:
+    """The caching flags a provider that caches by itself would ignore, unless at their
+    defaults: a setting that cannot take effect is refused, never saved as a silent no-op
+    (as batching is on a provider without a Batch API)."""
+    why = f"{provider} caches repeated prefixes automatically"
+    problems: list[FieldProblem] = []
+    if config.cache_ttl != 300:
+        problems.append(
+            FieldProblem(
+                "cacheTTL",
+                f"cacheTTL cannot be {config.cache_ttl} for {provider}: {why}, with a "
+                "lifetime of its own; leave it at 300 (the default)",
+            )
+        )
+    if config.cache_system_ttl is not None:
+        problems.append(
+            FieldProblem(
+                "cacheSystemTTL",
+                f"cacheSystemTTL cannot be set for {provider}: {why}, with a lifetime of "
+                "its own; leave it unset (null)",
+            )
+        )
+    if config.cache_breakpoints != "auto":
+        problems.append(
+            FieldProblem(
+                "cacheBreakpoints",
+                f"cacheBreakpoints cannot be '{config.cache_breakpoints}' for {provider}: "
+                f"{why} and takes no breakpoints; leave it at 'auto' (the default)",
+            )
+        )
+    if config.cache_min_tokens is not None:
+        problems.append(
+            FieldProblem(
+                "cacheMinTokens",
+                f"cacheMinTokens cannot be set for {provider}: {why} and decides by "
+                "itself which are long enough; leave it unset (null)",
+            )
+        )
     return problems
 
 
@@ -91,8 +135,9 @@ def capability_hints(provider: str, model: str | None) -> list[str]:
         )
     elif caps.caching == "automatic":
         hints.append(
-            f"{provider} caches repeated prefixes automatically: breakpoint and TTL "
-            "settings have no effect."
+            f"{provider} caches repeated prefixes automatically: with caching on, leave "
+            "the lifetimes, breakpoints and shortest prefix at their defaults (other "
+            "values would have no effect, so they are refused)."
         )
     else:
         hints.append(f"{provider} offers no prompt caching.")

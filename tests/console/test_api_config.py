@@ -321,3 +321,19 @@ def test_a_patch_sent_as_text_plain_is_refused_with_415(operator: Client, store:
     response = operator.patch(ENTRY_URL, body, content_type="text/plain")
     assert response.status_code == 415
     assert load_document(store).revision == revision
+
+
+def test_an_openai_entry_cannot_take_a_cache_lifetime_it_would_ignore(
+    operator: Client, store: Store
+) -> None:
+    seed(store, {"llm": [{"provider": "openAI", "configuration": {"model": "gpt-4o-mini"}}]})
+    revision = load_document(store).revision
+    flags = {"optimizationEnabled": True, "cachingEnabled": True, "cacheTTL": 3600}
+    response = patch(
+        operator, "/api/config/openAI:gpt-4o-mini", {"flags": flags, "revision": revision}
+    )
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "cacheTTL"
+    assert problem["message"].startswith("cacheTTL cannot be 3600 for openAI")
+    assert load_document(store).revision == revision

@@ -362,3 +362,38 @@ def test_the_reason_field_says_how_long_it_may_be(operator: Client, store: Store
     seed(store)
     page = operator.get(URL).content.decode()
     assert re.search(r'<input[^>]*name="reason"[^>]*maxlength="500"', page)
+
+
+def test_an_openai_entry_cannot_save_a_cache_lifetime_it_would_ignore(
+    operator: Client, store: Store
+) -> None:
+    seed(
+        store,
+        {
+            "llm": [
+                {
+                    "provider": "openAI",
+                    "configuration": {"model": "gpt-4o-mini", "apiKey": SECRET},
+                }
+            ]
+        },
+    )
+    url = "/config/entry/?key=openAI%3Agpt-4o-mini"
+    revision = load_document(store).revision
+    data = {
+        "revision": revision,
+        "optimizationEnabled": "on",
+        "cachingEnabled": "on",
+        "cacheTTL": 3600,
+        "cacheBreakpoints": "auto",
+        "batchMaxSize": 100,
+        "batchTimeout": 30,
+        "optimizationStrategy": "auto",
+    }
+    response = operator.post(url, data)
+    assert response.status_code == 422
+    [message] = response.context["form"].errors["cacheTTL"]
+    assert message.startswith("Cache lifetime cannot be 3600 for openAI")
+    assert load_document(store).revision == revision
+    data["cacheTTL"] = 300
+    assert operator.post(url, data).status_code == 302

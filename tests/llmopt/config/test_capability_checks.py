@@ -71,3 +71,48 @@ def test_the_hints_say_what_a_provider_offers() -> None:
     assert "1,024 tokens" in anthropic
     assert "no Batch API" in " ".join(capability_hints("ollama", "llama3.1"))
     assert "automatically" in " ".join(capability_hints("openAI", "gpt-4o-mini"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "field", "says"),
+    [
+        ({"cacheTTL": 3600}, "cacheTTL", "cacheTTL cannot be 3600 for openAI"),
+        ({"cacheSystemTTL": 3600}, "cacheSystemTTL", "cacheSystemTTL cannot be set for openAI"),
+        ({"cacheBreakpoints": "manual"}, "cacheBreakpoints", "cacheBreakpoints cannot be"),
+        ({"cacheBreakpoints": "system_only"}, "cacheBreakpoints", "cacheBreakpoints cannot be"),
+        ({"cacheMinTokens": 2048}, "cacheMinTokens", "cacheMinTokens cannot be set for openAI"),
+    ],
+)
+def test_a_caching_setting_an_automatic_cache_ignores_is_refused_with_the_reason(
+    flags: dict[str, Any], field: str, says: str
+) -> None:
+    configuration = {"model": "gpt-4o-mini", "cachingEnabled": True, **flags}
+    [message] = field_problems(configuration, "openAI")[field]
+    assert message.startswith(says) and "automatically" in message
+
+
+@pytest.mark.parametrize("provider", ["gemini", "mistral", "xai", "azureOpenAI"])
+def test_every_automatic_caching_provider_refuses_a_longer_lifetime(provider: str) -> None:
+    found = field_problems({"model": "m", "cachingEnabled": True, "cacheTTL": 3600}, provider)
+    assert list(found) == ["cacheTTL"]
+
+
+def test_caching_on_an_automatic_provider_with_the_defaults_is_fine() -> None:
+    config = OptimizationConfig.from_dict(
+        {"model": "gpt-4o-mini", "optimizationEnabled": True, "cachingEnabled": True},
+        provider="openAI",
+    )
+    assert config.caching_enabled
+
+
+def test_settings_an_automatic_cache_ignores_are_fine_while_caching_is_off() -> None:
+    config = OptimizationConfig.from_dict(
+        {"model": "gpt-4o-mini", "cacheTTL": 3600, "cacheBreakpoints": "manual"},
+        provider="openAI",
+    )
+    assert config.cache_ttl == 3600
+
+
+def test_the_hint_for_an_automatic_cache_says_its_settings_are_refused() -> None:
+    hint = " ".join(capability_hints("openAI", "gpt-4o-mini"))
+    assert "automatically" in hint and "at their defaults" in hint
