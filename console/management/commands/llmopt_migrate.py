@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from llmopt.config import REASON_MAX_LENGTH, free_text_problem
 from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
 from llmopt.migrate import migrate, reverse_migration
@@ -41,6 +42,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["reverse"] and options["keep_off"]:
             raise CommandError("--keep-off is for the migration; --reverse leaves the kill switch")
+        problem = free_text_problem(
+            options["reason"], field="--reason", max_length=REASON_MAX_LENGTH
+        )
+        if problem is not None:
+            raise CommandError(problem)
         store = get_store()
         common: dict[str, Any] = {
             "actor": f"cli:{getpass.getuser()}",

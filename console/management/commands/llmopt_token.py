@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from llmopt.config import NAME_MAX_LENGTH, REASON_MAX_LENGTH, free_text_problem
 from llmopt.errors import LLMOptError
 
 from ...models import ApiToken
@@ -31,6 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = f"cli:{getpass.getuser()}"
+        _check_free_text(options)
         try:
             if options["verb"] == "create":
                 self._create(options, actor)
@@ -71,6 +73,19 @@ class Command(BaseCommand):
                 f"\tcreated {token.created_at:%Y-%m-%d %H:%M}"
                 f"\tlast used {_when(token.last_used_at)}\texpires {_when(token.expires_at)}"
             )
+
+
+def _check_free_text(options: dict[str, Any]) -> None:
+    """The free-text rule on the name a token is created with and on a revoke's reason."""
+    limits = {"name": NAME_MAX_LENGTH, "reason": REASON_MAX_LENGTH}
+    for option, limit in limits.items():
+        value = options.get(option)
+        if options["verb"] == "revoke" and option == "name":
+            continue  # names an existing token: looked up, never written
+        if value is not None:
+            problem = free_text_problem(value, field=f"--{option}", max_length=limit)
+            if problem is not None:
+                raise CommandError(problem)
 
 
 def _user(username: str) -> Any:
