@@ -223,7 +223,7 @@ class BatchDispatcher:
         if self._recheck is None:
             return True
         try:
-            return await self._loop.run_in_executor(None, self._recheck)
+            return await asyncio.to_thread(self._recheck)  # as the ledger's store calls
         except Exception:
             logger.exception("re-reading the flags before a batch failed; not submitting it")
             return False
