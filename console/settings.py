@@ -7,8 +7,10 @@ variables. A bad value stops start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -22,9 +24,30 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 
 def _var_dir() -> Path:
-    path = Path(env.str("LLMOPT_VAR_DIR", default=str(BASE_DIR / "var")))
-    path.mkdir(parents=True, exist_ok=True)
+    return _private_dir(Path(env.str("LLMOPT_VAR_DIR", default=str(BASE_DIR / "var"))))
+
+
+# Secrets at rest: what the console creates under LLMOPT_VAR_DIR holds API keys, password
+# hashes, sessions and the signing key, so folders are created 0700 and files 0600
+# (SQLite gives its -wal, -shm and -journal files the mode of their database).
+def _private_dir(path: Path) -> Path:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the folder {path}: {exc.strerror}") from exc
     return path
+
+
+def _private_database(database: dict[str, Any]) -> dict[str, Any]:
+    """Create a SQLite database file owner-only before Django opens (and creates) it."""
+    name = str(database.get("NAME", ""))
+    sqlite = database.get("ENGINE") == "django.db.backends.sqlite3"
+    if sqlite and name not in ("", ":memory:") and not name.startswith("file:"):
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise ValueError(f"cannot create the database {name}: {exc.strerror}") from exc
+    return database
 
 
 def _bool(name: str, *, default: bool) -> bool:
@@ -74,7 +97,9 @@ try:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
         SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     DATABASES = {
-        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")
+        "default": _private_database(
+            env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")
+        )
     }
     # The llmopt store: ArangoDB when ARANGO_URL is set, else SQLite at LLMOPT_SQLITE_PATH.
     LLMOPT_SQLITE_PATH = env.str("LLMOPT_SQLITE_PATH", default=str(VAR_DIR / "llmopt.sqlite3"))
@@ -82,7 +107,9 @@ try:
     ARANGO_DB = env.str("ARANGO_DB", default="_system")
     ARANGO_USERNAME = env.str("ARANGO_USERNAME", default="root")
     ARANGO_PASSWORD = env.str("ARANGO_PASSWORD", default="")
-    LLMOPT_BACKUP_DIR = Path(env.str("LLMOPT_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+    LLMOPT_BACKUP_DIR = _private_dir(
+        Path(env.str("LLMOPT_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+    )
     LOG_LEVEL = env.str("LLMOPT_LOG_LEVEL", default="INFO").upper()
     # What prune_old_records keeps, in days (expired reusable results always go).
     LLMOPT_RETENTION_USAGE_DAYS = _positive_int("LLMOPT_RETENTION_USAGE_DAYS", default=35)
@@ -94,9 +121,11 @@ try:
     LLMOPT_BATCH_POLL_SECONDS = _positive_int("LLMOPT_BATCH_POLL_SECONDS", default=15)
     # Celery: Redis in production; unset means the embedded broker under var/broker/.
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or EMBEDDED_BROKER_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = (
-        embedded_transport_options(VAR_DIR) if CELERY_BROKER_URL == EMBEDDED_BROKER_URL else {}
-    )
+    if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
+        _private_dir(VAR_DIR / "broker")
+        CELERY_BROKER_TRANSPORT_OPTIONS = embedded_transport_options(VAR_DIR)
+    else:
+        CELERY_BROKER_TRANSPORT_OPTIONS = {}
 except (environ.ImproperlyConfigured, ValueError) as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 

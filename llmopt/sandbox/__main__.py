@@ -4,6 +4,9 @@
         [--fault-rate 0.2 --fault-kind overloaded --seed 7] [--api-key KEY ...]
         [--data-dir DIR] [--batch-item-seconds 2 --batch-parallelism 10]
 
+The keys it accepts come from ``LLMOPT_SANDBOX_API_KEYS`` (comma-separated) as well as
+``--api-key``; prefer the variable, which other users cannot read in ``ps``.
+
 With ``--data-dir`` batches, their results and the billing counters are kept in DIR and
 found again by the next sandbox started on it. ``--batch-item-seconds`` makes Message
 Batches take time (each wave of ``--batch-parallelism`` requests that many seconds), so a
@@ -16,6 +19,7 @@ It prints ``llmopt sandbox listening on http://HOST:PORT`` once it accepts reque
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -26,6 +30,9 @@ from typing import get_args
 from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
 from llmopt.sandbox._options import BatchOptions, SandboxOptions
 from llmopt.sandbox._server import SandboxServer
+
+API_KEYS_VARIABLE = "LLMOPT_SANDBOX_API_KEYS"
+"""The environment variable with the keys the sandbox accepts, comma-separated."""
 
 
 def _share(text: str) -> float:
@@ -73,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key",
         action="append",
         default=[],
-        help="accept only this key (repeatable; default: any non-empty key)",
+        help="accept only this key (repeatable; visible in ps: prefer LLMOPT_SANDBOX_API_KEYS"
+        ", comma-separated; default: any non-empty key)",
     )
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="keep batches and billing here across restarts"
@@ -96,13 +104,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server in the foreground; returns the exit status."""
     args = _parser().parse_args(argv)
+    from_env = os.environ.get(API_KEYS_VARIABLE, "").split(",")
+    api_keys = frozenset(args.api_key) | {key.strip() for key in from_env if key.strip()}
     rules = (FaultRule.fail_rate(args.fault_rate, args.fault_kind),) if args.fault_rate > 0 else ()
     options = SandboxOptions(
         host=args.host,
         port=args.port,
         latency_ms=args.latency_ms,
         faults=FaultPlan(rules=rules, seed=args.seed),
-        api_keys=frozenset(args.api_key) or None,
+        api_keys=api_keys or None,
         batches=BatchOptions(
             item_seconds=args.batch_item_seconds, parallelism=args.batch_parallelism
         ),

@@ -56,7 +56,8 @@ def store_from_env(env: Mapping[str, str] | None = None) -> Store:
     =====================  ==============================================  =============
 
     ``env`` defaults to ``os.environ``. The SQLite file's parent directories are
-    created. Raises ``StoreError`` when the store cannot be opened.
+    created (the last one owner-only, as the file is: it holds the API keys). Raises
+    ``StoreError`` when the store cannot be opened.
     """
     env = os.environ if env is None else env
     url = env.get("ARANGO_URL", "").strip()
@@ -69,7 +70,7 @@ def store_from_env(env: Mapping[str, str] | None = None) -> Store:
         )
     path = Path(env.get("LLMOPT_SQLITE_PATH") or DEFAULT_SQLITE_PATH)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the directory for SQLite store {path}: {exc}") from exc
     return SQLiteStore(path)

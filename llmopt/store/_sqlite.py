@@ -205,6 +205,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _create_owner_only(path: str) -> None:
+    # The store holds provider API keys: a new file is the owner's alone (sqlite3 would
+    # create it 0644), and SQLite gives the -wal and -shm files the same mode. An
+    # existing file keeps the mode it has.
+    if path not in ("", ":memory:") and not path.startswith("file:"):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class SQLiteStore:
     """The ``Store`` on SQLite: the default for one machine, and the store tests use.
 
@@ -229,12 +237,13 @@ class SQLiteStore:
         # per-connection, and sqlite3 connections must not be used concurrently.
         self._lock = threading.RLock()
         try:
+            _create_owner_only(self._path)
             # timeout is SQLite's busy timeout: how long a writer waits for another
             # process's write lock before giving up.
             self._conn = sqlite3.connect(
                 self._path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open SQLite store {self._path!r}: {exc}") from exc
         try:
             self._prepare()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import sys
@@ -20,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from llmopt.errors import RecordNotFound
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.migrate import migrate
+from llmopt.sandbox.__main__ import API_KEYS_VARIABLE
 from llmopt.store import AuditEvent, DocumentName
 
 from ...audit_actions import CONFIG_SEED
@@ -135,10 +137,10 @@ class Command(BaseCommand):
                     str(BATCH_ITEM_SECONDS),
                     "--batch-parallelism",
                     str(BATCH_PARALLELISM),
-                    "--api-key",
-                    DEMO_API_KEY,
                 ],
                 ready=_answers(f"{url}/_sandbox/health"),
+                # In its environment, not its argv: any local user can read a command line.
+                env={**os.environ, API_KEYS_VARIABLE: DEMO_API_KEY},
             )
         ]
         if not options["no_traffic"]:
