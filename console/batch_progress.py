@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord
+from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, BatchStatus
 
 IN_FLIGHT = BATCHES_IN_FLIGHT
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
@@ -92,6 +92,43 @@ def recent_rate(ended: Iterable[BatchRecord]) -> float | None:
         requests += sum(counts.get(kind, 0) for kind in RESULT_TYPES)
         seconds += (record.ended_at - record.submitted_at).total_seconds()
     return requests / seconds if requests and seconds > 0 else None
+
+
+def recent_cost_per_request(ended: Iterable[BatchRecord]) -> float | None:
+    """What one answered request cost, at the batch price, over these ended batches, or
+    ``None`` when none of them has both a known cost and an answered request."""
+    cost = 0.0
+    answered = 0
+    for record in ended:
+        succeeded = record.request_counts.get("succeeded", 0)
+        if record.cost_estimate_usd is None or not succeeded:
+            continue
+        cost += record.cost_estimate_usd
+        answered += succeeded
+    return cost / answered if answered else None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """What cancelling an ended batch achieved: ``canceled`` requests it stopped, ``done``
+    ones that had already ended otherwise (succeeded, errored or expired)."""
+
+    canceled: int
+    done: int
+    succeeded: int
+
+
+def cancel_outcome(record: BatchRecord) -> CancelOutcome | None:
+    """For an ended batch that was cancelled (by an operator, or with requests that ended
+    ``canceled``), what the cancel achieved; ``None`` otherwise."""
+    if record.status is not BatchStatus.ENDED:
+        return None
+    counts = record.request_counts
+    canceled = counts.get("canceled", 0)
+    if record.cancel is None and not canceled:
+        return None
+    done = sum(counts.get(kind, 0) for kind in ("succeeded", "errored", "expired"))
+    return CancelOutcome(canceled=canceled, done=done, succeeded=counts.get("succeeded", 0))
 
 
 def human_duration(span: timedelta) -> str:

@@ -4,6 +4,8 @@ Each page view also serves its own htmx fragment (``request.htmx``): the list's 
 and the detail's live part, re-fetched by polling while something shown is in flight
 and answered with 286 (htmx's "stop polling") once nothing is. The list's first page
 keeps a slow poll even then, so a batch submitted later appears without a reload.
+Cancel is a POST that always redirects back to the batch's page (with a message saying
+what was done or why not), so no page ever shows, reloads or polls the action's URL.
 """
 
 from __future__ import annotations
@@ -20,13 +22,20 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
-from llmopt.config import load_document
+from llmopt.config import REASON_MAX_LENGTH, free_text_problem, load_document
 from llmopt.errors import RecordNotFound, StoreError
 from llmopt.store import BatchRecord, BatchStatus
 
 from .access import requires
-from .batch_cancel import CancelRefused, cancel_batch
-from .batch_progress import IN_FLIGHT, RESULT_TYPES, progress_of, recent_rate
+from .batch_cancel import SEND_REST_STANDARD, CancelRefused, request_cancel, warm_up
+from .batch_progress import (
+    IN_FLIGHT,
+    RESULT_TYPES,
+    cancel_outcome,
+    progress_of,
+    recent_cost_per_request,
+    recent_rate,
+)
 from .batch_table import batch_row
 from .roles import OPERATE, VIEW
 from .store import get_store
@@ -140,13 +149,16 @@ def _recent_rates(entry_keys: set[str]) -> dict[str, float]:
     """Each entry's recent pace (see ``recent_rate``); one small query per entry in flight."""
     rates: dict[str, float] = {}
     for key in entry_keys:
-        ended = get_store().list_batches(
-            statuses=[BatchStatus.ENDED], entry_key=key, limit=HISTORY, with_requests=False
-        )
-        rate = recent_rate(ended)
+        rate = recent_rate(_recently_ended(key))
         if rate is not None:
             rates[key] = rate
     return rates
+
+
+def _recently_ended(entry_key: str) -> list[BatchRecord]:
+    return get_store().list_batches(
+        statuses=[BatchStatus.ENDED], entry_key=entry_key, limit=HISTORY, with_requests=False
+    )
 
 
 def _batch_or_404(batch_id: str) -> BatchRecord:
@@ -156,28 +168,52 @@ def _batch_or_404(batch_id: str) -> BatchRecord:
         raise Http404(f"there is no batch {batch_id}") from exc
 
 
-def _render_detail(
-    request: AuthedRequest, record: BatchRecord, *, cancel_error: str = "", status: int = 200
-) -> HttpResponse:
-    rate = None
-    if record.status in IN_FLIGHT:
-        rate = _recent_rates({record.entry_key}).get(record.entry_key)
-    progress = progress_of(record, timezone.now(), rate=rate)
+def _render_detail(request: AuthedRequest, record: BatchRecord) -> HttpResponse:
+    in_flight = record.status in IN_FLIGHT
+    can_cancel = (
+        request.user.has_perm(OPERATE)
+        and record.status is BatchStatus.IN_PROGRESS
+        and record.cancel is None
+        and record.provider_batch_id is not None
+    )
+    ended = _recently_ended(record.entry_key) if in_flight else []
+    progress = progress_of(record, timezone.now(), rate=recent_rate(ended))
     counts = [(kind, record.request_counts.get(kind, 0)) for kind in ("processing", *RESULT_TYPES)]
-    context = {
+    context: dict[str, object] = {
         "batch": record,
         "progress": progress,
         "counts": counts,
         "request_total": len(record.requests),
-        "can_cancel": request.user.has_perm(OPERATE) and record.status in IN_FLIGHT,
-        "cancel_error": cancel_error,
+        "can_cancel": can_cancel,
+        "cancel_stage": _cancel_stage(record),
+        "cancel_outcome": cancel_outcome(record),
+        "live_url": reverse("batch-detail", args=[record.id]),
     }
+    if can_cancel:
+        not_done = record.request_counts.get("processing", 0) or len(record.requests)
+        per_request = recent_cost_per_request(ended)
+        context["not_done"] = not_done
+        # The batch price is half the standard one: sending them now costs about twice.
+        context["standard_estimate"] = (
+            None if per_request is None else f"{2 * per_request * not_done:.4f}"
+        )
+        warm_up()
     if request.htmx:
-        response = render(request, "console/batch_detail.html#batch-live", context, status=status)
-        if not progress.in_flight and status == 200:
+        response = render(request, "console/batch_detail.html#batch-live", context)
+        if not progress.in_flight:
             response.status_code = HTMX_STOP_POLLING
         return response
-    return render(request, "console/batch_detail.html", context, status=status)
+    return render(request, "console/batch_detail.html", context)
+
+
+def _cancel_stage(record: BatchRecord) -> str:
+    """Where an operator's cancel of a batch in flight is: ``asking`` the provider (it
+    has not taken the cancel yet), ``canceling`` (it has), or ``""``."""
+    if record.status not in IN_FLIGHT:
+        return ""
+    if record.status is BatchStatus.CANCELING:
+        return "canceling"
+    return "asking" if record.cancel is not None else ""
 
 
 @requires(VIEW)
@@ -191,20 +227,35 @@ def batch_detail(request: AuthedRequest, batch_id: str) -> HttpResponse:
 @requires(OPERATE)
 @require_POST
 def batch_cancel(request: AuthedRequest, batch_id: str) -> HttpResponse:
-    """Ask the provider to cancel the batch (operators only); audited as ``batch.cancel``."""
+    """Cancel the batch (operators only), audited as ``batch.cancel``; back to its page.
+
+    ``then=send_rest_standard`` has the requests the cancel stops sent at once at the
+    standard price; otherwise they are not answered. Answers at once: the provider is
+    asked in the background while the page shows the cancel's progress. A cancel the
+    batch's state refuses also goes back to the page, with the reason as a message.
+    """
+    send_rest_standard = request.POST.get("then") == SEND_REST_STANDARD
+    reason = request.POST.get("reason", "").strip()
+    problem = free_text_problem(reason, field="The reason", max_length=REASON_MAX_LENGTH)
+    if problem is not None:
+        messages.error(request, f"Not cancelled: {problem}.")
+        return redirect("batch-detail", batch_id=batch_id)
     try:
-        cancel_batch(
+        request_cancel(
             get_store(),
             batch_id,
             actor=request.user.get_username(),
-            reason=request.POST.get("reason", "").strip(),
+            reason=reason,
+            send_rest_standard=send_rest_standard,
         )
     except RecordNotFound as exc:
         raise Http404(f"there is no batch {batch_id}") from exc
     except CancelRefused as exc:
-        record = _batch_or_404(batch_id)
-        return _render_detail(request, record, cancel_error=str(exc), status=exc.status)
-    messages.success(
-        request, f"Cancel requested for {batch_id}: requests not yet started will be canceled."
-    )
+        messages.error(request, f"Not cancelled: {exc}.")
+        return redirect("batch-detail", batch_id=batch_id)
+    if send_rest_standard:
+        then = "the requests it stops are sent at once at the standard price"
+    else:
+        then = "the requests it stops will not be answered and nothing more is billed for them"
+    messages.success(request, f"Cancelling {batch_id}: {then}.")
     return redirect("batch-detail", batch_id=batch_id)

@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from llmopt.store import BatchRecord, BatchStatus
 
-from ..batch_cancel import CancelRefused, cancel_batch
+from ..batch_cancel import CancelRefused, request_cancel
 from ..roles import OPERATE, VIEW
 from ..store import get_store
 from .auth import RoleAuth, actor
 from .errors import Error, ValidationErrors
+from .strict import InputSchema, Reason
 
 router = Router(tags=["batches"], auth=RoleAuth(VIEW))
 
@@ -31,8 +32,27 @@ class BatchFilterIn(Schema):
     offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
+class BatchCancelOut(Schema):
+    """An operator's cancel: who, when, why, and what becomes of the requests it stops.
+
+    ``send_rest_standard`` false: they are not answered (their callers get an error,
+    nothing more is billed); true: they are sent at once at the standard price.
+    ``problem``: why the provider has not taken the cancel yet (it is asked again each
+    time the batch is polled); ``null`` once it has.
+    """
+
+    by: str
+    at: datetime
+    reason: str
+    send_rest_standard: bool
+    problem: str | None
+
+
 class BatchOut(Schema):
-    """One batch: ours (``id``) and the provider's id, where it is, and what it counted."""
+    """One batch: ours (``id``) and the provider's id, where it is, and what it counted.
+
+    ``cancel`` is an operator's cancel, ``null`` when nobody cancelled it.
+    """
 
     id: str
     provider: str
@@ -47,6 +67,7 @@ class BatchOut(Schema):
     expires_at: datetime | None
     cost_estimate_usd: float | None
     error: str | None
+    cancel: BatchCancelOut | None
 
 
 class BatchPageOut(Schema):
@@ -57,10 +78,17 @@ class BatchPageOut(Schema):
     next_offset: int | None
 
 
-class CancelIn(Schema):
-    """Why (for the audit log); optional."""
+class CancelIn(InputSchema):
+    """Why (for the audit log), and what becomes of the requests the cancel stops.
 
-    reason: str = Field("", max_length=500)
+    ``send_rest_standard`` false (the default): they are not answered; their callers
+    get an error (``BatchCanceled``) and nothing more is billed for them. True: they are
+    sent at once at the standard price, about twice the batch price, for callers that
+    need the answers.
+    """
+
+    reason: Reason = ""
+    send_rest_standard: bool = False
 
 
 def batch_out(record: BatchRecord) -> BatchOut:
@@ -98,18 +126,35 @@ def read_batch(request: HttpRequest, batch_id: str) -> BatchOut:
 @router.post(
     "/{batch_id}/cancel",
     auth=RoleAuth(OPERATE),
-    response={200: BatchOut, 404: Error, 409: Error, 502: Error, **ERRORS},
-    summary="Ask the provider to cancel a batch (audited as batch.cancel)",
+    response={202: BatchOut, 404: Error, 409: Error, **ERRORS},
+    summary="Cancel a batch (audited as batch.cancel)",
     description=(
-        "The batch moves to `canceling`; requests not yet started end `canceled`. "
-        "409 when it has already ended, is already canceling or has not reached the "
-        "provider yet; 502 when the provider refuses. Nothing changes on an error."
+        "202: the cancel is recorded (`cancel` in the answer) and the provider is being "
+        "asked; the batch then moves to `canceling` and ends `ended`, requests already "
+        "running may still succeed, the rest end `canceled`. Follow it with `GET "
+        "/api/batches/{id}` (`cancel.problem` says when the provider has not taken it "
+        "yet; it is asked again on every poll). Without `send_rest_standard` the "
+        "canceled requests are not answered: their callers get an error and nothing "
+        "more is billed for them. With `send_rest_standard: true` they are sent at once "
+        "at the standard price (about 2x the batch price) by the process waiting for "
+        "them. 409 when the batch has already ended, is already being cancelled or has "
+        "not reached the provider yet, or its entry cannot reach the provider; nothing "
+        "changes then."
     ),
 )
-def cancel(request: HttpRequest, batch_id: str, payload: CancelIn | None = None) -> BatchOut:
+def cancel(
+    request: HttpRequest, batch_id: str, payload: CancelIn | None = None
+) -> Status[BatchOut]:
     reason = payload.reason.strip() if payload is not None else ""
+    send_rest_standard = payload.send_rest_standard if payload is not None else False
     try:
-        record = cancel_batch(get_store(), batch_id, actor=actor(request), reason=reason)
+        record = request_cancel(
+            get_store(),
+            batch_id,
+            actor=actor(request),
+            reason=reason,
+            send_rest_standard=send_rest_standard,
+        )
     except CancelRefused as exc:
         raise HttpError(exc.status, str(exc)) from exc  # ninja answers {"detail": ...}
-    return batch_out(record)
+    return Status(202, batch_out(record))

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from console.batch_cancel import PROVIDER_CALLS
 from console.store import get_store
 from llmopt.store import AuditEvent, DocumentName, Store
 
@@ -71,6 +72,7 @@ def store(settings: Any, tmp_path: Path) -> Iterator[Store]:
     settings.ARANGO_URL = ""
     settings.LLMOPT_BACKUP_DIR = tmp_path / "backups"
     yield get_store()
+    PROVIDER_CALLS.wait(30)  # a cancel asks the provider on a thread: done before closing
     get_store().close()
     get_store.cache_clear()
 
