@@ -24,7 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Page,
+    Response,
+    sync_playwright,
+)
 
 from ..demo_process import DEMO_USER, Demo, running_demo
 from ..system_packages import require_system_binary
@@ -71,18 +78,78 @@ def browser(chromium: str) -> Iterator[Browser]:
             browser.close()
 
 
+# Chromium's own line for every response of 4xx/5xx. A page load may carry one on purpose
+# (a form answered 422 with its errors, the favicon the console does not have): the
+# journeys check those pages themselves. Failed XHR/fetch calls (htmx) count, below.
+_RESOURCE_STATUS = "Failed to load resource: the server responded with a status of"
+
+
+class PageErrors:
+    """What the page reported as broken: ``console.error`` calls (htmx logs its syntax and
+    response errors there), uncaught exceptions, and XHR/fetch calls (htmx polls and
+    swaps) answered with a 4xx/5xx status.
+
+    Every journey ends with :meth:`assert_none`; the fixture checks again at teardown,
+    so an error reported after a journey's last look fails it too.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[str] = []
+        self._checked = 0
+        page.on("console", self._console)
+        page.on("pageerror", self._page_error)
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith(_RESOURCE_STATUS):
+            where = message.location.get("url") or "?"
+            self.seen.append(f"console.error at {where}: {message.text}")
+
+    def _page_error(self, error: Error) -> None:
+        self.seen.append(f"uncaught {error.name}: {error.message}")
+
+    def _response(self, response: Response) -> None:
+        # Only reads what the event carries: a listener that waits on Playwright lets
+        # the journey go on before the response is counted.
+        request = response.request
+        if request.resource_type in ("xhr", "fetch") and response.status >= 400:
+            self.seen.append(f"{request.method} {request.url} answered {response.status}")
+
+    def assert_none(self) -> None:
+        self._checked = len(self.seen)
+        assert not self.seen, "the page reported errors:\n" + "\n".join(self.seen)
+
+    def unchecked(self) -> list[str]:
+        return self.seen[self._checked :]
+
+
 @pytest.fixture
-def page(browser: Browser, demo: Demo) -> Iterator[Page]:
-    """A fresh browser context signed in as the demo's operator."""
+def signed_in_page(browser: Browser, demo: Demo) -> Iterator[tuple[Page, PageErrors]]:
     context = browser.new_context(base_url=demo.base)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    errors = PageErrors(page)
     page.goto("/login/")
     page.fill("input[name=username]", DEMO_USER)
     page.fill("input[name=password]", demo.password)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"^(?!.*/login/).*$"))
     try:
-        yield page
+        yield page, errors
     finally:
         context.close()
+    late = errors.unchecked()
+    if late:
+        pytest.fail("the page reported errors after the journey's last check:\n" + "\n".join(late))
+
+
+@pytest.fixture
+def page(signed_in_page: tuple[Page, PageErrors]) -> Page:
+    """A fresh browser context signed in as the demo's operator."""
+    return signed_in_page[0]
+
+
+@pytest.fixture
+def page_errors(signed_in_page: tuple[Page, PageErrors]) -> PageErrors:
+    """What ``page`` reported as broken, collected since it opened (see :class:`PageErrors`)."""
+    return signed_in_page[1]

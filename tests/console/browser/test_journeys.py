@@ -1,9 +1,14 @@
 """The console's journeys in real Chromium, against one running demo (in this order).
 
+Each fails on any error the page reports: a ``console.error`` (htmx logs its own errors
+there), an uncaught exception, or an htmx request answered with a 4xx/5xx status.
+
 1. An operator edits a flag: the validation error shows inline, then a valid value saves.
 2. A live batch of the demo's traffic appears in the list without a reload; on its page
    the bar moves without a reload and polling stops at the end.
-3. Rollback from the header, then restore: the demo's live traffic goes plain and comes
+3. An operator cancels a live batch: the dialog says what it means, the answer is the
+   batch's page at once, which follows the cancel to its end (polling only itself).
+4. Rollback from the header, then restore: the demo's live traffic goes plain and comes
    back. The traffic generator calls a real OptimizedLLMWrapper every 1–2 s and logs each
    call's path (``cached`` / ``batched`` / ``standard``); the overview counts optimized
    and standard calls from the store's roll-ups. Both must follow the button.
@@ -17,15 +22,16 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Dialog, Page, Request, expect
 
 from ..demo_process import Demo
+from .conftest import PageErrors
 
 ANTHROPIC = "/config/entry/?key=anthropic%3Aclaude-sonnet-4-6"
 
 
 def test_an_invalid_value_is_explained_beside_its_field_and_a_valid_one_is_saved(
-    page: Page,
+    page: Page, page_errors: PageErrors
 ) -> None:
     page.goto("/config/")
     page.get_by_role("link", name=re.compile("claude-sonnet-4-6")).first.click()
@@ -52,11 +58,12 @@ def test_an_invalid_value_is_explained_beside_its_field_and_a_valid_one_is_saved
     expect(page.locator("#id_batchTimeout")).to_have_value(new_value)
     page.goto("/audit/?action=config.update")
     expect(page.locator("main")).to_contain_text("browser journey")
+    page_errors.assert_none()
 
 
 @pytest.mark.timeout(300)
 def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
-    page: Page,
+    page: Page, page_errors: PageErrors
 ) -> None:
     # The generator sends a batch every 20–30 s; each runs for 12–52 s in the sandbox.
     # With nothing in flight the list's first page still polls (every 15 s), so the next
@@ -102,6 +109,53 @@ def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
     page.wait_for_timeout(6_000)
     assert len(polls()) == after_end
     expect(page.locator("#cancel-form")).to_have_count(0)
+    page_errors.assert_none()
+
+
+@pytest.mark.timeout(300)
+def test_an_operator_cancels_a_live_batch_and_its_page_follows_the_cancel_to_the_end(
+    page: Page, page_errors: PageErrors
+) -> None:
+    requests: list[Request] = []
+
+    def seen(request: Request) -> None:
+        requests.append(request)
+
+    page.on("request", seen)
+    questions: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    # A batch runs 12–52 s: one that is still running when its page opens can be cancelled.
+    deadline = time.monotonic() + 180
+    while True:
+        assert time.monotonic() < deadline, "no batch stayed in flight long enough to cancel"
+        page.goto("/batches/?status=active")
+        row = page.locator("tr.in-flight a[href^='/batches/batch_']").first
+        row.wait_for(timeout=90_000)
+        row.click()
+        if page.locator("#cancel").count():
+            break
+    path = urlsplit(page.url).path
+    page.once("dialog", answer)
+    page.fill("#id_reason", "browser journey")
+    mark = len(requests)
+    page.locator("#cancel").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("Cancelling batch_")
+    assert urlsplit(page.url).path == path  # back on the batch's page, not the action's
+    assert "will not be answered" in questions[0] and "nothing more is billed" in questions[0]
+    expect(page.locator("#cancel-form")).to_have_count(0)
+    outcome = page.locator("#cancel-outcome")
+    expect(outcome).to_contain_text(re.compile(r"\d+ canceled, \d+ already done"), timeout=60_000)
+    expect(outcome).to_contain_text("Cancelled by")
+    expect(page.locator("#batch-status")).to_have_text("ended")
+    expect(page.locator("#batch-live")).not_to_contain_text("updating live")
+    polled = {urlsplit(r.url).path for r in requests[mark:] if r.resource_type == "xhr"}
+    assert polled == {path}, polled  # the batch's own page, never an action's URL
+    page_errors.assert_none()
 
 
 CALLS = re.compile(r"(\d+) optimized · (\d+) standard")
@@ -131,7 +185,7 @@ def traffic_paths_since(demo: Demo, since: int) -> list[str]:
 
 @pytest.mark.timeout(300)
 def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_it_back(
-    page: Page, demo: Demo
+    page: Page, page_errors: PageErrors, demo: Demo
 ) -> None:
     page.goto("/")
     expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\breleased\b"))
@@ -167,3 +221,4 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
     while time.monotonic() < deadline and "cached" not in traffic_paths_since(demo, mark):
         time.sleep(0.5)
     assert "cached" in traffic_paths_since(demo, mark)
+    page_errors.assert_none()
