@@ -44,7 +44,7 @@ def test_an_invalid_value_is_explained_beside_its_field_and_a_valid_one_is_saved
 
     field = page.locator("#field-batchTimeout")
     expect(field).to_have_class(re.compile(r"\binvalid\b"))
-    expect(field.locator(".error")).to_contain_text("batchTimeout")
+    expect(field.locator(".error")).to_contain_text("Batch timeout")  # the field's label
     # Nothing was saved: a fresh load still shows the stored value.
     page.goto(ANTHROPIC)
     expect(page.locator("#id_batchTimeout")).to_have_value(original)
