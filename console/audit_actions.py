@@ -20,6 +20,9 @@ USER_PASSWORD_RESET = "user.password_reset"
 USER_PASSWORD_CHANGE = "user.password_change"
 TOKEN_CREATE = "token.create"
 TOKEN_REVOKE = "token.revoke"
+SIGNIN_FAIL = "signin.fail"
+LOCKOUT_START = "lockout.start"
+LOCKOUT_LIFT = "lockout.lift"
 
 AUDIT_ACTIONS: dict[str, str] = {
     ACTION_UPDATE: "flags edited",
@@ -37,4 +40,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     USER_ACTIVATE: "user reactivated",
     USER_PASSWORD_RESET: "password reset by an admin",
     USER_PASSWORD_CHANGE: "own password changed",
+    SIGNIN_FAIL: "failed sign-in (wrong password or unknown user)",
+    LOCKOUT_START: "locked out after repeated failed sign-ins or refused API tokens",
+    LOCKOUT_LIFT: "lockout lifted by an admin",
 }

@@ -72,3 +72,21 @@ class ApiToken(models.Model):
         if self.expires_at is not None and self.expires_at <= moment:
             return "expired"
         return "active"
+
+
+class RefusedTokens(models.Model):
+    """A client address that sent API tokens the console refused (unknown, revoked, expired).
+
+    ``console.lockouts`` counts them like failed sign-ins: enough within the lockout
+    window and the address gets 429 until the window has passed since the last one.
+    """
+
+    address = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "refused tokens"
+
+    def __str__(self) -> str:
+        return f"{self.failures} refused API tokens from {self.address}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,13 @@ def _positive_int(name: str, *, default: int) -> int:
     return value
 
 
+def _whole_number(name: str, *, default: int) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
+
+
 def _secret_key(var_dir: Path) -> str:
     """The configured key, or one generated once and kept in var/ so sessions survive restarts."""
     configured = env.str("DJANGO_SECRET_KEY", default="")
@@ -129,6 +137,35 @@ try:
 except (environ.ImproperlyConfigured, ValueError) as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 
+# -- The door (README, "Security"): sign-in lockout and the client's address -----------
+try:
+    # django-axes: this many failed sign-ins per account, or per client address, lock it
+    # out for this many minutes from the last one; refused API tokens per address too.
+    LLMOPT_LOCKOUT_FAILURES = _positive_int("LLMOPT_LOCKOUT_FAILURES", default=5)
+    LLMOPT_LOCKOUT_MINUTES = _positive_int("LLMOPT_LOCKOUT_MINUTES", default=15)
+    # Reverse proxies in front that append to X-Forwarded-For; 0 trusts none of it.
+    TRUSTED_PROXY_COUNT = _whole_number("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
+
+AUTHENTICATION_BACKENDS = [
+    "console.signin.LockoutBackend",  # refuses a locked-out account or address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LLMOPT_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LLMOPT_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_CLIENT_IP_CALLABLE = "console.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
+# Refused tries neither count nor extend the lockout, so "try again in N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the failures: that would let anyone with an account reset
+# their address's count between guesses at other accounts.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept forever
+AXES_ENABLE_ADMIN = False  # Django's admin is not served
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -138,6 +175,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from its own static files, no CDN
     "django_htmx",
     "template_partials",
+    "axes",  # counts failed sign-ins (console.signin)
     "console",
 ]
 
@@ -152,6 +190,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "console.urls"

@@ -4,6 +4,7 @@ reset passwords) and the Password page (everyone changes their own)."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from llmopt.errors import StoreError
 
 from .access import requires
+from .lockouts import NothingToUnlock, active_lockouts, lift
 from .roles import MANAGE_USERS
 from .users import (
     ROLE_NAMES,
@@ -43,7 +45,8 @@ class NewUserForm(forms.Form):
 @requires(MANAGE_USERS)
 @require_http_methods(["GET", "POST"])
 def users(request: HttpRequest) -> HttpResponse:
-    """Every user with their role; POST ``action`` = create, role, active or password."""
+    """Every user with their role, and who is locked out; POST ``action`` = create, role,
+    active, password or unlock (``kind`` account or address, ``value``)."""
     actor = request.user.get_username()
     form = NewUserForm()
     # (what happened, whose, the password to hand over): shown this once.
@@ -65,6 +68,11 @@ def users(request: HttpRequest) -> HttpResponse:
                 user = get_object_or_404(get_user_model(), pk=request.POST.get("user"))
                 password = reset_password(user, actor=actor)
                 handed_over = ("Reset the password of", user.get_username(), password)
+            elif action == "unlock":
+                kind, value = request.POST.get("kind", ""), request.POST.get("value", "")
+                lift(kind, value, actor=actor)
+                messages.success(request, f"Unlocked the {kind} {value}.")
+                return redirect("users")
             elif action in ("role", "active"):
                 user = get_object_or_404(get_user_model(), pk=request.POST.get("user"))
                 if action == "role":
@@ -74,8 +82,8 @@ def users(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Saved {user.get_username()}.")
                 return redirect("users")
             else:
-                raise UserChangeRefused("action must be create, role, active or password")
-        except UserChangeRefused as exc:
+                raise UserChangeRefused("action must be create, role, active, password or unlock")
+        except (UserChangeRefused, NothingToUnlock) as exc:
             messages.error(request, str(exc))
             status = 422
         except StoreError as exc:
@@ -83,7 +91,15 @@ def users(request: HttpRequest) -> HttpResponse:
             status = 503
     people = get_user_model().objects.order_by("username").prefetch_related("groups")
     rows = [(person, role_of(person)) for person in people]
-    context = {"rows": rows, "form": form, "handed_over": handed_over, "roles": ROLE_NAMES}
+    context = {
+        "rows": rows,
+        "form": form,
+        "handed_over": handed_over,
+        "roles": ROLE_NAMES,
+        "lockouts": active_lockouts(),
+        "lockout_failures": settings.LLMOPT_LOCKOUT_FAILURES,
+        "lockout_minutes": settings.LLMOPT_LOCKOUT_MINUTES,
+    }
     return render(request, "console/users.html", context, status=status)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from . import audit, batches, config, killswitch, monitoring, statistics
+from .auth import register_auth_handlers
 from .errors import register_error_handlers
 from .strict import require_json_body
 
@@ -32,6 +33,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 register_error_handlers(api)
+register_auth_handlers(api)
 api.add_decorator(require_json_body, mode="view")  # 415 for a body that is not JSON
 api.add_router("/config", config.router)
 api.add_router("/kill-switch", killswitch.router)

@@ -11,20 +11,76 @@ session cookie                         Django's session; CSRF checked on unsafe 
 =====================================  ======================================
 
 No credential, or a bearer token that is unknown, revoked or expired: 401. A caller
-without the permission: 403.
+without the permission: 403. A client address whose tokens were refused
+``LLMOPT_LOCKOUT_FAILURES`` times within ``LLMOPT_LOCKOUT_MINUTES``: 429 with
+``Retry-After``, for any token, until that long after the last (``console.lockouts``;
+logged, never with the token).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import SessionAuth
 from ninja.security.http import HttpBearer
 
+from ..client_address import client_address
+from ..lockouts import count_refused_token, token_lockout
 from ..models import ApiToken
 from ..tokens import token_from_secret
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+
+REFUSED = "the API token is unknown, revoked or expired"
+
+
+class TooManyRefusedTokens(Exception):
+    """This client address sent too many refused tokens; it may try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = -(-retry_after // 60)
+        super().__init__(
+            f"too many refused API tokens from this address; try again in {minutes} "
+            "minutes, or ask an admin to unlock it"
+        )
+        self.retry_after = retry_after
+
+
+def throttled(exc: TooManyRefusedTokens) -> JsonResponse:
+    """429 in the envelope, with ``Retry-After`` in seconds."""
+    response = JsonResponse({"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def register_auth_handlers(api: NinjaAPI) -> None:
+    """Answer ``TooManyRefusedTokens`` from any operation with ``throttled``."""
+    api.add_exception_handler(TooManyRefusedTokens, lambda request, exc: throttled(exc))
+
+
+def token_caller(request: HttpRequest) -> ApiToken | None:
+    """The live token a bearer request carries, ``None`` without a bearer header.
+
+    Raises ``TooManyRefusedTokens`` for a throttled address (before the token is even
+    looked at) and ``AuthenticationError`` for a refused token, which counts against the
+    address.
+    """
+    # Not HttpBearer.__call__: under DEBUG it logs a non-bearer header verbatim.
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    address = client_address(request)
+    lockout = token_lockout(address)
+    if lockout is not None:
+        raise TooManyRefusedTokens(lockout.seconds_left())
+    found = token_from_secret(secret.strip())
+    if found is None:
+        count_refused_token(address)
+        raise AuthenticationError(message=REFUSED)
+    return found
 
 
 def _require(user: Any, permission: str) -> Any:
@@ -41,16 +97,15 @@ class ApiTokenAuth(HttpBearer):
         self.permission = permission
 
     def __call__(self, request: HttpRequest) -> Any:
-        # Not HttpBearer.__call__: under DEBUG it logs a non-bearer header verbatim.
-        scheme, _, secret = request.headers.get(self.header, "").partition(" ")
-        if scheme.lower() != self.openapi_scheme:
+        found = token_caller(request)
+        if found is None:
             return None  # no token: let the session decide
-        return self.authenticate(request, secret.strip())
+        return self._act_as(request, found)
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = token_from_secret(token)
-        if found is None:
-            raise AuthenticationError(message="the API token is unknown, revoked or expired")
+        raise NotImplementedError("ApiTokenAuth reads the header itself: see __call__")
+
+    def _act_as(self, request: HttpRequest, found: ApiToken) -> Any:
         request.user = found.user
         request.api_token = found  # type: ignore[attr-defined]
         return _require(found.user, self.permission)

@@ -46,6 +46,8 @@ def test_a_store_path_that_cannot_be_created_fails_the_system_check(tmp_path: Pa
         ("LLMOPT_RETENTION_AUDIT_DAYS", "a year"),
         ("LLMOPT_RETENTION_BATCH_DAYS", "-3"),
         ("LLMOPT_BATCH_POLL_SECONDS", "1.5"),
+        ("LLMOPT_LOCKOUT_FAILURES", "0"),
+        ("LLMOPT_LOCKOUT_MINUTES", "a while"),
     ],
 )
 def test_a_retention_or_interval_that_is_not_a_positive_whole_number_stops_start_up(
@@ -86,3 +88,11 @@ def test_behind_tls_cookies_are_secure_and_plain_http_is_redirected_but_healthz(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "301", "200", "True"]
+
+
+def test_a_proxy_count_that_is_not_a_whole_number_stops_start_up(tmp_path: Path) -> None:
+    result = check(tmp_path, DJANGO_TRUSTED_PROXY_COUNT="one")
+    assert result.returncode != 0
+    assert "DJANGO_TRUSTED_PROXY_COUNT must be a whole number (0 or more), not 'one'" in (
+        result.stderr
+    )

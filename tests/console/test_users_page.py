@@ -216,3 +216,22 @@ def test_the_first_admin_made_with_createsuperuser_manages_users(
     assert page.status_code == 200
     assert role_of(User.objects.get(username="erin")) == "admin"
     assert audit(store, "user.create") == [("root", "user erin", None, {"role": "admin"})]
+
+
+def test_the_users_page_says_nobody_is_locked_out_and_refuses_to_unlock_nothing(
+    admin: Client, store: Store
+) -> None:
+    page = admin.get("/users/").content.decode()
+    assert 'id="no-lockouts"' in page and "after 5 failed sign-ins" in page
+    response = admin.post("/users/", {"action": "unlock", "kind": "account", "value": "ghost"})
+    assert response.status_code == 422
+    assert "has no failures counted" in response.content.decode()
+    response = admin.post("/users/", {"action": "unlock", "kind": "planet", "value": "x"})
+    assert response.status_code == 422
+    assert store.list_audit(action="lockout.lift") == []
+
+
+def test_only_admins_lift_lockouts(client: Client, store: Store, django_user_model: Any) -> None:
+    client.force_login(user_in(django_user_model, "operator"))
+    form = {"action": "unlock", "kind": "address", "value": "203.0.113.7"}
+    assert client.post("/users/", form).status_code == 403
