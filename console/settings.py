@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
@@ -166,6 +167,22 @@ AXES_RESET_ON_SUCCESS = False
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept forever
 AXES_ENABLE_ADMIN = False  # Django's admin is not served
 
+# django-csp: nothing inline, nothing from elsewhere; htmx is told to inject no style
+# and evaluate nothing (the htmx-config meta tag in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -176,11 +193,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",  # counts failed sign-ins (console.signin)
+    "csp",
     "console",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "console.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "console.api.envelope.ApiErrorEnvelopeMiddleware",

@@ -156,7 +156,7 @@ def test_operators_get_a_confirmed_rollback_button_on_every_page(
     )
     assert form is not None
     assert 'name="action" value="engage"' in form.group(0)
-    assert "confirm(" in form.group(0)
+    assert 'data-confirm="Turn ALL optimization off now?"' in form.group(0)
     assert 'name="csrfmiddlewaretoken"' in form.group(0)
 
 

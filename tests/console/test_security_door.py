@@ -1,5 +1,5 @@
-"""The door, probed as an attacker would: guessing passwords and tokens, reading the
-data files or ``ps``.
+"""The door, probed as an attacker would: guessing passwords and tokens, framing or
+scripting the pages, reading the data files or ``ps``.
 
 =========================  =================================================================
 what                       enforced
@@ -8,6 +8,8 @@ sign-in                    5 failures per account and per client address in 15 m
                            it out (even the right password), audited; an admin lifts it
 API tokens                 5 refused tokens from one address: 429 + ``Retry-After``
 client address             the connection's, unless ``DJANGO_TRUSTED_PROXY_COUNT`` is set
+headers                    a Content-Security-Policy the pages satisfy; ``Cache-Control:
+                           no-store`` on every page, fragment and API response
 data at rest               ``LLMOPT_VAR_DIR`` 0700, databases and keys 0600, no secret in argv
 =========================  =================================================================
 """
@@ -34,7 +36,7 @@ from console.demo_seed import DEMO_AICONFIGS, DEMO_API_KEY
 from llmopt.store import Store
 
 from .conftest import user_in
-from .crawl import Site, every_log_line, seed_site
+from .crawl import Site, every_log_line, operations, pages, seed_site
 from .demo_process import ROOT, running_demo
 
 pytestmark = pytest.mark.django_db
@@ -235,6 +237,68 @@ def test_a_revoked_token_counts_as_refused(site: Site, django_user_model: Any) -
     assert [call_api(site.operator_token).status_code for _ in range(6)] == [401] * 5 + [429]
 
 
+# -- headers -----------------------------------------------------------------------------
+
+
+def csp_directives(response: Any) -> dict[str, list[str]]:
+    header = response.get("Content-Security-Policy", "")
+    parts = (part.split() for part in header.split(";") if part.strip())
+    return {words[0]: words[1:] for words in parts}
+
+
+def assert_door_headers(response: Any, what: str) -> None:
+    directives = csp_directives(response)
+    assert directives.get("default-src") == ["'none'"], f"{what}: {directives}"
+    assert directives.get("script-src") == ["'self'"], f"{what}: {directives}"
+    assert directives.get("style-src") == ["'self'"], f"{what}: {directives}"
+    assert directives.get("frame-ancestors") == ["'none'"], f"{what}: {directives}"
+    assert "no-store" in response.get("Cache-Control", ""), (
+        f"{what}: {response.get('Cache-Control')}"
+    )
+
+
+def test_every_page_fragment_and_api_response_carries_the_csp_and_no_store(
+    site: Site, django_user_model: Any
+) -> None:
+    admin = Client()
+    admin.force_login(user_in(django_user_model, "admin"))
+    checked = 0
+    for page in pages(site.samples):
+        for htmx in ({}, {"HTTP_HX_REQUEST": "true"}):
+            assert_door_headers(admin.get(page.url, **htmx), f"GET {page.url} {htmx}")
+            assert_door_headers(Client().get(page.url, **htmx), f"anonymous GET {page.url}")
+            checked += 2
+    for op in operations(site.samples):
+        if op.method == "get":
+            response = Client().get(op.url, HTTP_AUTHORIZATION=f"Bearer {site.operator_token}")
+            assert response.status_code < 500, op
+            assert_door_headers(response, str(op))
+            assert_door_headers(admin.get(op.url), f"{op} (session)")
+            checked += 2
+    assert_door_headers(Client().get("/api/nowhere"), "an API 404")
+    assert checked > 40
+
+
+def test_no_page_carries_inline_script_style_or_event_handlers(
+    site: Site, django_user_model: Any
+) -> None:
+    admin = Client()
+    admin.force_login(user_in(django_user_model, "admin"))
+    # A JSON data block (the API docs' settings) is not script: the browser runs none.
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>|<style|\sstyle=|\son[a-z]+="
+        r"|javascript:",
+        re.I,
+    )
+    found = []
+    for page in pages(site.samples):
+        for client in (admin, Client()):
+            for htmx in ({}, {"HTTP_HX_REQUEST": "true"}):
+                html = client.get(page.url, **htmx).content.decode(errors="replace")
+                found += [f"{page.url}: {m.group(0)}" for m in inline.finditer(html)]
+    assert found == []
+
+
 # -- secrets at rest and on command lines -------------------------------------------------
 
 
@@ -310,3 +374,10 @@ def test_the_running_demo_shows_no_api_key_in_ps_and_its_files_stay_owner_only(
         assert (good.status_code, bad.status_code) == (200, 401)
         # While it runs, with SQLite's side files (-wal, -shm) in place.
         assert_owner_only(var_dir)
+        static = httpx.get(f"{demo.base}/static/console/console.css")
+        assert static.status_code == 200 and "no-store" not in static.headers.get(
+            "cache-control", ""
+        )
+        login = httpx.get(f"{demo.base}/login/")
+        assert "no-store" in login.headers["cache-control"]
+        assert "script-src 'self'" in login.headers["content-security-policy"]
