@@ -138,7 +138,7 @@ try:
 except (environ.ImproperlyConfigured, ValueError) as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 
-# -- The door (README, "Security"): sign-in lockout and the client's address -----------
+# -- The door (README, "Security"): sign-in lockout, the client's address, API docs ------
 try:
     # django-axes: this many failed sign-ins per account, or per client address, lock it
     # out for this many minutes from the last one; refused API tokens per address too.
@@ -146,6 +146,7 @@ try:
     LLMOPT_LOCKOUT_MINUTES = _positive_int("LLMOPT_LOCKOUT_MINUTES", default=15)
     # Reverse proxies in front that append to X-Forwarded-For; 0 trusts none of it.
     TRUSTED_PROXY_COUNT = _whole_number("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+    LLMOPT_PUBLIC_API_DOCS = _bool("LLMOPT_PUBLIC_API_DOCS", default=False)
 except ValueError as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 

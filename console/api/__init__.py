@@ -22,7 +22,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from . import audit, batches, config, killswitch, monitoring, statistics
-from .auth import register_auth_handlers
+from .auth import docs_access, register_auth_handlers
 from .errors import register_error_handlers
 from .strict import require_json_body
 
@@ -31,6 +31,7 @@ api = NinjaAPI(
     version="1",
     description="Read and change the LLM optimization configuration, as the console does.",
     urls_namespace="api",
+    docs_decorator=docs_access,  # signed-in users only, unless LLMOPT_PUBLIC_API_DOCS
 )
 register_error_handlers(api)
 register_auth_handlers(api)

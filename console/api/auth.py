@@ -15,13 +15,20 @@ without the permission: 403. A client address whose tokens were refused
 ``LLMOPT_LOCKOUT_FAILURES`` times within ``LLMOPT_LOCKOUT_MINUTES``: 429 with
 ``Retry-After``, for any token, until that long after the last (``console.lockouts``;
 logged, never with the token).
+
+The API's docs and schema (``docs_access``) follow the same rules, for signed-in users
+and tokens of any role, unless ``LLMOPT_PUBLIC_API_DOCS`` opens them to everyone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import SessionAuth
 from ninja.security.http import HttpBearer
@@ -29,6 +36,7 @@ from ninja.security.http import HttpBearer
 from ..client_address import client_address
 from ..lockouts import count_refused_token, token_lockout
 from ..models import ApiToken
+from ..roles import VIEW
 from ..tokens import token_from_secret
 
 if TYPE_CHECKING:
@@ -137,3 +145,37 @@ def actor(request: HttpRequest) -> str:
     if token is not None:
         return str(token)
     return str(request.user.get_username())
+
+
+View = Callable[..., HttpResponse]
+
+
+def docs_access(view: View) -> View:
+    """``NinjaAPI(docs_decorator=...)``: the docs and schema for callers with the view
+    role (a session, or a token), unless ``LLMOPT_PUBLIC_API_DOCS`` is true.
+
+    Anonymous visitors are sent to sign in, like every page; a refused or throttled
+    token gets the API's 401 or 429.
+    """
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if settings.LLMOPT_PUBLIC_API_DOCS:
+            return view(request, *args, **kwargs)
+        try:
+            token = token_caller(request)
+        except TooManyRefusedTokens as exc:
+            return throttled(exc)
+        except AuthenticationError as exc:
+            return JsonResponse({"detail": exc.message}, status=401)
+        user = token.user if token is not None else request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not user.has_perm(VIEW):
+            detail = f"this needs the {VIEW.split('.')[-1]} permission"
+            return JsonResponse({"detail": detail}, status=403)
+        return view(request, *args, **kwargs)
+
+    return checked

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import Group, User
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.models import ApiToken
@@ -28,13 +28,12 @@ from .conftest import seed
 KEY = "anthropic:claude-sonnet-4-6"
 BATCH_ID = "batch-sample-1"
 
-# Pages anyone may open: signing in, the load balancer's probe, and the API's docs.
-# ``api:api-root`` is ninja's: it always answers 404, naming the docs' address.
+# Pages anyone may open: signing in and the load balancer's probe. ``api:api-root`` is
+# ninja's: it always answers 404, naming the docs' address. The API's docs and schema
+# are for signed-in users (unless LLMOPT_PUBLIC_API_DOCS opens them).
 PUBLIC_NAMES = {
     "login",
     "healthz",
-    "api:openapi-json",
-    "api:openapi-view",
     "api:api-root",
 }
 UNSAFE_METHODS = ("post", "put", "patch", "delete")
@@ -140,7 +139,8 @@ def is_api_operation(view: Any) -> bool:
 
 def operations(samples: dict[str, str]) -> list[Operation]:
     """Every operation in ``/api/openapi.json``, path parameters replaced by samples."""
-    schema = Client().get("/api/openapi.json").json()
+    with override_settings(LLMOPT_PUBLIC_API_DOCS=True):  # read it without signing in
+        schema = Client().get("/api/openapi.json").json()
     found = []
     for template, methods in schema["paths"].items():
         url = re.sub(r"\{(\w+)\}", lambda m: _sample(m.group(1), samples), template)

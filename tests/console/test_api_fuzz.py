@@ -49,7 +49,7 @@ def test_no_operation_answers_5xx_and_nothing_invalid_is_ever_stored(
 ) -> None:
     site: Site = seed_site(store, django_user_model)
     headers = {"Authorization": f"Bearer {site.operator_token}"}
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application, headers=headers)
     calls: list[tuple[str, int]] = []
 
     def exercise(operation: Any, mode: GenerationMode) -> None:

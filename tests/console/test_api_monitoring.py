@@ -223,8 +223,10 @@ def test_it_is_read_only(operator: Client, monitored: Store, method: str) -> Non
     assert getattr(operator, method)(URL).status_code == 405
 
 
-def test_the_openapi_schema_describes_an_object_of_entries_and_the_errors(client: Client) -> None:
-    schema = client.get("/api/openapi.json").json()
+def test_the_openapi_schema_describes_an_object_of_entries_and_the_errors(
+    signed_in: Client,
+) -> None:
+    schema = signed_in.get("/api/openapi.json").json()
     operation = schema["paths"][URL]["get"]
 
     assert set(operation["responses"]) == {"200", "401", "403", "422", "503"}

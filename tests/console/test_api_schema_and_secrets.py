@@ -15,9 +15,9 @@ KEY = "anthropic:claude-sonnet-4-6"
 
 
 def test_the_openapi_schema_lists_every_endpoint_with_its_error_responses(
-    client: Client,
+    signed_in: Client,
 ) -> None:
-    response = client.get("/api/openapi.json")
+    response = signed_in.get("/api/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert set(paths) >= {
@@ -34,8 +34,8 @@ def test_the_openapi_schema_lists_every_endpoint_with_its_error_responses(
     )
 
 
-def test_the_docs_page_is_served(client: Client) -> None:
-    assert client.get("/api/docs").status_code == 200
+def test_the_docs_page_is_served_to_signed_in_users(signed_in: Client) -> None:
+    assert signed_in.get("/api/docs").status_code == 200
 
 
 def test_the_seeded_api_key_appears_in_no_response(operator: Client, store: Store) -> None:

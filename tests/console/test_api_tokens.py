@@ -156,8 +156,8 @@ def test_a_live_name_cannot_be_issued_twice_but_can_after_revoking(
     assert ApiToken.objects.filter(name="ci-alerts").count() == 2
 
 
-def test_the_openapi_schema_offers_both_credentials(client: Client) -> None:
-    schemes = client.get("/api/openapi.json").json()["components"]["securitySchemes"]
+def test_the_openapi_schema_offers_both_credentials(signed_in: Client) -> None:
+    schemes = signed_in.get("/api/openapi.json").json()["components"]["securitySchemes"]
     assert schemes["ApiTokenAuth"] == {"type": "http", "scheme": "bearer"}
     assert schemes["BrowserSessionAuth"]["in"] == "cookie"
 

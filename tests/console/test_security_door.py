@@ -1,5 +1,5 @@
-"""The door, probed as an attacker would: guessing passwords and tokens, framing or
-scripting the pages, reading the data files or ``ps``.
+"""The door, probed as an attacker would: guessing passwords and tokens, reading the API's
+docs anonymously, framing or scripting the pages, reading the data files or ``ps``.
 
 =========================  =================================================================
 what                       enforced
@@ -10,6 +10,7 @@ API tokens                 5 refused tokens from one address: 429 + ``Retry-Afte
 client address             the connection's, unless ``DJANGO_TRUSTED_PROXY_COUNT`` is set
 headers                    a Content-Security-Policy the pages satisfy; ``Cache-Control:
                            no-store`` on every page, fragment and API response
+API docs                   signed-in users only, unless ``LLMOPT_PUBLIC_API_DOCS``
 data at rest               ``LLMOPT_VAR_DIR`` 0700, databases and keys 0600, no secret in argv
 =========================  =================================================================
 """
@@ -297,6 +298,30 @@ def test_no_page_carries_inline_script_style_or_event_handlers(
                 html = client.get(page.url, **htmx).content.decode(errors="replace")
                 found += [f"{page.url}: {m.group(0)}" for m in inline.finditer(html)]
     assert found == []
+
+
+# -- API docs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/docs", "/api/openapi.json"])
+def test_the_api_docs_are_for_signed_in_users_only(
+    url: str, store: Store, django_user_model: Any, settings: Any
+) -> None:
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    outsider = Client()
+    outsider.force_login(user_in(django_user_model, None))
+    assert outsider.get(url).status_code == 403
+    viewer = Client()
+    viewer.force_login(user_in(django_user_model, "viewer"))
+    assert viewer.get(url).status_code == 200
+    settings.LLMOPT_PUBLIC_API_DOCS = True
+    assert Client().get(url).status_code == 200
+
+
+def test_an_api_token_reads_the_schema(site: Site) -> None:
+    response = Client().get("/api/openapi.json", HTTP_AUTHORIZATION=f"Bearer {site.operator_token}")
+    assert response.status_code == 200 and "/api/config" in response.json()["paths"]
 
 
 # -- secrets at rest and on command lines -------------------------------------------------
