@@ -69,9 +69,6 @@ class Lockout:
     def seconds_left(self, now: datetime | None = None) -> int:
         return max(1, math.ceil((self.until - (now or timezone.now())).total_seconds()))
 
-    def minutes_left(self, now: datetime | None = None) -> int:
-        return math.ceil(self.seconds_left(now) / 60)
-
 
 def window() -> timedelta:
     return timedelta(minutes=settings.LLMOPT_LOCKOUT_MINUTES)
