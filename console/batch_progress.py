@@ -40,6 +40,12 @@ class BatchProgress:
         return min(99, int(self.elapsed.total_seconds() * 100 / whole)) if whole > 0 else None
 
     @property
+    def unknown(self) -> bool:
+        """Running, nothing reported done and no pace to go by (an entry's first batch):
+        a bar at 0 % would look like a stall, so none is drawn."""
+        return self.in_flight and self.total > 0 and self.done == 0 and self.eta is None
+
+    @property
     def elapsed_text(self) -> str:
         return human_duration(self.elapsed)
 

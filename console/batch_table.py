@@ -44,6 +44,12 @@ def batch_row(record: BatchRecord, progress: BatchProgress, detail_url: str) -> 
 
 
 def _bar(progress: BatchProgress) -> SafeString:
+    if progress.unknown:
+        return format_html(
+            '<div class="batch-bar unknown"><progress max="100"></progress>'
+            '<span class="batch-bar-text">no estimate yet · {total} requests</span></div>',
+            total=progress.total,
+        )
     estimated = progress.estimated_percent
     if estimated is not None:
         return format_html(

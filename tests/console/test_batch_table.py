@@ -66,6 +66,17 @@ def test_an_ended_batch_shows_its_counts_and_cost_and_no_live_class() -> None:
     assert cells(html)[-4:] == ["1m 30s", "—", "$0.0125", "2025-05-01 12:00:00"]
 
 
+def test_an_entrys_first_batch_says_it_has_no_estimate_yet_instead_of_zero_percent() -> None:
+    record = row(
+        BatchStatus.IN_PROGRESS, {"processing": 22}, submitted_at=T0, provider_batch_id="m"
+    )
+    html = str(batch_row(record, progress_of(record, T0 + timedelta(minutes=1)), "/b/"))
+
+    assert "no estimate yet · 22 requests" in html
+    assert '<progress max="100"></progress>' in html  # indeterminate, not a bar stuck at 0
+    assert "0%" not in html
+
+
 def test_a_batch_with_no_requests_counted_yet_is_not_started() -> None:
     record = row(BatchStatus.PENDING, {})
     html = str(batch_row(record, progress_of(record, T0), "/b/"))

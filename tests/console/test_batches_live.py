@@ -123,6 +123,9 @@ def poll(store: Store, sandbox: SandboxServer, clock: ManualClock, seconds: floa
 
 def shown_progress(html: str, batch_id: str) -> tuple[int, int]:
     row = html[html.index(f'id="batch-{batch_id}"') :] if f'id="batch-{batch_id}"' in html else html
+    unknown = re.search(r"no estimate yet · (\d+) requests", row)
+    if unknown:  # the entry's first batch: nothing reported and no pace to go by
+        return 0, int(unknown[1])
     match = re.search(r"(\d+) / (\d+) \(\d+%\)", row)
     assert match, html
     return int(match[1]), int(match[2])
