@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger("console.api")
 
@@ -41,6 +42,8 @@ class ApiErrorEnvelopeMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not request.path_info.startswith(API_PREFIX):
             return None  # Django's own 500 page and logging
+        if isinstance(exc, Http404 | PermissionDenied):
+            return None  # Django answers 404/403, and __call__ puts that in the envelope
         logger.exception("api: %s %s failed", request.method, request.path_info)
         detail = "internal error: the console could not answer; the failure is in its log"
         return JsonResponse({"detail": detail}, status=500)

@@ -28,6 +28,18 @@ def test_a_path_with_no_operation_is_a_404_envelope_pointing_at_the_docs(
     assert "GET /api/alerts/rollback" in detail and "/api/docs" in detail
 
 
+@pytest.mark.parametrize("who", ["anonymous", "viewer"])
+def test_the_api_root_is_a_404_envelope_not_a_crash(
+    client: Client, signed_in: Client, who: str
+) -> None:
+    caller = client if who == "anonymous" else signed_in
+    if who == "anonymous":
+        caller.logout()
+    response = caller.get("/api/")
+    assert response.status_code == 404
+    assert "/api/docs" in response.json()["detail"]
+
+
 def test_a_method_an_operation_does_not_take_is_a_405_envelope_keeping_allow(
     operator: Client, store: Store
 ) -> None:
