@@ -12,9 +12,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from llmopt.config import NAME_MAX_LENGTH
 from llmopt.errors import StoreError
 
 from .access import requires
+from .forms import FreeTextField
 from .models import ApiToken
 from .roles import MANAGE_USERS
 from .tokens import TokenError, issue_token, revoke_token
@@ -27,7 +29,9 @@ class TokenForm(forms.Form):
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         help_text="The token acts as this user, with this user's role.",
     )
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. ci-alerts.")
+    name = FreeTextField(
+        called="Name", max_length=NAME_MAX_LENGTH, help_text="What will use it, e.g. ci-alerts."
+    )
     expires_days = forms.IntegerField(
         required=False, min_value=1, label="Expires after (days)", help_text="Empty: never."
     )
@@ -71,6 +75,8 @@ def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         revoke_token(
             token, actor=request.user.get_username(), reason=request.POST.get("reason", "")
         )
+    except TokenError as exc:
+        messages.error(request, f"{token} was not revoked: {exc}.")
     except StoreError as exc:
         messages.error(request, f"{token} was not revoked: the audit log failed ({exc}).")
     else:

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from llmopt.config import NAME_MAX_LENGTH, REASON_MAX_LENGTH, free_text_problem
 from llmopt.store import AuditEvent
 
 from .audit_actions import TOKEN_CREATE, TOKEN_REVOKE
@@ -46,8 +47,9 @@ def issue_token(
     name = name.strip()
     if not name:
         raise TokenError("a token needs a name, e.g. the system that will use it")
-    if len(name) > ApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
-        raise TokenError("a token's name is at most 100 characters")
+    problem = free_text_problem(name, field="a token's name", max_length=NAME_MAX_LENGTH)
+    if problem is not None:
+        raise TokenError(problem)
     if expires_in_days is not None and expires_in_days < 1:
         raise TokenError("a token expires after at least one day")
     secret = SCHEME + secrets.token_urlsafe(32)
@@ -71,7 +73,13 @@ def issue_token(
 
 
 def revoke_token(token: ApiToken, *, actor: str, reason: str = "") -> ApiToken:
-    """Revoke ``token`` for good (audited); revoking a revoked token changes nothing."""
+    """Revoke ``token`` for good (audited); revoking a revoked token changes nothing.
+
+    Raises ``TokenError`` for a reason the free-text rule refuses (nothing is changed).
+    """
+    problem = free_text_problem(reason, field="the reason", max_length=REASON_MAX_LENGTH)
+    if problem is not None:
+        raise TokenError(problem)
     if token.revoked_at is not None:
         return token
     before = describe(token)

@@ -97,3 +97,29 @@ def test_only_admins_see_or_use_the_page(
 def test_anonymous_visitors_are_sent_to_sign_in(client: Client, store: Store) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize(
+    "name", ["ci\u202ealerts", "ci\x00alerts", "x" * 101], ids=["bidi", "nul", "long"]
+)
+def test_a_token_name_the_free_text_rule_refuses_is_shown_beside_the_field_and_nothing_made(
+    admin: Client, django_user_model: Any, name: str
+) -> None:
+    user = user_in(django_user_model, "operator")
+    response = admin.post(URL, {"user": user.pk, "name": name})
+
+    assert response.status_code == 422
+    assert "Name must" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_a_revoke_reason_the_free_text_rule_refuses_revokes_nothing(
+    admin: Client, django_user_model: Any
+) -> None:
+    token, _ = issue_token(user_in(django_user_model, "operator"), "ci", actor="test")
+
+    response = admin.post(f"/tokens/{token.pk}/revoke/", {"reason": "oops\u202e"}, follow=True)
+
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert "was not revoked" in response.content.decode()

@@ -60,7 +60,10 @@ class Command(BaseCommand):
         token = ApiToken.objects.filter(user=user, name=options["name"], revoked_at=None).first()
         if token is None:
             raise CommandError(f"{user.get_username()} has no live token named {options['name']!r}")
-        revoke_token(token, actor=actor, reason=options["reason"])
+        try:
+            revoke_token(token, actor=actor, reason=options["reason"])
+        except TokenError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"revoked {token}"))
 
     def _list(self, options: dict[str, Any]) -> None:
