@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmopt._secrets import redact
 from llmopt.caching import CacheManager, CachePlan, PrefixMemory, plan_breakpoints
 from llmopt.config import (
     AIConfigDocument,
@@ -123,6 +124,7 @@ __all__ = [
     "open_store",
     "plan_breakpoints",
     "read_kill_switch",
+    "redact",
     "release_kill_switch",
     "reverse_migration",
     "store_from_env",

@@ -24,8 +24,10 @@ def is_secret_key(key: object) -> bool:
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every secret-named field's value replaced by a mask.
 
-    Walks dicts and lists; everything else is returned as it is. A secret that is
-    empty or absent stays empty, so "no key set" can still be told from "key set".
+    Use it on anything read from the configuration or the audit log before it is shown,
+    logged, returned by an API or written to an audit record. Walks dicts and lists;
+    everything else is returned as it is. A secret that is empty or absent stays empty,
+    so "no key set" can still be told from "key set". Never raises.
     """
     if isinstance(value, Mapping):
         return {

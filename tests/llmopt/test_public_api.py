@@ -51,6 +51,7 @@ PINNED = [
     "open_store",
     "plan_breakpoints",
     "read_kill_switch",
+    "redact",
     "release_kill_switch",
     "reverse_migration",
     "store_from_env",
