@@ -16,9 +16,10 @@ How it stays safe:
 - **Answers by fingerprint.** Every succeeded item (and every standard-API answer) is
   stored with ``put_result`` until 29 days after its batch was created (when the
   provider stops serving results). A request whose answer is stored is not sent
-  again, and ``run`` does not send one that an unfinished record already holds: it
-  waits for that batch (claiming it when its owner is gone) and takes its answer. So
-  a pipeline that re-sends its work after a crash pays once, collected or not.
+  again, and neither is one that an unfinished record already holds: ``run`` waits
+  for that batch (claiming it when its owner is gone) and takes its answer, ``submit``
+  returns that record. So a pipeline that re-sends its work after a crash, or submits
+  it twice, pays once, collected or not.
 - **Claims.** Workers take a record with a compare-and-set on ``last_polled_at`` and
   refresh it while they work; a stamp younger than ``claim_ttl`` belongs to a live
   worker and is left alone, so two pollers never collect the same batch. A worker

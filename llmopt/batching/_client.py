@@ -315,21 +315,34 @@ class AnthropicBatchClient:
     async def submit(self, requests: Sequence[BatchRequest]) -> list[BatchRecord]:
         """Record and create the batches for ``requests``, without waiting for them.
 
-        Requests with a stored answer are skipped. Returns one ledger record per
-        batch: IN_PROGRESS once created, FAILED (with ``error``) when the provider
-        refused it (nothing exists there and nothing is billed), PENDING when it could
-        not be told whether the batch was created (``resume`` finds out). Collect with
-        :meth:`resume`; answers then land in the store by fingerprint. A request too
-        big for any batch is left out (logged). Raises ``ValueError`` for malformed
-        requests.
+        Requests with a stored answer are skipped, identical requests are sent once,
+        and a request that an unfinished batch in the ledger already holds (an earlier
+        ``submit``'s, a ``run``'s, another process's) is not sent again: that batch
+        answers it, so submitting the same work twice pays for it once.
+
+        Returns one ledger record per batch that holds the requests sent: first those
+        this call created, IN_PROGRESS once created, FAILED (with ``error``) when the
+        provider refused it (nothing exists there and nothing is billed), PENDING when
+        it could not be told whether the batch was created (``resume`` finds out);
+        then the unfinished records that already held some of them, as they stood.
+        Collect with :meth:`resume`; answers then land in the store by fingerprint. A
+        request too big for any batch is left out (logged). Raises ``ValueError`` for
+        malformed requests.
         """
         prepared = prepare_requests(requests, default_model=self._model)
-        to_send = await self._reuse(prepared, {})
+        unique, _ = _first_of_each(prepared)
+        to_send = await self._reuse(unique, {})
         plan = plan_batches(to_send, max_requests=self._max_requests, max_bytes=self._max_bytes)
         for request in plan.oversized:
             logger.error("request %s is too big for a batch; not sent", request.custom_id)
         claims = Claims()
-        return [(await self._submit_chunk(chunk, claims)).record for chunk in plan.batches]
+        created: list[BatchRecord] = []
+        held: dict[str, tuple[BatchRecord, list[PreparedRequest]]] = {}
+        for planned in plan.batches:
+            record, chunk = await self._record_unless_held(planned, claims, held)
+            if record is not None:
+                created.append((await self._submit_recorded(record, chunk, claims)).record)
+        return [*created, *(record for record, _ in held.values())]
 
     async def _reuse(
         self, prepared: list[PreparedRequest], outcomes: dict[int, BatchOutcome]
@@ -394,13 +407,6 @@ class AnthropicBatchClient:
             )
             chunk = rest
         return None, []
-
-    async def _submit_chunk(self, chunk: list[PreparedRequest], claims: Claims) -> _Submission:
-        record = self._new_record(chunk)
-        # Ledger first: whatever happens next, this record says a batch may exist.
-        await self._ledger.insert(record)
-        claims.set(record.id, record.created_at)
-        return await self._submit_recorded(record, chunk, claims)
 
     async def _submit_recorded(
         self, record: BatchRecord, chunk: list[PreparedRequest], claims: Claims

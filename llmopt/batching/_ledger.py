@@ -63,9 +63,6 @@ class Ledger:
         # Store adapters block (SQLite, HTTP to ArangoDB): keep the event loop free.
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
-    async def insert(self, record: BatchRecord) -> None:
-        await self._call(self.store.insert_batch, record)
-
     async def insert_unless_held(self, record: BatchRecord) -> dict[str, str]:
         return await self._call(self.store.insert_batch_unless_held, record)
 
