@@ -5,6 +5,8 @@
   same work between a producer and a periodic poller; ``cancel`` stops a batch (an
   operator's cancel, ``by=``, also stops what it stopped from being sent elsewhere).
 - :func:`fingerprint`: the key a request's answer is stored under for reuse.
+- :class:`InFlight`: the requests a process's clients are answering now, which their
+  runs share (a client's ``in_flight``; each process has one).
 
 How it stays safe:
 
@@ -56,6 +58,7 @@ from __future__ import annotations
 
 from llmopt.batching._client import AnthropicBatchClient
 from llmopt.batching._fingerprint import fingerprint
+from llmopt.batching._in_flight import InFlight
 from llmopt.batching._requests import BatchOutcome, BatchRequest
 
-__all__ = ["AnthropicBatchClient", "BatchOutcome", "BatchRequest", "fingerprint"]
+__all__ = ["AnthropicBatchClient", "BatchOutcome", "BatchRequest", "InFlight", "fingerprint"]

@@ -18,7 +18,7 @@ from anthropic.types.messages.batch_create_params import Request
 
 from llmopt.batching._backoff import Backoff
 from llmopt.batching._errors import item_error, provider_error, retry_after
-from llmopt.batching._in_flight import IN_FLIGHT, OwnerGone
+from llmopt.batching._in_flight import IN_FLIGHT, InFlight, OwnerGone
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._requests import (
     BatchOutcome,
@@ -98,6 +98,9 @@ class AnthropicBatchClient:
     ``clock``/``sleep``/``rng``   seams for tests (aware UTC datetimes)
     ``claim_ttl``                 seconds a worker's claim on a record lasts
                                   without refresh (default ``2 * poll_max``)
+    ``in_flight``                 the requests this process answers now, shared
+                                  by its clients (default: the process's own
+                                  :class:`InFlight`)
     ============================  ==============================================
 
     An operator's :meth:`cancel` (``by=``) is recorded in the ledger and stops
@@ -128,6 +131,7 @@ class AnthropicBatchClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         claim_ttl: float | None = None,
+        in_flight: InFlight = IN_FLIGHT,
     ) -> None:
         limits = ProviderCapabilities.detect("anthropic").batch
         assert limits is not None
@@ -157,6 +161,7 @@ class AnthropicBatchClient:
             store, clock, claim_ttl=claim_ttl if claim_ttl is not None else 2 * poll_max
         )
         self._tracker = BatchTracker(client, self._ledger)
+        self._in_flight = in_flight
         self._loop_thread = LoopThread(f"llmopt-batches-{entry_key}")
 
     def __repr__(self) -> str:
@@ -200,11 +205,11 @@ class AnthropicBatchClient:
         unique, copies = _first_of_each(prepared)
         # Claimed before the stored answers are read: a run that answers one of these
         # stores its answer before it lets go, so no answer falls between the two.
-        mine, theirs = IN_FLIGHT.claim(self._entry_key, unique)
+        mine, theirs = self._in_flight.claim(self._entry_key, unique)
         try:
             await self._answer(await self._reuse(mine, outcomes), started, outcomes)
         finally:
-            IN_FLIGHT.settle(self._entry_key, mine, outcomes)
+            self._in_flight.settle(self._entry_key, mine, outcomes)
         # Only now, with this run's own claims settled: two runs waiting on each other
         # would otherwise wait forever.
         gone: list[PreparedRequest] = []

@@ -25,14 +25,18 @@ class OwnerGone(Exception):
 
 
 class InFlight:
-    """Who answers which request fingerprint of which entry now.
+    """The requests the batch clients of one process are answering now, by entry and
+    fingerprint, so that a run waits for another's answer instead of paying again.
 
-    A claim costs a dict slot; the future that carries its outcome is made only when
-    another run asks for it (a run of 100,000 requests would otherwise hold 100,000
-    futures, each with its own lock).
+    Every :class:`AnthropicBatchClient` shares the process's own (its ``in_flight``
+    default); give a client one of its own only to have it behave as if it ran in
+    another process (a test of the ledger's own protection, say). Thread-safe.
     """
 
     def __init__(self) -> None:
+        # A claim costs a dict slot; the future that carries its outcome is made only
+        # when another run asks for it (a run of 100,000 requests would otherwise hold
+        # 100,000 futures, each with its own lock).
         self._lock = threading.Lock()
         self._claims: dict[str, dict[str, Future[BatchOutcome] | None]] = {}
 
@@ -87,3 +91,4 @@ class InFlight:
 
 
 IN_FLIGHT = InFlight()
+"""The process's registry, every client's default."""

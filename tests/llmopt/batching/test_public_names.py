@@ -11,6 +11,7 @@ def test_the_batching_package_exports_exactly_its_public_names() -> None:
         "AnthropicBatchClient",
         "BatchOutcome",
         "BatchRequest",
+        "InFlight",
         "fingerprint",
     ]
     assert all(hasattr(llmopt.batching, name) for name in llmopt.batching.__all__)

@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from llmopt.batching import BatchRequest, fingerprint
+from llmopt.batching import BatchRequest, InFlight, fingerprint
 from llmopt.batching._requests import batch_body_size, prepare_requests
 from llmopt.sandbox import BatchOptions, SandboxServer
 from llmopt.store import BatchStatus, SQLiteStore
@@ -201,26 +201,13 @@ async def test_concurrent_runs_of_the_same_requests_send_and_pay_for_them_once(
     assert sum(len(record.requests) for record in ledger(store)) == 8
 
 
-class _SeparateProcesses:
-    """An in-flight registry that shares nothing: runs behave as if in two processes."""
-
-    def claim(self, entry_key: str, requests: list[Any]) -> tuple[list[Any], list[Any]]:
-        return list(requests), []
-
-    def settle(self, *_: Any) -> None:
-        pass
-
-
 async def test_runs_of_two_processes_on_one_ledger_send_a_shared_request_once(
-    client: anthropic.AsyncAnthropic,
-    store: SQLiteStore,
-    time: Time,
-    sandbox: SandboxServer,
-    monkeypatch: pytest.MonkeyPatch,
+    client: anthropic.AsyncAnthropic, store: SQLiteStore, time: Time, sandbox: SandboxServer
 ) -> None:
-    monkeypatch.setattr("llmopt.batching._client.IN_FLIGHT", _SeparateProcesses())
     shared = [ask(words(n + 1)) for n in range(6)]
-    first, second = batch_client(client, store, time), batch_client(client, store, time)
+    # A registry each: the two clients share nothing but the ledger, as two processes.
+    first = batch_client(client, store, time, in_flight=InFlight())
+    second = batch_client(client, store, time, in_flight=InFlight())
 
     one, two = await asyncio.gather(
         first.run([*shared, ask("first's own")]), second.run([ask("second's own"), *shared])
