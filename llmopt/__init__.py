@@ -39,7 +39,6 @@ from llmopt.killswitch import (
 from llmopt.migrate import MigrationReport, migrate, reverse_migration
 from llmopt.providers import CallCost, ProviderCapabilities, TokenUsage, cost_of
 from llmopt.store import (
-    ArangoStore,
     AuditEvent,
     AuditRecord,
     BatchRecord,
@@ -55,6 +54,7 @@ from llmopt.store import (
 )
 
 if TYPE_CHECKING:
+    from llmopt.store import ArangoStore
     from llmopt.wrapper import (
         CacheStats,
         FlagWatcher,
@@ -73,6 +73,10 @@ def __getattr__(name: str) -> Any:
         from llmopt import wrapper
 
         return getattr(wrapper, name)
+    if name == "ArangoStore":  # python-arango (the arango extra) loads on use
+        from llmopt import store
+
+        return store.ArangoStore
     raise AttributeError(f"module 'llmopt' has no attribute {name!r}")
 
 

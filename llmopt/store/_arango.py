@@ -1,4 +1,8 @@
-"""The production store: ArangoDB through python-arango."""
+"""The production store: ArangoDB through python-arango.
+
+python-arango is the core's ``arango`` extra; this module is imported only when an
+``ArangoStore`` is asked for (``llmopt.store`` loads it on first access).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from arango.client import ArangoClient
-from arango.cursor import Cursor
-from arango.database import Database, StandardDatabase, TransactionDatabase
-from arango.exceptions import ArangoError, ArangoServerError
-from arango.http import DefaultHTTPClient
+try:
+    from arango.client import ArangoClient
+    from arango.cursor import Cursor
+    from arango.database import Database, StandardDatabase, TransactionDatabase
+    from arango.exceptions import ArangoError, ArangoServerError
+    from arango.http import DefaultHTTPClient
+except ModuleNotFoundError as exc:
+    if exc.name != "arango":
+        raise
+    from llmopt.store._open import DRIVER_MISSING
+
+    raise ModuleNotFoundError(DRIVER_MISSING, name="arango") from exc
 
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (

@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from llmopt.errors import StoreError
-from llmopt.store._arango import ArangoStore
 from llmopt.store._protocol import Store
 from llmopt.store._sqlite import SQLiteStore
 
 _SQLITE_PREFIX = "sqlite:///"
 _ACCEPTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
 DEFAULT_SQLITE_PATH = "var/llmopt.sqlite3"
+DRIVER_MISSING = (
+    "ArangoStore needs python-arango, which llmopt installs with its 'arango' extra: "
+    "pip install 'llmopt[arango]'"
+)
 
 
 def open_store(url: str) -> Store:
@@ -57,11 +60,18 @@ def store_from_env(env: Mapping[str, str] | None = None) -> Store:
 
     ``env`` defaults to ``os.environ``. The SQLite file's parent directories are
     created (the last one owner-only, as the file is: it holds the API keys). Raises
-    ``StoreError`` when the store cannot be opened.
+    ``StoreError`` when the store cannot be opened, or ``ARANGO_URL`` is set and
+    python-arango (the ``arango`` extra) is not installed.
     """
     env = os.environ if env is None else env
     url = env.get("ARANGO_URL", "").strip()
     if url:
+        try:  # the driver loads only when ArangoDB is the store
+            from llmopt.store._arango import ArangoStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "arango":
+                raise
+            raise StoreError(f"ARANGO_URL is set, but {DRIVER_MISSING}") from exc
         return ArangoStore.connect(
             url,
             database=env.get("ARANGO_DB") or "_system",
