@@ -26,7 +26,6 @@ from llmopt.config import REASON_MAX_LENGTH, free_text_problem, load_document
 from llmopt.errors import RecordNotFound, StoreError
 from llmopt.store import BatchRecord, BatchStatus
 
-from .access import requires
 from .batch_cancel import SEND_REST_STANDARD, CancelRefused, request_cancel, warm_up
 from .batch_progress import (
     IN_FLIGHT,
@@ -39,7 +38,7 @@ from .batch_progress import (
 from .batch_table import batch_row
 from .roles import OPERATE, VIEW
 from .store import get_store
-from .views import AuthedRequest
+from .web.access import AuthedRequest, requires
 
 logger = logging.getLogger("console.batches")
 

@@ -12,13 +12,13 @@ from django import forms
 from llmopt.config import (
     FIELD_RULES,
     FLAG_NAMES,
-    REASON_MAX_LENGTH,
     LLMEntry,
     OptimizationConfig,
     entry_with_flags,
-    free_text_problem,
 )
 from llmopt.errors import ConfigError
+
+from .web.forms import reason_field
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
 _SYSTEM_TTL_CHOICES = [("", "same as the cache lifetime"), *_TTL_CHOICES]
@@ -33,33 +33,6 @@ _STRATEGY_CHOICES = [
     ("cache_only", "cache only"),
     ("both", "both"),
 ]
-
-
-class FreeTextField(forms.CharField):
-    """Free text under the core's rule (``llmopt.config.free_text_problem``): at most
-    ``max_length`` characters (also the input's ``maxlength``), no control or
-    bidirectional-override characters; its messages start with ``called``."""
-
-    def __init__(self, *, called: str, max_length: int, **kwargs: Any) -> None:
-        super().__init__(max_length=max_length, **kwargs)
-        self.called = called
-        # Django's own length and NUL checks would say the same again, in other words.
-        self.validators = [self._check]
-
-    def _check(self, value: str) -> None:
-        problem = free_text_problem(value, field=self.called, max_length=self.max_length or 0)
-        if problem is not None:
-            raise forms.ValidationError(problem, code="free_text")
-
-
-def reason_field() -> FreeTextField:
-    """The optional reason for the audit log that every change form carries."""
-    return FreeTextField(
-        called="Reason",
-        max_length=REASON_MAX_LENGTH,
-        required=False,
-        label="Reason (for the audit log)",
-    )
 
 
 class FlagsForm(forms.Form):

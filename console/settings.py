@@ -158,7 +158,7 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = LLMOPT_LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LLMOPT_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
-AXES_CLIENT_IP_CALLABLE = "console.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "console.web.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
 # Refused tries neither count nor extend the lockout, so "try again in N minutes" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -201,11 +201,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "console.no_store.NoStoreMiddleware",
+    "console.web.no_store.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "console.api.envelope.ApiErrorEnvelopeMiddleware",
-    "console.body_limits.RequestBodyLimitMiddleware",  # 413 before CSRF reads a body
+    "console.web.body_limits.RequestBodyLimitMiddleware",  # 413 before CSRF reads a body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -28,9 +28,9 @@ from llmopt.errors import StoreError
 from llmopt.store import AuditEvent
 
 from .audit_actions import SIGNIN_FAIL
-from .client_address import client_address
 from .lockouts import record_lockout_start, sign_in_lockout, window
 from .store import get_store
+from .web.client_address import client_address
 
 logger = logging.getLogger("console")
 

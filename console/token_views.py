@@ -15,11 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from llmopt.config import NAME_MAX_LENGTH
 from llmopt.errors import StoreError
 
-from .access import requires
-from .forms import FreeTextField
 from .models import ApiToken
 from .roles import MANAGE_USERS
 from .tokens import TokenError, issue_token, revoke_token
+from .web.access import requires
+from .web.forms import FreeTextField
 
 
 class TokenForm(forms.Form):

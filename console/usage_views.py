@@ -14,12 +14,11 @@ from llmopt.killswitch import env_switch, read_kill_switch
 from llmopt.store import Store
 
 from . import statistics as stats
-from .access import requires
 from .charts import Chart, Series
 from .roles import OPERATE, VIEW
 from .store import get_store
 from .templatetags.numbers import compact, percent, usd
-from .views import AuthedRequest
+from .web.access import AuthedRequest, requires
 
 logger = logging.getLogger("console")
 

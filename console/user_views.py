@@ -16,7 +16,6 @@ from django.views.decorators.http import require_http_methods
 
 from llmopt.errors import StoreError
 
-from .access import requires
 from .lockouts import NothingToUnlock, active_lockouts, lift
 from .roles import MANAGE_USERS
 from .users import (
@@ -29,6 +28,7 @@ from .users import (
     set_active,
     set_role,
 )
+from .web.access import requires
 
 _ROLE_CHOICES = [(role, role) for role in ROLE_NAMES]
 

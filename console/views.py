@@ -7,7 +7,6 @@ import logging
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -19,13 +18,11 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
 from llmopt.config import capability_hints, load_document, update_entry_flags
 from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
 from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
 
-from .access import requires
 from .audit_actions import AUDIT_ACTIONS
 from .broker import BrokerUnavailable, check_broker
 from .celery import app as celery_app
@@ -33,16 +30,12 @@ from .forms import FlagsForm, RollbackForm, flags_source
 from .roles import EDIT, OPERATE, VIEW
 from .store import get_store
 from .summaries import flag_places, optimization_summary
+from .web.access import AuthedRequest, requires
 
 logger = logging.getLogger("console")
 
 HEALTH_BROKER_TIMEOUT = 2.0
 """Seconds the health check waits for the broker; load balancers time out soon after."""
-
-
-class AuthedRequest(HttpRequest):
-    user: AbstractBaseUser | AnonymousUser
-    htmx: HtmxDetails
 
 
 @requires(VIEW)

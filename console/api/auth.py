@@ -33,11 +33,11 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import SessionAuth
 from ninja.security.http import HttpBearer
 
-from ..client_address import client_address
 from ..lockouts import count_refused_token, token_lockout
 from ..models import ApiToken
 from ..roles import VIEW
 from ..tokens import token_from_secret
+from ..web.client_address import client_address
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI

@@ -4,7 +4,7 @@ own JSON type.
 =====================================  ======  ==========================================
 body                                   status  checked by
 =====================================  ======  ==========================================
-over 64 KiB                            413     ``console.body_limits``, from the headers
+over 64 KiB                            413     ``console.web.body_limits``, from the headers
 not ``application/json`` in UTF-8      415     :func:`require_json_body`, on every
                                                operation before its auth and parameters
 a field the schema does not declare    422     :class:`InputSchema` (``extra="forbid"``)

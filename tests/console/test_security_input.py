@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from console.api import api
-from console.body_limits import API_MAX_BODY_BYTES
+from console.web.body_limits import API_MAX_BODY_BYTES
 from llmopt.config import REASON_MAX_LENGTH, REFUSED_CHARACTERS_PATTERN
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.store import Store

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from .api.envelope import API_PREFIX
+from ..api.envelope import API_PREFIX
 
 API_MAX_BODY_BYTES = 64 * 1024
 """The largest API request body: a flag edit is well under 1 KiB."""

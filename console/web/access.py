@@ -1,4 +1,7 @@
-"""Access checks for views: anonymous users sign in, signed-in users without the role get 403."""
+"""Access checks for views: anonymous users sign in, signed-in users without the role get 403.
+
+Every page view is ``@requires(PERMISSION)`` and takes an :class:`AuthedRequest`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,21 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
 
 View = Callable[..., HttpResponse]
+
+
+class AuthedRequest(HttpRequest):
+    """The request a signed-in view gets (behind ``requires`` or ``login_required``): a
+    signed-in ``user``, and ``htmx`` (django-htmx) saying whether htmx sent it."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def requires(permission: str) -> Callable[[View], View]:
