@@ -13,8 +13,8 @@ class ConsoleConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .accounts.signin import on_locked_out, on_sign_in_failed
         from .roles import ensure_roles
-        from .signin import on_locked_out, on_sign_in_failed
 
         post_migrate.connect(ensure_roles, sender=self)
         user_login_failed.connect(on_sign_in_failed, dispatch_uid="console-sign-in-failed")

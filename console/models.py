@@ -32,7 +32,7 @@ class ApiToken(models.Model):
 
     Only a SHA-256 of the token is kept, so a leaked database reveals no usable token;
     ``prefix`` (the token's first characters) tells tokens apart in lists and logs.
-    Issue and revoke them through ``console.tokens``, which audits both.
+    Issue and revoke them through ``console.accounts.tokens``, which audits both.
     """
 
     user = models.ForeignKey(
@@ -77,7 +77,7 @@ class ApiToken(models.Model):
 class RefusedTokens(models.Model):
     """A client address that sent API tokens the console refused (unknown, revoked, expired).
 
-    ``console.lockouts`` counts them like failed sign-ins: enough within the lockout
+    ``console.accounts.lockouts`` counts them like failed sign-ins: enough within the lockout
     window and the address gets 429 until the window has passed since the last one.
     """
 

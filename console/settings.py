@@ -151,7 +151,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"llmopt console settings: {exc}") from exc
 
 AUTHENTICATION_BACKENDS = [
-    "console.signin.LockoutBackend",  # refuses a locked-out account or address first
+    "console.accounts.signin.LockoutBackend",  # refuses a locked-out account or address first
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
@@ -159,7 +159,7 @@ AXES_FAILURE_LIMIT = LLMOPT_LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LLMOPT_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
 AXES_CLIENT_IP_CALLABLE = "console.web.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "console.accounts.signin.lockout_response"
 # Refused tries neither count nor extend the lockout, so "try again in N minutes" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success does not wipe the failures: that would let anyone with an account reset
@@ -193,7 +193,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from its own static files, no CDN
     "django_htmx",
     "template_partials",
-    "axes",  # counts failed sign-ins (console.signin)
+    "axes",  # counts failed sign-ins (console.accounts.signin)
     "csp",
     "console",
 ]

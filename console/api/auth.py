@@ -6,14 +6,14 @@ credential, and the caller then needs ``permission`` (see ``console.roles``):
 =====================================  ======================================
 credential                             check
 =====================================  ======================================
-``Authorization: Bearer llmopt_...``   the token (``console.tokens``); no CSRF, no cookie
+``Authorization: Bearer llmopt_...``   the token (``console.accounts.tokens``); no CSRF, no cookie
 session cookie                         Django's session; CSRF checked on unsafe methods
 =====================================  ======================================
 
 No credential, or a bearer token that is unknown, revoked or expired: 401. A caller
 without the permission: 403. A client address whose tokens were refused
 ``LLMOPT_LOCKOUT_FAILURES`` times within ``LLMOPT_LOCKOUT_MINUTES``: 429 with
-``Retry-After``, for any token, until that long after the last (``console.lockouts``;
+``Retry-After``, for any token, until that long after the last (``console.accounts.lockouts``;
 logged, never with the token).
 
 The API's docs and schema (``docs_access``) follow the same rules, for signed-in users
@@ -33,10 +33,10 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import SessionAuth
 from ninja.security.http import HttpBearer
 
-from ..lockouts import count_refused_token, token_lockout
+from ..accounts.lockouts import count_refused_token, token_lockout
+from ..accounts.tokens import token_from_secret
 from ..models import ApiToken
 from ..roles import VIEW
-from ..tokens import token_from_secret
 from ..web.client_address import client_address
 
 if TYPE_CHECKING:

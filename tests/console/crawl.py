@@ -19,8 +19,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from console.accounts.tokens import issue_token
 from console.models import ApiToken
-from console.tokens import issue_token
 from llmopt.store import BatchRecord, BatchStatus, DocumentName, Store
 
 from .conftest import seed

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from console.tokens import issue_token
+from console.accounts.tokens import issue_token
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import Store, UsageRollup
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from console.tokens import issue_token
+from console.accounts.tokens import issue_token
 from llmopt.store import Store
 
 from .conftest import user_in

@@ -231,8 +231,8 @@ def test_repeated_bad_tokens_from_one_address_get_429_with_retry_after_and_the_e
 
 
 def test_a_revoked_token_counts_as_refused(site: Site, django_user_model: Any) -> None:
+    from console.accounts.tokens import revoke_token
     from console.models import ApiToken
-    from console.tokens import revoke_token
 
     revoke_token(ApiToken.objects.get(name="crawler"), actor="setup")
     assert [call_api(site.operator_token).status_code for _ in range(6)] == [401] * 5 + [429]

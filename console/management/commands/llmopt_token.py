@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from llmopt.config import NAME_MAX_LENGTH, REASON_MAX_LENGTH, free_text_problem
 from llmopt.errors import LLMOptError
 
+from ...accounts.tokens import TokenError, issue_token, revoke_token
 from ...models import ApiToken
-from ...tokens import TokenError, issue_token, revoke_token
 
 
 class Command(BaseCommand):

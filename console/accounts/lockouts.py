@@ -34,9 +34,9 @@ from django.utils import timezone
 from llmopt.errors import StoreError
 from llmopt.store import AuditEvent
 
-from .audit_actions import LOCKOUT_LIFT, LOCKOUT_START
-from .models import RefusedTokens
-from .store import get_store
+from ..audit_actions import LOCKOUT_LIFT, LOCKOUT_START
+from ..models import RefusedTokens
+from ..store import get_store
 
 logger = logging.getLogger("console")
 

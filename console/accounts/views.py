@@ -1,23 +1,29 @@
-"""The Users page (admins create users in a role, change roles, deactivate users and
-reset passwords) and the Password page (everyone changes their own)."""
+"""The account pages: Users (admins create users in a role, change roles, deactivate
+users, reset passwords and lift lockouts), Password (everyone changes their own) and API
+tokens (admins issue tokens, each shown once, and revoke them)."""
 
 from __future__ import annotations
 
-from django import forms
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from llmopt.errors import StoreError
 
+from ..models import ApiToken
+from ..roles import MANAGE_USERS
+from ..web.access import AuthedRequest, requires
+from .forms import NewUserForm, TokenForm
 from .lockouts import NothingToUnlock, active_lockouts, lift
-from .roles import MANAGE_USERS
+from .tokens import TokenError, issue_token, revoke_token
 from .users import (
     ROLE_NAMES,
     UserChangeRefused,
@@ -28,23 +34,12 @@ from .users import (
     set_active,
     set_role,
 )
-from .web.access import requires
-
-_ROLE_CHOICES = [(role, role) for role in ROLE_NAMES]
-
-
-class NewUserForm(forms.Form):
-    username = forms.RegexField(
-        regex=r"^[\w.@+-]{1,150}$",
-        error_messages={"invalid": "Letters, digits and @ . + - _ only, at most 150."},
-    )
-    role = forms.ChoiceField(choices=_ROLE_CHOICES, initial="viewer")
 
 
 @never_cache  # the response that carries a new password must not be kept anywhere
 @requires(MANAGE_USERS)
 @require_http_methods(["GET", "POST"])
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: AuthedRequest) -> HttpResponse:
     """Every user with their role, and who is locked out; POST ``action`` = create, role,
     active, password or unlock (``kind`` account or address, ``value``)."""
     actor = request.user.get_username()
@@ -100,13 +95,13 @@ def users(request: HttpRequest) -> HttpResponse:
         "lockout_failures": settings.LLMOPT_LOCKOUT_FAILURES,
         "lockout_minutes": settings.LLMOPT_LOCKOUT_MINUTES,
     }
-    return render(request, "console/users.html", context, status=status)
+    return render(request, "console/accounts/users.html", context, status=status)
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: AuthedRequest) -> HttpResponse:
     """Change your own password: the current one, then the new one twice."""
     assert request.user.is_authenticated
     form = PasswordChangeForm(request.user, request.POST or None)
@@ -126,4 +121,59 @@ def password_change(request: HttpRequest) -> HttpResponse:
                 return redirect("password-change")
         else:
             status = 422
-    return render(request, "console/password.html", {"form": form}, status=status)
+    return render(request, "console/accounts/password.html", {"form": form}, status=status)
+
+
+@never_cache  # the one response that carries a new token must not be kept anywhere
+@requires(MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def tokens(request: AuthedRequest) -> HttpResponse:
+    """Every token (never its secret), a form to issue one, and revoke buttons."""
+    issued: tuple[ApiToken, str] | None = None
+    status = 200
+    form = TokenForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                issued = issue_token(
+                    form.cleaned_data["user"],
+                    form.cleaned_data["name"],
+                    actor=request.user.get_username(),
+                    expires_in_days=form.cleaned_data["expires_days"],
+                )
+            except TokenError as exc:
+                form.add_error("name", str(exc))
+                status = 422
+            except StoreError as exc:
+                form.add_error(None, f"the audit log could not be written, no token made: {exc}")
+                status = 503
+            else:
+                form = TokenForm()
+        else:
+            status = 422
+    return render(request, "console/accounts/tokens.html", _context(form, issued), status=status)
+
+
+@requires(MANAGE_USERS)
+@require_POST
+def revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken.objects.select_related("user"), pk=token_id)
+    try:
+        revoke_token(
+            token, actor=request.user.get_username(), reason=request.POST.get("reason", "")
+        )
+    except TokenError as exc:
+        messages.error(request, f"{token} was not revoked: {exc}.")
+    except StoreError as exc:
+        messages.error(request, f"{token} was not revoked: the audit log failed ({exc}).")
+    else:
+        messages.warning(request, f"Revoked {token}; calls with it now get 401.")
+    return redirect("tokens")
+
+
+def _context(form: TokenForm, issued: tuple[ApiToken, str] | None) -> dict[str, Any]:
+    return {
+        "form": form,
+        "issued": issued,
+        "tokens": ApiToken.objects.select_related("user"),
+    }

@@ -9,18 +9,18 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
-from console.models import ApiToken
-from console.tokens import (
+from console.accounts.tokens import (
     TokenError,
     issue_token,
     revoke_token,
     token_from_secret,
 )
+from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
+from console.models import ApiToken
 from llmopt.killswitch import ACTION_ENGAGE, read_kill_switch, release_kill_switch
 from llmopt.store import Store
 
-from .conftest import user_in
+from ..conftest import user_in
 
 pytestmark = pytest.mark.django_db
 URL = "/api/kill-switch"

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from llmopt.store import AuditEvent
 
-from .audit_actions import (
+from ..audit_actions import (
     USER_ACTIVATE,
     USER_CREATE,
     USER_DEACTIVATE,
@@ -26,8 +26,8 @@ from .audit_actions import (
     USER_PASSWORD_RESET,
     USER_ROLE,
 )
-from .roles import ROLES
-from .store import get_store
+from ..roles import ROLES
+from ..store import get_store
 
 ROLE_NAMES = tuple(ROLES)
 

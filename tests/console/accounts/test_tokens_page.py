@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.accounts.tokens import issue_token
 from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
-from console.tokens import issue_token
 from llmopt.store import Store
 
-from .conftest import user_in
+from ..conftest import user_in
 
 pytestmark = pytest.mark.django_db
 URL = "/tokens/"

@@ -13,7 +13,7 @@ from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
 from llmopt.store import Store
 
-from .conftest import user_in
+from ..conftest import user_in
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """The sign-in page's guard: failed sign-ins are counted, logged and audited; too many in
 a row lock the account, and the client address, out for a while.
 
-django-axes counts the failures (``console.lockouts`` reads its ledger) and refuses a
+django-axes counts the failures (``console.accounts.lockouts`` reads its ledger) and refuses a
 locked-out account or address before any password is checked, even the right one. Here:
 
 * ``LockoutBackend`` marks a request it refused, so the signal handlers below can tell
@@ -27,10 +27,10 @@ from django.shortcuts import render
 from llmopt.errors import StoreError
 from llmopt.store import AuditEvent
 
-from .audit_actions import SIGNIN_FAIL
+from ..audit_actions import SIGNIN_FAIL
+from ..store import get_store
+from ..web.client_address import client_address
 from .lockouts import record_lockout_start, sign_in_lockout, window
-from .store import get_store
-from .web.client_address import client_address
 
 logger = logging.getLogger("console")
 

@@ -9,11 +9,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from console.users import role_of
+from console.accounts.users import role_of
 from llmopt.errors import StoreError
 from llmopt.store import Store
 
-from .conftest import user_in
+from ..conftest import user_in
 
 
 @pytest.fixture
