@@ -5,7 +5,10 @@ send, so it reuses the model's payload builder (``_get_request_payload``), its s
 (``_create``/``_acreate``), its response and stream-event parsers and its error mapping,
 instead of re-implementing them. Those are private to langchain-anthropic: this module
 is the only place that touches them, and the dependency is pinned (``>=1.7.7,<1.8`` in
-pyproject.toml) so an upgrade is a deliberate act, checked by this module's tests.
+pyproject.toml) so an upgrade is a deliberate act. Every private member used here is
+listed, with how it is called, in tests/llmopt/wrapper/test_langchain_anthropic_contract.py,
+which fails naming the member an upgrade removed or re-shaped; CI also runs the wrapper's
+tests against the newest langchain-anthropic release (.ci/run).
 """
 
 from __future__ import annotations
