@@ -26,15 +26,14 @@ import atexit
 import concurrent.futures
 import contextvars
 import logging
-import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import anthropic
 
 from llmopt.batching import AnthropicBatchClient, BatchOutcome, BatchRequest
+from llmopt.batching._sync import LoopThread
 from llmopt.config import OptimizationConfig, load_document
 from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
@@ -102,11 +101,8 @@ class BatchDispatcher:
         self._sdk: anthropic.AsyncAnthropic | None = None
         self._pool = _Pool()
         self._runs: set[asyncio.Task[None]] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="llmopt-batch-dispatcher", daemon=True
-        )
-        self._thread.start()
+        self._loop_thread = LoopThread("llmopt-batch-dispatcher")
+        self._loop = self._loop_thread.loop
         self._closed = False
         _open_dispatchers.add(self)
 
@@ -134,18 +130,15 @@ class BatchDispatcher:
         if self._closed:
             return
         self._closed = True
-        done = self._call(self._drain())
+        done = self._loop_thread.submit(self._drain())
         try:
             done.result(timeout=timeout)
         except TimeoutError:
             done.cancel()
-            self._call(self._abandon()).result(timeout=5)
+            self._loop_thread.submit(self._abandon()).result(timeout=5)
             raise
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-            if not self._thread.is_alive():
-                self._loop.close()
+            self._loop_thread.stop(timeout=5)
             _open_dispatchers.discard(self)
 
     # -- on the dispatcher's loop ----------------------------------------------------
@@ -241,9 +234,6 @@ class BatchDispatcher:
         await asyncio.gather(*list(self._runs), return_exceptions=True)
         if self._sdk is not None:
             await self._sdk.close()
-
-    def _call(self, coroutine: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
 
 def store_allows_batching(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import anthropic
 from langchain_anthropic import ChatAnthropic
@@ -22,6 +21,7 @@ from langchain_core.runnables.config import get_config_list
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from llmopt.batching import AnthropicBatchClient, BatchRequest
+from llmopt.batching._sync import LoopThread
 from llmopt.caching import CacheManager, CachePlan, PrefixMemory, plan_breakpoints
 from llmopt.config import OptimizationConfig
 from llmopt.errors import ConfigError, FieldProblem
@@ -38,8 +38,6 @@ from ._stats import CacheStats, StatsCounter
 from ._watcher import FlagWatcher, watcher_for
 
 logger = logging.getLogger("llmopt.wrapper")
-
-_T = TypeVar("_T")
 
 DEFERRABLE = "deferrable"
 """Call option: ``ainvoke(..., deferrable=True)`` lets a call under the ``auto`` strategy wait
@@ -497,7 +495,10 @@ class OptimizedLLMWrapper(BaseChatModel):
         """As the base model's ``batch``; with batching on, one Message Batch for all inputs."""
         if not inputs or self._batching_config() is None:
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-        return _run_sync(self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs))
+        with LoopThread("llmopt-sync-batch") as loop_thread:  # a loop of its own, as asyncio.run
+            return loop_thread.run(
+                self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+            )
 
     def close(self, timeout: float | None = None) -> None:
         """Submit pooled batch requests and wait for their batches (also done at exit).
@@ -877,26 +878,3 @@ def _token_usage(metadata: UsageMetadata | None) -> TokenUsage | None:
     except (TypeError, ValueError):
         logger.debug("usage metadata not understood: %r", metadata)
         return None
-
-
-def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``coroutine`` to completion from sync code, even inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    results: list[_T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(asyncio.run(coroutine))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="llmopt-sync-batch")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return results[0]
