@@ -34,7 +34,7 @@ from django.utils import timezone
 from llmopt.errors import StoreError
 from llmopt.store import AuditEvent
 
-from ..audit_actions import LOCKOUT_LIFT, LOCKOUT_START
+from ..audit.actions import LOCKOUT_LIFT, LOCKOUT_START
 from ..models import RefusedTokens
 from ..store import get_store
 

@@ -27,7 +27,7 @@ from django.shortcuts import render
 from llmopt.errors import StoreError
 from llmopt.store import AuditEvent
 
-from ..audit_actions import SIGNIN_FAIL
+from ..audit.actions import SIGNIN_FAIL
 from ..store import get_store
 from ..web.client_address import client_address
 from .lockouts import record_lockout_start, sign_in_lockout, window

@@ -18,7 +18,7 @@ from django.utils import timezone
 from llmopt.config import NAME_MAX_LENGTH, REASON_MAX_LENGTH, free_text_problem
 from llmopt.store import AuditEvent
 
-from ..audit_actions import TOKEN_CREATE, TOKEN_REVOKE
+from ..audit.actions import TOKEN_CREATE, TOKEN_REVOKE
 from ..models import ApiToken
 from ..store import get_store
 

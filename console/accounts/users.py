@@ -18,7 +18,7 @@ from django.db import transaction
 
 from llmopt.store import AuditEvent
 
-from ..audit_actions import (
+from ..audit.actions import (
     USER_ACTIVATE,
     USER_CREATE,
     USER_DEACTIVATE,

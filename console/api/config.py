@@ -10,9 +10,9 @@ from pydantic import Field
 
 from llmopt.config import LLMEntry, load_document, update_entry_flags
 
+from ..configuration.summaries import optimization_summary
 from ..roles import EDIT, VIEW
 from ..store import get_store
-from ..summaries import optimization_summary
 from .auth import RoleAuth, actor
 from .errors import Conflict, Error, FieldMessage, ValidationErrors
 from .strict import InputSchema, Reason

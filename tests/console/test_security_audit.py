@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from console.audit_actions import AUDIT_ACTIONS
+from console.audit.actions import AUDIT_ACTIONS
 from llmopt.batching import BatchRequest
 from llmopt.config import load_document
 from llmopt.killswitch import read_kill_switch, release_kill_switch
@@ -146,7 +146,7 @@ def actors_since(store: Store, before: set[str]) -> set[str]:
     """
     records = [r for r in store.list_audit(limit=10_000) if r.id not in before]
     unknown = {r.action for r in records} - set(AUDIT_ACTIONS)
-    assert not unknown, f"add {sorted(unknown)} to console.audit_actions.AUDIT_ACTIONS"
+    assert not unknown, f"add {sorted(unknown)} to console.audit.actions.AUDIT_ACTIONS"
     return {r.actor for r in records}
 
 

@@ -32,7 +32,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from console.audit_actions import AUDIT_ACTIONS
+from console.audit.actions import AUDIT_ACTIONS
 from console.demo_seed import DEMO_AICONFIGS, DEMO_API_KEY
 from llmopt.store import Store
 

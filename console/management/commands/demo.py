@@ -24,7 +24,7 @@ from llmopt.migrate import migrate
 from llmopt.sandbox.__main__ import API_KEYS_VARIABLE
 from llmopt.store import AuditEvent, DocumentName
 
-from ...audit_actions import CONFIG_SEED
+from ...audit.actions import CONFIG_SEED
 from ...demo_processes import ChildFailed, ChildSpec, Supervisor
 from ...demo_seed import (
     DEMO_ACTOR,

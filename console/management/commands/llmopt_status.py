@@ -10,8 +10,8 @@ from llmopt.errors import LLMOptError
 from llmopt.killswitch import env_switch, read_kill_switch
 from llmopt.store import BATCHES_IN_FLIGHT
 
+from ...configuration.summaries import optimization_summary
 from ...store import get_store
-from ...summaries import optimization_summary
 from ._render import describe_switch
 
 

@@ -15,7 +15,7 @@ from console.accounts.tokens import (
     revoke_token,
     token_from_secret,
 )
-from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
+from console.audit.actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
 from llmopt.killswitch import ACTION_ENGAGE, read_kill_switch, release_kill_switch
 from llmopt.store import Store

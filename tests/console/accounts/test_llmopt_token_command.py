@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from console.audit_actions import TOKEN_CREATE, TOKEN_REVOKE
+from console.audit.actions import TOKEN_CREATE, TOKEN_REVOKE
 from console.models import ApiToken
 from llmopt.store import Store
 

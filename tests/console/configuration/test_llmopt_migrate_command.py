@@ -11,7 +11,7 @@ from llmopt.config import OptimizationConfig, load_document
 from llmopt.killswitch import engage_kill_switch, read_kill_switch
 from llmopt.store import DocumentName, Store
 
-from .conftest import seed
+from ..conftest import seed
 
 
 def run(*args: str) -> str:

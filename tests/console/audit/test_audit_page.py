@@ -5,12 +5,12 @@ import re
 import pytest
 from django.test import Client
 
-from console.audit_actions import AUDIT_ACTIONS
+from console.audit.actions import AUDIT_ACTIONS
 from llmopt.config import load_document, update_entry_flags
 from llmopt.killswitch import engage_kill_switch
 from llmopt.store import AuditEvent, Store
 
-from .conftest import SECRET, seed
+from ..conftest import SECRET, seed
 
 pytestmark = pytest.mark.django_db
 

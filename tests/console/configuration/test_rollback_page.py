@@ -8,7 +8,7 @@ from django.test import Client
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.store import DocumentName, Store
 
-from .conftest import seed
+from ..conftest import seed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import Client
 from llmopt.config import FLAG_NAMES, OptimizationConfig, load_document
 from llmopt.store import Store
 
-from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed, user_in
+from ..conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed, user_in
 
 pytestmark = pytest.mark.django_db
 KEY = "anthropic:claude-sonnet-4-6"

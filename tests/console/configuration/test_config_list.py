@@ -9,7 +9,7 @@ from llmopt.errors import StoreError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import Store
 
-from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
+from ..conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test import Client
 from llmopt.config import FLAG_NAMES, load_document, update_entry_flags
 from llmopt.store import Store
 
-from .conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
+from ..conftest import CONFLICTED_KEY, NESTED_AICONFIGS, NESTED_KEY, SECRET, seed
 
 pytestmark = pytest.mark.django_db
 KEY = "anthropic:claude-sonnet-4-6"
@@ -125,7 +125,7 @@ def test_an_unknown_entry_is_404(operator: Client, store: Store) -> None:
 
 
 def test_csrf_is_enforced(store: Store, django_user_model: Any) -> None:
-    from .conftest import user_in
+    from ..conftest import user_in
 
     seed(store)
     client = Client(enforce_csrf_checks=True)

@@ -16,7 +16,7 @@ from llmopt.errors import StoreError
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.store import DocumentName, Store, UsageRollup
 
-from .conftest import SECRET, seed
+from ..conftest import SECRET, seed
 
 
 def run(command: str, *args: str) -> str:

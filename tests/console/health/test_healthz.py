@@ -10,9 +10,9 @@ from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
 from llmopt.errors import StoreError
 from llmopt.store import Store
 
-from .celery_support import use_broker
-from .demo_process import free_port
-from .redis_server import REDIS_PASSWORD, running_redis
+from ..celery_support import use_broker
+from ..demo_process import free_port
+from ..redis_server import REDIS_PASSWORD, running_redis
 
 BROKER_PASSWORD = "hunter2-broker-secret"
 

@@ -18,7 +18,7 @@ from llmopt.config import (
 )
 from llmopt.errors import ConfigError
 
-from .web.forms import reason_field
+from ..web.forms import reason_field
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
 _SYSTEM_TTL_CHOICES = [("", "same as the cache lifetime"), *_TTL_CHOICES]

@@ -1,0 +1,1 @@
+"""Health: whether this console can serve (``/healthz``, for load balancers)."""
