@@ -28,12 +28,13 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from llmopt.config import check_reason
 from llmopt.errors import ConflictError, StoreError
 from llmopt.store import AuditEvent, Document, DocumentName, Store
+from llmopt.store._records import utcnow
 
 logger = logging.getLogger("llmopt.killswitch")
 
@@ -144,7 +145,7 @@ def create_kill_switch(
         "engaged": False,
         "actor": actor,
         "reason": reason,
-        "changedAt": (clock or _utcnow)().isoformat(),
+        "changedAt": (clock or utcnow)().isoformat(),
     }
     try:
         written = store.write_document(
@@ -170,7 +171,7 @@ def _set(
     clock: Callable[[], datetime] | None,
 ) -> KillSwitchState:
     check_reason(reason)
-    now = (clock or _utcnow)()
+    now = (clock or utcnow)()
     # Another operator may press the button at the same moment: re-read and retry,
     # since both want the same end state and the switch holds nothing to merge.
     for _ in range(_WRITE_ATTEMPTS):
@@ -237,7 +238,3 @@ def _parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from llmopt.config._nested import BLOCK
 from llmopt.errors import ConflictError, MigrationError
 from llmopt.killswitch import create_kill_switch, read_kill_switch
 from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.store._records import utcnow
 
 ACTION_MIGRATE = "config.migrate"
 ACTION_REVERSE = "config.migrate.reverse"
@@ -135,7 +136,7 @@ def migrate(
             actor=actor,
             reason=reason,
             backup_dir=backup_dir,
-            now=(clock or _utcnow)(),
+            now=(clock or utcnow)(),
         )
     # After the document: a migration that failed must not have switched anything on.
     switch = _kill_switch(store, actor=actor, dry_run=dry_run, keep_off=keep_off, clock=clock)
@@ -191,7 +192,7 @@ def reverse_migration(
         actor=actor,
         reason=reason,
         backup_dir=backup_dir,
-        now=(clock or _utcnow)(),
+        now=(clock or utcnow)(),
     )
 
 
@@ -325,7 +326,3 @@ def _record_added(body: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
 def _same(current: object, added: object) -> bool:
     # `True == 1` in Python; a flag someone turned from false into 0 was changed.
     return type(current) is type(added) and current == added
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import anthropic
 
@@ -40,12 +40,9 @@ from llmopt.batching._tracker import BatchTracker
 from llmopt.errors import ProviderError
 from llmopt.providers import ProviderCapabilities
 from llmopt.store import BatchRecord, Store
+from llmopt.store._records import utcnow
 
 logger = logging.getLogger("llmopt.batching")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AnthropicBatchClient:
@@ -104,7 +101,7 @@ class AnthropicBatchClient:
         poll_max: float = 60.0,
         deadline: float = 24 * 3600,
         standard_attempts: int = 3,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         claim_ttl: float | None = None,

@@ -13,23 +13,16 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, Store, StoredResult
+from llmopt.store._records import as_utc
 
 _T = TypeVar("_T")
 
-UNFINISHED = BATCHES_IN_FLIGHT
 _PAGE = 500
 _TICK = timedelta(microseconds=1)
-
-
-def as_utc(value: datetime) -> datetime:
-    """``value`` in UTC; ``ValueError`` for a naive datetime (the clock must be aware)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("the batch client's clock must return timezone-aware datetimes")
-    return value.astimezone(UTC)
 
 
 class Claims:
@@ -85,7 +78,7 @@ class Ledger:
         while True:
             page = await self._call(
                 self.store.list_batches,
-                statuses=UNFINISHED,
+                statuses=BATCHES_IN_FLIGHT,
                 entry_key=entry_key,
                 limit=_PAGE,
                 offset=offset,

@@ -27,7 +27,7 @@ from anthropic.types.messages import MessageBatch
 from llmopt.batching._errors import provider_error
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._results import ItemResult, batch_cost, fetch_results
-from llmopt.store import BatchCancel, BatchRecord, BatchStatus, StoredResult
+from llmopt.store import BATCHES_IN_FLIGHT, BatchCancel, BatchRecord, BatchStatus, StoredResult
 
 logger = logging.getLogger("llmopt.batching")
 
@@ -121,7 +121,7 @@ class BatchTracker:
         Raises the SDK's errors (``anthropic.APIError``) and ``StoreError``; the claim
         is kept, so the same caller simply tries again later.
         """
-        if record.status in (BatchStatus.ENDED, BatchStatus.FAILED):
+        if record.status not in BATCHES_IN_FLIGHT:
             return Progress(record, held=False)
         claimed = await self._ledger.claim(record, claims)
         if claimed is None:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 try:
@@ -45,6 +45,7 @@ from llmopt.store._records import (
     batch_fields_as_json,
     hour_of,
     iso,
+    utcnow,
     whole_hour,
 )
 
@@ -70,10 +71,6 @@ _BUCKET_OF_HOUR: dict[str, str] = {
     "day": 'CONCAT(SUBSTRING(u.minute, 0, 10), "T00:00:00.000000+00:00")',
 }
 _COLLECTED = ", ".join(f"{name}" for name in USAGE_COUNTERS)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _key(value: str) -> str:
@@ -125,7 +122,7 @@ class ArangoStore:
         self,
         db: StandardDatabase,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         collections: ArangoCollections = ArangoCollections(),  # noqa: B008 (frozen)
     ) -> None:
         self._db = db
@@ -149,7 +146,7 @@ class ArangoStore:
         password: str,
         verify: bool | str = True,
         request_timeout: float = 10.0,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         collections: ArangoCollections = ArangoCollections(),  # noqa: B008 (frozen)
     ) -> ArangoStore:
         """Connect to the server(s) at ``url`` (comma-separated for a cluster).

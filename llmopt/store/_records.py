@@ -22,6 +22,11 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC: the clock every ``clock=`` option defaults to."""
+    return datetime.now(UTC)
+
+
 def iso(value: datetime) -> str:
     """The fixed-width ISO form the stores keep, which sorts chronologically."""
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
@@ -31,6 +31,7 @@ from llmopt.store._records import (
     batch_fields_as_json,
     hour_of,
     iso,
+    utcnow,
     whole_hour,
 )
 
@@ -167,10 +168,6 @@ _BUCKET_OF_HOUR: dict[str, str] = {
 _WATERMARK = "COALESCE((SELECT through FROM usage_fold), '')"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @contextmanager
 def _decoding(what: str) -> Iterator[None]:
     # Stored rows that no longer parse are the store's problem, not the caller's.
@@ -229,7 +226,7 @@ class SQLiteStore:
         self,
         path: str | os.PathLike[str] = ":memory:",
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._path = os.fspath(path)
         self._clock = clock

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from llmopt.caching import CachePlan
 from llmopt.errors import StoreError
 from llmopt.providers import TokenUsage
 from llmopt.store import Store, UsageRollup
+from llmopt.store._records import utcnow
 
 from ._background import PeriodicTask
 from ._tally import UsageTally
@@ -48,7 +49,7 @@ class UsageRecorder:
     ) -> None:
         self.store = store
         self.interval = interval
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
         self._buckets: dict[_Key, UsageTally] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
