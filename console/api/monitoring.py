@@ -29,9 +29,10 @@ from pydantic import Field
 from llmopt.config import LLMEntry, load_document
 from llmopt.killswitch import read_kill_switch
 
-from .. import statistics as stats
+from ..clock import CLOCK
 from ..roles import VIEW
 from ..store import get_store
+from ..usage import statistics as stats
 from .auth import RoleAuth
 from .errors import Error, ValidationErrors
 
@@ -80,7 +81,7 @@ def llm_optimization(request: HttpRequest, query: Query[MonitoringIn]) -> Optimi
     store = get_store()
     released = not read_kill_switch(store).engaged
     document = load_document(store)
-    usage = stats.per_entry(store, range_name=query.range, now=stats.utcnow())
+    usage = stats.per_entry(store, range_name=query.range, now=CLOCK.now())
     return {
         entry.key: _entry_out(entry, usage.get(entry.key, stats.Totals()), released=released)
         for entry in document.entries

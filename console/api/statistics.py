@@ -9,9 +9,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from .. import statistics as stats
+from ..clock import CLOCK
 from ..roles import VIEW
 from ..store import get_store
+from ..usage import statistics as stats
 from .auth import RoleAuth
 from .errors import Error, ValidationErrors
 
@@ -81,7 +82,7 @@ def _totals(totals: stats.Totals) -> dict[str, Any]:
 )
 def get_statistics(request: HttpRequest, query: Query[StatisticsIn]) -> StatisticsOut:
     numbers = stats.statistics(
-        get_store(), range_name=query.range, now=stats.utcnow(), entry_key=query.entry_key
+        get_store(), range_name=query.range, now=CLOCK.now(), entry_key=query.entry_key
     )
     return StatisticsOut(
         range=numbers.range,

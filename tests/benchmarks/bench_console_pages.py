@@ -203,7 +203,7 @@ def main() -> None:
     }
     htmx = {"HTTP_HX_REQUEST": "true"}
     fragments = {
-        "overview live": ("/overview/live", htmx),
+        "overview live": ("/", htmx),
         "batches live": ("/batches/", htmx),
         "batches in flight live": ("/batches/?status=active", htmx),
         "batch detail live": (f"/batches/{in_flight}/", htmx),

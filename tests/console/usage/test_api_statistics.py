@@ -10,9 +10,7 @@ from django.test import Client
 
 from llmopt.store import Store
 
-from .test_statistics_page import NOW, OLLAMA, SONNET, frozen_now, seed_usage
-
-__all__ = ["frozen_now"]  # the autouse fixture, imported to freeze time here too
+from .conftest import NOW, OLLAMA, SONNET, seed_usage
 
 
 def approx_json(body: Any) -> Any:

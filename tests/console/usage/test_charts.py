@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from console.charts import Chart, Series
+from console.usage.charts import Chart, Series
 
 
 def chart(values: list[float | None], *, ceiling: float | None = None) -> str:

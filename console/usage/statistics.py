@@ -140,11 +140,6 @@ class Statistics:
     per_entry: list[tuple[str, Totals]]
 
 
-def utcnow() -> datetime:
-    """The time the pages and the API count "now" from (tests replace it to freeze time)."""
-    return datetime.now(UTC)
-
-
 def _hour_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 

@@ -13,9 +13,7 @@ from django.test import Client
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import BatchRecord, BatchStatus, Store
 
-from .test_statistics_page import NOW, OLLAMA, SONNET, frozen_now, rollup, seed_usage
-
-__all__ = ["frozen_now"]  # the autouse fixture, imported to freeze time here too
+from .conftest import NOW, OLLAMA, SONNET, rollup, seed_usage
 
 
 def batch(batch_id: str, status: BatchStatus, **fields: Any) -> BatchRecord:
@@ -87,7 +85,7 @@ def test_after_a_rollback_the_overview_says_optimization_is_off(
 ) -> None:
     engage_kill_switch(busy_store, actor="oncall", reason="test")
 
-    html = signed_in.get("/overview/live").content.decode()
+    html = signed_in.get("/", headers={"HX-Request": "true"}).content.decode()
 
     assert "All optimization is OFF" in html
 
@@ -95,16 +93,27 @@ def test_after_a_rollback_the_overview_says_optimization_is_off(
 def test_the_live_part_is_a_fragment_that_polls_itself(
     signed_in: Client, busy_store: Store
 ) -> None:
-    response = signed_in.get("/overview/live", headers={"HX-Request": "true"})
+    response = signed_in.get("/", headers={"HX-Request": "true"})
 
     html = response.content.decode().strip()
     assert response.status_code == 200
     assert html.startswith('<section id="overview-live"')
     assert html.endswith("</section>")
     assert "<html" not in html and "<header" not in html
-    assert 'hx-get="/overview/live"' in html
-    assert "every 5s" in html
+    assert 'hx-get="/"' in html
+    assert 'hx-trigger="every 5s, visibilitychange from:document" data-poll-hidden="60s"' in html
     assert "2 optimized · 3 standard" in text_of(html, "recent-calls")
+    assert response["Vary"] == "HX-Request, Cookie"  # page and fragment are cached apart
+
+
+def test_the_old_address_of_the_live_part_leads_to_the_overview(
+    signed_in: Client, busy_store: Store
+) -> None:
+    response = signed_in.get("/overview/live", headers={"HX-Request": "true"})
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    html = signed_in.get("/overview/live", headers={"HX-Request": "true"}, follow=True)
+    assert html.content.decode().strip().startswith('<section id="overview-live"')
 
 
 def test_folding_does_not_change_what_the_overview_shows(
@@ -130,17 +139,21 @@ def test_the_overview_of_an_empty_store_says_optimization_is_off_until_released(
     assert "No failed batches." in html
 
 
-@pytest.mark.parametrize("path", ["/", "/overview/live"])
-def test_anonymous_visitors_are_sent_to_sign_in(client: Client, store: Store, path: str) -> None:
-    response = client.get(path)
+@pytest.mark.parametrize("hx", [{}, {"HX-Request": "true"}])
+def test_anonymous_visitors_are_sent_to_sign_in(
+    client: Client, store: Store, hx: dict[str, str]
+) -> None:
+    response = client.get("/", headers=hx)
 
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
 
 
-@pytest.mark.parametrize("path", ["/", "/overview/live"])
-def test_users_without_a_role_are_refused(outsider: Client, store: Store, path: str) -> None:
-    assert outsider.get(path).status_code == 403
+@pytest.mark.parametrize("hx", [{}, {"HX-Request": "true"}])
+def test_users_without_a_role_are_refused(
+    outsider: Client, store: Store, hx: dict[str, str]
+) -> None:
+    assert outsider.get("/", headers=hx).status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/", "/stats/", "/config/", "/audit/", "/rollback/"])
@@ -177,13 +190,17 @@ def test_the_header_button_rolls_back(operator: Client, busy_store: Store) -> No
 
 
 @pytest.mark.parametrize("value", ["false", "off"])
-@pytest.mark.parametrize("path", ["/", "/overview/live"])
+@pytest.mark.parametrize("hx", [{}, {"HX-Request": "true"}])
 def test_the_consoles_own_llm_optimization_enabled_false_is_shown_beside_the_kill_switch(
-    signed_in: Client, busy_store: Store, monkeypatch: pytest.MonkeyPatch, value: str, path: str
+    signed_in: Client,
+    busy_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    hx: dict[str, str],
 ) -> None:
     monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
 
-    html = signed_in.get(path, headers={"HX-Request": "true"}).content.decode()
+    html = signed_in.get("/", headers=hx).content.decode()
 
     banner = re.search(r'<p id="env-switch"[^>]*>(.*?)</p>', html, flags=re.S)
     assert banner is not None
@@ -216,6 +233,6 @@ def test_no_environment_banner_when_it_leaves_optimization_on(
     else:
         monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
 
-    for path in ("/", "/overview/live"):
-        html = signed_in.get(path).content.decode()
+    for hx in ({}, {"HX-Request": "true"}):
+        html = signed_in.get("/", headers=hx).content.decode()
         assert 'id="env-switch"' not in html and "LLM_OPTIMIZATION_ENABLED" not in html

@@ -1,4 +1,4 @@
-"""The pages about usage: the Overview (with its live fragment) and Statistics."""
+"""The pages about usage: the Overview (and its live part) and Statistics."""
 
 from __future__ import annotations
 
@@ -7,20 +7,25 @@ import logging
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from llmopt.config import load_document
 from llmopt.errors import LLMOptError, StoreError
 from llmopt.killswitch import env_switch, read_kill_switch
 from llmopt.store import Store
 
+from ..clock import CLOCK
+from ..roles import OPERATE, VIEW
+from ..store import get_store
+from ..templatetags.numbers import compact, percent, usd
+from ..web import polling
+from ..web.access import AuthedRequest, requires
 from . import statistics as stats
 from .charts import Chart, Series
-from .roles import OPERATE, VIEW
-from .store import get_store
-from .templatetags.numbers import compact, percent, usd
-from .web.access import AuthedRequest, requires
 
 logger = logging.getLogger("console")
+
+OVERVIEW_PAGE = "console/usage/overview.html"
 
 
 def _switches(store: Store) -> dict[str, object]:
@@ -31,38 +36,33 @@ def _switches(store: Store) -> dict[str, object]:
 
 @requires(VIEW)
 @require_GET
+@vary_on_headers("HX-Request")
 def home(request: AuthedRequest) -> HttpResponse:
-    """The Overview: kill switch, savings, hit rate, traffic, batches in flight, trouble."""
-    store = get_store()
-    try:
-        numbers = stats.overview(store, now=stats.utcnow())
-    except StoreError as exc:
-        logger.error("overview: store unreadable: %s", exc)
-        context = {"store_error": str(exc), **_switches(store)}
-        return render(request, "console/overview.html", context, status=503)
-    context = {
-        **_switches(store),
-        "live": numbers.live,
-        "overview": numbers,
-        "can_operate": request.user.has_perm(OPERATE),
-    }
-    return render(request, "console/overview.html", context)
+    """The Overview: kill switch, savings, hit rate, traffic, batches in flight, trouble.
 
-
-@requires(VIEW)
-@require_GET
-def overview_live(request: AuthedRequest) -> HttpResponse:
-    """The Overview's live part alone, for htmx to swap in every few seconds."""
+    For htmx, its live part alone (``#overview-live``), which polls this URL.
+    """
     store = get_store()
-    context = _switches(store)
-    status = 200
+    now = CLOCK.now()
+    context = {**_switches(store), "poll": polling.OVERVIEW}
     try:
-        context["live"] = stats.live(store, now=stats.utcnow())
+        if request.htmx:
+            context["live"] = stats.live(store, now=now)
+        else:
+            numbers = stats.overview(store, now=now)
+            context |= {
+                "live": numbers.live,
+                "overview": numbers,
+                "can_operate": request.user.has_perm(OPERATE),
+            }
     except StoreError as exc:
         logger.error("overview: store unreadable: %s", exc)
         context["store_error"] = str(exc)
         status = 503
-    return render(request, "console/overview.html#overview-live", context, status=status)
+    else:
+        status = 200
+    template = f"{OVERVIEW_PAGE}#overview-live" if request.htmx else OVERVIEW_PAGE
+    return render(request, template, context, status=status)
 
 
 @requires(VIEW)
@@ -80,21 +80,21 @@ def statistics(request: AuthedRequest) -> HttpResponse:
     if range_name not in stats.RANGES:
         context["range"] = stats.DEFAULT_RANGE
         context["input_error"] = f"Unknown range {range_name!r}: choose one of 24h, 7d or 30d."
-        return render(request, "console/statistics.html", context, status=400)
+        return render(request, "console/usage/statistics.html", context, status=400)
     try:
         numbers = stats.statistics(
-            store, range_name=range_name, now=stats.utcnow(), entry_key=entry_key
+            store, range_name=range_name, now=CLOCK.now(), entry_key=entry_key
         )
     except StoreError as exc:
         logger.error("statistics: store unreadable: %s", exc)
         context["store_error"] = str(exc)
-        return render(request, "console/statistics.html", context, status=503)
+        return render(request, "console/usage/statistics.html", context, status=503)
     context |= {
         "stats": numbers,
         "charts": charts_for(numbers),
         "entries": _entry_choices(numbers, entry_key),
     }
-    return render(request, "console/statistics.html", context)
+    return render(request, "console/usage/statistics.html", context)
 
 
 def _entry_choices(numbers: stats.Statistics, selected: str | None) -> list[str]:

@@ -12,10 +12,8 @@ from console.accounts.tokens import issue_token
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import Store, UsageRollup
 
-from .conftest import AICONFIGS, seed, user_in
-from .test_statistics_page import NOW, OLLAMA, SONNET, frozen_now
-
-__all__ = ["frozen_now"]  # the autouse fixture, imported to freeze time here too
+from ..conftest import AICONFIGS, seed, user_in
+from .conftest import NOW, OLLAMA, SONNET
 
 pytestmark = pytest.mark.django_db
 URL = "/api/monitoring/llm-optimization"
