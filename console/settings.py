@@ -13,13 +13,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import environ
+import environ  # type: ignore[import-untyped]  # django-environ ships no type hints
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Run from a checkout, the repository root: manage.py, templates/, static/, .env and var/.
+# Installed from the llmopt-console wheel, which carries templates/ and static/ in the
+# package (console/site/), the working directory holds .env and var/.
+_CHECKOUT = PACKAGE_DIR.parent
+_IN_CHECKOUT = (_CHECKOUT / "manage.py").is_file()
+BASE_DIR = _CHECKOUT if _IN_CHECKOUT else Path.cwd()
+SITE_DIR = _CHECKOUT if _IN_CHECKOUT else PACKAGE_DIR / "site"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
@@ -82,7 +89,7 @@ def _whole_number(name: str, *, default: int) -> int:
 
 def _secret_key(var_dir: Path) -> str:
     """The configured key, or one generated once and kept in var/ so sessions survive restarts."""
-    configured = env.str("DJANGO_SECRET_KEY", default="")
+    configured: str = env.str("DJANGO_SECRET_KEY", default="")
     if configured:
         return configured
     path = var_dir / "secret_key"
@@ -220,7 +227,7 @@ WSGI_APPLICATION = "console.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [SITE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -247,7 +254,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [SITE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
