@@ -20,8 +20,14 @@ How it stays safe:
   provider stops serving results). A request whose answer is stored is not sent
   again, and neither is one that an unfinished record already holds: ``run`` waits
   for that batch (claiming it when its owner is gone) and takes its answer, ``submit``
-  returns that record. So a pipeline that re-sends its work after a crash, or submits
-  it twice, pays once, collected or not.
+  returns that record. The ledger checks and records a batch in one atomic step, so two
+  processes cannot both record a request, and identical requests in one submission, or
+  in overlapping submissions of one process (``InFlight``), are sent once. So a
+  pipeline that re-sends its work after a crash, or submits it twice, pays once,
+  collected or not. The one gap left is milliseconds wide: a request whose batch
+  another process collects between this submission's check of stored answers and its
+  ledger write. Identical means the same params, temperature included, so n samples of
+  one prompt need n distinct requests (a different ``metadata.user_id`` each, say).
 - **Claims.** Workers take a record with a compare-and-set on ``last_polled_at`` and
   refresh it while they work; a stamp younger than ``claim_ttl`` belongs to a live
   worker and is left alone, so two pollers never collect the same batch. A worker
