@@ -2,10 +2,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +10,8 @@ import pytest
 
 from llmopt.sandbox import BatchItemFault, BatchOptions, ManualClock, running_sandbox
 
+from .cli import sandbox_process
 from .conftest import MODEL, batch_items, results_of, sdk_client, send
-from .test_cli import STARTUP_SECONDS, lines_of
 
 BATCHES = "/v1/messages/batches"
 
@@ -203,34 +199,21 @@ def test_a_data_dir_from_another_version_is_refused(tmp_path: Path) -> None:
         pass
 
 
-@contextmanager
-def cli_sandbox(data_dir: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``python -m llmopt.sandbox --data-dir`` and its base URL; killed at the end."""
-    command = [sys.executable, "-m", "llmopt.sandbox", "--port", "0", "--data-dir", str(data_dir)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            banner = lines_of(process.stdout).get(timeout=STARTUP_SECONDS)
-            yield process, banner.rsplit(" ", 1)[-1]
-        finally:
-            if process.poll() is None:
-                process.kill()
-
-
 def test_a_killed_sandbox_started_again_on_its_data_dir_still_has_its_batches(
     tmp_path: Path,
 ) -> None:
-    with cli_sandbox(tmp_path) as (process, base_url), sdk_client(base_url) as client:
+    data_dir = ("--data-dir", str(tmp_path))
+    with sandbox_process(*data_dir) as first, sdk_client(first.base_url) as client:
         batch = client.messages.batches.create(requests=batch_items(3))
         before = client.messages.batches.retrieve(batch.id)
-        results = raw_results(base_url, batch.id)
-        process.send_signal(signal.SIGKILL)  # no clean shutdown: a crash
-        process.wait(timeout=10)
+        results = raw_results(first.base_url, batch.id)
+        first.process.send_signal(signal.SIGKILL)  # no clean shutdown: a crash
+        first.process.wait(timeout=10)
 
-    with cli_sandbox(tmp_path) as (_, base_url), sdk_client(base_url) as client:
+    with sandbox_process(*data_dir) as second, sdk_client(second.base_url) as client:
         after = client.messages.batches.retrieve(batch.id)
-        results_after = raw_results(base_url, batch.id)
-        billed = send(base_url, "/_sandbox/billing", method="GET", api_key=None).json()
+        results_after = raw_results(second.base_url, batch.id)
+        billed = send(second.base_url, "/_sandbox/billing", method="GET", api_key=None).json()
 
     assert before.processing_status == after.processing_status == "ended"
     assert results_after == results
