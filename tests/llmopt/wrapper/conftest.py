@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from langchain_anthropic import ChatAnthropic
 
+from llmopt.killswitch import release_kill_switch
 from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.store import AuditEvent, DocumentName, Store
 from llmopt.wrapper import OptimizedLLMWrapper
+
+S = TypeVar("S", bound=Store)
 
 MODEL = "claude-sonnet-4-6"  # minimum cacheable prefix 1,024 tokens; 4.5 is deprecated
 CACHING = {"optimizationEnabled": True, "cachingEnabled": True}
@@ -36,3 +40,16 @@ def chat(sandbox: SandboxServer, **options: Any) -> ChatAnthropic:
 
 def wrap(base: ChatAnthropic, **flags: Any) -> OptimizedLLMWrapper:
     return OptimizedLLMWrapper(base, "anthropic", {**CACHING, **flags})
+
+
+def seeded(store: S, *entries: dict[str, Any]) -> S:
+    """``store`` holding ``entries`` as its LLM entries, kill switch released: ready to be
+    followed by a wrapper."""
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": list(entries)},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    release_kill_switch(store, actor="t")
+    return store

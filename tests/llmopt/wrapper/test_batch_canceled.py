@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
@@ -15,12 +14,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from llmopt import BatchCanceled
 from llmopt.batching import AnthropicBatchClient
-from llmopt.killswitch import release_kill_switch
 from llmopt.sandbox import BatchOptions, ManualClock, SandboxServer, running_sandbox
-from llmopt.store import AuditEvent, BatchRecord, DocumentName, SQLiteStore
+from llmopt.store import BatchRecord, SQLiteStore
 from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper
 
-from .conftest import MODEL, chat
+from ...waiting import wait_until
+from .conftest import MODEL, chat, seeded
 
 # Every call is pooled; six make a batch (abatch sends its six at once anyway).
 BATCHING = {
@@ -49,15 +48,8 @@ def sandbox(clock: ManualClock) -> Iterator[SandboxServer]:
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteStore:
     # Left open: the wrappers' usage recorder for this store flushes in the background.
-    opened = SQLiteStore(tmp_path / "store.db")
-    opened.write_document(
-        DocumentName.AI_CONFIG,
-        {"llm": [{"provider": "anthropic", "configuration": {"model": MODEL, **BATCHING}}]},
-        expected_revision=None,
-        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
-    )
-    release_kill_switch(opened, actor="t")
-    return opened
+    entry = {"provider": "anthropic", "configuration": {"model": MODEL, **BATCHING}}
+    return seeded(SQLiteStore(tmp_path / "store.db"), entry)
 
 
 def wrapper(sandbox: SandboxServer, store: SQLiteStore) -> OptimizedLLMWrapper:
@@ -78,19 +70,15 @@ def prompts(count: int) -> list[list[BaseMessage]]:
     return [[HumanMessage(f"question {n}")] for n in range(count)]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
-
-
 def cancel_once_running(
     sandbox: SandboxServer, store: SQLiteStore, clock: ManualClock
 ) -> BatchRecord:
     """Wait for the batch, let one wave finish, and cancel it as an operator elsewhere
     does (another client on the same store); then let the batch end."""
-    wait_for(lambda: any(r.provider_batch_id for r in store.list_batches()))
+    wait_until(
+        lambda: any(r.provider_batch_id for r in store.list_batches()),
+        what="the batch to be created",
+    )
     [record] = store.list_batches()
     clock.advance(61)
     sdk = anthropic.AsyncAnthropic(

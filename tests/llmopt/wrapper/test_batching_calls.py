@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from llmopt.config import load_document, update_entry_flags
 from llmopt.errors import ProviderError
-from llmopt.killswitch import engage_kill_switch, release_kill_switch
+from llmopt.killswitch import engage_kill_switch
 from llmopt.sandbox import (
     BatchItemFault,
     BatchOptions,
@@ -24,19 +22,14 @@ from llmopt.sandbox import (
     SandboxServer,
     running_sandbox,
 )
-from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.store import SQLiteStore
 from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper, UsageRecorder
 
-from .conftest import MODEL, SYSTEM, chat
+from ...waiting import wait_until
+from .conftest import MODEL, SYSTEM, chat, seeded
 
 BATCHING = {"optimizationEnabled": True, "batchingEnabled": True, "batchTimeout": 1}
 FAST_POLLING = {"poll_initial": 0.01, "poll_max": 0.05}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
 
 
 def batching(sandbox: SandboxServer, **flags: Any) -> OptimizedLLMWrapper:
@@ -153,15 +146,8 @@ def test_close_submits_what_is_pooled(sandbox: SandboxServer) -> None:
 
 def batching_store(tmp_path: Path, **flags: Any) -> tuple[SQLiteStore, FlagWatcher]:
     """A store whose one entry batches, kill switch released, and a watcher that read it."""
-    store = SQLiteStore(tmp_path / "store.db")
-    configuration = {"model": MODEL, **BATCHING, **flags}
-    store.write_document(
-        DocumentName.AI_CONFIG,
-        {"llm": [{"provider": "anthropic", "configuration": configuration}]},
-        expected_revision=None,
-        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
-    )
-    release_kill_switch(store, actor="t")
+    entry = {"provider": "anthropic", "configuration": {"model": MODEL, **BATCHING, **flags}}
+    store = seeded(SQLiteStore(tmp_path / "store.db"), entry)
     watcher = FlagWatcher(store)
     watcher.refresh()
     return store, watcher
@@ -195,9 +181,14 @@ def test_close_with_a_timeout_leaves_a_running_batch_in_the_ledger(tmp_path: Pat
         answers: concurrent.futures.Future[Any] = concurrent.futures.ThreadPoolExecutor(1).submit(
             model.batch, prompts(3)
         )
-        while not any(r.provider_batch_id for r in store.list_batches()):
+
+        def created() -> bool:
+            if any(r.provider_batch_id for r in store.list_batches()):
+                return True
             assert not answers.done(), answers.exception()
-            time.sleep(0.01)  # polling for the batch to be created, not timing logic
+            return False
+
+        wait_until(created, what="the batch to be created")
         with pytest.raises(TimeoutError):
             model.close(timeout=0.2)
         with pytest.raises(TimeoutError, match="resume"):

@@ -6,8 +6,10 @@ import pytest
 
 from llmopt.errors import StoreError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
-from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.store import DocumentName, SQLiteStore
 from llmopt.wrapper import FlagWatcher
+
+from .conftest import seeded
 
 ENTRY = {
     "provider": "anthropic",
@@ -21,15 +23,8 @@ ENTRY = {
 
 @pytest.fixture
 def store() -> SQLiteStore:
-    store = SQLiteStore(":memory:")
-    store.write_document(
-        DocumentName.AI_CONFIG,
-        {"llm": [ENTRY, {"provider": "acme", "configuration": {"optimizationEnabled": True}}]},
-        expected_revision=None,
-        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
-    )
-    release_kill_switch(store, actor="t")
-    return store
+    acme = {"provider": "acme", "configuration": {"optimizationEnabled": True}}
+    return seeded(SQLiteStore(":memory:"), ENTRY, acme)
 
 
 def test_before_the_first_read_nothing_is_optimized(store: SQLiteStore) -> None:
@@ -55,14 +50,7 @@ class FlakyStore(SQLiteStore):
 
 
 def test_an_unreadable_store_makes_the_snapshot_unavailable_until_it_recovers() -> None:
-    store = FlakyStore(":memory:")
-    store.write_document(
-        DocumentName.AI_CONFIG,
-        {"llm": [ENTRY]},
-        expected_revision=None,
-        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
-    )
-    release_kill_switch(store, actor="t")
+    store = seeded(FlakyStore(":memory:"), ENTRY)
     watcher = FlagWatcher(store)
     assert watcher.refresh().available
     store.broken = True

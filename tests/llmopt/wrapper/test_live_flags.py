@@ -14,10 +14,10 @@ from llmopt.config import load_document, update_entry_flags
 from llmopt.errors import StoreError
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.sandbox import SandboxServer
-from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.store import DocumentName, SQLiteStore
 from llmopt.wrapper import FlagWatcher, OptimizedLLMWrapper, UsageRecorder
 
-from .conftest import CACHING, MODEL, SYSTEM, chat
+from .conftest import CACHING, MODEL, SYSTEM, chat, seeded
 
 KEY = f"anthropic:{MODEL}"
 MESSAGES = [SystemMessage(SYSTEM), HumanMessage("question")]
@@ -25,15 +25,8 @@ MESSAGES = [SystemMessage(SYSTEM), HumanMessage("question")]
 
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteStore:
-    store = SQLiteStore(tmp_path / "store.db")
-    store.write_document(
-        DocumentName.AI_CONFIG,
-        {"llm": [{"provider": "anthropic", "configuration": {"model": MODEL, **CACHING}}]},
-        expected_revision=None,
-        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
-    )
-    release_kill_switch(store, actor="t")
-    return store
+    entry = {"provider": "anthropic", "configuration": {"model": MODEL, **CACHING}}
+    return seeded(SQLiteStore(tmp_path / "store.db"), entry)
 
 
 def live_wrapper(
