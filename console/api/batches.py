@@ -12,7 +12,7 @@ from pydantic import Field
 
 from llmopt.store import BatchRecord, BatchStatus
 
-from ..batch_cancel import CancelRefused, request_cancel
+from ..batches.cancel import CancelRefused, request_cancel
 from ..roles import OPERATE, VIEW
 from ..store import get_store
 from .auth import RoleAuth, actor

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from console.batch_cancel import PROVIDER_CALLS
+from console.batches.cancel import PROVIDER_CALLS
 from console.store import get_store
 from llmopt.store import AuditEvent, DocumentName, Store
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from console.batch_progress import human_duration, progress_of, recent_rate
+from console.batches.progress import human_duration, progress_of, recent_rate
 from llmopt.store import BatchRecord, BatchStatus
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

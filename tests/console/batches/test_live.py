@@ -11,7 +11,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,13 +19,14 @@ import anthropic
 import pytest
 from django.test import Client
 
-from console.batch_cancel import PROVIDER_CALLS
+from console.batches.cancel import PROVIDER_CALLS
 from llmopt import BatchCanceled
 from llmopt.batching import AnthropicBatchClient, BatchOutcome, BatchRequest
 from llmopt.sandbox import BatchOptions, FaultRule, ManualClock, SandboxServer, running_sandbox
 from llmopt.store import BatchRecord, BatchStatus, Store
 
-from .conftest import seed, user_in
+from ...waiting import wait_until
+from ..conftest import seed, user_in
 
 pytestmark = pytest.mark.django_db
 MODEL = "claude-sonnet-4-6"
@@ -319,13 +320,6 @@ def test_cancel_needs_the_csrf_token(
     assert sandbox.batch_calls().get("cancel") == 1
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
-
-
 def test_the_cancel_answers_within_half_a_second_while_the_provider_takes_its_time(
     operator: Client, ledger: Store, sandbox: SandboxServer, clock: ManualClock
 ) -> None:
@@ -500,12 +494,12 @@ def test_the_callers_of_a_batch_cancelled_from_the_page_get_an_error_and_nothing
     waiting = threading.Thread(target=backend)
     waiting.start()
     try:
-        wait_for(lambda: any(r.provider_batch_id for r in ledger.list_batches()))
+        wait_until(lambda: any(r.provider_batch_id for r in ledger.list_batches()))
         [record] = ledger.list_batches()
         clock.advance(70)
         operator.post(f"/batches/{record.id}/cancel/", {"reason": "wrong prompts"})
         assert PROVIDER_CALLS.wait(30)
-        wait_for(lambda: ledger.get_batch(record.id).status is BatchStatus.CANCELING)
+        wait_until(lambda: ledger.get_batch(record.id).status is BatchStatus.CANCELING)
         clock.advance(400)
     finally:
         waiting.join(60)

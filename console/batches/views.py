@@ -26,8 +26,11 @@ from llmopt.config import REASON_MAX_LENGTH, free_text_problem, load_document
 from llmopt.errors import RecordNotFound, StoreError
 from llmopt.store import BatchRecord, BatchStatus
 
-from .batch_cancel import SEND_REST_STANDARD, CancelRefused, request_cancel, warm_up
-from .batch_progress import (
+from ..roles import OPERATE, VIEW
+from ..store import get_store
+from ..web.access import AuthedRequest, requires
+from .cancel import SEND_REST_STANDARD, CancelRefused, request_cancel, warm_up
+from .progress import (
     IN_FLIGHT,
     RESULT_TYPES,
     cancel_outcome,
@@ -35,10 +38,7 @@ from .batch_progress import (
     recent_cost_per_request,
     recent_rate,
 )
-from .batch_table import batch_row
-from .roles import OPERATE, VIEW
-from .store import get_store
-from .web.access import AuthedRequest, requires
+from .table import batch_row
 
 logger = logging.getLogger("console.batches")
 
@@ -102,7 +102,7 @@ def batches(request: AuthedRequest) -> HttpResponse:
         page = _page(request.GET.get("page", ""))
     except ValueError as exc:
         context.update(filter_error=str(exc), rows=[], entry_keys=_entry_keys())
-        return render(request, "console/batches.html", context, status=400)
+        return render(request, "console/batches/list.html", context, status=400)
     store = get_store()
     filters = {"statuses": statuses, "entry_key": entry or None}
     try:
@@ -113,7 +113,7 @@ def batches(request: AuthedRequest) -> HttpResponse:
     except StoreError as exc:
         logger.error("batches: store unreadable: %s", exc)
         context.update(store_error=str(exc), rows=[])
-        return render(request, "console/batches.html", context, status=503)
+        return render(request, "console/batches/list.html", context, status=503)
     now = timezone.now()
     in_flight = {r.entry_key for r in records if r.status in IN_FLIGHT}
     rates = _recent_rates(in_flight)
@@ -136,12 +136,12 @@ def batches(request: AuthedRequest) -> HttpResponse:
         older=urlencode({**query, "page": page + 1}) if page < pages else "",
     )
     if request.htmx:
-        response = render(request, "console/batches.html#batch-table", context)
+        response = render(request, "console/batches/list.html#batch-table", context)
         if poll is None:
             response.status_code = HTMX_STOP_POLLING
         return response
     context["entry_keys"] = _entry_keys()
-    return render(request, "console/batches.html", context)
+    return render(request, "console/batches/list.html", context)
 
 
 def _recent_rates(entry_keys: set[str]) -> dict[str, float]:
@@ -198,11 +198,11 @@ def _render_detail(request: AuthedRequest, record: BatchRecord) -> HttpResponse:
         )
         warm_up()
     if request.htmx:
-        response = render(request, "console/batch_detail.html#batch-live", context)
+        response = render(request, "console/batches/detail.html#batch-live", context)
         if not progress.in_flight:
             response.status_code = HTMX_STOP_POLLING
         return response
-    return render(request, "console/batch_detail.html", context)
+    return render(request, "console/batches/detail.html", context)
 
 
 def _cancel_stage(record: BatchRecord) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from console.batch_progress import progress_of
-from console.batch_table import batch_row
+from console.batches.progress import progress_of
+from console.batches.table import batch_row
 from llmopt.store import BatchRecord, BatchStatus
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

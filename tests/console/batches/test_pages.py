@@ -99,7 +99,7 @@ def test_the_table_polls_fast_while_in_flight_slowly_on_the_first_page_and_not_o
     assert "every 15s" in html and 'data-poll-hidden="60s"' in html
 
     # An older page with nothing in flight only changes when batches are pruned: no polling.
-    monkeypatch.setattr("console.batch_views.PAGE_SIZE", 1)
+    monkeypatch.setattr("console.batches.views.PAGE_SIZE", 1)
     older = signed_in.get("/batches/", {"page": 2}, **HX)
     assert ids(older.content.decode()) == ["b001"]
     assert older.status_code == 286 and "hx-trigger" not in older.content.decode()

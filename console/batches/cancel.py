@@ -25,7 +25,7 @@ from llmopt.errors import LLMOptError, ProviderError
 from llmopt.providers import ProviderCapabilities
 from llmopt.store import AuditEvent, BatchCancel, BatchRecord, BatchStatus, Store
 
-from .audit.actions import BATCH_CANCEL
+from ..audit.actions import BATCH_CANCEL
 
 logger = logging.getLogger("console.batches")
 

@@ -3,7 +3,7 @@
 The table is re-fetched every two seconds while a batch is in flight, and Django's
 template engine spends more on a row's eighteen variables and filters than the rest of
 the request together; ``format_html`` escapes the same values at a third of the cost.
-The table's header, empty state and pager stay in ``console/batches.html``.
+The table's header, empty state and pager stay in ``console/batches/list.html``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from llmopt.store import BatchRecord
 
-from .batch_progress import BatchProgress
+from .progress import BatchProgress
 
 _IN_FLIGHT = mark_safe(' class="in-flight"')
 _NO_COST = mark_safe('<span class="muted">unknown until collected</span>')

@@ -1,0 +1,12 @@
+"""Batches: the provider batches in the ledger, followed live, and cancelled by operators.
+
+=============  ==============================================================
+module         holds
+=============  ==============================================================
+``views``      the Batches list, a batch's page, and its cancel
+``progress``   how far a batch has got: done of total, elapsed time, an ETA
+``table``      the rows of the Batches list
+``cancel``     a person's cancel: recorded and audited; the provider asked
+               in the background (also the API's)
+=============  ==============================================================
+"""
