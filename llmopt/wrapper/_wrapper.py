@@ -82,6 +82,10 @@ class OptimizedLLMWrapper(BaseChatModel):
     :meth:`get_cache_stats` (with ``cached_blocks``, ``total_content_blocks``,
     ``estimated_cached_tokens`` and ``cache_hit_potential``).
 
+    Seams for tests: ``planner`` (where breakpoints are planned), ``batch_client_factory``
+    (how the batch client is made) and :attr:`batch_dispatcher` (the pool batched calls
+    wait in, to pool a request without a waiting call).
+
     Errors: a bad ``config`` raises :class:`~llmopt.errors.ConfigError`. At call time,
     an optimized request that fails because of the optimization (a 400 naming the
     cache markers, a planner error) or with a retryable error is retried once as the
@@ -105,6 +109,12 @@ class OptimizedLLMWrapper(BaseChatModel):
     batch_options: dict[str, Any] = Field(default_factory=dict, exclude=True)
     """Keyword options for the :class:`~llmopt.batching.AnthropicBatchClient` (polling,
     deadline, limits); the defaults suit production."""
+    batch_client_factory: Callable[..., AnthropicBatchClient] = Field(
+        default=AnthropicBatchClient, exclude=True
+    )
+    """Makes the wrapper's batch client, called as ``AnthropicBatchClient`` is (the SDK
+    client, the store, ``entry_key``, ``model``, ``fallback_to_standard`` and
+    ``batch_options``); a seam for tests, defaults to the class."""
 
     _capabilities: ProviderCapabilities = PrivateAttr()
     _memory: PrefixMemory = PrivateAttr(default_factory=PrefixMemory)
@@ -357,7 +367,11 @@ class OptimizedLLMWrapper(BaseChatModel):
             return config
         return None
 
-    def _dispatcher_for(self) -> BatchDispatcher:
+    @property
+    def batch_dispatcher(self) -> BatchDispatcher:
+        """The pool this wrapper's batched calls wait in (made on first use, closed by
+        :meth:`close`). ``submit`` a :class:`~llmopt.batching.BatchRequest` to pool one as
+        a call would, without a call waiting on it (tests pool requests this way)."""
         with self._dispatcher_lock:
             if self._dispatcher is None:
                 self._dispatcher = BatchDispatcher(
@@ -393,7 +407,7 @@ class OptimizedLLMWrapper(BaseChatModel):
             store = SQLiteStore(":memory:")
         assert self.entry_key is not None
         sdk = _anthropic.async_client(model)
-        client = AnthropicBatchClient(
+        client = self.batch_client_factory(
             sdk,
             store,
             entry_key=self.entry_key,
@@ -528,7 +542,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         batching = self._wants_batch(kwargs)
         if batching is not None:
             request, plan = self._batch_request(messages, stop, batching, kwargs)
-            outcome = self._dispatcher_for().submit(request).result()
+            outcome = self.batch_dispatcher.submit(request).result()
             if outcome is not None:
                 return self._from_outcome(outcome, kwargs, plan)
         config = self._caching_config()
@@ -571,7 +585,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         batching = self._wants_batch(kwargs)
         if batching is not None:
             request, plan = self._batch_request(messages, stop, batching, kwargs)
-            outcome = await self._dispatcher_for().asubmit(request)
+            outcome = await self.batch_dispatcher.asubmit(request)
             if outcome is not None:
                 return self._from_outcome(outcome, kwargs, plan)
         config = self._caching_config()

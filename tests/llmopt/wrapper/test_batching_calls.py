@@ -12,6 +12,7 @@ import pytest
 from langchain_core.caches import InMemoryCache
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from llmopt.batching import AnthropicBatchClient, BatchRequest
 from llmopt.config import load_document, update_entry_flags
 from llmopt.errors import ProviderError
 from llmopt.killswitch import engage_kill_switch
@@ -128,13 +129,36 @@ async def test_an_invalid_request_fails_alone_and_the_others_are_answered(
     assert sandbox.billing().total.batch_requests_succeeded == 2
 
 
+def test_the_batch_client_is_made_for_the_wrappers_entry_with_its_batch_options(
+    sandbox: SandboxServer,
+) -> None:
+    made: list[dict[str, Any]] = []
+
+    def factory(*args: Any, **options: Any) -> AnthropicBatchClient:
+        made.append(options)
+        return AnthropicBatchClient(*args, **options)
+
+    model = OptimizedLLMWrapper(
+        chat(sandbox),
+        "anthropic",
+        BATCHING,
+        batch_options={"poll_max": 2.0},
+        batch_client_factory=factory,
+    )
+    try:
+        assert model.batch_client is not None
+    finally:
+        model.close()
+    [options] = made
+    assert options["poll_max"] == 2.0
+    assert (options["entry_key"], options["model"]) == (f"anthropic:{MODEL}", MODEL)
+
+
 def test_close_submits_what_is_pooled(sandbox: SandboxServer) -> None:
     model = batching(
         sandbox, optimizationStrategy="batch_only", batchMaxSize=100, batchTimeout=3600
     )
-    dispatcher = model._dispatcher_for()
-    from llmopt.batching import BatchRequest
-
+    dispatcher = model.batch_dispatcher
     request = BatchRequest(
         params={"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     )
@@ -312,9 +336,7 @@ def test_a_pool_waiting_when_the_kill_switch_is_engaged_is_never_submitted(
     # its ticks): only the store says the switch is engaged when the pool is flushed.
     store, watcher = batching_store(tmp_path, batchTimeout=3600)  # only close() flushes
     model = store_backed(sandbox, store, watcher)
-    dispatcher = model._dispatcher_for()
-    from llmopt.batching import BatchRequest
-
+    dispatcher = model.batch_dispatcher
     request = BatchRequest(
         params={"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     )

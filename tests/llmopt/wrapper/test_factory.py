@@ -27,15 +27,14 @@ def test_an_entry_with_optimization_on_gets_the_wrapper() -> None:
     assert model.config.applies_caching
 
 
-def test_batch_options_reach_the_wrappers_batch_client() -> None:
+def test_batch_options_reach_the_wrapper() -> None:
     model = get_generator_model(
         "anthropic",
         {**BASE, "optimizationEnabled": True, "batchingEnabled": True},
         batch_options={"poll_max": 2.0},
     )
     assert isinstance(model, OptimizedLLMWrapper)
-    client, _ = model._make_batch_client()
-    assert client._backoff.maximum == 2.0
+    assert model.batch_options == {"poll_max": 2.0}
 
 
 def test_the_model_name_argument_overrides_the_configuration() -> None:
