@@ -9,8 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,12 @@ from typing import IO
 
 import httpx
 
+from ..waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_USER = "operator"
+DEMO_TIMEOUT = 90.0
+"""Seconds to wait for the demo to get somewhere: it starts four processes, on a busy machine."""
 
 
 def free_port() -> int:
@@ -42,13 +45,6 @@ class Demo:
         """The children the demo said it started, by name."""
         found = (re.search(r"^started (\w+) \(pid (\d+)\)", line) for line in self.output)
         return {m[1]: int(m[2]) for m in found if m}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.1)  # polling for a process to get there, not timing the code under test
 
 
 def answers(url: str) -> bool:
@@ -85,7 +81,11 @@ def running_demo(var_dir: Path) -> Iterator[Demo]:
     reader = threading.Thread(target=_keep_lines, args=(process.stdout, demo.output), daemon=True)
     reader.start()
     try:
-        wait_until(lambda: any("sign in as" in line for line in demo.output))
+        wait_until(
+            lambda: any("sign in as" in line for line in demo.output),
+            timeout=DEMO_TIMEOUT,
+            what="the demo to print its password",
+        )
         [found] = [
             re.search(rf"sign in as {DEMO_USER} / (\S+)", line)
             for line in demo.output
@@ -93,7 +93,9 @@ def running_demo(var_dir: Path) -> Iterator[Demo]:
         ]
         assert found is not None, "".join(demo.output)
         demo.password = found[1]
-        wait_until(lambda: answers(f"{demo.base}/login/"))
+        wait_until(
+            lambda: answers(f"{demo.base}/login/"), timeout=DEMO_TIMEOUT, what="the sign-in page"
+        )
         yield demo
     finally:
         if process.poll() is None:

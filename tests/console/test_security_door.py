@@ -33,7 +33,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.audit.actions import AUDIT_ACTIONS
-from console.demo_seed import DEMO_AICONFIGS, DEMO_API_KEY
+from console.demo.seed import DEMO_AICONFIGS, DEMO_API_KEY
 from llmopt.store import Store
 
 from .conftest import user_in

@@ -21,12 +21,12 @@ from django.core.management.base import BaseCommand, CommandError
 from llmopt.errors import RecordNotFound
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.migrate import migrate
-from llmopt.sandbox.__main__ import API_KEYS_VARIABLE
+from llmopt.sandbox import API_KEYS_VARIABLE
 from llmopt.store import AuditEvent, DocumentName
 
 from ...audit.actions import CONFIG_SEED
-from ...demo_processes import ChildFailed, ChildSpec, Supervisor
-from ...demo_seed import (
+from ...demo.processes import ChildFailed, ChildSpec, Supervisor
+from ...demo.seed import (
     DEMO_ACTOR,
     DEMO_AICONFIGS,
     DEMO_API_KEY,

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from llmopt import OptimizedLLMWrapper
 from llmopt.errors import LLMOptError
 
-from ...demo_seed import DEMO_ENTRY_KEY
-from ...demo_traffic import TrafficGenerator, build_model, shutdown
+from ...demo.seed import DEMO_ENTRY_KEY
+from ...demo.traffic import TrafficGenerator, build_model, shutdown
 from ...store import get_store
 
 

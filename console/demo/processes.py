@@ -7,7 +7,7 @@ while it still runs): SIGTERM, then SIGKILL after ``stop_timeout`` seconds. When
 child exits on its own, the supervisor says which and stops the others. A child's
 output is copied line by line to the supervisor's output, prefixed with its name.
 Should the supervisor itself be killed outright, each child gets SIGTERM from the
-kernel (see ``console.demo_child``).
+kernel (see ``console.demo.child``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 # Run as a file, not a module: it needs nothing but the standard library.
-CHILD_LAUNCHER = [sys.executable, "-S", str(Path(__file__).with_name("demo_child.py"))]
+CHILD_LAUNCHER = [sys.executable, "-S", str(Path(__file__).with_name("child.py"))]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Become a demo child that is stopped when its supervisor dies, even by SIGKILL.
 
-``python demo_child.py SUPERVISOR_PID ARGV...`` asks Linux to send this process SIGTERM
+``python child.py SUPERVISOR_PID ARGV...`` asks Linux to send this process SIGTERM
 when its parent exits (``PR_SET_PDEATHSIG``, which survives exec), then execs ARGV. The
 children run in sessions of their own, so without this a supervisor killed outright
 would leave them running, holding the demo's ports. Standard library only: it runs

@@ -7,15 +7,15 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from console.demo_processes import ChildFailed, ChildSpec, Supervisor
+from console.demo.processes import ChildFailed, ChildSpec, Supervisor
 
-ROOT = Path(__file__).resolve().parents[2]
+from ...waiting import wait_until
+from ..demo_process import ROOT
+
 # Silent: a child writing to a dead supervisor's pipe would die of that, proving nothing.
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -27,15 +27,6 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def started_pid(lines: list[str], name: str) -> int:
@@ -66,7 +57,7 @@ def test_a_child_that_never_becomes_ready_fails_the_start() -> None:
 
 SUPERVISOR = """
 import sys, time
-from console.demo_processes import ChildSpec, Supervisor
+from console.demo.processes import ChildSpec, Supervisor
 supervisor = Supervisor(lambda line: print(line, flush=True))
 for name in ("first", "second"):
     supervisor.start(ChildSpec(name, sys.argv[1:]))
@@ -86,7 +77,9 @@ def test_children_stop_when_the_supervisor_is_killed_outright() -> None:
         assert all(alive(pid) for pid in pids)
         os.kill(process.pid, signal.SIGKILL)  # no handler, no clean-up: only the kernel acts
         process.wait(timeout=10)
-        assert eventually(lambda: not any(alive(pid) for pid in pids)), "children orphaned"
+        wait_until(
+            lambda: not any(alive(pid) for pid in pids), timeout=10, what="the orphans to stop"
+        )
     finally:
         process.kill()
         process.wait()

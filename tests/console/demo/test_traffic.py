@@ -7,21 +7,22 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from console.demo_seed import DEMO_AICONFIGS, DEMO_API_KEY, DEMO_ENTRY_KEY, point_at_sandbox
-from console.demo_traffic import CallReport, TrafficGenerator, TrafficPace, build_model, shutdown
+from console.demo.seed import DEMO_AICONFIGS, DEMO_API_KEY, DEMO_ENTRY_KEY, point_at_sandbox
+from console.demo.traffic import CallReport, TrafficGenerator, TrafficPace, build_model, shutdown
 from llmopt import OptimizedLLMWrapper
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.sandbox import BatchOptions, FaultRule, SandboxServer, running_sandbox
 from llmopt.store import Store
 
-from .conftest import seed
+from ...waiting import wait_until
+from ..conftest import seed
 
 FAST = TrafficPace(
     interactive_every=(0.05, 0.1),
@@ -46,13 +47,6 @@ def seed_demo(store: Store, sandbox: SandboxServer, **configuration: Any) -> Non
     seed(store, body)
     point_at_sandbox(store, sandbox.base_url)
     release_kill_switch(store, actor="test")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.02)  # polling a condition, not timing the code under test
 
 
 @contextmanager
@@ -85,7 +79,8 @@ def test_the_traffic_saves_money_with_cache_reads_and_batches_that_end(
                 any(r.path == "cached" and r.cache_read_tokens for r in reports)
                 and any(r.kind == "batch" and r.path == "batched" for r in reports)
                 and any(b.status == "ended" for b in store.list_batches())
-            )
+            ),
+            timeout=60,
         )
     rollups = store.usage(
         start=started - timedelta(minutes=1),

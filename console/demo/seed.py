@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmopt._secrets import redact
+from llmopt import redact
 from llmopt.config import ACTION_UPDATE, load_document
 from llmopt.store import AuditEvent, DocumentName, Store
 

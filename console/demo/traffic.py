@@ -31,9 +31,9 @@ from llmopt import OptimizedLLMWrapper, TokenUsage, get_generator_model
 from llmopt.config import load_document
 from llmopt.store import Store
 
-from .demo_prompts import SYSTEM_PROMPT, question, review_task
+from .prompts import SYSTEM_PROMPT, question, review_task
 
-logger = logging.getLogger("console.demo_traffic")
+logger = logging.getLogger("console.demo.traffic")
 
 DEMO_BATCH_OPTIONS: Mapping[str, Any] = {"poll_initial": 1.0, "poll_max": 2.0}
 """Poll batches every 1-2 s so the ledger, and the batches page, follow them closely."""

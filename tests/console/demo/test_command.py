@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.demo_seed import DEMO_AICONFIGS, DEMO_ENTRY_KEY
+from console.demo.seed import DEMO_AICONFIGS, DEMO_ENTRY_KEY
 from llmopt.store import SQLiteStore
 
-from .demo_process import Demo, answers, running_demo, wait_until
+from ...waiting import wait_until
+from ..demo_process import DEMO_TIMEOUT, Demo, answers, running_demo
 
 SEEDED_KEYS = [entry["configuration"].get("apiKey") for entry in DEMO_AICONFIGS["llm"]]
 
@@ -61,13 +62,17 @@ def test_the_demo_runs_the_sandbox_and_traffic_and_stops_them_all(
             rollups = store.usage(start=now - timedelta(hours=1), end=now + timedelta(minutes=1))
             return any(r.entry_key == DEMO_ENTRY_KEY and r.cache_read_tokens for r in rollups)
 
-        wait_until(usage_recorded)
+        wait_until(usage_recorded, timeout=DEMO_TIMEOUT)
     finally:
         store.close()
     children = demo.pids()
     assert set(children) == {"sandbox", "traffic", "celery", "console"}
     # The worker's beat polls the ledger for the traffic's batches.
-    wait_until(lambda: "polling batches of 1 entries" in "".join(demo.output))
+    wait_until(
+        lambda: "polling batches of 1 entries" in "".join(demo.output),
+        timeout=DEMO_TIMEOUT,
+        what="beat to poll the traffic's batches",
+    )
 
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(timeout=60) == 0
