@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from llmopt.batching import AnthropicBatchClient, BatchRequest
 from llmopt.sandbox import BatchOptions, running_sandbox
 from llmopt.store import BatchStatus, SQLiteStore
 
+from ...waiting import wait_until
 from .conftest import ENTRY, MODEL
 
 REQUESTS = [
@@ -50,14 +50,12 @@ def doomed_client(base_url: str, api_key: str, store_path: Path) -> None:
     asyncio.run(run())
 
 
-def wait_for_batches(store: SQLiteStore, count: int, timeout: float = 30.0) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = store.list_batches(entry_key=ENTRY)
-        if len(records) >= count:
-            return dict(Counter(r.status.value for r in records))
-        time.sleep(0.005)
-    raise AssertionError("the client never recorded its batches")
+def statuses_once_recorded(store: SQLiteStore, count: int) -> dict[str, int] | None:
+    """How many of the client's batches are in each status, once it recorded ``count``."""
+    records = store.list_batches(entry_key=ENTRY)
+    if len(records) < count:
+        return None
+    return dict(Counter(r.status.value for r in records))
 
 
 def test_a_client_killed_mid_flight_loses_no_answer_and_pays_for_none_twice(
@@ -71,7 +69,11 @@ def test_a_client_killed_mid_flight_loses_no_answer_and_pays_for_none_twice(
         )
         doomed.start()
         try:
-            at_kill = wait_for_batches(store, 4)
+            at_kill = wait_until(
+                lambda: statuses_once_recorded(store, 4),
+                interval=0.005,  # kill it soon after: while its batches are in flight
+                what="the client to record its batches",
+            )
         finally:
             doomed.kill()  # SIGKILL: no cleanup, no finally blocks
             doomed.join()
