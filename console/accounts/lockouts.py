@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt  # type: ignore[import-untyped]  # django-axes ships no type hints
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -207,8 +207,9 @@ def _forget_sign_in_failures(kind: Kind, value: str) -> int:
     # the account an attacker guessed at must not unlock the attacker's address.
     field, other = ("username", "ip_address") if kind == "account" else ("ip_address", "username")
     records = AccessAttempt.objects.filter(**{field: value})
-    deleted, _ = records.filter(**{f"{other}__isnull": True}).delete()
-    return deleted + records.update(**{field: None})
+    deleted: int = records.filter(**{f"{other}__isnull": True}).delete()[0]
+    updated: int = records.update(**{field: None})
+    return deleted + updated
 
 
 def _sign_in_lockouts(
@@ -221,12 +222,16 @@ def _sign_in_lockouts(
             by_account[username].append((when, failures))
         if address is not None:
             by_address[address].append((when, failures))
-    found = []
-    for kind, ledger in (("account", by_account), ("address", by_address)):
-        for value, failures in ledger.items():
-            until = _locked_until(failures)
+    ledgers: tuple[tuple[Kind, dict[str, list[tuple[datetime, int]]]], ...] = (
+        ("account", by_account),
+        ("address", by_address),
+    )
+    found: list[Lockout] = []
+    for kind, ledger in ledgers:
+        for value, attempts in ledger.items():
+            until = _locked_until(attempts)
             if until is not None and until > now:
-                found.append(Lockout(kind, value, until, "sign-in"))  # type: ignore[arg-type]
+                found.append(Lockout(kind, value, until, "sign-in"))
     return found
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from axes.backends import AxesStandaloneBackend
-from axes.exceptions import AxesBackendPermissionDenied
+# django-axes ships no type hints: its backend and exception are Any to mypy.
+from axes.backends import AxesStandaloneBackend  # type: ignore[import-untyped]
+from axes.exceptions import AxesBackendPermissionDenied  # type: ignore[import-untyped]
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
@@ -37,7 +38,7 @@ logger = logging.getLogger("console")
 _REFUSED = "console_refused_locked_out"
 
 
-class LockoutBackend(AxesStandaloneBackend):
+class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]  # django-axes: untyped
     """django-axes' guard, first in ``AUTHENTICATION_BACKENDS``: refuses a locked-out
     account or address (raising, which ends Django's ``authenticate``)."""
 

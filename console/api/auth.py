@@ -66,7 +66,10 @@ def throttled(exc: TooManyRefusedTokens) -> JsonResponse:
 
 def register_auth_handlers(api: NinjaAPI) -> None:
     """Answer ``TooManyRefusedTokens`` from any operation with ``throttled``."""
-    api.add_exception_handler(TooManyRefusedTokens, lambda request, exc: throttled(exc))
+
+    @api.exception_handler(TooManyRefusedTokens)
+    def too_many_refused(request: HttpRequest, exc: TooManyRefusedTokens) -> HttpResponse:
+        return throttled(exc)
 
 
 def token_caller(request: HttpRequest) -> ApiToken | None:

@@ -48,12 +48,14 @@ class Conflict(Schema):
 def register_error_handlers(api: NinjaAPI) -> None:
     """Map llmopt's errors and ninja's own onto the envelope, with their status codes."""
 
+    @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         # ninja's own "Unauthorized" means no credential at all; ours say what was wrong.
         message = exc.message if exc.message != "Unauthorized" else ""
         detail = message or "sign in or send an API token to use the console API"
         return api.create_response(request, {"detail": detail}, status=401)
 
+    @api.exception_handler(ValidationError)
     def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         detail = []
         for error in exc.errors:
@@ -61,27 +63,24 @@ def register_error_handlers(api: NinjaAPI) -> None:
             detail.append({"field": field, "message": _message(error, field)})
         return api.create_response(request, {"detail": detail}, status=422)
 
+    @api.exception_handler(ConfigError)
     def invalid_config(request: HttpRequest, exc: ConfigError) -> HttpResponse:
         detail = [{"field": p.field, "message": p.message} for p in exc.problems]
         return api.create_response(request, {"detail": detail}, status=422)
 
+    @api.exception_handler(ConflictError)
     def conflict(request: HttpRequest, exc: ConflictError) -> HttpResponse:
         body = {"detail": str(exc), "revision": exc.current_revision}
         return api.create_response(request, body, status=409)
 
+    @api.exception_handler(RecordNotFound)
     def not_found(request: HttpRequest, exc: RecordNotFound) -> HttpResponse:
         return api.create_response(request, {"detail": str(exc)}, status=404)
 
+    @api.exception_handler(StoreError)
     def store_unavailable(request: HttpRequest, exc: StoreError) -> HttpResponse:
         logger.error("api: store unavailable: %s", exc)
         return api.create_response(request, {"detail": f"the store failed: {exc}"}, status=503)
-
-    api.add_exception_handler(AuthenticationError, unauthenticated)
-    api.add_exception_handler(ValidationError, invalid_request)
-    api.add_exception_handler(ConfigError, invalid_config)
-    api.add_exception_handler(ConflictError, conflict)
-    api.add_exception_handler(RecordNotFound, not_found)
-    api.add_exception_handler(StoreError, store_unavailable)
 
 
 # Sentences for the mistakes callers make most, naming the field; pydantic's own otherwise.

@@ -28,7 +28,12 @@ def audit_log(request: AuthedRequest) -> HttpResponse:
     before_id = request.GET.get("before") or None
     try:
         records = get_store().list_audit(
-            limit=AUDIT_PAGE + 1, before_id=before_id, match="contains", **filters
+            limit=AUDIT_PAGE + 1,
+            before_id=before_id,
+            action=filters["action"],
+            actor=filters["actor"],
+            target=filters["target"],
+            match="contains",
         )
     except ValueError as exc:  # a ?before= that is not one of the log's ids
         return render(request, "console/audit/log.html", {"input_error": str(exc)}, status=400)

@@ -35,7 +35,7 @@ def config_list(request: AuthedRequest) -> HttpResponse:
         document = load_document(store)
     except StoreError as exc:
         logger.error("config list: store unreadable: %s", exc)
-        context = {"store_error": str(exc)}
+        context: dict[str, object] = {"store_error": str(exc)}
         return render(request, "console/configuration/list.html", context, status=503)
     rows = [(entry, optimization_summary(entry)) for entry in document.entries]
     context = {
