@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 from ninja.errors import ValidationError
 from pydantic import Field
 
-from llmopt._secrets import redact
+from llmopt import redact
 
 from ..roles import VIEW
 from ..store import get_store

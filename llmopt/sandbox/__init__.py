@@ -61,11 +61,12 @@ from llmopt.sandbox._billing import Billing, ModelBilling
 from llmopt.sandbox._clock import Clock, ManualClock
 from llmopt.sandbox._faults import BatchItemFault, FaultKind, FaultPlan, FaultRule
 from llmopt.sandbox._hold import ResponseHold
-from llmopt.sandbox._options import BatchOptions, SandboxOptions
+from llmopt.sandbox._options import API_KEYS_VARIABLE, BatchOptions, SandboxOptions
 from llmopt.sandbox._server import SandboxServer
 from llmopt.sandbox.testing import running_sandbox
 
 __all__ = [
+    "API_KEYS_VARIABLE",
     "BatchItemFault",
     "BatchOptions",
     "Billing",

@@ -28,11 +28,8 @@ from types import FrameType
 from typing import get_args
 
 from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
-from llmopt.sandbox._options import BatchOptions, SandboxOptions
+from llmopt.sandbox._options import API_KEYS_VARIABLE, BatchOptions, SandboxOptions
 from llmopt.sandbox._server import SandboxServer
-
-API_KEYS_VARIABLE = "LLMOPT_SANDBOX_API_KEYS"
-"""The environment variable with the keys the sandbox accepts, comma-separated."""
 
 
 def _share(text: str) -> float:

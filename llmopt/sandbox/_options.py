@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmopt.sandbox._clock import Clock
 from llmopt.sandbox._faults import FaultPlan
 
+API_KEYS_VARIABLE = "LLMOPT_SANDBOX_API_KEYS"
+"""The environment variable ``python -m llmopt.sandbox`` reads the keys it accepts from,
+comma-separated; a parent process passes keys there rather than on the command line,
+where other users could read them in ``ps``."""
+
 MESSAGES_MAX_BYTES = 32 * 1024 * 1024
 """The Messages API's request size limit (32 MB); larger bodies get 413."""
 

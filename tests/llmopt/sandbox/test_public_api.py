@@ -5,6 +5,7 @@ import llmopt.sandbox
 
 def test_the_sandbox_exports_exactly_its_public_names() -> None:
     assert llmopt.sandbox.__all__ == [
+        "API_KEYS_VARIABLE",
         "BatchItemFault",
         "BatchOptions",
         "Billing",
