@@ -58,13 +58,19 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    var_dir = Path(tempfile.mkdtemp(prefix="llmopt-browser-"))
+def var_dir() -> Iterator[Path]:
+    """The module's demo's data directory (``LLMOPT_VAR_DIR``: its store, its logs)."""
+    path = Path(tempfile.mkdtemp(prefix="llmopt-browser-"))
     try:
-        with running_demo(var_dir) as demo:
-            yield demo
+        yield path
     finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def demo(var_dir: Path) -> Iterator[Demo]:
+    with running_demo(var_dir) as demo:
+        yield demo
 
 
 @pytest.fixture(scope="module")

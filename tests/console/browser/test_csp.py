@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, Page, expect
 
-from ..demo_process import ROOT, Demo, running_demo
+from ..demo_process import ROOT, Demo
 
 ADMIN, ADMIN_PASSWORD = "csp-admin", "a long admin passphrase 7"
 PAGES = [
@@ -55,28 +53,23 @@ window.addEventListener("htmx:confirm", (event) => {
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    """The demo, with an admin account (the Users and API tokens pages are theirs)."""
-    var_dir = Path(tempfile.mkdtemp(prefix="llmopt-csp-"))
-    try:
-        with running_demo(var_dir) as demo:
-            env = {
-                **os.environ,
-                "LLMOPT_VAR_DIR": str(var_dir),
-                "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
-            }
-            env.pop("DJANGO_SETTINGS_MODULE", None)
-            subprocess.run(
-                [sys.executable, "manage.py", "createsuperuser", "--noinput"]
-                + ["--username", ADMIN, "--email", "admin@example.invalid"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-            yield demo
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+def admin_account(demo: Demo, var_dir: Path) -> str:
+    """An admin of the running demo (the Users and API tokens pages are theirs)."""
+    env = {
+        **os.environ,
+        "LLMOPT_VAR_DIR": str(var_dir),
+        "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput"]
+        + ["--username", ADMIN, "--email", "admin@example.invalid"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return ADMIN
 
 
 class Reports:
@@ -97,14 +90,14 @@ class Reports:
 
 
 @pytest.fixture
-def admin(browser: Browser, demo: Demo) -> Iterator[tuple[Page, Reports]]:
+def admin(browser: Browser, demo: Demo, admin_account: str) -> Iterator[tuple[Page, Reports]]:
     context = browser.new_context(base_url=demo.base)
     context.set_default_timeout(15_000)
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
     reports = Reports(page)
     page.goto("/login/")
-    page.fill("input[name=username]", ADMIN)
+    page.fill("input[name=username]", admin_account)
     page.fill("input[name=password]", ADMIN_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"^(?!.*/login/).*$"))

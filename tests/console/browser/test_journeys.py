@@ -17,13 +17,13 @@ there), an uncaught exception, or an htmx request answered with a 4xx/5xx status
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Dialog, Page, Request, expect
 
+from ...waiting import wait_until
 from ..demo_process import Demo
 from .conftest import PageErrors
 
@@ -129,15 +129,16 @@ def test_an_operator_cancels_a_live_batch_and_its_page_follows_the_cancel_to_the
         dialog.accept()
 
     # A batch runs 12–52 s: one that is still running when its page opens can be cancelled.
-    deadline = time.monotonic() + 180
-    while True:
-        assert time.monotonic() < deadline, "no batch stayed in flight long enough to cancel"
+    def cancellable_batch_opened() -> bool:
         page.goto("/batches/?status=active")
         row = page.locator("tr.in-flight a[href^='/batches/batch_']").first
         row.wait_for(timeout=90_000)
         row.click()
-        if page.locator("#cancel").count():
-            break
+        return page.locator("#cancel").count() > 0
+
+    wait_until(
+        cancellable_batch_opened, timeout=180, what="a batch still in flight when its page opens"
+    )
     path = urlsplit(page.url).path
     page.once("dialog", answer)
     page.fill("#id_reason", "browser journey")
@@ -167,15 +168,20 @@ def recent_calls(page: Page) -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
-def wait_until(page: Page, check: Callable[[int, int], bool], timeout: float = 30.0) -> None:
+def wait_for_recent_calls(
+    page: Page, check: Callable[[int, int], bool], timeout: float = 30.0
+) -> None:
     """Wait until the overview's live fragment (polled by htmx, no reload) shows
     (optimized, standard) call counts that satisfy ``check``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(500)
-        if check(*recent_calls(page)):
-            return
-    raise AssertionError(f"never held; last seen {recent_calls(page)}")
+    try:
+        wait_until(
+            lambda: check(*recent_calls(page)),
+            timeout=timeout,
+            interval=0.5,
+            what="the overview's recent calls to change",
+        )
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}; last seen {recent_calls(page)}") from None
 
 
 def traffic_paths_since(demo: Demo, since: int) -> list[str]:
@@ -189,7 +195,7 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
 ) -> None:
     page.goto("/")
     expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\breleased\b"))
-    wait_until(page, lambda optimized, _: optimized > 0, timeout=60)
+    wait_for_recent_calls(page, lambda optimized, _: optimized > 0, timeout=60)
 
     page.once("dialog", lambda dialog: dialog.accept())
     mark = len(demo.output)
@@ -200,13 +206,15 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
     page.goto("/")
     expect(page.locator("#kill-switch")).to_contain_text("OFF")
     _, standard_before = recent_calls(page)
-    wait_until(page, lambda _, standard: standard > standard_before)
+    wait_for_recent_calls(page, lambda _, standard: standard > standard_before)
     # The generator's own log: its calls now go out plain. (A call already on the wire
     # when the switch flipped may still say cached; the last ones may not.)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and traffic_paths_since(demo, mark)[-3:] != ["standard"] * 3:
-        time.sleep(0.5)
-    assert traffic_paths_since(demo, mark)[-3:] == ["standard"] * 3
+    wait_until(
+        lambda: traffic_paths_since(demo, mark)[-3:] == ["standard"] * 3,
+        timeout=20,
+        interval=0.5,
+        what="the generator's last three calls to go to the standard API",
+    )
 
     page.goto("/rollback/")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -216,9 +224,11 @@ def test_rollback_switches_live_traffic_to_the_standard_api_and_restore_brings_i
     page.goto("/")
     expect(page.locator("#kill-switch")).to_have_class(re.compile(r"\breleased\b"))
     optimized_before, _ = recent_calls(page)
-    wait_until(page, lambda optimized, _: optimized > optimized_before)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "cached" not in traffic_paths_since(demo, mark):
-        time.sleep(0.5)
-    assert "cached" in traffic_paths_since(demo, mark)
+    wait_for_recent_calls(page, lambda optimized, _: optimized > optimized_before)
+    wait_until(
+        lambda: "cached" in traffic_paths_since(demo, mark),
+        timeout=20,
+        interval=0.5,
+        what="a cached call from the generator",
+    )
     page_errors.assert_none()
