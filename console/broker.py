@@ -65,7 +65,7 @@ class BrokerUnavailable(Exception):
     """The broker cannot be reached; the message names the broker without its password."""
 
 
-def check_broker(app: Celery, *, timeout: float = 2.0) -> None:
+def check_broker(app: Celery, *, timeout: int = 2) -> None:
     """Return if ``app``'s broker accepts a connection within ``timeout`` seconds.
 
     Raises ``BrokerUnavailable`` otherwise. For the embedded broker, whose "connection"

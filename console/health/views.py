@@ -15,7 +15,7 @@ from ..store import get_store
 
 logger = logging.getLogger("console")
 
-HEALTH_BROKER_TIMEOUT = 2.0
+HEALTH_BROKER_TIMEOUT = 2
 """Seconds the health check waits for the broker; load balancers time out soon after."""
 
 

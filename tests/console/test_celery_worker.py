@@ -6,8 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,19 +19,12 @@ from console.celery import app as celery_app
 from llmopt.sandbox import SandboxServer, running_sandbox
 from llmopt.store import BatchStatus, SQLiteStore
 
+from ..waiting import wait_until
 from .celery_support import ENTRY, seed_sandbox_entry, submit_batch
 from .redis_server import REDIS_PASSWORD, running_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = [sys.executable, "-m", "celery", "-A", "console.celery", "worker", "--pool=solo"]
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 class Worker:

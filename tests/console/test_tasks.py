@@ -256,17 +256,15 @@ def test_pruning_honours_longer_retention_settings(
 def test_a_pass_cut_short_by_its_time_bound_leaves_the_batch_to_the_next_one(
     store: Store,
     sandbox: SandboxServer,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     seed_sandbox_entry(store, sandbox)
     record = submit_batch(store, ["slow"])
-    monkeypatch.setattr("console.tasks._PASS_SECONDS", 0.2)
     # The provider hangs past the bound on every Message Batches call.
     sandbox.add_fault(FaultRule.delay(2_000, paths=("/v1/messages/batches/{id}",)))
 
     with caplog.at_level(logging.WARNING, logger="console.tasks"):
-        assert poll_entry_batches.apply(args=[ENTRY]).get() == []
+        assert poll_entry_batches.apply(args=[ENTRY], kwargs={"pass_seconds": 0.2}).get() == []
 
     assert "polling batches of main stopped after 0.2 s" in caplog.text
     assert store.get_batch(record.id).status is BatchStatus.IN_PROGRESS
