@@ -1,8 +1,9 @@
-"""Waiting between polls and retries: exponential backoff with jitter."""
+"""Waiting between polls and retries: exponential backoff with jitter, and how long in all."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -26,3 +27,17 @@ class Backoff:
         if retry_after is not None and retry_after > jittered:
             return retry_after
         return jittered
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How the client's jobs wait: ``backoff``'s delays, slept with ``sleep`` (a seam for
+    tests), and the ``deadline`` in seconds that a run or a resume waits for batches."""
+
+    backoff: Backoff
+    sleep: Callable[[float], Awaitable[None]]
+    deadline: float
+
+    async def pause(self, attempt: int, *, retry_after: float | None = None) -> None:
+        """Sleep the delay before try ``attempt + 1``."""
+        await self.sleep(self.backoff.delay(attempt, retry_after=retry_after))

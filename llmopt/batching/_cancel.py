@@ -3,6 +3,8 @@ provider is asked, or the client's own at its deadline, which records nothing.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anthropic
 
 from llmopt.batching._errors import provider_error
@@ -12,12 +14,12 @@ from llmopt.errors import ProviderError
 from llmopt.store import BATCHES_IN_FLIGHT, BatchCancel, BatchRecord, BatchStatus
 
 
+@dataclass(frozen=True, slots=True)
 class BatchCanceller:
     """Asks the provider to cancel ledger records' batches (see ``AnthropicBatchClient.cancel``)."""
 
-    def __init__(self, client: anthropic.AsyncAnthropic, ledger: Ledger) -> None:
-        self._client = client
-        self._ledger = ledger
+    client: anthropic.AsyncAnthropic
+    ledger: Ledger
 
     async def cancel(
         self,
@@ -27,7 +29,7 @@ class BatchCanceller:
         reason: str = "",
         send_rest_standard: bool = False,
     ) -> BatchRecord:
-        record = await self._ledger.get(record_id)
+        record = await self.ledger.get(record_id)
         if record.status not in BATCHES_IN_FLIGHT:
             return record
         if record.provider_batch_id is None:
@@ -37,7 +39,7 @@ class BatchCanceller:
             )
         if by is not None:
             wanted = BatchCancel(
-                by=by, at=self._ledger.now(), reason=reason, send_rest_standard=send_rest_standard
+                by=by, at=self.ledger.now(), reason=reason, send_rest_standard=send_rest_standard
             )
             record = await self._record_cancel(record, wanted)
             if record.status is not BatchStatus.IN_PROGRESS:
@@ -48,27 +50,27 @@ class BatchCanceller:
         """The record with an operator's cancel: ``cancel``, or one recorded before it."""
         if record.cancel is not None:
             return record
-        updated = await self._ledger.update(
+        updated = await self.ledger.update(
             record.id, {"cancel": cancel}, expect={"cancel": None, "status": record.status.value}
         )
-        return updated or await self._ledger.get(record.id)
+        return updated or await self.ledger.get(record.id)
 
     async def _send_cancel(self, record: BatchRecord) -> BatchRecord:
         assert record.provider_batch_id is not None
         try:
-            batch = await self._client.messages.batches.cancel(record.provider_batch_id)
+            batch = await self.client.messages.batches.cancel(record.provider_batch_id)
         except anthropic.AnthropicError as exc:
             error = provider_error(exc, doing=f"cancelling {record.id}")
             if record.cancel is not None:
                 problem = record.cancel.model_copy(update={"problem": str(error)})
-                await self._ledger.update(
+                await self.ledger.update(
                     record.id, {"cancel": problem}, expect={"cancel": record.cancel}
                 )
             raise error from exc
         changes = provider_state(batch)
         if record.cancel is not None and record.cancel.problem is not None:
             changes["cancel"] = record.cancel.model_copy(update={"problem": None})
-        updated = await self._ledger.update(
+        updated = await self.ledger.update(
             record.id, changes, expect={"status": record.status.value}
         )
-        return updated or await self._ledger.get(record.id)
+        return updated or await self.ledger.get(record.id)

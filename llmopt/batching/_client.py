@@ -12,7 +12,7 @@ from datetime import datetime
 
 import anthropic
 
-from llmopt.batching._backoff import Backoff
+from llmopt.batching._backoff import Backoff, Pacing
 from llmopt.batching._cancel import BatchCanceller
 from llmopt.batching._in_flight import IN_FLIGHT, InFlight, OwnerGone
 from llmopt.batching._ledger import Claims, Ledger
@@ -129,31 +129,17 @@ class AnthropicBatchClient:
         self._max_bytes = max_bytes if max_bytes is not None else limits.max_bytes
         self._in_flight = in_flight
         self._loop_thread = LoopThread(f"llmopt-batches-{entry_key}")
-        self._backoff = backoff = Backoff(poll_initial, poll_max, rng or random.Random())
+        pacing = Pacing(Backoff(poll_initial, poll_max, rng or random.Random()), sleep, deadline)
         ledger = Ledger(
             store, clock, claim_ttl=claim_ttl if claim_ttl is not None else 2 * poll_max
         )
         tracker = BatchTracker(client, ledger)
         self._ledger = ledger
-        self._submitter = BatchSubmitter(
-            client, ledger, entry_key=entry_key, backoff=backoff, sleep=sleep
-        )
+        self._submitter = BatchSubmitter(client, ledger, pacing, entry_key)
         self._canceller = BatchCanceller(client, ledger)
-        self._poller = BatchPoller(
-            client,
-            ledger,
-            tracker,
-            self._canceller,
-            backoff=backoff,
-            sleep=sleep,
-            deadline=deadline,
-        )
-        self._standard = StandardFallback(
-            client, ledger, attempts=standard_attempts, backoff=backoff, sleep=sleep
-        )
-        self._resumer = BatchResumer(
-            ledger, tracker, entry_key=entry_key, backoff=backoff, sleep=sleep, deadline=deadline
-        )
+        self._poller = BatchPoller(client, ledger, tracker, self._canceller, pacing)
+        self._standard = StandardFallback(client, ledger, pacing, standard_attempts)
+        self._resumer = BatchResumer(ledger, tracker, pacing, entry_key)
 
     def __repr__(self) -> str:
         return f"AnthropicBatchClient(entry_key={self._entry_key!r}, model={self._model!r})"

@@ -4,13 +4,12 @@ and read how it ended (its items, or why there are none)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import anthropic
 
-from llmopt.batching._backoff import Backoff
+from llmopt.batching._backoff import Pacing
 from llmopt.batching._cancel import BatchCanceller
 from llmopt.batching._errors import provider_error, retry_after
 from llmopt.batching._ledger import Claims, Ledger
@@ -33,27 +32,15 @@ class BatchEnd:
     record: BatchRecord | None = None  # as it ended: says whether an operator canceled it
 
 
+@dataclass(frozen=True, slots=True)
 class BatchPoller:
     """Waits for ledger records' batches to end, within the client's ``deadline``."""
 
-    def __init__(
-        self,
-        client: anthropic.AsyncAnthropic,
-        ledger: Ledger,
-        tracker: BatchTracker,
-        canceller: BatchCanceller,
-        *,
-        backoff: Backoff,
-        sleep: Callable[[float], Awaitable[None]],
-        deadline: float,
-    ) -> None:
-        self._client = client
-        self._ledger = ledger
-        self._tracker = tracker
-        self._canceller = canceller
-        self._backoff = backoff
-        self._sleep = sleep
-        self._deadline = deadline
+    client: anthropic.AsyncAnthropic
+    ledger: Ledger
+    tracker: BatchTracker
+    canceller: BatchCanceller
+    pacing: Pacing
 
     async def wait(self, record: BatchRecord, started: datetime, claims: Claims) -> BatchEnd:
         """Poll ``record`` (collecting it when we hold it) until its batch has ended; past
@@ -63,7 +50,7 @@ class BatchPoller:
         while True:
             hinted: float | None = None
             try:
-                progress = await self._tracker.advance(await self._ledger.get(record.id), claims)
+                progress = await self.tracker.advance(await self.ledger.get(record.id), claims)
                 end = await self._end_of(progress)
                 if end is not None:
                     return end
@@ -75,9 +62,9 @@ class BatchPoller:
                         return BatchEnd(error=error)
                 hinted = retry_after(exc)
                 logger.warning("polling %s failed, will retry: %s", record.id, exc)
-            elapsed = (self._ledger.now() - started).total_seconds()
+            elapsed = (self.ledger.now() - started).total_seconds()
             if cancel_polls is None:
-                if elapsed >= self._deadline:
+                if elapsed >= self.pacing.deadline:
                     await self._cancel_at_deadline(record)
                     cancel_polls, attempt = 0, 0
             else:
@@ -90,7 +77,7 @@ class BatchPoller:
                             retryable=True,
                         )
                     )
-            await self._sleep(self._backoff.delay(attempt, retry_after=hinted))
+            await self.pacing.pause(attempt, retry_after=hinted)
             attempt += 1
 
     async def _end_of(self, progress: Progress) -> BatchEnd | None:
@@ -100,7 +87,7 @@ class BatchPoller:
         if record.status is BatchStatus.ENDED:
             # Collected by another worker: reading the results again costs nothing.
             assert record.provider_batch_id is not None
-            items = await fetch_results(self._client, record.provider_batch_id)
+            items = await fetch_results(self.client, record.provider_batch_id)
             return BatchEnd(items=items, record=record)
         if record.status is BatchStatus.FAILED:
             reason = record.error or "the batch failed"
@@ -108,8 +95,8 @@ class BatchPoller:
         return None
 
     async def _cancel_at_deadline(self, record: BatchRecord) -> None:
-        logger.warning("%s passed the %ss deadline; cancelling it", record.id, self._deadline)
+        logger.warning("%s passed the %ss deadline; cancelling it", record.id, self.pacing.deadline)
         try:
-            await self._canceller.cancel(record.id)
+            await self.canceller.cancel(record.id)
         except (ProviderError, StoreError) as exc:
             logger.warning("cancelling %s failed: %s", record.id, exc)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from llmopt.batching._backoff import Backoff
+from llmopt.batching._backoff import Pacing
 from llmopt.batching._errors import retry_after
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._tracker import BatchTracker, Progress
@@ -18,34 +18,23 @@ logger = logging.getLogger("llmopt.batching")
 _RESUME_CONCURRENCY = 8
 
 
+@dataclass(frozen=True, slots=True)
 class BatchResumer:
     """Steps every unfinished record of one entry forward (see ``AnthropicBatchClient.resume``)."""
 
-    def __init__(
-        self,
-        ledger: Ledger,
-        tracker: BatchTracker,
-        *,
-        entry_key: str,
-        backoff: Backoff,
-        sleep: Callable[[float], Awaitable[None]],
-        deadline: float,
-    ) -> None:
-        self._ledger = ledger
-        self._tracker = tracker
-        self._entry_key = entry_key
-        self._backoff = backoff
-        self._sleep = sleep
-        self._deadline = deadline
+    ledger: Ledger
+    tracker: BatchTracker
+    pacing: Pacing
+    entry_key: str
 
     async def resume(self, *, wait: bool) -> list[BatchRecord]:
-        started = self._ledger.now()
+        started = self.ledger.now()
         claims = Claims()
         acted: dict[str, BatchRecord] = {}
         gate = asyncio.Semaphore(_RESUME_CONCURRENCY)
         attempt = 0
         while True:
-            unfinished = await self._ledger.unfinished(self._entry_key)
+            unfinished = await self.ledger.unfinished(self.entry_key)
             if not unfinished:
                 break
             hints: list[float] = []
@@ -62,10 +51,10 @@ class BatchResumer:
             ]
             if not wait or not left:
                 break
-            if (self._ledger.now() - started).total_seconds() >= self._deadline:
+            if (self.ledger.now() - started).total_seconds() >= self.pacing.deadline:
                 logger.warning("resume gave up waiting on %d batches at the deadline", len(left))
                 break
-            await self._sleep(self._backoff.delay(attempt, retry_after=max(hints, default=None)))
+            await self.pacing.pause(attempt, retry_after=max(hints, default=None))
             attempt += 1
         return sorted(acted.values(), key=lambda record: (record.created_at, record.id))
 
@@ -78,7 +67,7 @@ class BatchResumer:
     ) -> Progress | None:
         async with gate:
             try:
-                return await self._tracker.advance(record, claims)
+                return await self.tracker.advance(record, claims)
             except Exception as exc:  # one bad batch must not stall the others
                 hint = retry_after(exc)
                 if hint is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
 
-from llmopt.batching._backoff import Backoff
+from llmopt.batching._backoff import Pacing
 from llmopt.batching._errors import provider_error, retry_after
 from llmopt.batching._ledger import Ledger
 from llmopt.batching._requests import BatchOutcome, PreparedRequest
@@ -24,23 +24,14 @@ logger = logging.getLogger("llmopt.batching")
 _STANDARD_CONCURRENCY = 8
 
 
+@dataclass(frozen=True, slots=True)
 class StandardFallback:
     """Sends requests to the Messages API, ``attempts`` times at most each, with backoff."""
 
-    def __init__(
-        self,
-        client: anthropic.AsyncAnthropic,
-        ledger: Ledger,
-        *,
-        attempts: int,
-        backoff: Backoff,
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
-        self._client = client
-        self._ledger = ledger
-        self._attempts = attempts
-        self._backoff = backoff
-        self._sleep = sleep
+    client: anthropic.AsyncAnthropic
+    ledger: Ledger
+    pacing: Pacing
+    attempts: int
 
     async def answer(
         self, requests: list[PreparedRequest], outcomes: dict[int, BatchOutcome]
@@ -65,13 +56,13 @@ class StandardFallback:
                 message = await self._create_message(request.params)
             except anthropic.APIError as exc:
                 error = provider_error(exc, doing=f"standard request {request.custom_id}")
-                if not error.retryable or attempt >= self._attempts:
+                if not error.retryable or attempt >= self.attempts:
                     return BatchOutcome(request.custom_id, None, error, "standard", attempt)
-                await self._sleep(self._backoff.delay(attempt - 1, retry_after=retry_after(exc)))
+                await self.pacing.pause(attempt - 1, retry_after=retry_after(exc))
                 continue
-            now = self._ledger.now()
+            now = self.ledger.now()
             try:
-                await self._ledger.put_results(
+                await self.ledger.put_results(
                     [
                         StoredResult(
                             fingerprint=request.fingerprint,
@@ -87,13 +78,13 @@ class StandardFallback:
 
     async def _create_message(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            message = await self._client.messages.create(**params)
+            message = await self.client.messages.create(**params)
         except ValueError as exc:
             # The SDK refuses non-streaming calls that may outlast its timeout (a large
             # max_tokens); batches have no such limit, so stream the same request.
             if "Streaming is required" not in str(exc):
                 raise
-            async with self._client.messages.stream(**params) as stream:
+            async with self.client.messages.stream(**params) as stream:
                 message = await stream.get_final_message()
         answer = as_json_dict(message)
         assert answer is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,7 +16,7 @@ import anthropic
 from anthropic.types.messages import MessageBatch
 from anthropic.types.messages.batch_create_params import Request
 
-from llmopt.batching._backoff import Backoff
+from llmopt.batching._backoff import Pacing
 from llmopt.batching._errors import provider_error, retry_after
 from llmopt.batching._ledger import Claims, Ledger
 from llmopt.batching._requests import PreparedRequest
@@ -41,23 +40,14 @@ class Submission:
     ambiguous: bool = False  # the batch may exist: its requests must not be resent
 
 
+@dataclass(frozen=True, slots=True)
 class BatchSubmitter:
     """Records batches of one entry in the ledger and creates them at the provider."""
 
-    def __init__(
-        self,
-        client: anthropic.AsyncAnthropic,
-        ledger: Ledger,
-        *,
-        entry_key: str,
-        backoff: Backoff,
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
-        self._client = client
-        self._ledger = ledger
-        self._entry_key = entry_key
-        self._backoff = backoff
-        self._sleep = sleep
+    client: anthropic.AsyncAnthropic
+    ledger: Ledger
+    pacing: Pacing
+    entry_key: str
 
     async def record_unless_held(
         self, chunk: list[PreparedRequest], claims: Claims, held: Held
@@ -69,7 +59,7 @@ class BatchSubmitter:
         while chunk:
             record = self._new_record(chunk)
             # Ledger first: whatever happens next, this record says a batch may exist.
-            holders = await self._ledger.insert_unless_held(record)
+            holders = await self.ledger.insert_unless_held(record)
             if not holders:
                 claims.set(record.id, record.created_at)
                 return record, chunk
@@ -80,7 +70,7 @@ class BatchSubmitter:
                     rest.append(request)
                     continue
                 if holder not in held:
-                    held[holder] = (await self._ledger.get(holder), [])
+                    held[holder] = (await self.ledger.get(holder), [])
                 held[holder][1].append(request)
             logger.info(
                 "%d requests are already in unfinished batches: those answer them",
@@ -97,18 +87,18 @@ class BatchSubmitter:
         # The create call has no idempotency key, so the SDK must not resend it blindly
         # after a lost answer (two batches, billed twice): we retry it ourselves, and
         # after a lost answer only once the batch is known not to exist.
-        creator = self._client.with_options(max_retries=0)
-        attempts = self._client.max_retries + 1
+        creator = self.client.with_options(max_retries=0)
+        attempts = self.client.max_retries + 1
         for attempt in range(attempts):
             try:
-                async with self._ledger.kept_claim(record.id, claims):
+                async with self.ledger.kept_claim(record.id, claims):
                     batch = await creator.messages.batches.create(requests=items)
             except anthropic.APIStatusError as exc:
                 # The API answered with an error: no batch was created.
                 error = provider_error(exc, doing=f"creating batch {record.id}")
                 if not error.retryable or attempt + 1 >= attempts:
                     return Submission(await self._mark_refused(record, str(error)), error)
-                await self._sleep(self._backoff.delay(attempt, retry_after=retry_after(exc)))
+                await self.pacing.pause(attempt, retry_after=retry_after(exc))
                 continue
             except anthropic.APIConnectionError as exc:
                 error = provider_error(exc, doing=f"creating batch {record.id}")
@@ -132,12 +122,12 @@ class BatchSubmitter:
         raise AssertionError("unreachable: the last attempt always returns")
 
     def _new_record(self, chunk: list[PreparedRequest]) -> BatchRecord:
-        now = self._ledger.now()
+        now = self.ledger.now()
         return BatchRecord(
             id=f"batch_{uuid.uuid4().hex}",
             provider="anthropic",
             model=chunk[0].model,
-            entry_key=self._entry_key,
+            entry_key=self.entry_key,
             status=BatchStatus.PENDING,
             requests={request.custom_id: request.fingerprint for request in chunk},
             created_at=now,
@@ -147,22 +137,22 @@ class BatchSubmitter:
     async def _record_created(
         self, record: BatchRecord, batch: MessageBatch, claims: Claims
     ) -> BatchRecord:
-        stamp = self._ledger.next_stamp(claims.get(record.id))
+        stamp = self.ledger.next_stamp(claims.get(record.id))
         changes: dict[str, Any] = {
             "status": BatchStatus.IN_PROGRESS,
             **provider_state(batch),
-            "submitted_at": self._ledger.now(),
+            "submitted_at": self.ledger.now(),
             "last_polled_at": stamp,
             "error": None,
         }
         # Not conditional on our claim: if a resume took the record for an orphan
         # meanwhile (and found nothing yet), the batch we just created must win.
-        updated = await self._ledger.update(record.id, changes, expect={"provider_batch_id": None})
+        updated = await self.ledger.update(record.id, changes, expect={"provider_batch_id": None})
         if updated is not None:
             claims.set(record.id, stamp)
             logger.info("%s created as %s (%d requests)", record.id, batch.id, len(record.requests))
             return updated
-        current = await self._ledger.get(record.id)
+        current = await self.ledger.get(record.id)
         if current.provider_batch_id != batch.id:
             logger.error(
                 "%s was matched to provider batch %s while this submit created %s",
@@ -177,16 +167,16 @@ class BatchSubmitter:
         # look a few times, with backoff, before concluding it made nothing.
         for look in range(_LOST_CREATE_LOOKS):
             if look:
-                await self._sleep(self._backoff.delay(look - 1))
-            batch = await find_orphan(self._client, self._ledger, record)
+                await self.pacing.pause(look - 1)
+            batch = await find_orphan(self.client, self.ledger, record)
             if batch is not None:
                 return batch
         return None
 
     async def _mark_refused(self, record: BatchRecord, reason: str) -> BatchRecord:
-        failed = await self._ledger.update(
+        failed = await self.ledger.update(
             record.id,
-            {"status": BatchStatus.FAILED, "error": reason, "ended_at": self._ledger.now()},
+            {"status": BatchStatus.FAILED, "error": reason, "ended_at": self.ledger.now()},
             expect={"provider_batch_id": None},
         )
-        return failed or await self._ledger.get(record.id)
+        return failed or await self.ledger.get(record.id)
