@@ -16,14 +16,14 @@ import pytest
 
 from console.broker import EMBEDDED_BROKER_URL, embedded_transport_options
 from console.celery import app as celery_app
-from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.sandbox import SandboxServer
 from llmopt.store import BatchStatus, SQLiteStore
 
-from ..waiting import wait_until
-from .celery_support import ENTRY, seed_sandbox_entry, submit_batch
-from .redis_server import REDIS_PASSWORD, running_redis
+from ...waiting import wait_until
+from ..celery_support import ENTRY, seed_sandbox_entry, submit_batch
+from ..demo_process import ROOT
+from ..redis_server import REDIS_PASSWORD, running_redis
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKER = [sys.executable, "-m", "celery", "-A", "console.celery", "worker", "--pool=solo"]
 
 
@@ -64,12 +64,6 @@ class Worker:
         # Whatever the worker forked (the embedded beat) goes with it.
         with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with running_sandbox(latency_ms=50) as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from console.broker import embedded_transport_options
 from console.celery import app as celery_app
 from console.tasks import poll_batches, poll_entry_batches, prune_old_records, roll_up_usage
 from llmopt.errors import StoreError
-from llmopt.sandbox import FaultRule, SandboxServer, running_sandbox
+from llmopt.sandbox import FaultRule, SandboxServer
 from llmopt.store import (
     AuditEvent,
     BatchRecord,
@@ -26,16 +25,9 @@ from llmopt.store import (
     UsageRollup,
 )
 
-from .celery_support import ENTRY, seed_sandbox_entry, submit_batch
+from ..celery_support import ENTRY, seed_sandbox_entry, submit_batch
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    # Latency keeps each poll in flight long enough for concurrent polls to overlap.
-    with running_sandbox(latency_ms=50) as server:
-        yield server
 
 
 @pytest.fixture
