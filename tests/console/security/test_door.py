@@ -36,9 +36,9 @@ from console.audit.actions import AUDIT_ACTIONS
 from console.demo.seed import DEMO_AICONFIGS, DEMO_API_KEY
 from llmopt.store import Store
 
-from .conftest import user_in
-from .crawl import Site, every_log_line, operations, pages, seed_site
-from .demo_process import ROOT, running_demo
+from ..conftest import user_in
+from ..crawl import Site, every_log_line, operations, pages
+from ..demo_process import ROOT, running_demo
 
 pytestmark = pytest.mark.django_db
 
@@ -199,11 +199,6 @@ def test_x_forwarded_for_is_ignored_unless_a_proxy_is_configured(
 
 
 # -- API tokens --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
-    return seed_site(store, django_user_model)
 
 
 def call_api(token: str, address: str = ATTACKER) -> Any:

@@ -26,8 +26,8 @@ from llmopt.sandbox import BatchOptions, SandboxServer, running_sandbox
 from llmopt.store import BatchRecord, Store
 from llmopt.wrapper import batch_client_for_entry
 
-from .conftest import AICONFIGS, user_in
-from .crawl import KEY, Site, operations, pages, seed_site
+from ..conftest import AICONFIGS, user_in
+from ..crawl import KEY, Site, operations, pages, seed_site
 
 pytestmark = pytest.mark.django_db
 CLI = f"cli:{getpass.getuser()}"

@@ -25,8 +25,8 @@ from llmopt.config import REASON_MAX_LENGTH, REFUSED_CHARACTERS_PATTERN
 from llmopt.killswitch import read_kill_switch, release_kill_switch
 from llmopt.store import Store
 
-from .conftest import seed, user_in
-from .crawl import Operation, Site, operations, seed_site, snapshot
+from ..conftest import seed, user_in
+from ..crawl import Operation, Site, operations, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -94,12 +94,6 @@ def fields_of(body_schema: dict[str, Any], kind: str) -> list[str]:
     ]
 
 
-@pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
-    release_kill_switch(store, actor="setup")
-    return seed_site(store, django_user_model)
-
-
 def operation(site: Site, name: str) -> Operation:
     [found] = [op for op in operations(site.samples) if str(op) == name]
     return found
@@ -137,29 +131,29 @@ def test_every_body_schema_refuses_undeclared_fields_and_bounds_its_free_text(
 
 @pytest.mark.parametrize("name", BODY_OPERATIONS)
 def test_a_value_that_is_not_a_json_boolean_or_integer_is_a_422_on_its_field(
-    site: Site, name: str
+    released_site: Site, name: str
 ) -> None:
-    op, body_schema = operation(site, name), body_schemas()[name]
-    before = snapshot(site.store)
+    op, body_schema = operation(released_site, name), body_schemas()[name]
+    before = snapshot(released_site.store)
     failures = []
     cases = [(f, v) for f in fields_of(body_schema, "boolean") for v in NOT_BOOLEANS]
     cases += [(f, v) for f in fields_of(body_schema, "integer") for v in NOT_INTEGERS]
     for field, value in cases:
-        response = send(site, op, {**valid_body(body_schema), field: value})
+        response = send(released_site, op, {**valid_body(body_schema), field: value})
         if response.status_code != 422 or field not in refused_fields(response):
             failures.append(f"{field}={value!r} → {response.status_code} {response.content!r}")
     assert failures == []
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 @pytest.mark.parametrize("name", BODY_OPERATIONS)
-def test_an_unknown_top_level_field_is_a_422_naming_it(site: Site, name: str) -> None:
-    op, body_schema = operation(site, name), body_schemas()[name]
-    before = snapshot(site.store)
-    response = send(site, op, {**valid_body(body_schema), **UNKNOWN_FIELD})
+def test_an_unknown_top_level_field_is_a_422_naming_it(released_site: Site, name: str) -> None:
+    op, body_schema = operation(released_site, name), body_schemas()[name]
+    before = snapshot(released_site.store)
+    response = send(released_site, op, {**valid_body(body_schema), **UNKNOWN_FIELD})
     assert response.status_code == 422, response.content
     assert refused_fields(response) == ["configuration"]
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 @pytest.mark.parametrize("name", BODY_OPERATIONS)
@@ -167,56 +161,58 @@ def test_an_unknown_top_level_field_is_a_422_naming_it(site: Site, name: str) ->
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
 def test_a_body_that_is_not_declared_as_json_is_a_415(
-    site: Site, name: str, content_type: str
+    released_site: Site, name: str, content_type: str
 ) -> None:
-    op, body_schema = operation(site, name), body_schemas()[name]
-    before = snapshot(site.store)
-    response = send(site, op, json.dumps(valid_body(body_schema)), content_type=content_type)
+    op, body_schema = operation(released_site, name), body_schemas()[name]
+    before = snapshot(released_site.store)
+    response = send(
+        released_site, op, json.dumps(valid_body(body_schema)), content_type=content_type
+    )
     assert response.status_code == 415, response.content
     assert "application/json" in response.json()["detail"]
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 @pytest.mark.parametrize("name", BODY_OPERATIONS)
-def test_a_body_over_the_limit_is_a_413_in_the_envelope(site: Site, name: str) -> None:
-    op = operation(site, name)
-    before = snapshot(site.store)
+def test_a_body_over_the_limit_is_a_413_in_the_envelope(released_site: Site, name: str) -> None:
+    op = operation(released_site, name)
+    before = snapshot(released_site.store)
     padding = "x" * API_MAX_BODY_BYTES
-    response = send(site, op, {"reason": padding})
+    response = send(released_site, op, {"reason": padding})
     assert response.status_code == 413
     assert f"at most {API_MAX_BODY_BYTES:,}" in response.json()["detail"]
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 @pytest.mark.parametrize("name", BODY_OPERATIONS)
 def test_free_text_too_long_or_with_control_characters_is_a_422_on_its_field(
-    site: Site, name: str
+    released_site: Site, name: str
 ) -> None:
-    op, body_schema = operation(site, name), body_schemas()[name]
+    op, body_schema = operation(released_site, name), body_schemas()[name]
     text_fields = [
         field for field, prop in body_schema.get("properties", {}).items() if "maxLength" in prop
     ]
     if not text_fields:
         pytest.skip(f"{name} takes no free text")
-    before = snapshot(site.store)
+    before = snapshot(released_site.store)
     failures = []
     for field in text_fields:
         for what, value in BAD_TEXT.items():
-            response = send(site, op, {**valid_body(body_schema), field: value})
+            response = send(released_site, op, {**valid_body(body_schema), field: value})
             if response.status_code != 422 or refused_fields(response) != [field]:
                 failures.append(f"{field} {what} → {response.status_code} {response.content!r}")
     assert failures == []
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 def test_the_body_checks_come_after_the_route_so_a_wrong_path_is_still_a_404(
-    site: Site,
+    released_site: Site,
 ) -> None:
     response = Client().post(
         "/api/no-such-thing",
         "engaged=true",
         content_type="text/plain",
-        HTTP_AUTHORIZATION=f"Bearer {site.operator_token}",
+        HTTP_AUTHORIZATION=f"Bearer {released_site.operator_token}",
     )
     assert response.status_code == 404
 

@@ -13,17 +13,11 @@ from django.core.management import call_command
 from django.test import Client
 
 from llmopt.config import load_document
-from llmopt.store import Store
 
-from .conftest import SECRET, user_in
-from .crawl import KEY, Site, every_log_line, operations, pages, seed_site
+from ..conftest import SECRET, user_in
+from ..crawl import KEY, Site, every_log_line, operations, pages
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
-    return seed_site(store, django_user_model)
 
 
 def crawl(client: Client, site: Site, **auth: Any) -> list[str]:

@@ -7,19 +7,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from llmopt.killswitch import read_kill_switch, release_kill_switch
-from llmopt.store import Store
+from llmopt.killswitch import read_kill_switch
 
-from .conftest import user_in
-from .crawl import UNSAFE_METHODS, Site, operations, pages, seed_site, snapshot
+from ..conftest import user_in
+from ..crawl import UNSAFE_METHODS, Site, operations, pages, snapshot
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
-    release_kill_switch(store, actor="setup")
-    return seed_site(store, django_user_model)
 
 
 @pytest.fixture
@@ -31,25 +24,25 @@ def browser(django_user_model: Any) -> Client:
 
 
 def test_every_unsafe_page_request_without_the_csrf_token_is_refused(
-    site: Site, browser: Client
+    released_site: Site, browser: Client
 ) -> None:
-    before = snapshot(site.store)
+    before = snapshot(released_site.store)
     failures = []
-    for page in pages(site.samples):
+    for page in pages(released_site.samples):
         for method in UNSAFE_METHODS:
             response = getattr(browser, method)(page.url, data={"action": "engage"})
             if response.status_code != 403:
                 failures.append(f"{method.upper()} {page.url} → {response.status_code}")
     assert failures == []
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 def test_every_unsafe_api_call_on_a_session_without_the_csrf_token_is_refused(
-    site: Site, browser: Client
+    released_site: Site, browser: Client
 ) -> None:
-    before = snapshot(site.store)
+    before = snapshot(released_site.store)
     failures = []
-    for op in operations(site.samples):
+    for op in operations(released_site.samples):
         if op.method == "get":
             continue
         body = {"engaged": True, "flags": {"cacheTTL": 3600}, "revision": "x"}
@@ -57,11 +50,11 @@ def test_every_unsafe_api_call_on_a_session_without_the_csrf_token_is_refused(
         if response.status_code != 403 or "CSRF" not in response.json()["detail"]:
             failures.append(f"{op} → {response.status_code}")
     assert failures == []
-    assert snapshot(site.store) == before
+    assert snapshot(released_site.store) == before
 
 
 def test_the_same_session_call_with_the_csrf_token_goes_through(
-    site: Site, browser: Client
+    released_site: Site, browser: Client
 ) -> None:
     browser.get("/rollback/")  # the page sets the CSRF cookie, as it does for htmx
     token = browser.cookies["csrftoken"].value
@@ -72,15 +65,15 @@ def test_the_same_session_call_with_the_csrf_token_goes_through(
         HTTP_X_CSRFTOKEN=token,
     )
     assert response.status_code == 200
-    assert read_kill_switch(site.store).engaged is True
+    assert read_kill_switch(released_site.store).engaged is True
 
 
-def test_a_token_call_needs_no_csrf_token(site: Site) -> None:
+def test_a_token_call_needs_no_csrf_token(released_site: Site) -> None:
     response = Client(enforce_csrf_checks=True).post(
         "/api/kill-switch",
         {"engaged": True},
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {site.operator_token}",
+        HTTP_AUTHORIZATION=f"Bearer {released_site.operator_token}",
     )
     assert response.status_code == 200
-    assert read_kill_switch(site.store).engaged is True
+    assert read_kill_switch(released_site.store).engaged is True

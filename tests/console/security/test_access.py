@@ -12,10 +12,9 @@ import pytest
 from django.test import Client
 
 from console.accounts.tokens import issue_token
-from llmopt.store import Store
 
-from .conftest import user_in
-from .crawl import (
+from ..conftest import user_in
+from ..crawl import (
     ALL_METHODS,
     UNSAFE_METHODS,
     Site,
@@ -23,16 +22,10 @@ from .crawl import (
     lands_on_login,
     operations,
     pages,
-    seed_site,
     snapshot,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def site(store: Store, django_user_model: Any) -> Site:
-    return seed_site(store, django_user_model)
 
 
 def call(client: Client, method: str, url: str, **extra: Any) -> Any:
