@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.errors import ValidationError
 from pydantic import Field
@@ -14,6 +13,7 @@ from llmopt import redact
 
 from ..roles import VIEW
 from ..store import get_store
+from ..web.access import AuthedRequest
 from .auth import RoleAuth
 from .errors import Error, ValidationErrors
 
@@ -55,7 +55,7 @@ class AuditPageOut(Schema):
     response={200: AuditPageOut, 401: Error, 403: Error, 422: ValidationErrors, 503: Error},
     summary="The audit log",
 )
-def list_audit(request: HttpRequest, filters: Query[AuditFilterIn]) -> AuditPageOut:
+def list_audit(request: AuthedRequest, filters: Query[AuditFilterIn]) -> AuditPageOut:
     try:
         records = get_store().list_audit(
             limit=filters.limit + 1,

@@ -37,12 +37,17 @@ from ..accounts.lockouts import count_refused_token, token_lockout
 from ..accounts.tokens import token_from_secret
 from ..models import ApiToken
 from ..roles import VIEW
+from ..web.access import AuthedRequest
 from ..web.client_address import client_address
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
 
 REFUSED = "the API token is unknown, revoked or expired"
+
+# The token a call authenticated with, kept on its request for ``actor`` (session calls
+# have none).
+_API_TOKEN = "api_token"
 
 
 class TooManyRefusedTokens(Exception):
@@ -118,7 +123,7 @@ class ApiTokenAuth(HttpBearer):
 
     def _act_as(self, request: HttpRequest, found: ApiToken) -> Any:
         request.user = found.user
-        request.api_token = found  # type: ignore[attr-defined]
+        setattr(request, _API_TOKEN, found)
         return _require(found.user, self.permission)
 
 
@@ -142,12 +147,12 @@ class RoleAuth(list[ApiTokenAuth | BrowserSessionAuth]):
         self.permission = permission
 
 
-def actor(request: HttpRequest) -> str:
+def actor(request: AuthedRequest) -> str:
     """The name audit records give the caller: ``alice``, or ``alice (token ci-alerts)``."""
-    token: ApiToken | None = getattr(request, "api_token", None)
+    token: ApiToken | None = getattr(request, _API_TOKEN, None)
     if token is not None:
         return str(token)
-    return str(request.user.get_username())
+    return request.user.get_username()
 
 
 View = Callable[..., HttpResponse]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -15,6 +14,7 @@ from llmopt.store import BatchRecord, BatchStatus
 from ..batches.cancel import CancelRefused, request_cancel
 from ..roles import OPERATE, VIEW
 from ..store import get_store
+from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
 from .errors import Error, ValidationErrors
 from .strict import InputSchema, Reason
@@ -100,7 +100,7 @@ ERRORS: dict[int, Any] = {401: Error, 403: Error, 422: ValidationErrors, 503: Er
 
 
 @router.get("", response={200: BatchPageOut, **ERRORS}, summary="The batches, newest first")
-def list_batches(request: HttpRequest, filters: Query[BatchFilterIn]) -> BatchPageOut:
+def list_batches(request: AuthedRequest, filters: Query[BatchFilterIn]) -> BatchPageOut:
     store = get_store()
     selection: dict[str, Any] = {
         "statuses": [filters.status] if filters.status is not None else None,
@@ -119,7 +119,7 @@ def list_batches(request: HttpRequest, filters: Query[BatchFilterIn]) -> BatchPa
 
 
 @router.get("/{batch_id}", response={200: BatchOut, 404: Error, **ERRORS}, summary="One batch")
-def read_batch(request: HttpRequest, batch_id: str) -> BatchOut:
+def read_batch(request: AuthedRequest, batch_id: str) -> BatchOut:
     return batch_out(get_store().get_batch(batch_id))
 
 
@@ -143,7 +143,7 @@ def read_batch(request: HttpRequest, batch_id: str) -> BatchOut:
     ),
 )
 def cancel(
-    request: HttpRequest, batch_id: str, payload: CancelIn | None = None
+    request: AuthedRequest, batch_id: str, payload: CancelIn | None = None
 ) -> Status[BatchOut]:
     reason = payload.reason.strip() if payload is not None else ""
     send_rest_standard = payload.send_rest_standard if payload is not None else False

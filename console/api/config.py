@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
@@ -13,6 +12,7 @@ from llmopt.config import LLMEntry, load_document, update_entry_flags
 from ..configuration.summaries import optimization_summary
 from ..roles import EDIT, VIEW
 from ..store import get_store
+from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
 from .errors import Conflict, Error, FieldMessage, ValidationErrors
 from .strict import InputSchema, Reason
@@ -99,7 +99,7 @@ READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: ConfigOut, **READ_ERRORS}, summary="List the entries")
-def list_config(request: HttpRequest) -> ConfigOut:
+def list_config(request: AuthedRequest) -> ConfigOut:
     document = load_document(get_store())
     return ConfigOut(revision=document.revision, entries=[entry_out(e) for e in document.entries])
 
@@ -107,7 +107,7 @@ def list_config(request: HttpRequest) -> ConfigOut:
 @router.get(
     "/{key}", response={200: EntryAtRevisionOut, 404: Error, **READ_ERRORS}, summary="One entry"
 )
-def get_entry(request: HttpRequest, key: str) -> EntryAtRevisionOut:
+def get_entry(request: AuthedRequest, key: str) -> EntryAtRevisionOut:
     document = load_document(get_store())
     return EntryAtRevisionOut(revision=document.revision, entry=entry_out(document.entry(key)))
 
@@ -124,7 +124,7 @@ def get_entry(request: HttpRequest, key: str) -> EntryAtRevisionOut:
     },
     summary="Change an entry's flags",
 )
-def patch_entry(request: HttpRequest, key: str, payload: FlagsPatchIn) -> EntryAtRevisionOut:
+def patch_entry(request: AuthedRequest, key: str, payload: FlagsPatchIn) -> EntryAtRevisionOut:
     """Validated as a whole (422, nothing written), refused when stale (409), audited;
     each flag is written where the entry keeps it."""
     document = update_entry_flags(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
 from llmopt.killswitch import (
@@ -17,6 +16,7 @@ from llmopt.killswitch import (
 
 from ..roles import OPERATE, VIEW
 from ..store import get_store
+from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
 from .errors import Conflict, Error, ValidationErrors
 from .strict import InputSchema, Reason
@@ -59,7 +59,7 @@ ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: KillSwitchOut, **ERRORS}, summary="The kill switch's state")
-def get_kill_switch(request: HttpRequest) -> KillSwitchOut:
+def get_kill_switch(request: AuthedRequest) -> KillSwitchOut:
     return state_out(read_kill_switch(get_store()))
 
 
@@ -69,7 +69,7 @@ def get_kill_switch(request: HttpRequest) -> KillSwitchOut:
     response={200: KillSwitchOut, 409: Conflict, 422: ValidationErrors, **ERRORS},
     summary="Engage or release the kill switch",
 )
-def set_kill_switch(request: HttpRequest, payload: KillSwitchIn) -> KillSwitchOut:
+def set_kill_switch(request: AuthedRequest, payload: KillSwitchIn) -> KillSwitchOut:
     """One audited write; setting the state it already has writes nothing."""
     change = engage_kill_switch if payload.engaged else release_kill_switch
     return state_out(change(get_store(), actor=actor(request), reason=payload.reason))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -33,6 +32,7 @@ from ..clock import CLOCK
 from ..roles import VIEW
 from ..store import get_store
 from ..usage import statistics as stats
+from ..web.access import AuthedRequest
 from .auth import RoleAuth
 from .errors import Error, ValidationErrors
 
@@ -72,7 +72,7 @@ ERRORS: dict[int, Any] = {401: Error, 403: Error, 422: ValidationErrors, 503: Er
     response={200: OptimizationByEntry, **ERRORS},
     summary="Each entry's cache blocks, estimated cached tokens and whether it is optimized",
 )
-def llm_optimization(request: HttpRequest, query: Query[MonitoringIn]) -> OptimizationByEntry:
+def llm_optimization(request: AuthedRequest, query: Query[MonitoringIn]) -> OptimizationByEntry:
     """Keyed by entry key: every entry of the configuration, zeros where it has no usage.
 
     ``is_optimized`` is what the stored state says; a backend process with

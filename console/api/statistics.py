@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -13,6 +12,7 @@ from ..clock import CLOCK
 from ..roles import VIEW
 from ..store import get_store
 from ..usage import statistics as stats
+from ..web.access import AuthedRequest
 from .auth import RoleAuth
 from .errors import Error, ValidationErrors
 
@@ -80,7 +80,7 @@ def _totals(totals: stats.Totals) -> dict[str, Any]:
     response={200: StatisticsOut, 401: Error, 403: Error, 422: ValidationErrors, 503: Error},
     summary="Usage, cost and savings over 24 hours, 7 days or 30 days",
 )
-def get_statistics(request: HttpRequest, query: Query[StatisticsIn]) -> StatisticsOut:
+def get_statistics(request: AuthedRequest, query: Query[StatisticsIn]) -> StatisticsOut:
     numbers = stats.statistics(
         get_store(), range_name=query.range, now=CLOCK.now(), entry_key=query.entry_key
     )

@@ -19,7 +19,8 @@ View = Callable[..., HttpResponse]
 
 
 class AuthedRequest(HttpRequest):
-    """The request a signed-in view gets (behind ``requires`` or ``login_required``): a
+    """The request a signed-in view gets (behind ``requires`` or ``login_required``), and
+    an API operation behind ``console.api.auth.RoleAuth`` (a token acts as its user): a
     signed-in ``user``, and ``htmx`` (django-htmx) saying whether htmx sent it."""
 
     user: User
