@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from pydantic import BaseModel
+
 try:
     from arango.client import ArangoClient
     from arango.cursor import Cursor
@@ -43,13 +45,16 @@ from llmopt.store._records import (
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    decoding,
     hour_of,
+    hour_range,
     iso,
     utcnow,
-    whole_hour,
+    without_system_attributes,
 )
 
 _T = TypeVar("_T")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 # ArangoDB error numbers this adapter gives a meaning to.
 _CONFLICT = 1200  # stale _rev, or a write-write conflict between transactions
@@ -58,7 +63,6 @@ _DUPLICATE_NAME = 1207
 _UNIQUE_VIOLATED = 1210
 _RETRIES = 5
 
-_SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
 _AI_CONFIG_KEY = "ai_models_config"
 _FOLD_KEY = "usage_fold"  # in the state collection: {through: <the watermark>}
 
@@ -80,10 +84,6 @@ def _key(value: str) -> str:
 
 def _usage_key(minute: datetime, entry_key: str) -> str:
     return f"{minute:%Y%m%d%H%M}-{_key(entry_key)}"
-
-
-def _without_system(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in _SYSTEM_ATTRIBUTES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +217,15 @@ class ArangoStore:
     def _query(self, db: Database, aql: str, bind_vars: dict[str, Any]) -> Cursor:
         return cast(Cursor, db.aql.execute(aql, bind_vars=bind_vars))
 
+    def _read(
+        self, doing: str, aql: str, bind: dict[str, Any], model: type[_Model], stored: str
+    ) -> list[_Model]:
+        """The rows of a read-only query, each validated as ``model`` (a ``stored`` thing)."""
+        with _wrapped(doing):
+            rows = list(self._query(self._db, aql, bind))
+        with decoding(stored):
+            return [model.model_validate(row) for row in rows]
+
     def _retrying(self, run: Callable[[], _T]) -> _T:
         # A single AQL query is atomic and, on a conflict with a concurrent
         # writer, changes nothing: running it again is safe.
@@ -243,7 +252,7 @@ class ArangoStore:
             return None
         if not isinstance(doc, dict):
             raise StoreError(f"stored document {name} is not a valid JSON object")
-        return Document(body=_without_system(doc), revision=str(doc["_rev"]))
+        return Document(body=without_system_attributes(doc), revision=str(doc["_rev"]))
 
     def write_document(
         self,
@@ -255,7 +264,7 @@ class ArangoStore:
     ) -> Document:
         """See ``Store.write_document``."""
         collection, key = self._documents[name]
-        clean = _without_system(body)
+        clean = without_system_attributes(body)
         audit_doc, _ = self._audit_doc(audit)
         with _wrapped(f"write document {name}"):
             txn = self._db.begin_transaction(write=[collection, self._names.audit])
@@ -345,10 +354,7 @@ class ArangoStore:
             + "SORT a._key DESC LIMIT @page_size "
             'RETURN MERGE(UNSET(a, "_key", "_id", "_rev"), {id: a._key})'
         )
-        with _wrapped("list the audit log"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("audit record"):
-            return [AuditRecord.model_validate(row) for row in rows]
+        return self._read("list the audit log", aql, bind, AuditRecord, "audit record")
 
     # -- batches ----------------------------------------------------------------
 
@@ -398,7 +404,7 @@ class ArangoStore:
             doc = self._db.collection(self._names.batches).get(_key(batch_id))
         if doc is None:
             raise RecordNotFound(f"no batch {batch_id!r} in the store")
-        with _decoding("batch"):
+        with decoding("batch"):
             return BatchRecord.model_validate(doc)
 
     def update_batch(
@@ -434,7 +440,7 @@ class ArangoStore:
                 if not self._db.collection(self._names.batches).has(_key(batch_id)):
                     raise RecordNotFound(f"no batch {batch_id!r} in the store")
                 return None
-        with _decoding("batch"):
+        with decoding("batch"):
             return BatchRecord.model_validate(rows[0])
 
     def list_batches(
@@ -457,10 +463,7 @@ class ArangoStore:
             + filters
             + f"SORT b.created_at DESC, b.id DESC LIMIT @skip, @page_size RETURN {result}"
         )
-        with _wrapped("list batches"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("batch"):
-            return [BatchRecord.model_validate(row) for row in rows]
+        return self._read("list batches", aql, bind, BatchRecord, "batch")
 
     def count_batches(
         self,
@@ -533,39 +536,20 @@ class ArangoStore:
     ) -> list[UsageRollup]:
         """See ``Store.usage``."""
         bind: dict[str, Any] = {"@c": self._names.usage, "start": iso(start), "end": iso(end)}
-        entry_filter = ""
-        if entry_key is not None:
-            entry_filter = "FILTER u.entry_key == @entry_key "
-            bind["entry_key"] = entry_key
         aql = (
             "FOR u IN @@c FILTER u.minute >= @start AND u.minute < @end "
-            + entry_filter
+            + _entry_filter(bind, entry_key)
             + "SORT u.minute, u.entry_key RETURN u"
         )
-        with _wrapped("read usage"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("usage roll-up"):
-            return [UsageRollup.model_validate(row) for row in rows]
+        return self._read("read usage", aql, bind, UsageRollup, "usage roll-up")
 
     def usage_by_hour(
         self, *, start: datetime, end: datetime, entry_key: str | None = None
     ) -> list[UsageRollup]:
         """See ``Store.usage_by_hour``."""
-        bind: dict[str, Any] = {
-            "@c": self._names.usage,
-            "@hours": self._names.usage_hours,
-            "state_id": f"{self._names.state}/{_FOLD_KEY}",
-            "start": iso(whole_hour(start, what="start")),
-            "end": iso(whole_hour(end, what="end")),
-        }
-        aql = (
-            self._hourly_aql(bind, entry_key)
-            + "FOR r IN APPEND(folded, tail) SORT r.minute, r.entry_key RETURN r"
-        )
-        with _wrapped("read usage by hour"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("usage roll-up"):
-            return [UsageRollup.model_validate(row) for row in rows]
+        hourly, bind = self._hourly_view(start, end, entry_key)
+        aql = f"{hourly}FOR r IN APPEND(folded, tail) SORT r.minute, r.entry_key RETURN r"
+        return self._read("read usage by hour", aql, bind, UsageRollup, "usage roll-up")
 
     def usage_summary(
         self,
@@ -579,40 +563,37 @@ class ArangoStore:
         """See ``Store.usage_summary``."""
         if bucket is not None and bucket not in _BUCKET_OF_HOUR:
             raise ValueError(f"bucket must be 'hour', 'day' or None, not {bucket!r}")
-        bind: dict[str, Any] = {
-            "@c": self._names.usage,
-            "@hours": self._names.usage_hours,
-            "state_id": f"{self._names.state}/{_FOLD_KEY}",
-            "start": iso(whole_hour(start, what="start")),
-            "end": iso(whole_hour(end, what="end")),
-        }
+        hourly, bind = self._hourly_view(start, end, entry_key)
         at = "@start" if bucket is None else _BUCKET_OF_HOUR[bucket]
         entry = "u.entry_key" if by_entry else '""'
         # The hourly view of usage_by_hour, collected again in the server: only the
         # summed rows travel.
         aql = (
-            self._hourly_aql(bind, entry_key)
-            + f"FOR u IN APPEND(folded, tail) COLLECT minute = {at}, entry_key = {entry} "
+            f"{hourly}FOR u IN APPEND(folded, tail) COLLECT minute = {at}, entry_key = {entry} "
             f"AGGREGATE {_AGGREGATE} SORT minute, entry_key "
             f"RETURN {{minute, entry_key, {_COLLECTED}}}"
         )
-        with _wrapped("summarise usage"):
-            rows = list(self._query(self._db, aql, bind))
-        with _decoding("usage roll-up"):
-            return [UsageRollup.model_validate(row) for row in rows]
+        return self._read("summarise usage", aql, bind, UsageRollup, "usage roll-up")
 
-    @staticmethod
-    def _hourly_aql(bind: dict[str, Any], entry_key: str | None) -> str:
-        """AQL setting ``folded`` and ``tail``: hourly roll-ups below and above the watermark.
+    def _hourly_view(
+        self, start: datetime, end: datetime, entry_key: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """AQL setting ``folded`` and ``tail``, with its bind variables.
 
-        Expects ``@@c``, ``@@hours``, ``state_id``, ``start`` and ``end`` in ``bind``;
-        adds ``entry_key`` when filtering on one.
+        ``folded`` holds the hourly roll-ups below the watermark, ``tail`` those above it,
+        summed from the minutes. Raises ``ValueError`` when ``start`` or ``end`` is not the
+        start of an hour.
         """
-        entry_filter = ""
-        if entry_key is not None:
-            entry_filter = "FILTER u.entry_key == @entry_key "
-            bind["entry_key"] = entry_key
-        return (
+        first, last = hour_range(start, end)
+        bind: dict[str, Any] = {
+            "@c": self._names.usage,
+            "@hours": self._names.usage_hours,
+            "state_id": f"{self._names.state}/{_FOLD_KEY}",
+            "start": first,
+            "end": last,
+        }
+        entry_filter = _entry_filter(bind, entry_key)
+        aql = (
             "LET through = NOT_NULL(DOCUMENT(@state_id).through, '') "
             "LET folded = (FOR u IN @@hours "
             "FILTER u.minute >= @start AND u.minute < @end AND u.minute < through "
@@ -625,6 +606,7 @@ class ArangoStore:
             f"AGGREGATE {_AGGREGATE} "
             f"RETURN {{minute, entry_key, {_COLLECTED}}}) "
         )
+        return aql, bind
 
     def fold_usage(self, *, through: datetime) -> int:
         """See ``Store.fold_usage``."""
@@ -690,7 +672,7 @@ class ArangoStore:
             doc = self._db.collection(self._names.results).get(_key(fingerprint))
         if doc is None:
             return None
-        with _decoding("result"):
+        with decoding("result"):
             result = StoredResult.model_validate(doc)
         return result if result.expires_at > as_utc(now) else None
 
@@ -768,12 +750,12 @@ def _wrapped(what: str) -> Iterator[None]:
         raise StoreError(f"cannot {what}: {exc}") from exc
 
 
-@contextmanager
-def _decoding(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ValueError as exc:
-        raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+def _entry_filter(bind: dict[str, Any], entry_key: str | None) -> str:
+    # A FILTER on u's entry (its bind variable added), or none for every entry.
+    if entry_key is None:
+        return ""
+    bind["entry_key"] = entry_key
+    return "FILTER u.entry_key == @entry_key "
 
 
 @contextmanager

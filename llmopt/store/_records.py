@@ -8,11 +8,15 @@ instants they stand for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, field_validator
+
+from llmopt.errors import StoreError
 
 
 def as_utc(value: datetime) -> datetime:
@@ -64,6 +68,14 @@ class Document(BaseModel, frozen=True):
 
     body: dict[str, Any]
     revision: str
+
+
+_SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
+
+
+def without_system_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` as ``Store.write_document`` keeps it: without ArangoDB's system attributes."""
+    return {k: v for k, v in body.items() if k not in _SYSTEM_ATTRIBUTES}
 
 
 class AuditEvent(BaseModel, frozen=True):
@@ -260,6 +272,14 @@ def whole_hour(value: datetime, *, what: str) -> datetime:
     return utc
 
 
+def hour_range(start: datetime, end: datetime) -> tuple[str, str]:
+    """The stored forms of ``start`` and ``end``, the bounds of an hourly read.
+
+    Raises ``ValueError`` when either is not the start of an hour (UTC).
+    """
+    return iso(whole_hour(start, what="start")), iso(whole_hour(end, what="end"))
+
+
 class StoredResult(BaseModel):
     """A finished batch item's answer, kept so a re-sent identical request reuses it.
 
@@ -272,3 +292,15 @@ class StoredResult(BaseModel):
     batch_id: str | None = None
     created_at: UTCDateTime
     expires_at: UTCDateTime
+
+
+@contextmanager
+def decoding(what: str) -> Iterator[None]:
+    """Turn a ``ValueError`` from parsing a stored ``what`` into a ``StoreError``.
+
+    Stored rows that no longer parse are the store's problem, not the caller's.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise StoreError(f"a stored {what} is corrupt: {exc}") from exc

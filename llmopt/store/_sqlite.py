@@ -29,10 +29,12 @@ from llmopt.store._records import (
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    decoding,
     hour_of,
+    hour_range,
     iso,
     utcnow,
-    whole_hour,
+    without_system_attributes,
 )
 
 SCHEMA_VERSION = 4
@@ -143,8 +145,6 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
-_SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
-
 _COUNTERS = ", ".join(USAGE_COUNTERS)
 _PLACEHOLDERS = ", ".join("?" for _ in USAGE_COUNTERS)
 _SUMS_ON_CONFLICT = ", ".join(f"{name} = {name} + excluded.{name}" for name in USAGE_COUNTERS)
@@ -168,13 +168,20 @@ _BUCKET_OF_HOUR: dict[str, str] = {
 _WATERMARK = "COALESCE((SELECT through FROM usage_fold), '')"
 
 
-@contextmanager
-def _decoding(what: str) -> Iterator[None]:
-    # Stored rows that no longer parse are the store's problem, not the caller's.
-    try:
-        yield
-    except ValueError as exc:
-        raise StoreError(f"a stored {what} is corrupt: {exc}") from exc
+def _hourly_view(
+    start: datetime, end: datetime, entry_key: str | None
+) -> tuple[str, str, dict[str, Any]]:
+    """The hourly view's two conditions for ``[start, end)``, and their parameters.
+
+    ``folded`` picks the hours of ``usage_hours`` below the watermark, ``unfolded`` the
+    minutes of ``usage`` at or above it (still to be summed per hour); both read the
+    watermark as ``w.through``. Raises ``ValueError`` when a bound is not a whole hour.
+    """
+    first, last = hour_range(start, end)
+    entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+    folded = f"hour >= :start AND hour < :end AND hour < w.through{entry_filter}"
+    unfolded = f"minute >= :start AND minute < :end AND minute >= w.through{entry_filter}"
+    return folded, unfolded, {"start": first, "end": last, "entry_key": entry_key}
 
 
 def _hour_key(minute: str) -> str:
@@ -183,13 +190,13 @@ def _hour_key(minute: str) -> str:
 
 def _rollups(rows: Iterable[tuple[Any, ...]]) -> list[UsageRollup]:
     columns = ("minute", "entry_key", *USAGE_COUNTERS)
-    with _decoding("usage roll-up"):
+    with decoding("usage roll-up"):
         return [UsageRollup.model_validate(dict(zip(columns, r, strict=True))) for r in rows]
 
 
 def _batch(body: str, requests: str | None) -> BatchRecord:
     """A stored batch from its body and, unless ``None``, its requests column."""
-    with _decoding("batch"):
+    with decoding("batch"):
         if requests is None:
             return BatchRecord.model_validate_json(body)
         # Splice the map back into the body's JSON object: one parse and validation,
@@ -348,7 +355,7 @@ class SQLiteStore:
         audit: AuditEvent,
     ) -> Document:
         """See ``Store.write_document``."""
-        clean = {k: v for k, v in body.items() if k not in _SYSTEM_ATTRIBUTES}
+        clean = without_system_attributes(body)
         text = _dumps(clean)
         with self._transaction(f"write document {name}") as conn:
             row = conn.execute(
@@ -439,7 +446,7 @@ class SQLiteStore:
         params.append(limit)
         with self._wrapped("list the audit log") as conn:
             rows = conn.execute(sql, params).fetchall()
-        with _decoding("audit record"):
+        with decoding("audit record"):
             return [
                 AuditRecord(
                     id=str(r[0]),
@@ -500,7 +507,7 @@ class SQLiteStore:
             for batch_id, requests in rows:
                 if wanted is None:
                     wanted = set(record.requests.values())
-                with _decoding("batch"):
+                with decoding("batch"):
                     fingerprints = json.loads(requests).values()
                 for fingerprint in wanted.intersection(fingerprints):
                     held.setdefault(fingerprint, batch_id)
@@ -509,15 +516,21 @@ class SQLiteStore:
             self._insert_batch_row(conn, record)
         return {}
 
+    @staticmethod
+    def _batch_columns(conn: sqlite3.Connection, batch_id: str) -> tuple[str, str]:
+        """A stored batch's body and requests columns; ``RecordNotFound`` if there is none."""
+        row = conn.execute(
+            "SELECT body, requests FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            raise RecordNotFound(f"no batch {batch_id!r} in the store")
+        return row[0], row[1]
+
     def get_batch(self, batch_id: str) -> BatchRecord:
         """See ``Store.get_batch``."""
         with self._wrapped(f"read batch {batch_id!r}") as conn:
-            row = conn.execute(
-                "SELECT body, requests FROM batches WHERE id = ?", (batch_id,)
-            ).fetchone()
-        if row is None:
-            raise RecordNotFound(f"no batch {batch_id!r} in the store")
-        return _batch(row[0], row[1])
+            body, requests = self._batch_columns(conn, batch_id)
+        return _batch(body, requests)
 
     def update_batch(
         self,
@@ -530,13 +543,9 @@ class SQLiteStore:
         new_values = batch_fields_as_json(dict(changes), what="changes")
         expected = batch_fields_as_json(dict(expect or {}), what="expect")
         with self._transaction(f"update batch {batch_id!r}") as conn:
-            row = conn.execute(
-                "SELECT body, requests FROM batches WHERE id = ?", (batch_id,)
-            ).fetchone()
-            if row is None:
-                raise RecordNotFound(f"no batch {batch_id!r} in the store")
-            with _decoding("batch"):
-                current = {**json.loads(row[0]), "requests": json.loads(row[1])}
+            body, requests = self._batch_columns(conn, batch_id)
+            with decoding("batch"):
+                current = {**json.loads(body), "requests": json.loads(requests)}
                 if any(current.get(name) != value for name, value in expected.items()):
                     return None
                 updated = BatchRecord.model_validate({**current, **new_values})
@@ -651,22 +660,17 @@ class SQLiteStore:
         self, *, start: datetime, end: datetime, entry_key: str | None = None
     ) -> list[UsageRollup]:
         """See ``Store.usage_by_hour``."""
-        first = iso(whole_hour(start, what="start"))
-        last = iso(whole_hour(end, what="end"))
-        entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+        folded, unfolded, params = _hourly_view(start, end, entry_key)
         # One statement reads the watermark and both tables: a consistent snapshot
         # even while a fold commits in another process.
         sql = (
             f"WITH w(through) AS (SELECT {_WATERMARK}) "
-            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w "
-            f"WHERE hour >= :start AND hour < :end AND hour < w.through{entry_filter} "
+            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w WHERE {folded} "
             "UNION ALL "
-            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_SUMMED} FROM usage, w "
-            f"WHERE minute >= :start AND minute < :end AND minute >= w.through{entry_filter} "
+            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_SUMMED} FROM usage, w WHERE {unfolded} "
             "GROUP BY 1, 2 "
             "ORDER BY 1, 2"
         )
-        params = {"start": first, "end": last, "entry_key": entry_key}
         with self._wrapped("read usage by hour") as conn:
             rows = conn.execute(sql, params).fetchall()
         return _rollups(rows)
@@ -683,9 +687,7 @@ class SQLiteStore:
         """See ``Store.usage_summary``."""
         if bucket is not None and bucket not in _BUCKET_OF_HOUR:
             raise ValueError(f"bucket must be 'hour', 'day' or None, not {bucket!r}")
-        first = iso(whole_hour(start, what="start"))
-        last = iso(whole_hour(end, what="end"))
-        entry_filter = "" if entry_key is None else " AND entry_key = :entry_key"
+        folded, unfolded, params = _hourly_view(start, end, entry_key)
         at = ":start" if bucket is None else _BUCKET_OF_HOUR[bucket]
         entry = "entry_key" if by_entry else "''"
         # The hourly view of usage_by_hour, summed again in SQLite: the caller gets the
@@ -693,14 +695,11 @@ class SQLiteStore:
         sql = (
             f"WITH w(through) AS (SELECT {_WATERMARK}), "
             f"hours(hour, entry_key, {_COUNTERS}) AS ("
-            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w "
-            f"WHERE hour >= :start AND hour < :end AND hour < w.through{entry_filter} "
+            f"SELECT hour, entry_key, {_COUNTERS} FROM usage_hours, w WHERE {folded} "
             "UNION ALL "
-            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_COUNTERS} FROM usage, w "
-            f"WHERE minute >= :start AND minute < :end AND minute >= w.through{entry_filter}) "
+            f"SELECT {_HOUR_OF_MINUTE}, entry_key, {_COUNTERS} FROM usage, w WHERE {unfolded}) "
             f"SELECT {at}, {entry}, {_SUMMED} FROM hours GROUP BY 1, 2 ORDER BY 1, 2"
         )
-        params = {"start": first, "end": last, "entry_key": entry_key}
         with self._wrapped("summarise usage") as conn:
             rows = conn.execute(sql, params).fetchall()
         return _rollups(rows)
@@ -747,7 +746,7 @@ class SQLiteStore:
             ).fetchone()
         if row is None:
             return None
-        with _decoding("result"):
+        with decoding("result"):
             return StoredResult.model_validate_json(row[0])
 
     # -- maintenance ------------------------------------------------------------
