@@ -1,7 +1,3 @@
-# django-axes ships no type hints. The django-stubs plugin makes a module that imports
-# django.apps depend on every installed app's models, axes.models among them, and reports
-# that import here on no line an ignore could sit on.
-# mypy: disable-error-code="import-untyped"
 from __future__ import annotations
 
 from django.apps import AppConfig

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from axes.models import AccessAttempt  # type: ignore[import-untyped]  # django-axes ships no type hints
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q

@@ -18,8 +18,8 @@ import logging
 from typing import Any
 
 # django-axes ships no type hints: its backend and exception are Any to mypy.
-from axes.backends import AxesStandaloneBackend  # type: ignore[import-untyped]
-from axes.exceptions import AxesBackendPermissionDenied  # type: ignore[import-untyped]
+from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
