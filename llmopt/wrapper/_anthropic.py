@@ -14,6 +14,8 @@ tests against the newest langchain-anthropic release (.ci/run).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -57,17 +59,29 @@ def is_retryable(error: BaseException) -> bool:
     )
 
 
-def generate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> ChatResult:
-    """Send ``payload`` and parse the reply, exactly as ``ChatAnthropic._generate`` does."""
+@contextmanager
+def _langchain_errors() -> Iterator[None]:
+    # ChatAnthropic's mapping of the SDK's errors to LangChain's: each handler raises.
     try:
-        raw_response = model._create(payload)
+        yield
     except anthropic.BadRequestError as e:
         _lc._handle_anthropic_bad_request(e)
     except anthropic.APIError as e:
         _lc._handle_anthropic_api_error(e)
+
+
+def _generation_info(model: ChatAnthropic, raw_response: Any) -> dict[str, Any]:
     generation_info: dict[str, Any] = {}
     if model._uses_gateway:
         _lc._add_gateway_metadata(generation_info, raw_response)
+    return generation_info
+
+
+def generate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> ChatResult:
+    """Send ``payload`` and parse the reply, exactly as ``ChatAnthropic._generate`` does."""
+    with _langchain_errors():
+        raw_response = model._create(payload)
+    generation_info = _generation_info(model, raw_response)
     result: ChatResult = model._format_output(
         raw_response.parse(), generation_info=generation_info, **kwargs
     )
@@ -76,15 +90,9 @@ def generate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> Ch
 
 async def agenerate(model: ChatAnthropic, payload: dict[str, Any], **kwargs: Any) -> ChatResult:
     """The async twin of :func:`generate`."""
-    try:
+    with _langchain_errors():
         raw_response = await model._acreate(payload)
-    except anthropic.BadRequestError as e:
-        _lc._handle_anthropic_bad_request(e)
-    except anthropic.APIError as e:
-        _lc._handle_anthropic_api_error(e)
-    generation_info: dict[str, Any] = {}
-    if model._uses_gateway:
-        _lc._add_gateway_metadata(generation_info, raw_response)
+    generation_info = _generation_info(model, raw_response)
     result: ChatResult = model._format_output(
         await _aparse(raw_response), generation_info=generation_info, **kwargs
     )
@@ -108,6 +116,34 @@ def _coerce_to_string(payload: dict[str, Any]) -> bool:
     )
 
 
+@dataclass
+class _Chunks:
+    """A stream's events made into chunks, one by one, as ``ChatAnthropic._stream`` does."""
+
+    model: ChatAnthropic
+    stream_usage: bool
+    coerce_content_to_string: bool
+    generation_info: dict[str, Any]  # the first chunk's
+    block_start_event: Any = None
+    first: bool = True
+
+    def of(self, event: Any) -> ChatGenerationChunk | None:
+        """The chunk for ``event``, or ``None`` for an event that makes none."""
+        message, self.block_start_event = self.model._make_message_chunk_from_anthropic_event(
+            event,
+            stream_usage=self.stream_usage,
+            coerce_content_to_string=self.coerce_content_to_string,
+            block_start_event=self.block_start_event,
+        )
+        if message is None:
+            return None
+        chunk = ChatGenerationChunk(
+            message=message, generation_info=self.generation_info if self.first else None
+        )
+        self.first = False
+        return chunk
+
+
 def stream(
     model: ChatAnthropic,
     payload: dict[str, Any],
@@ -116,35 +152,18 @@ def stream(
     run_manager: CallbackManagerForLLMRun | None,
 ) -> Iterator[ChatGenerationChunk]:
     """Send ``payload`` as a stream and yield chunks, exactly as ``ChatAnthropic._stream`` does."""
-    try:
+    with _langchain_errors():
         raw_response = model._create(payload)
-        base_generation_info: dict[str, Any] = {}
-        if model._uses_gateway:
-            _lc._add_gateway_metadata(base_generation_info, raw_response)
+        generation_info = _generation_info(model, raw_response)
         events = raw_response.parse()
-        coerce = _coerce_to_string(payload)
-        block_start_event = None
-        first = True
+        chunks = _Chunks(model, stream_usage, _coerce_to_string(payload), generation_info)
         for event in events:
-            message, block_start_event = model._make_message_chunk_from_anthropic_event(
-                event,
-                stream_usage=stream_usage,
-                coerce_content_to_string=coerce,
-                block_start_event=block_start_event,
-            )
-            if message is None:
+            chunk = chunks.of(event)
+            if chunk is None:
                 continue
-            chunk = ChatGenerationChunk(
-                message=message, generation_info=base_generation_info if first else None
-            )
-            first = False
-            if run_manager and isinstance(message.content, str):
-                run_manager.on_llm_new_token(message.content, chunk=chunk)
+            if run_manager and isinstance(chunk.message.content, str):
+                run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
-    except anthropic.BadRequestError as e:
-        _lc._handle_anthropic_bad_request(e)
-    except anthropic.APIError as e:
-        _lc._handle_anthropic_api_error(e)
 
 
 async def astream(
@@ -155,35 +174,18 @@ async def astream(
     run_manager: AsyncCallbackManagerForLLMRun | None,
 ) -> AsyncIterator[ChatGenerationChunk]:
     """The async twin of :func:`stream`."""
-    try:
+    with _langchain_errors():
         raw_response = await model._acreate(payload)
-        base_generation_info: dict[str, Any] = {}
-        if model._uses_gateway:
-            _lc._add_gateway_metadata(base_generation_info, raw_response)
+        generation_info = _generation_info(model, raw_response)
         events = await _aparse(raw_response)
-        coerce = _coerce_to_string(payload)
-        block_start_event = None
-        first = True
+        chunks = _Chunks(model, stream_usage, _coerce_to_string(payload), generation_info)
         async for event in events:
-            message, block_start_event = model._make_message_chunk_from_anthropic_event(
-                event,
-                stream_usage=stream_usage,
-                coerce_content_to_string=coerce,
-                block_start_event=block_start_event,
-            )
-            if message is None:
+            chunk = chunks.of(event)
+            if chunk is None:
                 continue
-            chunk = ChatGenerationChunk(
-                message=message, generation_info=base_generation_info if first else None
-            )
-            first = False
-            if run_manager and isinstance(message.content, str):
-                await run_manager.on_llm_new_token(message.content, chunk=chunk)
+            if run_manager and isinstance(chunk.message.content, str):
+                await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
             yield chunk
-    except anthropic.BadRequestError as e:
-        _lc._handle_anthropic_bad_request(e)
-    except anthropic.APIError as e:
-        _lc._handle_anthropic_api_error(e)
 
 
 def result_from_message(model: ChatAnthropic, message: dict[str, Any], **kwargs: Any) -> ChatResult:
