@@ -32,7 +32,7 @@ from llmopt.config import AIConfigDocument, OptimizationConfig, load_document
 from llmopt.config._nested import BLOCK
 from llmopt.errors import ConflictError, MigrationError
 from llmopt.killswitch import create_kill_switch, read_kill_switch
-from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.store import AuditEvent, Document, DocumentName, Store
 from llmopt.store._records import utcnow
 
 ACTION_MIGRATE = "config.migrate"
@@ -120,23 +120,21 @@ def migrate(
         plans.append(EntryMigration(entry.key, fields=missing))
     report = MigrationReport("forward", tuple(plans), dry_run)
     if not dry_run and report.changes:
-        body = _apply(document, {p.key: p.fields for p in plans if p.fields}, add=True)
         record = store.read_document(DocumentName.MIGRATION)
-        added = _record_added(record.body if record else None)
+        added = _record_added(record)
         for plan in plans:
             if plan.fields:
                 added.setdefault(plan.key, {}).update(plan.fields)
         report = _write(
             store,
             document,
-            body,
             report,
             added,
-            record_revision=record.revision if record else None,
+            record=record,
             actor=actor,
             reason=reason,
             backup_dir=backup_dir,
-            now=(clock or utcnow)(),
+            clock=clock,
         )
     # After the document: a migration that failed must not have switched anything on.
     switch = _kill_switch(store, actor=actor, dry_run=dry_run, keep_off=keep_off, clock=clock)
@@ -158,7 +156,7 @@ def reverse_migration(
     """
     document = _load(store)
     record = store.read_document(DocumentName.MIGRATION)
-    added = _record_added(record.body if record else None)
+    added = _record_added(record)
     plans: list[EntryMigration] = []
     for key, fields in added.items():
         try:
@@ -180,19 +178,16 @@ def reverse_migration(
     report = MigrationReport("reverse", tuple(plans), dry_run)
     if dry_run or not report.changes:
         return report
-
-    body = _apply(document, {p.key: p.fields for p in plans if p.fields}, add=False)
     return _write(
         store,
         document,
-        body,
         report,
         {},
-        record_revision=record.revision if record else None,
+        record=record,
         actor=actor,
         reason=reason,
         backup_dir=backup_dir,
-        now=(clock or utcnow)(),
+        clock=clock,
     )
 
 
@@ -224,20 +219,21 @@ def _apply(
 def _write(
     store: Store,
     document: AIConfigDocument,
-    body: dict[str, Any],
     report: MigrationReport,
     added: dict[str, dict[str, Any]],
     *,
-    record_revision: str | None,
+    record: Document | None,
     actor: str,
     reason: str,
     backup_dir: Path,
-    now: datetime,
+    clock: Callable[[], datetime] | None,
 ) -> MigrationReport:
     assert document.revision is not None
-    backup = _backup(document, backup_dir, now)
+    now = (clock or utcnow)()
     changed = {entry.key: entry.fields for entry in report.entries if entry.fields}
     forward = report.direction == "forward"
+    body = _apply(document, changed, add=forward)
+    backup = _backup(document, backup_dir, now)
     try:
         written = store.write_document(
             DocumentName.AI_CONFIG,
@@ -259,7 +255,7 @@ def _write(
     store.write_document(
         DocumentName.MIGRATION,
         {_ADDED: added, "updatedAt": now.isoformat(), "backup": str(backup)},
-        expected_revision=record_revision,
+        expected_revision=record.revision if record else None,
         audit=AuditEvent(
             actor=actor,
             action=ACTION_MIGRATE if forward else ACTION_REVERSE,
@@ -316,8 +312,8 @@ def _backup(document: AIConfigDocument, backup_dir: Path, now: datetime) -> Path
     return path
 
 
-def _record_added(body: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    raw = (body or {}).get(_ADDED, {})
+def _record_added(record: Document | None) -> dict[str, dict[str, Any]]:
+    raw = (record.body if record else {}).get(_ADDED, {})
     if not isinstance(raw, Mapping):
         return {}
     return {str(k): dict(v) for k, v in raw.items() if isinstance(v, Mapping)}
