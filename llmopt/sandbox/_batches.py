@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmopt.sandbox import _errors as msg
+from llmopt.sandbox._batch_record import BatchRecord
 from llmopt.sandbox._cache import cache_owner
 from llmopt.sandbox._errors import invalid
 from llmopt.sandbox._messages import authenticate
@@ -52,10 +53,7 @@ def create_batch(request: Request, state: SandboxState) -> Response:
 
 def retrieve_batch(request: Request, state: SandboxState) -> Response:
     """``GET /v1/messages/batches/{message_batch_id}``."""
-    state.batches.count_call("retrieve")
-    authenticate(request, state)
-    _obey_faults(request, state)
-    record = state.batches.find(request.path_params["message_batch_id"])
+    record = _named_batch(request, state, "retrieve")
     return Response.json(200, state.batches.show(record, _base_url(request, state)))
 
 
@@ -83,32 +81,32 @@ def list_batches(request: Request, state: SandboxState) -> Response:
 
 def cancel_batch(request: Request, state: SandboxState) -> Response:
     """``POST /v1/messages/batches/{message_batch_id}/cancel``."""
-    state.batches.count_call("cancel")
-    authenticate(request, state)
-    _obey_faults(request, state)
-    record = state.batches.find(request.path_params["message_batch_id"])
+    record = _named_batch(request, state, "cancel")
     return Response.json(200, state.batches.cancel(record, _base_url(request, state)))
 
 
 def delete_batch(request: Request, state: SandboxState) -> Response:
     """``DELETE /v1/messages/batches/{message_batch_id}``."""
-    state.batches.count_call("delete")
-    authenticate(request, state)
-    _obey_faults(request, state)
-    record = state.batches.find(request.path_params["message_batch_id"])
+    record = _named_batch(request, state, "delete")
     state.batches.delete(record)
     return Response.json(200, {"id": record.id, "type": "message_batch_deleted"})
 
 
 def batch_results(request: Request, state: SandboxState) -> Response:
     """``GET /v1/messages/batches/{message_batch_id}/results``: JSON lines, streamed."""
-    state.batches.count_call("results")
-    authenticate(request, state)
-    _obey_faults(request, state)
-    record = state.batches.find(request.path_params["message_batch_id"])
+    record = _named_batch(request, state, "results")
     chunks = state.batches.results(record)
     headers = {"content-type": "application/binary"}
     return Response(200, headers, stream=chunks)
+
+
+def _named_batch(request: Request, state: SandboxState, call: str) -> BatchRecord:
+    # What every endpoint on one batch does first: count the call, check the key, obey
+    # the faults, then find the batch its path names (404 if there is none).
+    state.batches.count_call(call)
+    authenticate(request, state)
+    _obey_faults(request, state)
+    return state.batches.find(request.path_params["message_batch_id"])
 
 
 def _obey_faults(request: Request, state: SandboxState) -> None:
