@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, BatchStatus
 
-IN_FLIGHT = BATCHES_IN_FLIGHT
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 
 
@@ -67,7 +66,7 @@ def progress_of(record: BatchRecord, now: datetime, *, rate: float | None = None
     total = sum(counts.get(kind, 0) for kind in ("processing", *RESULT_TYPES))
     processing = counts.get("processing", 0)
     done = total - processing
-    in_flight = record.status in IN_FLIGHT
+    in_flight = record.status in BATCHES_IN_FLIGHT
     started = record.submitted_at or record.created_at
     finished = record.ended_at if not in_flight and record.ended_at is not None else now
     elapsed = max(finished - started, timedelta(0))

@@ -1,74 +1,73 @@
-"""The rows of the batches table, rendered in Python.
+"""What the batches table shows of each batch, worked out once per row.
 
-The table is re-fetched every two seconds while a batch is in flight, and Django's
-template engine spends more on a row's eighteen variables and filters than the rest of
-the request together; ``format_html`` escapes the same values at a third of the cost.
-The table's header, empty state and pager stay in ``console/batches/list.html``.
+The markup and wording are ``console/batches/row.html`` (the row, and the bar that a
+batch's page shows too). The table is re-fetched every two seconds while a batch is in
+flight, and Django's template engine spends more on a row's filters, URL reversals and
+computed properties than the rest of the request together; plain values keep the
+partial to substitutions (a third of the cost).
 """
 
 from __future__ import annotations
 
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from dataclasses import dataclass
+from typing import Literal
 
 from llmopt.store import BatchRecord
 
 from .progress import BatchProgress
 
-_IN_FLIGHT = mark_safe(' class="in-flight"')
-_NO_COST = mark_safe('<span class="muted">unknown until collected</span>')
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A batch's progress bar: ``unknown`` while running with no pace to estimate by,
+    ``estimated`` at ``percent`` by the entry's recent pace, else ``counted``: ``done``
+    of ``total`` (``percent`` of it)."""
+
+    kind: Literal["unknown", "estimated", "counted"]
+    percent: int
+    done: int
+    total: int
 
 
-def batch_row(record: BatchRecord, progress: BatchProgress, detail_url: str) -> SafeString:
-    """``record`` as one ``<tr>`` of the batches table; ``detail_url`` + id is its page."""
-    cost = record.cost_estimate_usd
-    return format_html(
-        '<tr id="batch-{id}"{in_flight}>'
-        '<td><a href="{url}{id}/"><code>{id}</code></a>'
-        '<div class="muted small">{provider_id}</div></td>'
-        "<td><code>{entry}</code></td>"
-        '<td><span class="batch-status {status}">{status}</span></td>'
-        "<td>{bar}</td><td>{elapsed}</td><td>{eta}</td><td>{cost}</td><td>{created}</td></tr>",
-        id=record.id,
-        in_flight=_IN_FLIGHT if progress.in_flight else "",
-        url=detail_url,
-        provider_id=record.provider_batch_id or "not at the provider yet",
-        entry=record.entry_key,
-        status=record.status.value,
-        bar=_bar(progress),
-        elapsed=progress.elapsed_text,
-        eta=progress.eta_text,
-        cost=_NO_COST if cost is None else f"${cost:.4f}",
-        created=record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-    )
-
-
-def _bar(progress: BatchProgress) -> SafeString:
+def bar_of(progress: BatchProgress) -> Bar:
     if progress.unknown:
-        return format_html(
-            '<div class="batch-bar unknown"><progress max="100"></progress>'
-            '<span class="batch-bar-text">no estimate yet · {total} requests</span></div>',
-            total=progress.total,
-        )
+        return Bar("unknown", 0, progress.done, progress.total)
     estimated = progress.estimated_percent
     if estimated is not None:
-        return format_html(
-            '<div class="batch-bar estimated"><progress max="100" value="{p}">{p}%</progress>'
-            '<span class="batch-bar-text">≈{p}% (by pace) · {done} / {total}</span></div>',
-            p=estimated,
-            done=progress.done,
-            total=progress.total,
-        )
-    text = (
-        f"{progress.done} / {progress.total} ({progress.percent}%)"
-        if progress.total
-        else "not started"
-    )
-    return format_html(
-        '<div class="batch-bar"><progress max="{total}" value="{done}">{p}%</progress>'
-        '<span class="batch-bar-text">{text}</span></div>',
-        total=progress.total or 1,
-        done=progress.done,
-        p=progress.percent,
-        text=text,
+        return Bar("estimated", estimated, progress.done, progress.total)
+    return Bar("counted", progress.percent, progress.done, progress.total)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """One row of the batches table; ``cost`` is ``None`` until the results are collected."""
+
+    id: str
+    url: str
+    provider_batch_id: str | None
+    entry_key: str
+    status: str
+    in_flight: bool
+    bar: Bar
+    elapsed: str
+    eta: str
+    cost: str | None
+    created: str
+
+
+def batch_row(record: BatchRecord, progress: BatchProgress, detail_url: str) -> BatchRow:
+    """``record`` as a row of the batches table; ``detail_url`` + id is its page."""
+    cost = record.cost_estimate_usd
+    return BatchRow(
+        id=record.id,
+        url=f"{detail_url}{record.id}/",
+        provider_batch_id=record.provider_batch_id,
+        entry_key=record.entry_key,
+        status=record.status.value,
+        in_flight=progress.in_flight,
+        bar=bar_of(progress),
+        elapsed=progress.elapsed_text,
+        eta=progress.eta_text,
+        cost=None if cost is None else f"{cost:.4f}",
+        created=record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
     )

@@ -24,29 +24,27 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from llmopt.config import REASON_MAX_LENGTH, free_text_problem, load_document
 from llmopt.errors import RecordNotFound, StoreError
-from llmopt.store import BatchRecord, BatchStatus
+from llmopt.store import BATCHES_IN_FLIGHT, BatchRecord, BatchStatus
 
 from ..roles import OPERATE, VIEW
 from ..store import get_store
+from ..web import polling
 from ..web.access import AuthedRequest, requires
 from .cancel import SEND_REST_STANDARD, CancelRefused, request_cancel, warm_up
 from .progress import (
-    IN_FLIGHT,
     RESULT_TYPES,
     cancel_outcome,
     progress_of,
     recent_cost_per_request,
     recent_rate,
 )
-from .table import batch_row
+from .table import bar_of, batch_row
 
 logger = logging.getLogger("console.batches")
 
+LIST_PAGE = "console/batches/list.html"
+DETAIL_PAGE = "console/batches/detail.html"
 PAGE_SIZE = 50
-# htmx polling intervals (tab visible, tab hidden): fast while a batch shown is in flight,
-# slow on the first page otherwise, where only newly submitted batches can turn up.
-LIVE_POLL = {"visible": "2s", "hidden": "30s"}
-WATCH_POLL = {"visible": "15s", "hidden": "60s"}
 HISTORY = 10  # ended batches per entry that the ETA's pace is taken from
 ACTIVE = "active"  # the status filter for every in-flight status at once
 STATUS_CHOICES = [
@@ -60,7 +58,7 @@ def _statuses(value: str) -> list[BatchStatus] | None:
     if not value:
         return None
     if value == ACTIVE:
-        return sorted(IN_FLIGHT)
+        return sorted(BATCHES_IN_FLIGHT)
     try:
         return [BatchStatus(value)]
     except ValueError:
@@ -102,27 +100,32 @@ def batches(request: AuthedRequest) -> HttpResponse:
         page = _page(request.GET.get("page", ""))
     except ValueError as exc:
         context.update(filter_error=str(exc), rows=[], entry_keys=_entry_keys())
-        return render(request, "console/batches/list.html", context, status=400)
+        return render(request, LIST_PAGE, context, status=400)
     store = get_store()
-    filters = {"statuses": statuses, "entry_key": entry or None}
+    entry_key = entry or None
     try:
         records = store.list_batches(
-            **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, with_requests=False
+            statuses=statuses,
+            entry_key=entry_key,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            with_requests=False,
         )
-        total = store.count_batches(**filters)
+        total = store.count_batches(statuses=statuses, entry_key=entry_key)
     except StoreError as exc:
         logger.error("batches: store unreadable: %s", exc)
         context.update(store_error=str(exc), rows=[])
-        return render(request, "console/batches/list.html", context, status=503)
+        return render(request, LIST_PAGE, context, status=503)
     now = timezone.now()
-    in_flight = {r.entry_key for r in records if r.status in IN_FLIGHT}
+    in_flight = {r.entry_key for r in records if r.status in BATCHES_IN_FLIGHT}
     rates = _recent_rates(in_flight)
     detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
     rows = [
         batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key)), detail_url) for r in records
     ]
     live = bool(in_flight)
-    poll = LIVE_POLL if live else WATCH_POLL if page == 1 else None
+    # Nothing in flight: only the first page can change, when a batch is submitted.
+    poll = polling.BATCH_LIVE if live else polling.NEW_BATCHES if page == 1 else None
     pages = max(1, -(-total // PAGE_SIZE))
     query = {k: v for k, v in (("status", status), ("entry", entry)) if v}
     context.update(
@@ -136,12 +139,12 @@ def batches(request: AuthedRequest) -> HttpResponse:
         older=urlencode({**query, "page": page + 1}) if page < pages else "",
     )
     if request.htmx:
-        response = render(request, "console/batches/list.html#batch-table", context)
+        response = render(request, f"{LIST_PAGE}#batch-table", context)
         if poll is None:
             response.status_code = HTMX_STOP_POLLING
         return response
     context["entry_keys"] = _entry_keys()
-    return render(request, "console/batches/list.html", context)
+    return render(request, LIST_PAGE, context)
 
 
 def _recent_rates(entry_keys: set[str]) -> dict[str, float]:
@@ -168,7 +171,7 @@ def _batch_or_404(batch_id: str) -> BatchRecord:
 
 
 def _render_detail(request: AuthedRequest, record: BatchRecord) -> HttpResponse:
-    in_flight = record.status in IN_FLIGHT
+    in_flight = record.status in BATCHES_IN_FLIGHT
     can_cancel = (
         request.user.has_perm(OPERATE)
         and record.status is BatchStatus.IN_PROGRESS
@@ -181,12 +184,13 @@ def _render_detail(request: AuthedRequest, record: BatchRecord) -> HttpResponse:
     context: dict[str, object] = {
         "batch": record,
         "progress": progress,
+        "bar": bar_of(progress),
         "counts": counts,
         "request_total": len(record.requests),
         "can_cancel": can_cancel,
         "cancel_stage": _cancel_stage(record),
         "cancel_outcome": cancel_outcome(record),
-        "live_url": reverse("batch-detail", args=[record.id]),
+        "poll": polling.BATCH_LIVE if progress.in_flight else None,
     }
     if can_cancel:
         not_done = record.request_counts.get("processing", 0) or len(record.requests)
@@ -198,17 +202,17 @@ def _render_detail(request: AuthedRequest, record: BatchRecord) -> HttpResponse:
         )
         warm_up()
     if request.htmx:
-        response = render(request, "console/batches/detail.html#batch-live", context)
+        response = render(request, f"{DETAIL_PAGE}#batch-live", context)
         if not progress.in_flight:
             response.status_code = HTMX_STOP_POLLING
         return response
-    return render(request, "console/batches/detail.html", context)
+    return render(request, DETAIL_PAGE, context)
 
 
 def _cancel_stage(record: BatchRecord) -> str:
     """Where an operator's cancel of a batch in flight is: ``asking`` the provider (it
     has not taken the cancel yet), ``canceling`` (it has), or ``""``."""
-    if record.status not in IN_FLIGHT:
+    if record.status not in BATCHES_IN_FLIGHT:
         return ""
     if record.status is BatchStatus.CANCELING:
         return "canceling"

@@ -116,6 +116,16 @@ def test_the_detail_shows_every_field_counts_and_the_error(signed_in: Client, st
     assert fragment.status_code == 286 and 'id="batch-live"' in fragment.content.decode()
 
 
+def test_a_batch_page_shows_the_same_bar_as_its_row_in_the_list(
+    signed_in: Client, store: Store
+) -> None:
+    store.insert_batch(batch(2, BatchStatus.IN_PROGRESS))
+    bar = re.compile(r'<div class="batch-bar.*?</div>')
+    [in_list] = bar.findall(signed_in.get("/batches/").content.decode())
+    [on_page] = bar.findall(signed_in.get("/batches/b002/").content.decode())
+    assert in_list == on_page and "4 / 4 (100%)" in on_page
+
+
 def test_an_unknown_batch_is_a_404_on_the_page_and_the_api(signed_in: Client, store: Store) -> None:
     assert signed_in.get("/batches/nope/").status_code == 404
     response = signed_in.get("/api/batches/nope")

@@ -1,11 +1,14 @@
-"""One row of the batches table, as the list page and its polled fragment show it."""
+"""One row of the batches table and its bar, as the list page and its polled fragment show
+it (``console/batches/row.html``; a batch's page shows the same bar)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
-from console.batches.progress import progress_of
+from django.template.loader import render_to_string
+
+from console.batches.progress import BatchProgress, progress_of
 from console.batches.table import batch_row
 from llmopt.store import BatchRecord, BatchStatus
 
@@ -25,6 +28,11 @@ def row(status: BatchStatus, counts: dict[str, int], **fields: object) -> BatchR
     )
 
 
+def rendered(record: BatchRecord, progress: BatchProgress) -> str:
+    context = {"row": batch_row(record, progress, "/b/")}
+    return render_to_string("console/batches/row.html#batch-row", context)
+
+
 def cells(html: str) -> list[str]:
     return re.findall(r"<td>(.*?)</td>", html)
 
@@ -37,7 +45,7 @@ def test_a_batch_in_flight_shows_its_estimated_bar_and_no_cost_yet() -> None:
         provider_batch_id="msgbatch_1",
     )
     # The entry's recent pace: 40 requests in 4 minutes; one minute has passed.
-    html = str(batch_row(record, progress_of(record, T0 + timedelta(minutes=1), rate=1 / 6), "/b/"))
+    html = rendered(record, progress_of(record, T0 + timedelta(minutes=1), rate=1 / 6))
 
     assert html.startswith('<tr id="batch-batch_1" class="in-flight">')
     assert '<a href="/b/batch_1/"><code>batch_1</code></a>' in html
@@ -58,7 +66,7 @@ def test_an_ended_batch_shows_its_counts_and_cost_and_no_live_class() -> None:
         ended_at=T0 + timedelta(seconds=90),
         cost_estimate_usd=0.0125,
     )
-    html = str(batch_row(record, progress_of(record, T0 + timedelta(hours=1)), "/b/"))
+    html = rendered(record, progress_of(record, T0 + timedelta(hours=1)))
 
     assert html.startswith('<tr id="batch-batch_1">')
     assert '<progress max="4" value="4">100%</progress>' in html and "4 / 4 (100%)" in html
@@ -70,7 +78,7 @@ def test_an_entrys_first_batch_says_it_has_no_estimate_yet_instead_of_zero_perce
     record = row(
         BatchStatus.IN_PROGRESS, {"processing": 22}, submitted_at=T0, provider_batch_id="m"
     )
-    html = str(batch_row(record, progress_of(record, T0 + timedelta(minutes=1)), "/b/"))
+    html = rendered(record, progress_of(record, T0 + timedelta(minutes=1)))
 
     assert "no estimate yet · 22 requests" in html
     assert '<progress max="100"></progress>' in html  # indeterminate, not a bar stuck at 0
@@ -79,11 +87,11 @@ def test_an_entrys_first_batch_says_it_has_no_estimate_yet_instead_of_zero_perce
 
 def test_a_batch_with_no_requests_counted_yet_is_not_started() -> None:
     record = row(BatchStatus.PENDING, {})
-    html = str(batch_row(record, progress_of(record, T0), "/b/"))
+    html = rendered(record, progress_of(record, T0))
     assert '<progress max="1" value="0">0%</progress>' in html and "not started" in html
 
 
 def test_every_value_is_escaped() -> None:
     record = row(BatchStatus.ENDED, {"succeeded": 1}, entry_key="<script>alert(1)</script>")
-    html = str(batch_row(record, progress_of(record, T0), "/b/"))
+    html = rendered(record, progress_of(record, T0))
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
