@@ -9,10 +9,6 @@ With ``CELERY_BROKER_URL`` unset this uses the embedded broker under ``var/broke
 so nothing else needs to run.
 """
 
-# Celery ships no type hints (pyproject ignores its imports), so its decorators are Any
-# to mypy; the celery-types stubs would type them and make this line unnecessary.
-# mypy: disable-error-code="untyped-decorator"
-
 from __future__ import annotations
 
 import logging

@@ -8,10 +8,6 @@ anything else is logged and dropped, to be picked up again by the next scheduled
 Log lines name entries and batches, never a key.
 """
 
-# Celery ships no type hints (pyproject ignores its imports), so its decorators are Any
-# to mypy; the celery-types stubs would type them and make this line unnecessary.
-# mypy: disable-error-code="untyped-decorator"
-
 from __future__ import annotations
 
 import asyncio
