@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+
+import pytest
 
 import llmopt
 
@@ -87,3 +90,77 @@ def test_importing_llmopt_never_imports_django() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Each package's public names, pinned here in one place: a name added or removed is a
+# decision about the API, taken in this file.
+PACKAGES: dict[str, list[str]] = {
+    "llmopt.batching": [
+        "AnthropicBatchClient",
+        "BatchOutcome",
+        "BatchRequest",
+        "InFlight",
+        "fingerprint",
+    ],
+    "llmopt.caching": [
+        "BREAKPOINT_LITERAL",
+        "LOOKBACK_BLOCKS",
+        "Breakpoint",
+        "CacheManager",
+        "CachePlan",
+        "PrefixMemory",
+        "plan_breakpoints",
+    ],
+    "llmopt.providers": [
+        "KNOWN_PROVIDERS",
+        "PRICES_CHECKED",
+        "BatchLimits",
+        "CachingStyle",
+        "CallCost",
+        "ProviderCapabilities",
+        "TokenUsage",
+        "cost_of",
+        "get_batch_limits",
+        "get_cache_config",
+        "supports_batching",
+        "supports_caching",
+    ],
+    "llmopt.sandbox": [
+        "API_KEYS_VARIABLE",
+        "BatchItemFault",
+        "BatchOptions",
+        "Billing",
+        "Clock",
+        "FaultKind",
+        "FaultPlan",
+        "FaultRule",
+        "ManualClock",
+        "ModelBilling",
+        "ResponseHold",
+        "SandboxOptions",
+        "SandboxServer",
+        "running_sandbox",
+    ],
+}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_each_package_exports_exactly_its_pinned_names(package: str) -> None:
+    module = importlib.import_module(package)
+
+    assert module.__all__ == PACKAGES[package]
+    assert all(hasattr(module, name) for name in module.__all__)
+
+
+@pytest.mark.parametrize("package", ["llmopt.batching", "llmopt.caching", "llmopt.providers"])
+def test_these_packages_load_neither_django_nor_langchain(package: str) -> None:
+    code = (
+        f"import sys, {package}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'django', 'langchain_core'}))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
