@@ -8,7 +8,7 @@ from django.test import Client
 from llmopt.config import load_document
 from llmopt.store import Store
 
-from .conftest import SECRET, seed
+from ..conftest import SECRET, seed
 
 pytestmark = pytest.mark.django_db
 KEY = "anthropic:claude-sonnet-4-6"

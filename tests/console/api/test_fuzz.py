@@ -21,7 +21,7 @@ from console.wsgi import application
 from llmopt.config import OptimizationConfig, load_document
 from llmopt.store import Store
 
-from .crawl import KEY, Site, seed_site
+from ..crawl import KEY, Site, seed_site
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = 20  # per operation and mode: about 300 requests in all

@@ -9,7 +9,7 @@ from django.test import Client
 
 from llmopt.store import Store
 
-from .conftest import seed
+from ..conftest import seed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import Client
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.store import AuditEvent, BatchRecord, BatchStatus, Store
 
-from .conftest import seed
+from ..conftest import seed
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2025, 1, 31, 9, 0, tzinfo=UTC)
