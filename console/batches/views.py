@@ -38,7 +38,7 @@ from .progress import (
     recent_cost_per_request,
     recent_rate,
 )
-from .table import bar_of, batch_row
+from .table import bar_of, batch_row, drawn
 
 logger = logging.getLogger("console.batches")
 
@@ -121,7 +121,8 @@ def batches(request: AuthedRequest) -> HttpResponse:
     rates = _recent_rates(in_flight)
     detail_url = reverse("batch-detail", args=["-"])[:-2]  # one reverse, not one a row
     rows = [
-        batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key)), detail_url) for r in records
+        drawn(batch_row(r, progress_of(r, now, rate=rates.get(r.entry_key)), detail_url))
+        for r in records
     ]
     live = bool(in_flight)
     # Nothing in flight: only the first page can change, when a batch is submitted.

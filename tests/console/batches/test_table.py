@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from django.template.loader import render_to_string
+from django.utils.autoreload import file_changed
 
 from console.batches.progress import BatchProgress, progress_of
-from console.batches.table import batch_row
+from console.batches.table import batch_row, drawn
 from llmopt.store import BatchRecord, BatchStatus
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -29,8 +31,8 @@ def row(status: BatchStatus, counts: dict[str, int], **fields: object) -> BatchR
 
 
 def rendered(record: BatchRecord, progress: BatchProgress) -> str:
-    context = {"row": batch_row(record, progress, "/b/")}
-    return render_to_string("console/batches/row.html#batch-row", context)
+    """What the list shows for ``record``: its row, drawn (or already drawn)."""
+    return drawn(batch_row(record, progress, "/b/"))
 
 
 def cells(html: str) -> list[str]:
@@ -95,3 +97,26 @@ def test_every_value_is_escaped() -> None:
     record = row(BatchStatus.ENDED, {"succeeded": 1}, entry_key="<script>alert(1)</script>")
     html = rendered(record, progress_of(record, T0))
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_row_already_drawn_is_not_drawn_again_and_a_changed_one_is() -> None:
+    ended = row(
+        BatchStatus.ENDED, {"succeeded": 3}, cost_estimate_usd=0.5, ended_at=T0 + timedelta(1)
+    )
+    running = row(BatchStatus.IN_PROGRESS, {"processing": 3})
+    drawn.cache_clear()
+
+    first = rendered(ended, progress_of(ended, T0 + timedelta(days=2)))
+    later = rendered(ended, progress_of(ended, T0 + timedelta(days=3)))
+    running_now = rendered(running, progress_of(running, T0 + timedelta(minutes=1)))
+    running_later = rendered(running, progress_of(running, T0 + timedelta(minutes=2)))
+
+    assert later is first  # an ended batch's row does not change with the clock
+    assert running_later != running_now  # a running one's does: its elapsed time
+    assert (drawn.cache_info().hits, drawn.cache_info().misses) == (1, 3)
+    assert first == render_to_string(
+        "console/batches/row.html#batch-row",
+        {"row": batch_row(ended, progress_of(ended, T0), "/b/")},
+    )
+    file_changed.send(sender=None, file_path=Path("templates/console/batches/row.html"))
+    assert drawn.cache_info().currsize == 0  # runserver kept running: draw from the edit
