@@ -1,9 +1,12 @@
-"""What each cache strategy costs, measured by the sandbox's billing, on three workloads.
+"""What each cache strategy costs, measured by the sandbox's billing, on five workloads.
 
 Workloads (ChatAnthropic -> OptimizedLLMWrapper -> llmopt sandbox over HTTP):
   W1 document indexing: 200 requests, one ~3k-token system prompt, a unique ~500-token document each
   W2 a 30-turn chat: ~1.5k-token system prompt, the conversation grows each turn
   W3 an agent: 5 tools, ~2k-token tool results, 12 steps
+  W4 RAG: 60 questions over one ~1.5k-token instruction prompt, each with one of 5 ~3k-token
+     documents (random order) as the first block of its user turn, then a short question
+  W5 one-off prompts: 50 requests, each a unique ~3k-token system prompt and a short question
 
 Strategies, each on a fresh sandbox, cost in USD from the sandbox's billing counters:
   none        the bare model, no cache_control
@@ -18,6 +21,7 @@ Strategies, each on a fresh sandbox, cost in USD from the sandbox's billing coun
 from __future__ import annotations
 
 import argparse
+import random
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -32,8 +36,9 @@ from llmopt.wrapper import OptimizedLLMWrapper
 MODEL = "claude-sonnet-4-6"
 FLAGS = {"optimizationEnabled": True, "cachingEnabled": True}
 # "system", and/or indexes into the request's `messages` (the system prompt is not one of
-# them) of the messages whose last block gets a breakpoint.
-Marks = tuple[str | int, ...]
+# them) of the messages whose last block gets a breakpoint, or (message, block) indexes of
+# one block inside a message.
+Marks = tuple[str | int | tuple[int, int], ...]
 
 
 def words(count: int, seed: str) -> str:
@@ -52,11 +57,14 @@ def _marked(payload: Mapping[str, Any], marks: Marks) -> dict[str, Any]:
         blocks[-1] = {**blocks[-1], "cache_control": marker}
         out["system"] = blocks
     messages = list(out["messages"])
-    for index in (m for m in marks if isinstance(m, int)):
+    for mark in marks:
+        if mark == "system":
+            continue
+        index, block = (mark, -1) if isinstance(mark, int) else mark
         message = dict(messages[index])
         content = message["content"]
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-        blocks[-1] = {**blocks[-1], "cache_control": marker}
+        blocks[block] = {**blocks[block], "cache_control": marker}
         message["content"] = blocks
         messages[index] = message
     out["messages"] = messages
@@ -140,6 +148,36 @@ def w3_agent(send: Callable[[list[BaseMessage], dict[str, Any], Marks], AIMessag
         messages.append(ToolMessage(words(2_000, f"r{step}x"), tool_call_id=call["id"]))
 
 
+def w4_rag() -> Iterator[Step]:
+    system = SystemMessage("Answer from the document given. " + words(1_500, "inst"))
+    documents = [words(3_000, f"doc{k}x") for k in range(5)]
+    picks = random.Random(4).choices(range(5), k=60)
+    for n, pick in enumerate(picks):
+        question = f"Question {n}: " + words(30, f"q{n}x")
+        turn = HumanMessage(
+            [{"type": "text", "text": documents[pick]}, {"type": "text", "text": question}]
+        )
+        # A document that comes again is written the first time and read after; one seen
+        # once is not worth writing. The instruction prompt is read by every request.
+        recurs = picks.count(pick) > 1
+        yield [system, turn], {}, ("system", (0, 0)) if recurs else ("system",)
+
+
+def w5_one_off() -> Iterator[Step]:
+    for n in range(50):
+        system = SystemMessage(f"Persona {n}. " + words(3_000, f"p{n}x"))
+        # Nothing recurs: writing any prefix is money spent on a read that never comes.
+        yield [system, HumanMessage(f"Question {n}: " + words(30, f"q{n}x"))], {}, ()
+
+
+STEPPED: dict[str, Callable[[], Iterator[Step]]] = {
+    "W1": w1_documents,
+    "W4": w4_rag,
+    "W5": w5_one_off,
+}
+DRIVEN = {"W2": w2_chat, "W3": w3_agent}
+
+
 # -- running ------------------------------------------------------------------------
 
 
@@ -164,13 +202,11 @@ def run(sandbox: SandboxServer, workload: str, strategy: str) -> Decimal:
         assert isinstance(reply, AIMessage)
         return reply
 
-    if workload == "W1":
-        for messages, options, marks in w1_documents():
+    if workload in STEPPED:
+        for messages, options, marks in STEPPED[workload]():
             send(messages, options, marks)
-    elif workload == "W2":
-        w2_chat(send)
     else:
-        w3_agent(send)
+        DRIVEN[workload](send)
     billed = sandbox.billing().total
     assert billed.requests_errored == 0, f"{workload}/{strategy}: requests failed"
     assert billed.cost_usd is not None
@@ -178,20 +214,27 @@ def run(sandbox: SandboxServer, workload: str, strategy: str) -> Decimal:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    workloads = sorted([*STEPPED, *DRIVEN])
+    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(workloads)} (all)")
+    args = parser.parse_args()
+    unknown = set(args.workloads) - set(workloads)
+    if unknown:
+        parser.error(f"unknown workloads {sorted(unknown)}: choose from {', '.join(workloads)}")
     strategies = ("none", "positional", "ours", "optimum")
     with running_sandbox() as sandbox:
         print(
             f"{'workload':10s}"
             + "".join(f"{s:>13s}" for s in strategies)
-            + "  ours/optimum  ours/positional"
+            + "  ours/optimum  ours/positional  ours/none"
         )
-        for workload in ("W1", "W2", "W3"):
+        for workload in args.workloads or workloads:
             costs = {strategy: run(sandbox, workload, strategy) for strategy in strategies}
             row = "".join(f"{'$' + format(costs[s], '.4f'):>13s}" for s in strategies)
             print(
                 f"{workload:10s}{row}  {costs['ours'] / costs['optimum']:12.3f}"
                 f"  {costs['ours'] / costs['positional']:15.3f}"
+                f"  {costs['ours'] / costs['none']:9.3f}"
             )
 
 
