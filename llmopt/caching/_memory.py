@@ -8,6 +8,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 DEFAULT_CAPACITY = 4096
+FORGETTING = 0.95
+"""Each first sighting weighs the counts behind ``sighting``'s odds down by this much, so
+they follow roughly the last twenty new prefixes: one-off traffic that starts to recur
+is written again within tens of requests."""
 
 
 class PrefixMemory:
@@ -15,9 +19,10 @@ class PrefixMemory:
 
     Give one to :func:`plan_breakpoints` (``auto`` mode) and keep it for the life of
     the process, one per model wrapper or shared: it is what lets the planner tell a
-    conversation's next turn or a repeated request from a one-off, and find the
-    previous turn's cache entry. Without it the planner falls back to what the
-    request alone shows.
+    conversation's next turn or a repeated request from a one-off, find the
+    previous turn's cache entry, and learn (``sighting``) whether new system prompts
+    come again, so that one-off ones stop being written. Without it the planner
+    falls back to what the request alone shows.
 
     - Entries live as long as the cache entry they stand for: ``ttl`` seconds from
       the last time they were recorded or read, measured on ``clock``.
@@ -28,7 +33,7 @@ class PrefixMemory:
     Raises ``ValueError`` for a capacity below 1.
     """
 
-    __slots__ = ("_capacity", "_clock", "_entries", "_lock")
+    __slots__ = ("_capacity", "_clock", "_entries", "_first_seen", "_lock", "_recurred")
 
     def __init__(
         self, *, capacity: int = DEFAULT_CAPACITY, clock: Callable[[], float] = time.monotonic
@@ -37,9 +42,13 @@ class PrefixMemory:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self._capacity = capacity
         self._clock = clock
-        # fingerprint -> [seen until, written until, ttl of the written entry]
+        # fingerprint -> [seen until, written until, ttl of the written entry, recurred]
         self._entries: OrderedDict[int, list[float]] = OrderedDict()
         self._lock = threading.Lock()
+        # Of the prefixes ``sighting`` saw for the first time, how many came again (both
+        # weighed down by FORGETTING as new ones arrive).
+        self._first_seen = 0.0
+        self._recurred = 0.0
 
     def __len__(self) -> int:
         with self._lock:
@@ -52,6 +61,31 @@ class PrefixMemory:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._first_seen = self._recurred = 0.0
+
+    def sighting(self, fingerprint: int, *, ttl: float) -> tuple[bool, float]:
+        """Note that a request carries the prefix ``fingerprint`` (remembered ``ttl``
+        seconds from now).
+
+        Returns whether it was seen or cached within its lifetime, and the learned chance,
+        before this sighting, that a prefix seen for the first time comes again within its
+        lifetime: (came again + 1) / (first seen + 2), so one half with nothing learned.
+        """
+        with self._lock:
+            now = self._clock()
+            odds = (self._recurred + 1.0) / (self._first_seen + 2.0)
+            entry = self._live(fingerprint, now)
+            seen = entry is not None
+            if entry is None:
+                entry = self._touch(fingerprint, now)
+                self._first_seen = self._first_seen * FORGETTING + 1.0
+                self._recurred *= FORGETTING
+            elif not entry[3]:  # each prefix counts once as having come again
+                entry[3] = 1.0
+                self._recurred += 1.0
+            entry[0] = max(entry[0], now + ttl)
+            self._evict()
+            return seen, odds
 
     def _live(self, fingerprint: int, now: float) -> list[float] | None:
         entry = self._entries.get(fingerprint)
@@ -123,12 +157,15 @@ class PrefixMemory:
             for fingerprint in seen:
                 entry = self._touch(fingerprint, now)
                 entry[0] = max(entry[0], now + seen_ttl)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+            self._evict()
+
+    def _evict(self) -> None:
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
 
     def _touch(self, fingerprint: int, now: float) -> list[float]:
         entry = self._live(fingerprint, now)
         if entry is None:
-            entry = [now, now, 0.0]
+            entry = [now, now, 0.0, 0.0]
             self._entries[fingerprint] = entry
         return entry

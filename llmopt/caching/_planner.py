@@ -23,6 +23,12 @@ LOOKBACK_BLOCKS = 20
 
 _ONE_HOUR = 3600
 _FIVE_MINUTES = 300
+_READ_SAVES = 0.9
+"""What a cache read saves, as a share of the input price."""
+_WRITE_COSTS = 0.25
+"""What a 5-minute cache write costs above the input price, as a share of it. A new
+prefix is written when the chance that it comes again makes this pay; a longer lifetime
+is the entry's own choice (made for prefixes read many times), so the same test applies."""
 _TTL_NAMES = {_FIVE_MINUTES: "5m", _ONE_HOUR: "1h"}
 _TOP_LEVEL: Path = ("cache_control",)
 
@@ -52,10 +58,13 @@ def plan_breakpoints(
     ============  ================================================================
     mode          the planner's own markers
     ============  ================================================================
-    auto          the end of system (or of tools) when long enough; the end of a
-                  conversation or of a request seen before, never a one-off's
-                  tail; the previous turn's entry again when it is more than 20
-                  blocks back; the end of tools when the system prompt varies
+    auto          the end of system (or of tools) when long enough and, for one
+                  not seen before, when new ones have lately come again often
+                  enough for a write to pay (``memory`` learns it; else on its
+                  second sighting); the end of a conversation or of a request seen
+                  before, never a one-off's tail; the previous turn's entry again
+                  when it is more than 20 blocks back; the end of tools when the
+                  system prompt varies
     system_only   one, at the end of system (or of tools without a system)
     manual        where the text says ``[CACHE_BREAKPOINT]`` (always removed)
     ============  ================================================================
@@ -303,14 +312,27 @@ class _Planner:
             return end, "the end of system"
         return prefix.last_cacheable(0, prefix.tool_count), "the end of tools"
 
-    def _offer_static(self) -> None:
+    def _offer_static(self, *, learned: bool = False) -> None:
         end, what = self._static_end()
         if end is None:
             self.note("neither tools nor system hold a block that can carry a breakpoint")
             return
-        self._offer(
-            end, what, "tools and system are shared by every request of this entry", static=True
-        )
+        reason = "tools and system are shared by every request of this entry"
+        if learned and self.memory is not None:
+            ttl = self._static_ttl(self._own_ttl())
+            seen, odds = self.memory.sighting(self.prefix.fingerprints[end], ttl=float(ttl))
+            if seen:
+                reason = f"{what} came recently: the write is read, or this reads it"
+            elif odds * _READ_SAVES <= _WRITE_COSTS:
+                self.note(
+                    f"left {what} ({self._where(end)}) unmarked until it comes again: it is "
+                    f"new, and lately {odds:.0%} of new ones came again, too few for a "
+                    "write to pay"
+                )
+                return
+            else:
+                reason = f"{what} is new, and lately {odds:.0%} of new ones came again"
+        self._offer(end, what, reason, static=True)
 
     def _offer_manual(self, requests: list[ManualRequest]) -> None:
         prefix = self.prefix
@@ -382,8 +404,10 @@ class _Planner:
                     f"{LOOKBACK_BLOCKS}-block lookback: marking it again reads it",
                 )
 
-        self._offer_static()
         memory = self.memory
+        # Asked before the sighting below records this request's system prompt.
+        system_recalled = memory is not None and memory.recall(prefix.static_fingerprint)
+        self._offer_static(learned=True)
         if memory is None or not prefix.tool_count or not prefix.has_system:
             return
         tools_end = prefix.last_cacheable(0, prefix.tool_count)
@@ -391,7 +415,7 @@ class _Planner:
             tools_end is not None
             and self._static_end()[0] != tools_end
             and memory.recall(prefix.tools_fingerprint)
-            and not memory.recall(prefix.static_fingerprint)
+            and not system_recalled
         ):
             self._offer(
                 tools_end,

@@ -1,0 +1,91 @@
+"""auto mode learns whether new system prompts come again, and writes a new one only when
+that makes the write pay (P(read) × 0.9 > 0.25); otherwise on its second sighting."""
+
+from __future__ import annotations
+
+from llmopt.caching import PrefixMemory
+
+from .conftest import SYSTEM, FakeClock, locations, plan, request, user
+
+
+def persona(n: int) -> str:
+    return f"Persona {n}. " + SYSTEM
+
+
+def test_new_system_prompts_that_never_come_again_stop_being_written(
+    memory: PrefixMemory,
+) -> None:
+    written = [
+        bool(locations(plan(request([user("q")], system=persona(n)), memory=memory).payload))
+        for n in range(20)
+    ]
+
+    # Nothing learned: one half, worth a write; after one one-off, a third (still worth
+    # it at 0.30 > 0.25); after two, a quarter, which is not.
+    assert written[:3] == [True, True, False]
+    assert not any(written[2:])
+
+
+def test_a_prompt_left_unmarked_is_marked_when_it_comes_again_and_says_why(
+    memory: PrefixMemory,
+) -> None:
+    for n in range(3):
+        plan(request([user("q")], system=persona(n)), memory=memory)
+    new = plan(request([user("q")], system=persona(9)), memory=memory)
+    again = plan(request([user("another question")], system=persona(9)), memory=memory)
+
+    assert locations(new.payload) == []
+    assert any("unmarked until it comes again" in d for d in new.decisions)
+    assert locations(again.payload) == ["system[0]"]
+    assert "came recently" in again.breakpoints[0].reason
+
+
+def test_when_new_prompts_start_coming_again_they_are_written_at_once_again(
+    memory: PrefixMemory,
+) -> None:
+    for n in range(10):
+        plan(request([user("q")], system=persona(n)), memory=memory)
+    first_sightings_written = []
+    for n in range(100, 130):  # from now on every prompt comes a second time
+        first = plan(request([user("q")], system=persona(n)), memory=memory)
+        plan(request([user("q")], system=persona(n)), memory=memory)
+        first_sightings_written.append(bool(locations(first.payload)))
+
+    assert not first_sightings_written[0]
+    assert all(first_sightings_written[-10:])  # within tens of requests
+
+
+def test_a_shared_system_prompt_is_written_on_the_first_request_as_before(
+    memory: PrefixMemory,
+) -> None:
+    results = [plan(request([user(f"q{n}")]), memory=memory) for n in range(5)]
+
+    assert all(locations(r.payload) == ["system[0]"] for r in results)
+
+
+def test_what_is_remembered_lives_as_long_as_the_cache_entry_would(
+    memory: PrefixMemory, clock: FakeClock
+) -> None:
+    for n in range(3):
+        plan(request([user("q")], system=persona(n)), memory=memory)
+    plan(request([user("q")], system=persona(9)), memory=memory)
+    clock.advance(301)  # a write then would have expired unread
+
+    late = plan(request([user("q")], system=persona(9)), memory=memory)
+
+    assert locations(late.payload) == []
+
+
+def test_sighting_counts_each_prefix_once_and_forgets_old_ones() -> None:
+    memory = PrefixMemory()
+
+    assert memory.sighting(1, ttl=300) == (False, 0.5)
+    assert memory.sighting(1, ttl=300) == (True, (0 + 1) / (1 + 2))
+    assert memory.sighting(1, ttl=300) == (True, (1 + 1) / (1 + 2))  # counted once
+    for fingerprint in range(2, 200):
+        memory.sighting(fingerprint, ttl=300)
+    seen, odds = memory.sighting(1000, ttl=300)
+
+    assert not seen and odds < 0.1  # the one that came again is long forgotten
+    memory.clear()
+    assert memory.sighting(1000, ttl=300) == (False, 0.5)
