@@ -383,6 +383,14 @@ class _Planner:
             self._offer(
                 tail, "the end of the request", "it extends a recent request: the next may too"
             )
+            inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
+            if inner is not None and inner < tail:
+                self._offer(
+                    inner,
+                    "a block a recent request also had",
+                    "the request's own turn repeats a recent one up to here (a document, "
+                    "examples): the next may too",
+                )
         else:
             self.note(
                 f"left the tail ({self._where(tail)}) unmarked: a one-off request, "
@@ -507,7 +515,10 @@ class _Planner:
                     continue
                 index = last
             cached.append((fingerprints[index], float(mark.ttl)))
-        seen = [fingerprints[-1]]
+        # Every block boundary of the last turn: a later request that shares only its
+        # start (the same document, a different question) finds where they part.
+        seen = fingerprints[prefix.message_starts[-1] :] if prefix.message_starts else []
+        seen = seen or [fingerprints[-1]]
         if prefix.tool_count:
             seen.append(prefix.tools_fingerprint)
         if prefix.has_system:

@@ -321,3 +321,21 @@ def test_no_earlier_breakpoint_is_re_marked_when_memory_knows_nothing_of_it_was_
         "messages[0].content[0]",
         "messages[2].content[11]",
     ]
+
+
+def test_a_document_that_recurs_inside_the_user_turn_is_marked_and_then_read(
+    memory: PrefixMemory,
+) -> None:
+    document = {"type": "text", "text": words(3_000, "the shared document")}
+
+    def asking(question: str) -> dict[str, Any]:
+        return request([user([document, {"type": "text", "text": question}])])
+
+    first = plan(asking("What is its title?"), memory=memory)
+    second = plan(asking("Who wrote it?"), memory=memory)
+    third = plan(asking("When was it published?"), memory=memory)
+
+    assert locations(first.payload) == ["system[0]"]  # nothing says the document recurs yet
+    assert "messages[0].content[0]" in locations(second.payload)
+    assert "repeats a recent one" in " ".join(b.reason for b in second.breakpoints)
+    assert "messages[0].content[0]" in locations(third.payload)  # now a read
