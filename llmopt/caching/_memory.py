@@ -33,7 +33,7 @@ class PrefixMemory:
     Raises ``ValueError`` for a capacity below 1.
     """
 
-    __slots__ = ("_capacity", "_clock", "_entries", "_first_seen", "_lock", "_recurred")
+    __slots__ = ("_capacity", "_clock", "_counts", "_entries", "_lock")
 
     def __init__(
         self, *, capacity: int = DEFAULT_CAPACITY, clock: Callable[[], float] = time.monotonic
@@ -45,10 +45,9 @@ class PrefixMemory:
         # fingerprint -> [seen until, written until, ttl of the written entry, recurred]
         self._entries: OrderedDict[int, list[float]] = OrderedDict()
         self._lock = threading.Lock()
-        # Of the prefixes ``sighting`` saw for the first time, how many came again (both
-        # weighed down by FORGETTING as new ones arrive).
-        self._first_seen = 0.0
-        self._recurred = 0.0
+        # Per kind of prefix: of those ``sighting`` saw for the first time, how many came
+        # again (both weighed down by FORGETTING as new ones of that kind arrive).
+        self._counts: dict[str, list[float]] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -61,28 +60,30 @@ class PrefixMemory:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._first_seen = self._recurred = 0.0
+            self._counts.clear()
 
-    def sighting(self, fingerprint: int, *, ttl: float) -> tuple[bool, float]:
-        """Note that a request carries the prefix ``fingerprint`` (remembered ``ttl``
-        seconds from now).
+    def sighting(self, fingerprint: int, *, ttl: float, kind: str = "static") -> tuple[bool, float]:
+        """Note that a request carries the prefix ``fingerprint``, of ``kind`` (the end of
+        system, a block inside the turn), remembered ``ttl`` seconds from now.
 
         Returns whether it was seen or cached within its lifetime, and the learned chance,
-        before this sighting, that a prefix seen for the first time comes again within its
-        lifetime: (came again + 1) / (first seen + 2), so one half with nothing learned.
+        before this sighting, that a prefix of ``kind`` seen for the first time comes again
+        within its lifetime: (came again + 1) / (first seen + 2), one half with nothing
+        learned.
         """
         with self._lock:
             now = self._clock()
-            odds = (self._recurred + 1.0) / (self._first_seen + 2.0)
+            counts = self._counts.setdefault(kind, [0.0, 0.0])  # first seen, came again
+            odds = (counts[1] + 1.0) / (counts[0] + 2.0)
             entry = self._live(fingerprint, now)
             seen = entry is not None
             if entry is None:
                 entry = self._touch(fingerprint, now)
-                self._first_seen = self._first_seen * FORGETTING + 1.0
-                self._recurred *= FORGETTING
+                counts[0] = counts[0] * FORGETTING + 1.0
+                counts[1] *= FORGETTING
             elif not entry[3]:  # each prefix counts once as having come again
                 entry[3] = 1.0
-                self._recurred += 1.0
+                counts[1] += 1.0
             entry[0] = max(entry[0], now + ttl)
             self._evict()
             return seen, odds

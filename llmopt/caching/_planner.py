@@ -385,6 +385,9 @@ class _Planner:
             )
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
             if inner is not None and inner < tail:
+                if self.memory is not None:  # it came again: what new ones are learned from
+                    ttl = float(self._own_ttl())
+                    self.memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
                 self._offer(
                     inner,
                     "a block a recent request also had",
@@ -396,6 +399,7 @@ class _Planner:
                 f"left the tail ({self._where(tail)}) unmarked: a one-off request, "
                 "whose write would never be read"
             )
+            self._offer_new_inner_block(tail)
 
         if tail is not None and conversation:
             if cached_at is not None and cached_at <= tail:
@@ -430,6 +434,24 @@ class _Planner:
                 "the end of tools",
                 "the same tools came recently with another system prompt",
                 static=True,
+            )
+
+    def _offer_new_inner_block(self, tail: int) -> None:
+        """The block before a one-off turn's last one (a document before the question) is
+        written at its first sighting when such blocks have lately come again often."""
+        prefix, memory = self.prefix, self.memory
+        if memory is None or not prefix.message_starts:
+            return
+        inner = prefix.last_cacheable(prefix.message_starts[-1], tail)
+        if inner is None:
+            return
+        ttl = float(self._own_ttl())
+        seen, odds = memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
+        if not seen and odds * _READ_SAVES > _WRITE_COSTS:
+            self._offer(
+                inner,
+                "the block before the question",
+                f"lately {odds:.0%} of the blocks before a new question came again",
             )
 
     def _previous_turn_estimate(self) -> int | None:

@@ -335,7 +335,8 @@ def test_a_document_that_recurs_inside_the_user_turn_is_marked_and_then_read(
     second = plan(asking("Who wrote it?"), memory=memory)
     third = plan(asking("When was it published?"), memory=memory)
 
-    assert locations(first.payload) == ["system[0]"]  # nothing says the document recurs yet
+    # Nothing learned yet: a block before a new question comes again half the time.
+    assert locations(first.payload) == ["system[0]", "messages[0].content[0]"]
     assert "messages[0].content[0]" in locations(second.payload)
     assert "repeats a recent one" in " ".join(b.reason for b in second.breakpoints)
     assert "messages[0].content[0]" in locations(third.payload)  # now a read

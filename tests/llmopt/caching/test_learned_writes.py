@@ -3,9 +3,11 @@ that makes the write pay (P(read) × 0.9 > 0.25); otherwise on its second sighti
 
 from __future__ import annotations
 
+from typing import Any
+
 from llmopt.caching import PrefixMemory
 
-from .conftest import SYSTEM, FakeClock, locations, plan, request, user
+from .conftest import SYSTEM, FakeClock, locations, plan, request, user, words
 
 
 def persona(n: int) -> str:
@@ -89,3 +91,32 @@ def test_sighting_counts_each_prefix_once_and_forgets_old_ones() -> None:
     assert not seen and odds < 0.1  # the one that came again is long forgotten
     memory.clear()
     assert memory.sighting(1000, ttl=300) == (False, 0.5)
+
+
+def turn(document: str, question: str) -> dict[str, Any]:
+    return request([user([{"type": "text", "text": document}, {"type": "text", "text": question}])])
+
+
+def test_documents_before_a_question_that_never_come_again_stop_being_written(
+    memory: PrefixMemory,
+) -> None:
+    written = [
+        "messages[0].content[0]"
+        in locations(plan(turn(words(2_000, f"doc {n}"), "Summarise."), memory=memory).payload)
+        for n in range(10)
+    ]
+
+    assert written[:3] == [True, True, False] and not any(written[2:])
+
+
+def test_documents_that_come_again_are_written_at_their_first_sighting_once_learned(
+    memory: PrefixMemory,
+) -> None:
+    documents = [words(2_000, f"doc {n}") for n in range(8)]
+    first_sightings: list[bool] = []
+    for document in documents:
+        first = plan(turn(document, "What is it about?"), memory=memory)
+        plan(turn(document, "Who wrote it?"), memory=memory)  # each comes again
+        first_sightings.append("messages[0].content[0]" in locations(first.payload))
+
+    assert all(first_sightings)
