@@ -20,9 +20,10 @@ class PrefixMemory:
     Give one to :func:`plan_breakpoints` (``auto`` mode) and keep it for the life of
     the process, one per model wrapper or shared: it is what lets the planner tell a
     conversation's next turn or a repeated request from a one-off, find the
-    previous turn's cache entry, and learn (``sighting``) whether new system prompts
-    come again, so that one-off ones stop being written. Without it the planner
-    falls back to what the request alone shows.
+    previous turn's cache entry, and learn (``sighting``) whether new prefixes of a
+    kind (system prompts, documents before a question) come again, so that one-off
+    ones stop being written. Without it the planner falls back to what the request
+    alone shows.
 
     - Entries live as long as the cache entry they stand for: ``ttl`` seconds from
       the last time they were recorded or read, measured on ``clock``.

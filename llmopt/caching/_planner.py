@@ -62,9 +62,11 @@ def plan_breakpoints(
                   not seen before, when new ones have lately come again often
                   enough for a write to pay (``memory`` learns it; else on its
                   second sighting); the end of a conversation or of a request seen
-                  before, never a one-off's tail; the previous turn's entry again
-                  when it is more than 20 blocks back; the end of tools when the
-                  system prompt varies
+                  before, never a one-off's tail; a block of the turn that a
+                  recent request also had (a document), or the block before a new
+                  question when such blocks have lately come again; the previous
+                  turn's entry again when it is more than 20 blocks back; the end
+                  of tools when the system prompt varies
     system_only   one, at the end of system (or of tools without a system)
     manual        where the text says ``[CACHE_BREAKPOINT]`` (always removed)
     ============  ================================================================
