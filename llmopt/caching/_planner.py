@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from llmopt.caching._blocks import CallerMarker, Path, PayloadEditor, Prefix, walk
@@ -165,7 +166,7 @@ class _Planner:
         mode = self.config.cache_breakpoints
         prefix = self.prefix
         marks = self._keep_caller_markers()
-        own_ttl = self._own_ttl()
+        own_ttl = self.own_ttl
         if self.threshold is None:
             self.note(
                 f"the minimum cacheable length for {self.model!r} is unknown: "
@@ -267,11 +268,15 @@ class _Planner:
                 self.occupied.add(marker.index)
         return marks
 
-    def _own_ttl(self) -> int:
+    # Worked out once a plan (each may note that the provider lacks the asked lifetime).
+    @cached_property
+    def own_ttl(self) -> int:
         return self._usable_ttl(self.config.cache_ttl)
 
-    def _static_ttl(self, own_ttl: int) -> int:
+    @cached_property
+    def static_ttl(self) -> int:
         system_ttl = self.config.cache_system_ttl
+        own_ttl = self.own_ttl
         return own_ttl if system_ttl is None else max(own_ttl, self._usable_ttl(system_ttl))
 
     def _usable_ttl(self, ttl: int) -> int:
@@ -321,7 +326,7 @@ class _Planner:
             return
         reason = "tools and system are shared by every request of this entry"
         if learned and self.memory is not None:
-            ttl = self._static_ttl(self._own_ttl())
+            ttl = self.static_ttl
             seen, odds = self.memory.sighting(self.prefix.fingerprints[end], ttl=float(ttl))
             if seen:
                 reason = f"{what} came recently: the write is read, or this reads it"
@@ -388,7 +393,7 @@ class _Planner:
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
             if inner is not None and inner < tail:
                 if self.memory is not None:  # it came again: what new ones are learned from
-                    ttl = float(self._own_ttl())
+                    ttl = float(self.own_ttl)
                     self.memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
                 self._offer(
                     inner,
@@ -447,7 +452,7 @@ class _Planner:
         inner = prefix.last_cacheable(prefix.message_starts[-1], tail)
         if inner is None:
             return
-        ttl = float(self._own_ttl())
+        ttl = float(self.own_ttl)
         seen, odds = memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
         if not seen and odds * _READ_SAVES > _WRITE_COSTS:
             self._offer(
@@ -479,7 +484,7 @@ class _Planner:
                 f"left {offer.what} ({self._where(offer.index)}) unmarked: "
                 f"no breakpoint slot left (at most {self.caps.max_cache_breakpoints})"
             )
-        static_ttl = self._static_ttl(own_ttl)
+        static_ttl = self.static_ttl
         ours = [
             _Mark(
                 offer.index, None, static_ttl if offer.static else own_ttl, "planner", offer.reason
