@@ -29,6 +29,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Error,
     Page,
+    Request,
     Response,
     sync_playwright,
 )
@@ -159,3 +160,17 @@ def page(signed_in_page: tuple[Page, PageErrors]) -> Page:
 def page_errors(signed_in_page: tuple[Page, PageErrors]) -> PageErrors:
     """What ``page`` reported as broken, collected since it opened (see :class:`PageErrors`)."""
     return signed_in_page[1]
+
+
+@pytest.fixture
+def page_requests(page: Page) -> list[Request]:
+    """Every request ``page`` makes from here on, in order (a poll may leave before the
+    test reads the page). The listener only appends: a handler that waits on Playwright
+    (``header_value`` does) would let the test go on before the request is counted."""
+    seen: list[Request] = []
+
+    def record(request: Request) -> None:  # Playwright takes no bound builtin as handler
+        seen.append(request)
+
+    page.on("request", record)
+    return seen

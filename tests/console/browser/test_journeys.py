@@ -63,20 +63,12 @@ def test_an_invalid_value_is_explained_beside_its_field_and_a_valid_one_is_saved
 
 @pytest.mark.timeout(300)
 def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
-    page: Page, page_errors: PageErrors
+    page: Page, page_errors: PageErrors, page_requests: list[Request]
 ) -> None:
     # The generator sends a batch every 20–30 s; each runs for 12–52 s in the sandbox.
     # With nothing in flight the list's first page still polls (every 15 s), so the next
     # batch appears without a reload.
-    # Every request from here on: a poll may leave before the page is read below. The
-    # listener only appends: a handler that waits on Playwright (header_value does) lets
-    # the test go on before the request is counted.
-    requests: list[Request] = []
-
-    def seen(request: Request) -> None:
-        requests.append(request)
-
-    page.on("request", seen)
+    requests = page_requests
     page.goto("/batches/?status=active")
     row = page.locator("tr.in-flight a[href^='/batches/batch_']").first
     row.wait_for(timeout=90_000)
@@ -114,14 +106,9 @@ def test_a_batch_progresses_live_and_its_page_stops_polling_once_it_has_ended(
 
 @pytest.mark.timeout(300)
 def test_an_operator_cancels_a_live_batch_and_its_page_follows_the_cancel_to_the_end(
-    page: Page, page_errors: PageErrors
+    page: Page, page_errors: PageErrors, page_requests: list[Request]
 ) -> None:
-    requests: list[Request] = []
-
-    def seen(request: Request) -> None:
-        requests.append(request)
-
-    page.on("request", seen)
+    requests = page_requests
     questions: list[str] = []
 
     def answer(dialog: Dialog) -> None:
