@@ -36,6 +36,13 @@ class CachePlan:
     ``llmopt.caching``). ``content_blocks`` and ``estimated_tokens`` describe the
     whole request (blocks of tools, system and messages; the planner's estimate of its
     input tokens), 0 when it was passed through unread.
+
+    What caching wasted, by the planner's memory of what it wrote and read (auto mode
+    with a ``PrefixMemory``; 0 otherwise): ``unread_write_tokens_5m`` and
+    ``unread_write_tokens_1h`` are tokens of earlier cache writes of this memory found,
+    while planning this request, to have expired without a read (each write counted
+    once, by the request that finds it); ``missed_read_tokens`` are input tokens of
+    this request that a recent request also sent and that go out without a cache read.
     """
 
     payload: dict[str, Any]
@@ -44,6 +51,9 @@ class CachePlan:
     changed: bool
     content_blocks: int = 0
     estimated_tokens: int = 0
+    unread_write_tokens_5m: int = 0
+    unread_write_tokens_1h: int = 0
+    missed_read_tokens: int = 0
 
     @property
     def estimated_cached_tokens(self) -> int:
