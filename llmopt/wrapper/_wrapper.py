@@ -116,8 +116,11 @@ class OptimizedLLMWrapper(BaseChatModel):
     client, the store, ``entry_key``, ``model``, ``fallback_to_standard`` and
     ``batch_options``); a seam for tests, defaults to the class."""
 
+    prefix_memory: PrefixMemory = Field(default_factory=PrefixMemory, exclude=True)
+    """What the cache planner remembers of recent prefixes and learns of their reuse;
+    give one with its own ``clock`` to plan against a test clock."""
+
     _capabilities: ProviderCapabilities = PrivateAttr()
-    _memory: PrefixMemory = PrivateAttr(default_factory=PrefixMemory)
     _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
     _dispatcher: BatchDispatcher | None = PrivateAttr(default=None)
     _dispatcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -198,7 +201,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         return CacheManager(
             (self.active_config() or self.config).model_copy(),
             self.model_name,
-            memory=self._memory,
+            memory=self.prefix_memory,
             capabilities=self._capabilities,
         )
 
@@ -294,7 +297,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                 payload,
                 model=model,
                 config=config,
-                memory=self._memory,
+                memory=self.prefix_memory,
                 # A per-call model override may have another minimum prefix length.
                 capabilities=self._capabilities if model == self.model_name else None,
             )
