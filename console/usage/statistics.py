@@ -73,6 +73,12 @@ class Totals:
     cached_blocks: int = 0
     estimated_input_tokens: int = 0
     estimated_cached_tokens: int = 0
+    unread_write_tokens_5m: int = 0
+    unread_write_tokens_1h: int = 0
+    missed_read_tokens: int = 0
+    write_cost_usd: float = 0.0
+    unread_write_cost_usd: float = 0.0
+    missed_read_cost_usd: float = 0.0
 
     def add(self, row: UsageRollup) -> None:
         # Every roll-up counter, by name: one UsageRollup gains that Totals lacks fails here.

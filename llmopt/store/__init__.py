@@ -16,6 +16,7 @@ from llmopt.store._open import open_store, store_from_env
 from llmopt.store._protocol import Store
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    RECENT_PLANS_KEPT,
     USAGE_COUNTERS,
     AuditEvent,
     AuditMatch,
@@ -25,6 +26,8 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlanBreakpoint,
+    PlanRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
@@ -55,6 +58,9 @@ __all__ = [
     "BatchStatus",
     "Document",
     "DocumentName",
+    "PlanBreakpoint",
+    "PlanRecord",
+    "RECENT_PLANS_KEPT",
     "SQLiteStore",
     "Store",
     "StoredResult",

@@ -31,6 +31,7 @@ except ModuleNotFoundError as exc:
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    RECENT_PLANS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -40,6 +41,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlanRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
@@ -101,6 +103,7 @@ class ArangoCollections:
     usage: str = "llmopt_usage"
     usage_hours: str = "llmopt_usage_hours"
     results: str = "llmopt_results"
+    plans: str = "llmopt_plans"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> ArangoCollections:
@@ -191,12 +194,14 @@ class ArangoStore:
         generators = dict.fromkeys(all_names, "traditional")
         # Padded keys sort like their insertion order: the audit log's paging cursor.
         generators[names.audit] = "padded"
+        generators[names.plans] = "padded"  # breaks ties between plans of the same instant
         indexes = {
             names.audit: [["at"], ["target"], ["action"]],
             names.batches: [["created_at"], ["status", "created_at"], ["entry_key", "created_at"]],
             names.usage: [["minute", "entry_key"], ["entry_key", "minute"]],
             names.usage_hours: [["minute", "entry_key"], ["entry_key", "minute"]],
             names.results: [["expires_at"]],
+            names.plans: [["entry_key", "at"]],
         }
         with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
             for name, generator in generators.items():
@@ -655,6 +660,59 @@ class ArangoStore:
                 _abort(txn)
                 raise
         return written
+
+    # -- plans ------------------------------------------------------------------
+
+    def add_plans(self, plans: Iterable[PlanRecord], *, keep: int = RECENT_PLANS_KEPT) -> None:
+        """See ``Store.add_plans``."""
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        docs = [p.model_dump(mode="json") for p in plans]
+        if not docs:
+            return
+        collection = self._names.plans
+        entries = sorted({doc["entry_key"] for doc in docs})
+        # Past each entry's newest `keep`, by time and then by (padded) key: recording order.
+        trim = (
+            "LET stale = FLATTEN(FOR e IN @entries RETURN ("
+            "FOR p IN @@c FILTER p.entry_key == e SORT p.at DESC, p._key DESC "
+            "LIMIT @keep, @all RETURN p._key)) "
+            "FOR k IN stale REMOVE k IN @@c OPTIONS {ignoreErrors: true}"
+        )
+
+        def record() -> None:
+            # One stream transaction, so the trim sees the new plans and a conflict with
+            # another process's trim leaves nothing behind to be recorded twice on retry.
+            txn = self._db.begin_transaction(write=[collection])
+            try:
+                self._query(
+                    txn, "FOR p IN @plans INSERT p INTO @@c", {"@c": collection, "plans": docs}
+                )
+                self._query(
+                    txn,
+                    trim,
+                    {"@c": collection, "entries": entries, "keep": keep, "all": 1_000_000_000},
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped("record cache plans"):
+            self._retrying(record)
+
+    def recent_plans(self, entry_key: str, *, limit: int = 10) -> list[PlanRecord]:
+        """See ``Store.recent_plans``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        aql = (
+            "FOR p IN @@c FILTER p.entry_key == @entry_key SORT p.at DESC, p._key DESC "
+            'LIMIT @n RETURN UNSET(p, "_key", "_id", "_rev")'
+        )
+        bind: dict[str, Any] = {"@c": self._names.plans, "entry_key": entry_key, "n": limit}
+        return self._read(
+            f"read the cache plans of {entry_key!r}", aql, bind, PlanRecord, "cache plan"
+        )
 
     # -- results ----------------------------------------------------------------
 

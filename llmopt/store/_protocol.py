@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from llmopt.store._records import (
+    RECENT_PLANS_KEPT,
     AuditEvent,
     AuditMatch,
     AuditRecord,
@@ -14,6 +15,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlanRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
@@ -22,7 +24,8 @@ from llmopt.store._records import (
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence for llmopt: named documents, audit log, batches, usage and results.
+    """Persistence for llmopt: named documents, audit log, batches, usage, results and the
+    recent cache plans.
 
     Depend on this protocol, never on an adapter: ``SQLiteStore`` on one machine and
     in tests, ``ArangoStore`` in production, both built by ``open_store`` or
@@ -210,6 +213,22 @@ class Store(Protocol):
         self, *, start: datetime, end: datetime, entry_key: str | None = None
     ) -> list[UsageRollup]:
         """Roll-ups with ``start <= minute < end``, ordered by minute then entry key."""
+        ...
+
+    def add_plans(self, plans: Iterable[PlanRecord], *, keep: int = RECENT_PLANS_KEPT) -> None:
+        """Record cache plans, then keep only the newest ``keep`` of each entry they name.
+
+        Newest is by ``at``, then by order of recording; plans from every process count
+        alike, so the entries' pages show the newest overall. All or none are written.
+        Raises ``ValueError`` when ``keep`` is below 1.
+        """
+        ...
+
+    def recent_plans(self, entry_key: str, *, limit: int = 10) -> list[PlanRecord]:
+        """The newest ``limit`` plans recorded for ``entry_key``, newest first.
+
+        Raises ``ValueError`` for a negative ``limit``.
+        """
         ...
 
     def put_result(self, result: StoredResult) -> None:

@@ -1,4 +1,5 @@
-"""What the store keeps: documents, audit records, batches, usage roll-ups and results.
+"""What the store keeps: documents, audit records, batches, usage roll-ups, results and
+the recent cache plans.
 
 Every datetime is timezone-aware and UTC: naive datetimes are rejected rather than
 guessed at, and aware ones are converted. In JSON every datetime has one fixed-width
@@ -213,10 +214,20 @@ class UsageRollup(BaseModel):
     disjoint, as Anthropic reports them: ``input_tokens`` is the uncached input only,
     so total input = input + cache write + cache read.
 
-    The four last counters describe the requests the cache planner saw, by its own
-    token estimate (what the migration guide's ``get_cache_stats()`` reports):
+    Four counters describe the requests the cache planner saw, by its own token
+    estimate (what the migration guide's ``get_cache_stats()`` reports):
     ``content_blocks`` in them, ``cached_blocks`` that carried a breakpoint, their
     ``estimated_input_tokens`` and the ``estimated_cached_tokens`` under a breakpoint.
+
+    The last six say what caching wasted, by the planner's memory (``CachePlan``'s
+    fields of the same names): ``unread_write_tokens_5m`` and ``unread_write_tokens_1h``
+    of earlier cache writes that expired without a read, found by these calls, and what
+    writing them cost (``unread_write_cost_usd``, at the write price); ``write_cost_usd``,
+    what all of these calls' cache writes cost, read or not; ``missed_read_tokens``,
+    input these calls sent at full price that a recent request had also sent, and
+    ``missed_read_cost_usd``, what reading them from the cache would have saved (input
+    price less read price). Costs are at the price the calls were billed at (batch or
+    not); like ``cost_usd`` they leave out the ``unpriced_calls``.
     """
 
     minute: UTCDateTime
@@ -237,6 +248,12 @@ class UsageRollup(BaseModel):
     cached_blocks: int = 0
     estimated_input_tokens: int = 0
     estimated_cached_tokens: int = 0
+    unread_write_tokens_5m: int = 0
+    unread_write_tokens_1h: int = 0
+    missed_read_tokens: int = 0
+    write_cost_usd: float = 0.0
+    unread_write_cost_usd: float = 0.0
+    missed_read_cost_usd: float = 0.0
 
     @field_validator("minute")
     @classmethod
@@ -278,6 +295,44 @@ def hour_range(start: datetime, end: datetime) -> tuple[str, str]:
     Raises ``ValueError`` when either is not the start of an hour (UTC).
     """
     return iso(whole_hour(start, what="start")), iso(whole_hour(end, what="end"))
+
+
+RECENT_PLANS_KEPT = 20
+"""How many of an entry's cache plans ``Store.add_plans`` keeps by default: the newest."""
+
+
+class PlanBreakpoint(BaseModel, frozen=True):
+    """One breakpoint of a recorded plan (``llmopt.caching.Breakpoint``): the block it
+    marks (``location``), its ``ttl`` in seconds, the estimated tokens of the prefix it
+    closes, who placed it (``origin``: ``"caller"`` or ``"planner"``) and why."""
+
+    location: str
+    ttl: int
+    prefix_tokens: int
+    origin: str
+    reason: str
+
+
+class PlanRecord(BaseModel, frozen=True):
+    """What the cache planner made of one request of an entry, kept to explain it later.
+
+    ``at`` is when the call was made, by the recording process's clock; ``breakpoints``
+    and ``decisions`` are the plan's, in its order, and the counts are the plan's
+    (``llmopt.caching.CachePlan``). The planner writes its sentences from the request's
+    structure (block locations, token counts), never from its text, so a record holds
+    no prompt; render it escaped all the same.
+    """
+
+    entry_key: str
+    at: UTCDateTime
+    model: str = ""
+    content_blocks: int = 0
+    estimated_tokens: int = 0
+    breakpoints: tuple[PlanBreakpoint, ...] = ()
+    decisions: tuple[str, ...] = ()
+    unread_write_tokens_5m: int = 0
+    unread_write_tokens_1h: int = 0
+    missed_read_tokens: int = 0
 
 
 class StoredResult(BaseModel):

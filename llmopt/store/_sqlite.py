@@ -15,6 +15,7 @@ from typing import Any
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    RECENT_PLANS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -24,6 +25,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlanRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
@@ -37,7 +39,7 @@ from llmopt.store._records import (
     without_system_attributes,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -141,6 +143,29 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE usage_hours ADD COLUMN cached_blocks INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE usage_hours ADD COLUMN estimated_input_tokens INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE usage_hours ADD COLUMN estimated_cached_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: what caching wasted (writes that expired unread, reads missed) and what the
+    # writes cost; each entry's recent cache plans, for its page.
+    """
+    ALTER TABLE usage ADD COLUMN unread_write_tokens_5m INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN unread_write_tokens_1h INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN missed_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN write_cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN unread_write_cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN missed_read_cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN unread_write_tokens_5m INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN unread_write_tokens_1h INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN missed_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN write_cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN unread_write_cost_usd REAL NOT NULL DEFAULT 0;
+    ALTER TABLE usage_hours ADD COLUMN missed_read_cost_usd REAL NOT NULL DEFAULT 0;
+    CREATE TABLE plans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entry_key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX plans_entry ON plans (entry_key, at, id);
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -724,6 +749,36 @@ class SQLiteStore:
                 (new,),
             )
         return written
+
+    # -- plans ------------------------------------------------------------------
+
+    def add_plans(self, plans: Iterable[PlanRecord], *, keep: int = RECENT_PLANS_KEPT) -> None:
+        """See ``Store.add_plans``."""
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        rows = [(p.entry_key, iso(p.at), p.model_dump_json()) for p in plans]
+        if not rows:
+            return
+        with self._transaction("record cache plans") as conn:
+            conn.executemany("INSERT INTO plans (entry_key, at, body) VALUES (?, ?, ?)", rows)
+            for entry_key in {entry_key for entry_key, _, _ in rows}:
+                conn.execute(
+                    "DELETE FROM plans WHERE entry_key = ? AND id NOT IN ("
+                    "SELECT id FROM plans WHERE entry_key = ? ORDER BY at DESC, id DESC LIMIT ?)",
+                    (entry_key, entry_key, keep),
+                )
+
+    def recent_plans(self, entry_key: str, *, limit: int = 10) -> list[PlanRecord]:
+        """See ``Store.recent_plans``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        with self._wrapped(f"read the cache plans of {entry_key!r}") as conn:
+            rows = conn.execute(
+                "SELECT body FROM plans WHERE entry_key = ? ORDER BY at DESC, id DESC LIMIT ?",
+                (entry_key, limit),
+            ).fetchall()
+        with decoding("cache plan"):
+            return [PlanRecord.model_validate_json(body) for (body,) in rows]
 
     # -- results ----------------------------------------------------------------
 

@@ -6,17 +6,25 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from llmopt.errors import ConflictError
-from llmopt.store import AuditEvent, BatchRecord, DocumentName, SQLiteStore, Store
+from llmopt.store import (
+    AuditEvent,
+    BatchRecord,
+    DocumentName,
+    PlanRecord,
+    SQLiteStore,
+    Store,
+)
 
 WRITERS = 50
 PROCESSES = 4
 INCREMENTS_PER_PROCESS = 25
 BATCHES_PER_PROCESS = 50
+PLANS_PER_PROCESS = 30
 
 
 def _event(actor: str) -> AuditEvent:
@@ -171,4 +179,31 @@ def test_4_processes_recording_the_same_requests_on_one_sqlite_file_record_each_
     assert _in_processes(_batch_worker, path) == [0] * PROCESSES
     recorded = [f for b in store.list_batches(limit=1_000) for f in b.requests.values()]
     assert sorted(recorded) == sorted(f"request-{n}" for n in range(BATCHES_PER_PROCESS))
+    store.close()
+
+
+def _plan_worker(path: str, name: str, start: Any) -> None:
+    store = SQLiteStore(path)
+    number = int(name.rsplit("-", 1)[1])
+    try:
+        start.wait()
+        for n in range(PLANS_PER_PROCESS):
+            # Process k's n-th plan is from second n * PROCESSES + k: the processes interleave.
+            at = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=n * PROCESSES + number)
+            store.add_plans([PlanRecord(entry_key="e1", at=at, decisions=(name,))], keep=20)
+    finally:
+        store.close()
+
+
+def test_4_processes_recording_plans_on_one_sqlite_file_keep_the_newest_20_overall(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    store = SQLiteStore(path)
+    assert _in_processes(_plan_worker, path) == [0] * PROCESSES
+    kept = store.recent_plans("e1", limit=1_000)
+    last = PLANS_PER_PROCESS * PROCESSES - 1
+    first = datetime(2025, 3, 1, tzinfo=UTC)
+    assert [p.at for p in kept] == [first + timedelta(seconds=last - n) for n in range(20)]
+    assert {p.decisions[0] for p in kept} == {f"process-{n}" for n in range(PROCESSES)}
     store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmopt.errors import StoreError
-from llmopt.store import AuditEvent, BatchRecord, DocumentName, SQLiteStore
+from llmopt.store import AuditEvent, BatchRecord, DocumentName, PlanRecord, SQLiteStore, UsageRollup
 from llmopt.store._records import iso
 from llmopt.store._sqlite import _MIGRATIONS, SCHEMA_VERSION
 
@@ -187,4 +187,68 @@ def test_a_version_2_file_is_migrated_moving_each_batch_requests_map_to_its_own_
         body, requests = raw.execute("SELECT body, requests FROM batches").fetchone()
         assert "requests" not in json.loads(body)
         assert json.loads(requests) == record.requests
+    raw.close()
+
+
+def test_a_version_4_file_is_migrated_keeping_its_usage_and_gaining_waste_counters_and_plans(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v4.sqlite3"
+    with sqlite3.connect(path) as raw:
+        for script in _MIGRATIONS[:4]:
+            raw.executescript(script)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (4)")
+        raw.execute(
+            "INSERT INTO usage (minute, entry_key, calls, cost_usd, estimated_cached_tokens) "
+            "VALUES ('2025-03-01T12:05:00.000000+00:00', 'e1', 3, 0.5, 2048)"
+        )
+        raw.execute(
+            "INSERT INTO usage_hours (hour, entry_key, calls, cost_usd) "
+            "VALUES ('2025-03-01T11:00:00.000000+00:00', 'e1', 2, 0.25)"
+        )
+        raw.execute(
+            "INSERT INTO usage_fold (id, through) VALUES (1, '2025-03-01T12:00:00.000000+00:00')"
+        )
+    raw.close()
+    eleven = datetime(2025, 3, 1, 11, tzinfo=UTC)
+    noon = eleven + timedelta(hours=1)
+
+    store = SQLiteStore(path)
+    [old] = store.usage(start=noon, end=noon + timedelta(hours=1))
+    assert (old.calls, old.estimated_cached_tokens, old.missed_read_tokens) == (3, 2048, 0)
+    assert (old.write_cost_usd, old.unread_write_cost_usd, old.missed_read_cost_usd) == (0, 0, 0)
+    store.add_usage(
+        [
+            UsageRollup(
+                minute=noon + timedelta(minutes=5),
+                entry_key="e1",
+                calls=1,
+                unread_write_tokens_5m=1_000,
+                missed_read_tokens=400,
+                write_cost_usd=0.0075,
+                unread_write_cost_usd=0.00375,
+                missed_read_cost_usd=0.00108,
+            ),
+            # Before the watermark: summed into the migrated hourly roll-up too.
+            UsageRollup(minute=eleven, entry_key="e1", calls=1, unread_write_tokens_1h=50),
+        ]
+    )
+    [total] = store.usage_summary(start=eleven, end=noon + timedelta(hours=1))
+    assert (total.calls, total.unread_write_tokens_5m, total.unread_write_tokens_1h) == (
+        7,
+        1_000,
+        50,
+    )
+    assert (total.missed_read_tokens, total.cost_usd) == (400, 0.75)
+    assert total.write_cost_usd == 0.0075
+    assert total.unread_write_cost_usd == 0.00375
+    assert total.missed_read_cost_usd == 0.00108
+    plan = PlanRecord(entry_key="e1", at=noon, decisions=("placed 1 breakpoint",))
+    store.add_plans([plan])
+    assert store.recent_plans("e1") == [plan]
+    store.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     raw.close()

@@ -70,6 +70,10 @@ def test_usage_summary_equals_usage_by_hour_summed_through_any_adds_and_folds(
                     input_tokens=rng.randrange(10_000),
                     cost_usd=rng.random(),
                     baseline_cost_usd=rng.random(),
+                    unread_write_tokens_1h=rng.randrange(3_000),
+                    missed_read_tokens=rng.randrange(3_000),
+                    write_cost_usd=rng.random(),
+                    missed_read_cost_usd=rng.random(),
                 )
                 for _ in range(rng.randrange(1, 8))
             )
