@@ -21,7 +21,17 @@ from llmopt.errors import ConfigError
 from ..web.forms import reason_field
 
 _TTL_CHOICES = [(300, "5 minutes"), (3600, "1 hour")]
+_CACHE_TTL_CHOICES = [
+    *_TTL_CHOICES,
+    ("auto", "auto: 1 hour for prefixes re-used more than 5 minutes apart"),
+]
 _SYSTEM_TTL_CHOICES = [("", "same as the cache lifetime"), *_TTL_CHOICES]
+
+
+def _seconds_or_auto(value: str) -> int | str:
+    return value if value == "auto" else int(value)
+
+
 _BREAKPOINT_CHOICES = [
     ("auto", "auto: where they pay"),
     ("system_only", "system prompt only"),
@@ -48,7 +58,9 @@ class FlagsForm(forms.Form):
     optimizationEnabled = forms.BooleanField(required=False, label="Optimization enabled")
     optimizationStrategy = forms.ChoiceField(choices=_STRATEGY_CHOICES, label="Strategy")
     cachingEnabled = forms.BooleanField(required=False, label="Prompt caching")
-    cacheTTL = forms.TypedChoiceField(choices=_TTL_CHOICES, coerce=int, label="Cache lifetime")
+    cacheTTL = forms.TypedChoiceField(
+        choices=_CACHE_TTL_CHOICES, coerce=_seconds_or_auto, label="Cache lifetime"
+    )
     cacheSystemTTL = forms.TypedChoiceField(
         choices=_SYSTEM_TTL_CHOICES,
         coerce=int,

@@ -15,9 +15,10 @@ def optimization_summary(entry: LLMEntry) -> str:
         return "none (invalid entry)"
     parts = []
     if config.applies_caching:
-        details = [f"{config.cache_ttl // 60} min"]
+        ttl = config.cache_ttl
+        details = ["lifetime by re-use gaps" if ttl == "auto" else f"{ttl // 60} min"]
         system = config.cache_system_ttl
-        if system is not None and system != config.cache_ttl:
+        if system is not None and system != ttl:
             details.append(f"tools and system {system // 60} min")
         if config.cache_min_tokens is not None:
             details.append(f"prefixes ≥{config.cache_min_tokens:,} tokens")

@@ -1,54 +1,106 @@
-"""PrefixMemory: which request prefixes were seen or cached recently, in this process."""
+"""PrefixMemory: which request prefixes were seen, cached and read recently, and what
+the planner has learned about how often new ones come again."""
 
 from __future__ import annotations
 
+import heapq
+import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 DEFAULT_CAPACITY = 4096
 FORGETTING = 0.95
 """Each first sighting weighs the counts behind ``sighting``'s odds down by this much, so
 they follow roughly the last twenty new prefixes: one-off traffic that starts to recur
 is written again within tens of requests."""
+SHARED_PREFIXES = 512
+"""How many of the most recently used prefixes :meth:`PrefixMemory.export` hands on."""
+
+Write = tuple[int, float, int]
+"""A prefix a request writes to the cache: fingerprint, lifetime in seconds, and the
+tokens the write bills (the part not already cached)."""
+
+
+class _Prefix:
+    """What the memory knows of one prefix; times are on the memory's clock."""
+
+    __slots__ = (
+        "last_read",
+        "last_seen",
+        "recurred",
+        "seen_until",
+        "ttl",
+        "unread_tokens",
+        "written_until",
+    )
+
+    def __init__(self, now: float) -> None:
+        self.seen_until = now
+        self.written_until = now
+        self.ttl = 0.0  # of the cache entry written
+        self.recurred = False  # counted once as a prefix that came again
+        self.last_seen = now
+        self.last_read = -1.0
+        self.unread_tokens = 0  # of the latest write, until something reads it
 
 
 class PrefixMemory:
-    """The prefix fingerprints recent plans wrote to the cache or merely saw.
+    """The prefix fingerprints recent plans wrote to the cache, read or merely saw.
 
     Give one to :func:`plan_breakpoints` (``auto`` mode) and keep it for the life of
-    the process, one per model wrapper or shared: it is what lets the planner tell a
-    conversation's next turn or a repeated request from a one-off, find the
-    previous turn's cache entry, and learn (``sighting``) whether new prefixes of a
-    kind (system prompts, documents before a question) come again, so that one-off
-    ones stop being written. Without it the planner falls back to what the request
-    alone shows.
+    the process, one per ``llm`` entry (the wrapper shares one per entry and store):
+    it is what lets the planner tell a conversation's next turn or a repeated request
+    from a one-off, find the previous turn's cache entry, see how long a prefix stayed
+    away (``idle_for``, for ``cacheTTL: "auto"``), learn (``sighting``) whether new
+    prefixes of a kind (system prompts, documents before a question) come again, so
+    that one-off ones stop being written, and count the writes that expired unread
+    (``take_unread``). Without it the planner falls back to what the request alone
+    shows.
 
     - Entries live as long as the cache entry they stand for: ``ttl`` seconds from
-      the last time they were recorded or read, measured on ``clock``.
+      the last time they were recorded or read, measured on ``clock`` (seconds since
+      the epoch, like :func:`time.time`, so that memories of several processes can
+      be merged: ``export`` and ``merge``).
     - At most ``capacity`` fingerprints are kept; the least recently used go first.
-    - Thread-safe. Fingerprints are process-local (see ``llmopt.caching._tokens``),
-      so a memory is never shared between processes or persisted.
+    - Thread-safe. Fingerprints are Python hashes (see ``llmopt.caching._tokens``):
+      two processes agree on them only when they share a hash seed (forked workers,
+      or the same ``PYTHONHASHSEED``); ``export`` carries a probe so that ``merge``
+      takes another process's prefixes only then, and its learned counts always.
 
     Raises ``ValueError`` for a capacity below 1.
     """
 
-    __slots__ = ("_capacity", "_clock", "_counts", "_entries", "_lock")
+    __slots__ = (
+        "_capacity",
+        "_clock",
+        "_counts",
+        "_entries",
+        "_expiries",
+        "_lock",
+        "_others",
+        "_unread",
+    )
 
     def __init__(
-        self, *, capacity: int = DEFAULT_CAPACITY, clock: Callable[[], float] = time.monotonic
+        self, *, capacity: int = DEFAULT_CAPACITY, clock: Callable[[], float] = time.time
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self._capacity = capacity
         self._clock = clock
-        # fingerprint -> [seen until, written until, ttl of the written entry, recurred]
-        self._entries: OrderedDict[int, list[float]] = OrderedDict()
+        self._entries: OrderedDict[int, _Prefix] = OrderedDict()
         self._lock = threading.Lock()
         # Per kind of prefix: of those ``sighting`` saw for the first time, how many came
         # again (both weighed down by FORGETTING as new ones of that kind arrive).
         self._counts: dict[str, list[float]] = {}
+        # The same counts of other processes, as they last exported them, by process.
+        self._others: dict[str, dict[str, tuple[float, float]]] = {}
+        # When each write expires, to find the ones never read; tokens never read, 5m/1h.
+        self._expiries: list[tuple[float, int]] = []
+        self._unread = [0, 0]
 
     def __len__(self) -> int:
         with self._lock:
@@ -62,6 +114,9 @@ class PrefixMemory:
         with self._lock:
             self._entries.clear()
             self._counts.clear()
+            self._others.clear()
+            self._expiries.clear()
+            self._unread = [0, 0]
 
     def sighting(self, fingerprint: int, *, ttl: float, kind: str = "static") -> tuple[bool, float]:
         """Note that a request carries the prefix ``fingerprint``, of ``kind`` (the end of
@@ -70,31 +125,47 @@ class PrefixMemory:
         Returns whether it was seen or cached within its lifetime, and the learned chance,
         before this sighting, that a prefix of ``kind`` seen for the first time comes again
         within its lifetime: (came again + 1) / (first seen + 2), one half with nothing
-        learned.
+        learned. Other processes' counts (``merge``) are added to this one's.
         """
         with self._lock:
             now = self._clock()
             counts = self._counts.setdefault(kind, [0.0, 0.0])  # first seen, came again
-            odds = (counts[1] + 1.0) / (counts[0] + 2.0)
+            odds = self._odds(kind)
             entry = self._live(fingerprint, now)
             seen = entry is not None
             if entry is None:
                 entry = self._touch(fingerprint, now)
                 counts[0] = counts[0] * FORGETTING + 1.0
                 counts[1] *= FORGETTING
-            elif not entry[3]:  # each prefix counts once as having come again
-                entry[3] = 1.0
+            elif not entry.recurred:  # each prefix counts once as having come again
+                entry.recurred = True
                 counts[1] += 1.0
-            entry[0] = max(entry[0], now + ttl)
+            entry.seen_until = max(entry.seen_until, now + ttl)
+            entry.last_seen = now
             self._evict()
             return seen, odds
 
-    def _live(self, fingerprint: int, now: float) -> list[float] | None:
+    def odds(self, kind: str = "static") -> float:
+        """The chance ``sighting`` would give now for a new prefix of ``kind``."""
+        with self._lock:
+            return self._odds(kind)
+
+    def _odds(self, kind: str) -> float:
+        first, came = self._counts.get(kind, (0.0, 0.0))
+        for other in self._others.values():
+            theirs = other.get(kind)
+            if theirs is not None:
+                first += theirs[0]
+                came += theirs[1]
+        return (came + 1.0) / (first + 2.0)
+
+    def _live(self, fingerprint: int, now: float) -> _Prefix | None:
         entry = self._entries.get(fingerprint)
         if entry is None:
             return None
-        if now >= entry[0] and now >= entry[1]:
+        if now >= entry.seen_until and now >= entry.written_until:
             del self._entries[fingerprint]
+            self._count_unread(entry)
             return None
         self._entries.move_to_end(fingerprint)
         return entry
@@ -109,7 +180,14 @@ class PrefixMemory:
         with self._lock:
             now = self._clock()
             entry = self._live(fingerprint, now)
-            return entry is not None and now < entry[1]
+            return entry is not None and now < entry.written_until
+
+    def idle_for(self, fingerprint: int) -> float | None:
+        """Seconds since a request last carried the prefix, ``None`` when not remembered."""
+        with self._lock:
+            now = self._clock()
+            entry = self._live(fingerprint, now)
+            return None if entry is None else now - entry.last_seen
 
     def latest(
         self, fingerprints: Sequence[int], start: int, stop: int
@@ -135,39 +213,172 @@ class PrefixMemory:
                     continue
                 if latest_any is None:
                     latest_any = position
-                if now < entry[1]:
-                    entry[1] = now + entry[2]
+                if now < entry.written_until:
+                    entry.written_until = now + entry.ttl
+                    entry.last_read = now
+                    entry.unread_tokens = 0
                     return position, latest_any
         return None, latest_any
 
     def record(
         self,
         *,
-        cached: Iterable[tuple[int, float]] = (),
+        cached: Iterable[Write] = (),
         seen: Iterable[int] = (),
         seen_ttl: float = 300.0,
     ) -> None:
-        """Remember prefixes a request writes to the cache (with each entry's TTL in
-        seconds) and prefixes it merely contains (for ``seen_ttl`` seconds)."""
+        """Remember prefixes a request writes to the cache (or reads: a marked prefix
+        still cached) and prefixes it merely contains (for ``seen_ttl`` seconds)."""
         with self._lock:
             now = self._clock()
-            for fingerprint, ttl in cached:
+            for fingerprint, ttl, tokens in cached:
                 entry = self._touch(fingerprint, now)
-                still_cached = now < entry[1]
-                entry[1] = max(entry[1], now + ttl)
-                entry[2] = max(entry[2], ttl) if still_cached else ttl
+                entry.last_seen = now
+                if now < entry.written_until:  # a read: it refreshes the entry
+                    entry.ttl = max(entry.ttl, ttl)
+                    entry.last_read = now
+                    entry.unread_tokens = 0
+                else:
+                    self._count_unread(entry)
+                    entry.ttl = ttl
+                    entry.unread_tokens = tokens
+                    if tokens:
+                        heapq.heappush(self._expiries, (now + ttl, fingerprint))
+                entry.written_until = max(entry.written_until, now + ttl)
             for fingerprint in seen:
                 entry = self._touch(fingerprint, now)
-                entry[0] = max(entry[0], now + seen_ttl)
+                entry.seen_until = max(entry.seen_until, now + seen_ttl)
+                entry.last_seen = now
             self._evict()
+
+    def take_unread(self) -> tuple[int, int]:
+        """Tokens of this memory's cache writes (5 m, 1 h) found since the last call to
+        have expired without a read; each write is counted once. A write whose prefix
+        was pushed out of the memory before it expired is not counted."""
+        with self._lock:
+            now = self._clock()
+            expiries, entries = self._expiries, self._entries
+            while expiries and expiries[0][0] <= now:
+                _, fingerprint = heapq.heappop(expiries)
+                entry = entries.get(fingerprint)
+                if entry is not None and now >= entry.written_until:
+                    self._count_unread(entry)
+            taken = (self._unread[0], self._unread[1])
+            self._unread = [0, 0]
+            return taken
+
+    def _count_unread(self, entry: _Prefix) -> None:
+        if entry.unread_tokens:
+            self._unread[entry.ttl > 300.0] += entry.unread_tokens
+            entry.unread_tokens = 0
+
+    # -- sharing with other processes ----------------------------------------------
+
+    def export(self, *, limit: int = SHARED_PREFIXES) -> dict[str, Any]:
+        """What other processes' memories of the same entry take from this one (JSON):
+        the learned counts and the ``limit`` most recently used prefixes."""
+        with self._lock:
+            recent: list[list[float]] = []
+            for fingerprint in reversed(self._entries):
+                if len(recent) >= limit:
+                    break
+                entry = self._entries[fingerprint]
+                recent.append(
+                    [
+                        fingerprint,
+                        entry.seen_until,
+                        entry.written_until,
+                        entry.ttl,
+                        entry.last_seen,
+                        entry.last_read,
+                        int(entry.recurred),
+                    ]
+                )
+            counts = {kind: [first, came] for kind, (first, came) in self._counts.items()}
+        return {"probe": HASH_PROBE, "counts": counts, "prefixes": recent}
+
+    def merge(self, source: str, state: Mapping[str, Any]) -> None:
+        """Take another process's ``export`` (``source`` names that process): its counts
+        replace the ones it sent before; its prefixes join this memory's, each keeping
+        the later of the two times, when both processes hash alike.
+
+        Raises ``ValueError`` for a state that is not an export, leaving the memory as it was.
+        """
+        counts, prefixes = _validated(state)
+        with self._lock:
+            self._others[source] = counts
+            if state.get("probe") != HASH_PROBE:
+                return
+            now = self._clock()
+            entries = self._entries
+            for row in prefixes:
+                fingerprint, seen_until, written_until, ttl, last_seen, last_read, recurred = row
+                if now >= seen_until and now >= written_until:
+                    continue
+                entry = entries.get(fingerprint)
+                if entry is None:
+                    entry = entries[fingerprint] = _Prefix(now)
+                    entry.last_seen = last_seen
+                entry.seen_until = max(entry.seen_until, seen_until)
+                if written_until > entry.written_until:
+                    entry.written_until = written_until
+                    entry.ttl = ttl
+                entry.last_seen = max(entry.last_seen, last_seen)
+                if last_read > entry.last_read:
+                    entry.last_read = last_read
+                    if last_read >= entry.written_until - entry.ttl:  # read since written
+                        entry.unread_tokens = 0
+                entry.recurred = entry.recurred or bool(recurred)
+            self._evict()
+
+    def forget_process(self, source: str) -> None:
+        """Stop counting what ``source`` exported (it has stopped)."""
+        with self._lock:
+            self._others.pop(source, None)
+
+    # -- upkeep --------------------------------------------------------------------
 
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
-    def _touch(self, fingerprint: int, now: float) -> list[float]:
+    def _touch(self, fingerprint: int, now: float) -> _Prefix:
         entry = self._live(fingerprint, now)
         if entry is None:
-            entry = [now, now, 0.0, 0.0]
-            self._entries[fingerprint] = entry
+            entry = self._entries[fingerprint] = _Prefix(now)
         return entry
+
+
+HASH_PROBE = hash("llmopt prefix fingerprints")
+"""Equal in two processes exactly when they hash strings alike, so share fingerprints."""
+
+
+_Shared = tuple[int, float, float, float, float, float, int]
+"""One exported prefix: fingerprint, seen until, written until, ttl, last seen, last
+read, came again."""
+
+
+def _validated(state: Mapping[str, Any]) -> tuple[dict[str, tuple[float, float]], list[_Shared]]:
+    try:
+        if not isinstance(state["counts"], Mapping) or not isinstance(state["prefixes"], list):
+            raise TypeError("counts must be an object and prefixes a list")
+        counts = {
+            str(kind): (float(pair[0]), float(pair[1])) for kind, pair in state["counts"].items()
+        }
+        prefixes = [
+            (
+                int(row[0]),
+                float(row[1]),
+                float(row[2]),
+                float(row[3]),
+                float(row[4]),
+                float(row[5]),
+                int(row[6]),
+            )
+            for row in state["prefixes"]
+        ]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"not a PrefixMemory export: {exc!r}") from exc
+    if not all(math.isfinite(n) and n >= 0 for pair in counts.values() for n in pair):
+        raise ValueError("not a PrefixMemory export: counts must be finite and not negative")
+    return counts, prefixes

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from llmopt.caching._blocks import CallerMarker, Path, PayloadEditor, Prefix, walk
 from llmopt.caching._manual import ManualRequest, take_manual_breakpoints
-from llmopt.caching._memory import PrefixMemory
+from llmopt.caching._memory import PrefixMemory, Write
 from llmopt.caching._plan import Breakpoint, CachePlan
 from llmopt.caching._tokens import MAPPINGS, SAFETY_MARGIN
 from llmopt.config import OptimizationConfig
@@ -72,6 +72,11 @@ def plan_breakpoints(
     manual        where the text says ``[CACHE_BREAKPOINT]`` (always removed)
     ============  ================================================================
 
+    Lifetimes: ``cacheTTL`` seconds, and ``cacheSystemTTL`` for the end of tools or
+    system. With ``cacheTTL: "auto"`` (``memory`` given, the model offering both) a
+    breakpoint is 1h when its prefix came back after more than 5 minutes, 5m otherwise,
+    and earlier 5m breakpoints of the planner's become 1h before a 1h one.
+
     With caching off for ``config``, or no explicit caching for the model, the
     caller's request is returned as it is (``changed`` is ``False``). Never raises
     for a well-formed ``config``; malformed parts of a request are passed through.
@@ -126,8 +131,7 @@ class _Offer:
     index: int
     what: str
     reason: str
-    static: bool = False
-    """At the end of tools or system: it gets the entry's ``cacheSystemTTL``."""
+    ttl: int
 
 
 class _Planner:
@@ -152,6 +156,9 @@ class _Planner:
             self.threshold = config.cache_min_tokens
         self.offers: list[_Offer] = []
         self.occupied: set[int] = set()
+        # The longest prefixes of this request that memory knows as seen, and as cached.
+        self.seen_tokens = 0
+        self.cached_tokens = 0
         self.editor = PayloadEditor(payload)
         self.manual: list[ManualRequest] = []
         if config.cache_breakpoints == "manual":
@@ -166,7 +173,9 @@ class _Planner:
         mode = self.config.cache_breakpoints
         prefix = self.prefix
         marks = self._keep_caller_markers()
-        own_ttl = self.own_ttl
+        unread = (0, 0)
+        if self.memory is not None and mode == "auto":
+            unread = self.memory.take_unread()
         if self.threshold is None:
             self.note(
                 f"the minimum cacheable length for {self.model!r} is unknown: "
@@ -178,8 +187,8 @@ class _Planner:
             self._offer_static()
         else:
             self._offer_auto(top_level=any(m.index >= prefix.count for m in marks))
-        marks = self._place(marks, own_ttl)
-        self._remember(marks, own_ttl)
+        marks = self._place(marks)
+        self._remember(marks)
         breakpoints = tuple(
             Breakpoint(
                 location=prefix.location(mark.index, mark.sub),
@@ -197,6 +206,9 @@ class _Planner:
             changed=self.editor.changed,
             content_blocks=prefix.count,
             estimated_tokens=prefix.tokens[-1] if prefix.tokens else 0,
+            unread_write_tokens_5m=unread[0],
+            unread_write_tokens_1h=unread[1],
+            missed_read_tokens=max(0, self.seen_tokens - self.cached_tokens),
         )
 
     # -- helpers ---------------------------------------------------------------------
@@ -271,7 +283,18 @@ class _Planner:
     # Worked out once a plan (each may note that the provider lacks the asked lifetime).
     @cached_property
     def own_ttl(self) -> int:
-        return self._usable_ttl(self.config.cache_ttl)
+        ttl = self.config.cache_ttl
+        return _FIVE_MINUTES if ttl == "auto" else self._usable_ttl(ttl)
+
+    @cached_property
+    def auto_ttl(self) -> bool:
+        """``cacheTTL: "auto"`` where the provider offers both lifetimes."""
+        return self.config.cache_ttl == "auto" and _ONE_HOUR in self.caps.cache_ttls
+
+    @cached_property
+    def seen_ttl(self) -> float:
+        """How long memory keeps a sighting: an hour under ``auto``, to see longer gaps."""
+        return float(_ONE_HOUR if self.auto_ttl else self.own_ttl)
 
     @cached_property
     def static_ttl(self) -> int:
@@ -292,7 +315,18 @@ class _Planner:
 
     # -- the planner's own markers ---------------------------------------------------
 
-    def _offer(self, index: int, what: str, reason: str, *, static: bool = False) -> None:
+    def _offer(
+        self,
+        index: int,
+        what: str,
+        reason: str,
+        *,
+        static: bool = False,
+        idle: float | None = None,
+    ) -> None:
+        """Offer a breakpoint; ``static`` ones (the end of tools or system) get the entry's
+        ``cacheSystemTTL``. ``idle``: seconds since a request last carried the prefix
+        (asked of memory when not given), for ``cacheTTL: "auto"``."""
         where = self._where(index)
         if index in self.occupied:
             self.note(f"{what} ({where}) already carries a breakpoint")
@@ -310,7 +344,19 @@ class _Planner:
             )
             return
         self.occupied.add(index)
-        self.offers.append(_Offer(index, what, reason, static))
+        ttl = self.static_ttl if static else self.own_ttl
+        fixed = static and self.config.cache_system_ttl is not None
+        if self.auto_ttl and not fixed and self.memory is not None:
+            if idle is None:
+                idle = self.memory.idle_for(self.prefix.fingerprints[index])
+            if idle is not None and idle > _FIVE_MINUTES:
+                # It came back after a gap a 5m entry does not outlive. By the rule of
+                # succession it comes back again with a chance of 2/3 or more, and each
+                # return then reads (0.1) instead of writing anew (1.25): 2/3 x 1.15 > the
+                # 0.75 more that a 1h write costs than a 5m one.
+                ttl = _ONE_HOUR
+                reason += f"; 1h: it came back after {idle / 60:.0f} minutes, longer than 5m"
+        self.offers.append(_Offer(index, what, reason, ttl))
 
     def _static_end(self) -> tuple[int | None, str]:
         prefix = self.prefix
@@ -325,10 +371,17 @@ class _Planner:
             self.note("neither tools nor system hold a block that can carry a breakpoint")
             return
         reason = "tools and system are shared by every request of this entry"
-        if learned and self.memory is not None:
-            ttl = self.static_ttl
-            seen, odds = self.memory.sighting(self.prefix.fingerprints[end], ttl=float(ttl))
+        idle = None
+        memory = self.memory
+        if learned and memory is not None:
+            fingerprint = self.prefix.fingerprints[end]
+            idle = memory.idle_for(fingerprint)
+            if memory.is_cached(fingerprint):
+                self.cached_tokens = max(self.cached_tokens, self.prefix.tokens[end])
+            ttl = max(float(self.static_ttl), self.seen_ttl)
+            seen, odds = memory.sighting(fingerprint, ttl=ttl)
             if seen:
+                self.seen_tokens = max(self.seen_tokens, self.prefix.tokens[end])
                 reason = f"{what} came recently: the write is read, or this reads it"
             elif odds * _READ_SAVES <= _WRITE_COSTS:
                 self.note(
@@ -339,7 +392,7 @@ class _Planner:
                 return
             else:
                 reason = f"{what} is new, and lately {odds:.0%} of new ones came again"
-        self._offer(end, what, reason, static=True)
+        self._offer(end, what, reason, static=True, idle=idle)
 
     def _offer_manual(self, requests: list[ManualRequest]) -> None:
         prefix = self.prefix
@@ -376,6 +429,10 @@ class _Planner:
         cached_at = seen_at = None
         if self.memory is not None and count > start:
             cached_at, seen_at = self.memory.latest(prefix.fingerprints, start, count)
+            if cached_at is not None:
+                self.cached_tokens = prefix.tokens[cached_at]
+            if seen_at is not None:
+                self.seen_tokens = prefix.tokens[seen_at]
         conversation = has_assistant or seen_at is not None
 
         if tail is None:
@@ -392,14 +449,17 @@ class _Planner:
             )
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
             if inner is not None and inner < tail:
+                idle = None
                 if self.memory is not None:  # it came again: what new ones are learned from
-                    ttl = float(self.own_ttl)
-                    self.memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
+                    fingerprint = prefix.fingerprints[inner]
+                    idle = self.memory.idle_for(fingerprint)
+                    self.memory.sighting(fingerprint, ttl=self.seen_ttl, kind="inner")
                 self._offer(
                     inner,
                     "a block a recent request also had",
                     "the request's own turn repeats a recent one up to here (a document, "
                     "examples): the next may too",
+                    idle=idle,
                 )
         else:
             self.note(
@@ -452,8 +512,7 @@ class _Planner:
         inner = prefix.last_cacheable(prefix.message_starts[-1], tail)
         if inner is None:
             return
-        ttl = float(self.own_ttl)
-        seen, odds = memory.sighting(prefix.fingerprints[inner], ttl=ttl, kind="inner")
+        seen, odds = memory.sighting(prefix.fingerprints[inner], ttl=self.seen_ttl, kind="inner")
         if not seen and odds * _READ_SAVES > _WRITE_COSTS:
             self._offer(
                 inner,
@@ -477,36 +536,35 @@ class _Planner:
 
     # -- placing them ----------------------------------------------------------------
 
-    def _place(self, marks: list[_Mark], own_ttl: int) -> list[_Mark]:
+    def _place(self, marks: list[_Mark]) -> list[_Mark]:
         slots = self.caps.max_cache_breakpoints - len(marks)
         for offer in self.offers[max(slots, 0) :]:
             self.note(
                 f"left {offer.what} ({self._where(offer.index)}) unmarked: "
                 f"no breakpoint slot left (at most {self.caps.max_cache_breakpoints})"
             )
-        static_ttl = self.static_ttl
         ours = [
-            _Mark(
-                offer.index, None, static_ttl if offer.static else own_ttl, "planner", offer.reason
-            )
+            _Mark(offer.index, None, offer.ttl, "planner", offer.reason)
             for offer in self.offers[: max(slots, 0)]
         ]
         if not ours:
             return marks
         ordered = sorted(marks + ours, key=lambda mark: mark.order)
-        caller_hour_after: list[bool] = []
-        seen_hour = False
+        # Who holds the nearest 1h breakpoint after each mark, if any does.
+        hour_after: list[str | None] = []
+        hour_holder: str | None = None
         for mark in reversed(ordered):
-            caller_hour_after.append(seen_hour)
-            seen_hour = seen_hour or (mark.origin == "caller" and mark.ttl == _ONE_HOUR)
-        caller_hour_after.reverse()
+            hour_after.append(hour_holder)
+            if mark.ttl == _ONE_HOUR and hour_holder != "caller":
+                hour_holder = mark.origin
+        hour_after.reverse()
 
         placed: list[_Mark] = []
         after_five_minutes = False
-        for mark, hour_follows in zip(ordered, caller_hour_after, strict=True):
+        for mark, holder in zip(ordered, hour_after, strict=True):
             if mark.origin == "planner":
                 where = self._where(mark.index)
-                if hour_follows and mark.ttl != _ONE_HOUR:
+                if holder is not None and mark.ttl != _ONE_HOUR:
                     if _ONE_HOUR not in self.caps.cache_ttls:
                         self.note(
                             f"left {where} unmarked: a 5m breakpoint may not precede the "
@@ -517,6 +575,8 @@ class _Planner:
                     mark.reason += (
                         "; 1h like the caller's later 1h breakpoint, which bills this span "
                         "at the 1h rate anyway"
+                        if holder == "caller"
+                        else "; 1h as a later breakpoint is (a 1h one may not follow a 5m one)"
                     )
                 elif after_five_minutes and mark.ttl == _ONE_HOUR:
                     mark.ttl = _FIVE_MINUTES
@@ -530,20 +590,23 @@ class _Planner:
             placed.append(mark)
         return placed
 
-    def _remember(self, marks: list[_Mark], own_ttl: int) -> None:
+    def _remember(self, marks: list[_Mark]) -> None:
         memory, prefix = self.memory, self.prefix
         if memory is None or not prefix.count:
             return
-        fingerprints = prefix.fingerprints
-        cached: list[tuple[int, float]] = []
-        for mark in marks:
+        fingerprints, tokens = prefix.fingerprints, prefix.tokens
+        cached: list[Write] = []
+        covered = self.cached_tokens  # what the request reads rather than writes
+        for mark in marks:  # in prefix order
             index = mark.index
             if index >= prefix.count:  # automatic caching writes at the last cacheable block
                 last = prefix.last_cacheable(0, prefix.count)
                 if last is None:
                     continue
                 index = last
-            cached.append((fingerprints[index], float(mark.ttl)))
+            written = max(0, tokens[index] - covered)
+            covered = max(covered, tokens[index])
+            cached.append((fingerprints[index], float(mark.ttl), written))
         # Every block boundary of the last turn: a later request that shares only its
         # start (the same document, a different question) finds where they part.
         seen = fingerprints[prefix.message_starts[-1] :] if prefix.message_starts else []
@@ -552,4 +615,4 @@ class _Planner:
             seen.append(prefix.tools_fingerprint)
         if prefix.has_system:
             seen.append(prefix.static_fingerprint)
-        memory.record(cached=cached, seen=seen, seen_ttl=float(own_ttl))
+        memory.record(cached=cached, seen=seen, seen_ttl=self.seen_ttl)

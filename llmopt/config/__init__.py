@@ -18,6 +18,7 @@ from ._schema import (
     FLAG_NAMES,
     CacheBreakpoints,
     CacheTTL,
+    CacheTTLChoice,
     OptimizationConfig,
     OptimizationStrategy,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "AIConfigDocument",
     "CacheBreakpoints",
     "CacheTTL",
+    "CacheTTLChoice",
     "ConfigSection",
     "LLMEntry",
     "OptimizationConfig",

@@ -54,7 +54,7 @@ def capability_problems(
             problems.append(FieldProblem("cachingEnabled", f"cachingEnabled cannot be on: {why}"))
         elif caps.caching == "automatic":
             problems.extend(_ignored_by_automatic_caching(config, provider))
-        elif caps.cache_ttls and config.cache_ttl not in caps.cache_ttls:
+        elif caps.cache_ttls and config.cache_ttl not in (*caps.cache_ttls, "auto"):
             offered = " or ".join(str(ttl) for ttl in caps.cache_ttls)
             problems.append(
                 FieldProblem(

@@ -14,7 +14,10 @@ FIELD_RULES: dict[str, str] = {
     "batchMaxSize": "batchMaxSize must be a whole number from 1 to 100,000 requests",
     "batchTimeout": "batchTimeout must be a whole number of seconds from 1 to 3,600",
     "cachingEnabled": "cachingEnabled must be true or false",
-    "cacheTTL": "cacheTTL must be 300 or 3600 seconds; the provider offers no other lifetime",
+    "cacheTTL": (
+        "cacheTTL must be 300 or 3600 seconds (the provider offers no other lifetime), "
+        "or 'auto' to choose per prefix from its observed re-use gaps"
+    ),
     "cacheSystemTTL": (
         "cacheSystemTTL must be 300 or 3600 seconds, or null for the same as cacheTTL"
     ),

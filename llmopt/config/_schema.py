@@ -18,6 +18,9 @@ from ._sections import ConfigSection
 CacheBreakpoints = Literal["auto", "system_only", "manual"]
 OptimizationStrategy = Literal["auto", "batch_only", "cache_only", "both"]
 CacheTTL = Literal[300, 3600]
+CacheTTLChoice = Literal[300, 3600, "auto"]
+"""``cacheTTL``: a fixed lifetime in seconds, or ``"auto"``: 1 h for a prefix whose
+observed re-use gap is longer than 5 minutes when the arithmetic pays, 5 m otherwise."""
 
 BATCH_MAX_SIZE_LIMIT = 100_000
 """The largest batch any provider takes (Anthropic); the provider's own limit is checked too."""
@@ -38,7 +41,8 @@ class OptimizationConfig(BaseModel):
     batchMaxSize          10000          submit a batch when this many requests wait
     batchTimeout          30             submit a partial batch after this many seconds
     cachingEnabled        false          place prompt-cache breakpoints
-    cacheTTL              300            cache lifetime in seconds: 300 or 3600
+    cacheTTL              300            cache lifetime in seconds: 300 or 3600, or "auto"
+                                         (1 h for prefixes re-used more than 5 min apart)
     cacheSystemTTL        null           lifetime of the tools and system prompt's entry, if
                                          longer (3600 with cacheTTL 300); null: cacheTTL
     cacheBreakpoints      "auto"         "auto", "system_only" or "manual"
@@ -74,7 +78,7 @@ class OptimizationConfig(BaseModel):
     batch_max_size: int = Field(10_000, alias="batchMaxSize", ge=1, le=BATCH_MAX_SIZE_LIMIT)
     batch_timeout: int = Field(30, alias="batchTimeout", ge=1, le=BATCH_TIMEOUT_LIMIT)
     caching_enabled: bool = Field(False, alias="cachingEnabled")
-    cache_ttl: CacheTTL = Field(300, alias="cacheTTL")
+    cache_ttl: CacheTTLChoice = Field(300, alias="cacheTTL")
     cache_system_ttl: CacheTTL | None = Field(None, alias="cacheSystemTTL")
     cache_breakpoints: CacheBreakpoints = Field("auto", alias="cacheBreakpoints")
     cache_min_tokens: int | None = Field(

@@ -60,6 +60,15 @@ def test_an_operator_saves_a_flag_and_it_is_audited(operator: Client, store: Sto
     assert (record.actor, record.reason) == ("operator", "longer cache")
 
 
+def test_an_operator_chooses_the_lifetime_by_reuse_gaps(operator: Client, store: Store) -> None:
+    seed(store)
+    response = operator.post(URL, form_data(store, cacheTTL="auto", reason="bursty traffic"))
+    assert response.status_code == 302
+    configuration = load_document(store).entry(KEY).configuration or {}
+    assert configuration["cacheTTL"] == "auto"
+    assert "lifetime by re-use gaps" in operator.get("/config/").content.decode()
+
+
 def test_an_invalid_value_is_shown_beside_its_field_and_nothing_is_saved(
     operator: Client, store: Store
 ) -> None:

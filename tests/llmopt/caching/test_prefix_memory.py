@@ -22,7 +22,7 @@ def test_a_recorded_prefix_is_recalled_until_its_lifetime_ends(clock: FakeClock)
 
 def test_a_cached_prefix_is_told_apart_from_one_only_seen(clock: FakeClock) -> None:
     memory = PrefixMemory(clock=clock)
-    memory.record(cached=[(1, 3600)], seen=[2], seen_ttl=300)
+    memory.record(cached=[(1, 3600, 100)], seen=[2], seen_ttl=300)
 
     assert memory.is_cached(1) and memory.recall(1)
     assert memory.recall(2) and not memory.is_cached(2)
@@ -33,7 +33,7 @@ def test_a_cached_prefix_is_told_apart_from_one_only_seen(clock: FakeClock) -> N
 
 def test_latest_finds_the_last_cached_and_the_last_known_position(clock: FakeClock) -> None:
     memory = PrefixMemory(clock=clock)
-    memory.record(cached=[(20, 300)], seen=[40], seen_ttl=300)
+    memory.record(cached=[(20, 300, 100)], seen=[40], seen_ttl=300)
     fingerprints = [10, 20, 30, 40, 50]
 
     assert memory.latest(fingerprints, 0, 5) == (1, 3)
@@ -43,7 +43,7 @@ def test_latest_finds_the_last_cached_and_the_last_known_position(clock: FakeClo
 
 def test_reading_a_cached_entry_refreshes_its_lifetime(clock: FakeClock) -> None:
     memory = PrefixMemory(clock=clock)
-    memory.record(cached=[(7, 300)])
+    memory.record(cached=[(7, 300, 100)])
 
     clock.advance(250)
     assert memory.latest([7], 0, 1) == (0, 0)
@@ -79,7 +79,7 @@ def test_many_threads_can_record_and_recall_at_once() -> None:
         try:
             start.wait(timeout=10)
             for n in range(2_000):
-                memory.record(cached=[(offset * 10_000 + n, 300)], seen=[n])
+                memory.record(cached=[(offset * 10_000 + n, 300, 100)], seen=[n])
                 memory.recall(n)
                 memory.latest([n, offset * 10_000 + n], 0, 2)
         except BaseException as error:  # pragma: no cover - reported below

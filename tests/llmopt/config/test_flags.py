@@ -69,8 +69,10 @@ def test_the_strategy_decides_which_enabled_optimizations_apply(
         (
             "cacheTTL",
             600,
-            "cacheTTL must be 300 or 3600 seconds; the provider offers no other lifetime",
+            "cacheTTL must be 300 or 3600 seconds (the provider offers no other lifetime), "
+            "or 'auto' to choose per prefix from its observed re-use gaps",
         ),
+        ("cacheTTL", "hourly", "cacheTTL must be 300 or 3600 seconds"),
         ("cacheTTL", "300", "cacheTTL must be 300 or 3600 seconds"),
         ("cacheTTL", 300.5, "cacheTTL must be 300 or 3600 seconds"),
         ("batchMaxSize", 0, "batchMaxSize must be a whole number from 1 to 100,000"),
@@ -103,7 +105,8 @@ def test_it_rejects_an_invalid_value_with_a_sentence_about_its_field(
 
 def test_it_shows_the_rejected_value() -> None:
     assert problems({"cacheTTL": 600})["cacheTTL"] == [
-        "cacheTTL must be 300 or 3600 seconds; the provider offers no other lifetime (got 600)"
+        "cacheTTL must be 300 or 3600 seconds (the provider offers no other lifetime), "
+        "or 'auto' to choose per prefix from its observed re-use gaps (got 600)"
     ]
 
 
