@@ -16,6 +16,7 @@ from llmopt.store._open import open_store, store_from_env
 from llmopt.store._protocol import Store
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    PLANNER_STATE_KEPT,
     RECENT_PLANS_KEPT,
     USAGE_COUNTERS,
     AuditEvent,
@@ -27,6 +28,7 @@ from llmopt.store._records import (
     Document,
     DocumentName,
     PlanBreakpoint,
+    PlannerState,
     PlanRecord,
     StoredResult,
     UsageBucket,
@@ -60,6 +62,8 @@ __all__ = [
     "DocumentName",
     "PlanBreakpoint",
     "PlanRecord",
+    "PlannerState",
+    "PLANNER_STATE_KEPT",
     "RECENT_PLANS_KEPT",
     "SQLiteStore",
     "Store",

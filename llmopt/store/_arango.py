@@ -31,6 +31,7 @@ except ModuleNotFoundError as exc:
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    PLANNER_STATE_KEPT,
     RECENT_PLANS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
@@ -41,6 +42,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlannerState,
     PlanRecord,
     StoredResult,
     UsageBucket,
@@ -104,6 +106,7 @@ class ArangoCollections:
     usage_hours: str = "llmopt_usage_hours"
     results: str = "llmopt_results"
     plans: str = "llmopt_plans"
+    planner_states: str = "llmopt_planner_states"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> ArangoCollections:
@@ -202,6 +205,7 @@ class ArangoStore:
             names.usage_hours: [["minute", "entry_key"], ["entry_key", "minute"]],
             names.results: [["expires_at"]],
             names.plans: [["entry_key", "at"]],
+            names.planner_states: [["entry_key", "updated_at"]],
         }
         with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
             for name, generator in generators.items():
@@ -712,6 +716,60 @@ class ArangoStore:
         bind: dict[str, Any] = {"@c": self._names.plans, "entry_key": entry_key, "n": limit}
         return self._read(
             f"read the cache plans of {entry_key!r}", aql, bind, PlanRecord, "cache plan"
+        )
+
+    # -- planner states ---------------------------------------------------------
+
+    def put_planner_states(self, states: Iterable[PlannerState]) -> None:
+        """See ``Store.put_planner_states``."""
+        given = list(states)
+        if not given:
+            return
+        docs = [
+            {**s.model_dump(mode="json"), "_key": _key(f"{s.entry_key}\x1f{s.process}")}
+            for s in given
+        ]
+        stale = iso(max(state.updated_at for state in given) - PLANNER_STATE_KEPT)
+        collection = self._names.planner_states
+
+        def share() -> None:
+            txn = self._db.begin_transaction(write=[collection])
+            try:
+                self._query(
+                    txn,
+                    "FOR s IN @states INSERT s INTO @@c OPTIONS {overwriteMode: 'replace'}",
+                    {"@c": collection, "states": docs},
+                )
+                self._query(
+                    txn,
+                    "FOR s IN @@c FILTER s.entry_key IN @entries AND s.updated_at < @stale "
+                    "REMOVE s IN @@c OPTIONS {ignoreErrors: true}",
+                    {
+                        "@c": collection,
+                        "entries": sorted({d["entry_key"] for d in docs}),
+                        "stale": stale,
+                    },
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped("share the cache planners' states"):
+            self._retrying(share)
+
+    def planner_states(self, entry_keys: Collection[str], *, since: datetime) -> list[PlannerState]:
+        """See ``Store.planner_states``."""
+        keys = sorted(set(entry_keys))
+        if not keys:
+            return []
+        aql = (
+            "FOR s IN @@c FILTER s.entry_key IN @keys AND s.updated_at >= @since "
+            'SORT s.entry_key, s.process RETURN UNSET(s, "_key", "_id", "_rev")'
+        )
+        bind: dict[str, Any] = {"@c": self._names.planner_states, "keys": keys, "since": iso(since)}
+        return self._read(
+            "read the cache planners' states", aql, bind, PlannerState, "planner state"
         )
 
     # -- results ----------------------------------------------------------------

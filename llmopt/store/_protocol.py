@@ -15,6 +15,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlannerState,
     PlanRecord,
     StoredResult,
     UsageBucket,
@@ -229,6 +230,16 @@ class Store(Protocol):
 
         Raises ``ValueError`` for a negative ``limit``.
         """
+        ...
+
+    def put_planner_states(self, states: Iterable[PlannerState]) -> None:
+        """Create or replace each state (one per entry and process); all or none are
+        written. States of the same entries not updated for ``PLANNER_STATE_KEPT`` before
+        the newest given are deleted: their processes have stopped."""
+        ...
+
+    def planner_states(self, entry_keys: Collection[str], *, since: datetime) -> list[PlannerState]:
+        """Every process's state of ``entry_keys`` updated at or after ``since``."""
         ...
 
     def put_result(self, result: StoredResult) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -298,6 +298,8 @@ def hour_range(start: datetime, end: datetime) -> tuple[str, str]:
 
 
 RECENT_PLANS_KEPT = 20
+PLANNER_STATE_KEPT = timedelta(days=1)
+"""How long ``Store.put_planner_states`` keeps the state of a process that stopped writing."""
 """How many of an entry's cache plans ``Store.add_plans`` keeps by default: the newest."""
 
 
@@ -333,6 +335,22 @@ class PlanRecord(BaseModel, frozen=True):
     unread_write_tokens_5m: int = 0
     unread_write_tokens_1h: int = 0
     missed_read_tokens: int = 0
+
+
+class PlannerState(BaseModel, frozen=True):
+    """What one process's cache planner has learned of one entry's traffic, shared so that
+    every process plans with what all of them saw.
+
+    ``process`` names the process that wrote it (host and pid), ``updated_at`` when;
+    ``body`` is its memory's export (``llmopt.caching.PrefixMemory.export``: prefix
+    fingerprints, times and counts, no prompt text), stored verbatim and checked by the
+    reader.
+    """
+
+    entry_key: str
+    process: str
+    updated_at: UTCDateTime
+    body: dict[str, Any]
 
 
 class StoredResult(BaseModel):

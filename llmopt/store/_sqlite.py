@@ -15,6 +15,7 @@ from typing import Any
 from llmopt.errors import ConflictError, RecordNotFound, StoreError
 from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
+    PLANNER_STATE_KEPT,
     RECENT_PLANS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
@@ -25,6 +26,7 @@ from llmopt.store._records import (
     BatchStatus,
     Document,
     DocumentName,
+    PlannerState,
     PlanRecord,
     StoredResult,
     UsageBucket,
@@ -39,7 +41,7 @@ from llmopt.store._records import (
     without_system_attributes,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -166,6 +168,16 @@ _MIGRATIONS: tuple[str, ...] = (
         body TEXT NOT NULL
     );
     CREATE INDEX plans_entry ON plans (entry_key, at, id);
+    """,
+    # 6: what each process's cache planner has learned, shared with the others.
+    """
+    CREATE TABLE planner_states (
+        entry_key TEXT NOT NULL,
+        process TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (entry_key, process)
+    );
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -779,6 +791,42 @@ class SQLiteStore:
             ).fetchall()
         with decoding("cache plan"):
             return [PlanRecord.model_validate_json(body) for (body,) in rows]
+
+    # -- planner states ---------------------------------------------------------
+
+    def put_planner_states(self, states: Iterable[PlannerState]) -> None:
+        """See ``Store.put_planner_states``."""
+        given = list(states)
+        rows = [(s.entry_key, s.process, iso(s.updated_at), s.model_dump_json()) for s in given]
+        if not rows:
+            return
+        stale = iso(max(state.updated_at for state in given) - PLANNER_STATE_KEPT)
+        with self._transaction("share the cache planners' states") as conn:
+            conn.executemany(
+                "INSERT INTO planner_states (entry_key, process, updated_at, body) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (entry_key, process) DO UPDATE SET "
+                "updated_at = excluded.updated_at, body = excluded.body",
+                rows,
+            )
+            conn.executemany(
+                "DELETE FROM planner_states WHERE entry_key = ? AND updated_at < ?",
+                [(entry_key, stale) for entry_key in {row[0] for row in rows}],
+            )
+
+    def planner_states(self, entry_keys: Collection[str], *, since: datetime) -> list[PlannerState]:
+        """See ``Store.planner_states``."""
+        keys = sorted(set(entry_keys))
+        if not keys:
+            return []
+        marks = ", ".join("?" for _ in keys)
+        with self._wrapped("read the cache planners' states") as conn:
+            rows = conn.execute(
+                f"SELECT body FROM planner_states WHERE entry_key IN ({marks}) "
+                "AND updated_at >= ? ORDER BY entry_key, process",
+                (*keys, iso(since)),
+            ).fetchall()
+        with decoding("planner state"):
+            return [PlannerState.model_validate_json(body) for (body,) in rows]
 
     # -- results ----------------------------------------------------------------
 

@@ -12,12 +12,14 @@ import pytest
 
 from llmopt.errors import ConflictError, RecordNotFound
 from llmopt.store import (
+    PLANNER_STATE_KEPT,
     USAGE_COUNTERS,
     AuditEvent,
     BatchRecord,
     BatchStatus,
     DocumentName,
     PlanBreakpoint,
+    PlannerState,
     PlanRecord,
     Store,
     StoredResult,
@@ -844,6 +846,58 @@ def test_prune_without_cutoffs_deletes_nothing(store: Store) -> None:
         "results": 0,
     }
     assert len(store.list_audit()) == 1
+
+
+# -- planner states ----------------------------------------------------------------
+
+
+def _state(process: str, at: datetime, entry_key: str = "e1", **body: Any) -> PlannerState:
+    exported = {
+        "probe": 1,
+        "counts": {"static": [3.0, 1.0]},
+        "prefixes": [[7, 1.0, 2.0, 300.0, 0.5, -1.0, 0]],
+    }
+    return PlannerState(
+        entry_key=entry_key, process=process, updated_at=at, body={**exported, **body}
+    )
+
+
+def test_each_process_state_replaces_its_last_and_reads_back_verbatim(store: Store) -> None:
+    store.put_planner_states([_state("host:1", START), _state("host:2", START)])
+    store.put_planner_states([_state("host:1", START + timedelta(seconds=5), counts={})])
+
+    states = store.planner_states(["e1"], since=START)
+
+    assert [(s.process, s.updated_at) for s in states] == [
+        ("host:1", START + timedelta(seconds=5)),
+        ("host:2", START),
+    ]
+    assert states[0].body["counts"] == {} and states[1].body["prefixes"] == [
+        [7, 1.0, 2.0, 300.0, 0.5, -1.0, 0]
+    ]
+
+
+def test_planner_states_are_read_per_entry_and_since_a_time(store: Store) -> None:
+    store.put_planner_states(
+        [
+            _state("p", START, "e1"),
+            _state("p", START + timedelta(minutes=10), "e2"),
+            _state("q", START + timedelta(minutes=10), "e3"),
+        ]
+    )
+
+    recent = store.planner_states(["e1", "e2"], since=START + timedelta(minutes=1))
+
+    assert [(s.entry_key, s.process) for s in recent] == [("e2", "p")]
+    assert store.planner_states([], since=START) == []
+
+
+def test_states_of_processes_that_stopped_long_ago_are_dropped(store: Store) -> None:
+    store.put_planner_states([_state("gone", START)])
+    later = START + PLANNER_STATE_KEPT + timedelta(minutes=1)
+    store.put_planner_states([_state("alive", later)])
+
+    assert [s.process for s in store.planner_states(["e1"], since=START)] == ["alive"]
 
 
 # -- health ----------------------------------------------------------------------

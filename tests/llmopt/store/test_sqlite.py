@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from llmopt.errors import StoreError
-from llmopt.store import AuditEvent, BatchRecord, DocumentName, PlanRecord, SQLiteStore, UsageRollup
+from llmopt.store import (
+    AuditEvent,
+    BatchRecord,
+    DocumentName,
+    PlannerState,
+    PlanRecord,
+    SQLiteStore,
+    UsageRollup,
+)
 from llmopt.store._records import iso
 from llmopt.store._sqlite import _MIGRATIONS, SCHEMA_VERSION
 
@@ -247,8 +255,11 @@ def test_a_version_4_file_is_migrated_keeping_its_usage_and_gaining_waste_counte
     plan = PlanRecord(entry_key="e1", at=noon, decisions=("placed 1 breakpoint",))
     store.add_plans([plan])
     assert store.recent_plans("e1") == [plan]
+    state = PlannerState(entry_key="e1", process="p", updated_at=noon, body={"counts": {}})
+    store.put_planner_states([state])  # version 6
+    assert store.planner_states(["e1"], since=noon) == [state]
     store.close()
 
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     raw.close()
