@@ -8,7 +8,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 DEFAULT_CAPACITY = 4096
@@ -45,6 +45,24 @@ class _Prefix:
         self.last_seen = now
         self.last_read = -1.0
         self.unread_tokens = 0  # of the latest write, until something reads it
+
+
+class _Learned:
+    """Of the prefixes of one kind seen for the first time, how many came again: both
+    weighed down by FORGETTING per first sighting (this process's, and other processes'
+    as it learns of them), and how many this process saw first, unweighed."""
+
+    __slots__ = ("came", "first", "firsts")
+
+    def __init__(self) -> None:
+        self.first = 0.0
+        self.came = 0.0
+        self.firsts = 0
+
+
+_Theirs = tuple[float, float, int, int]
+"""Another process's counts of a kind: first, came again (weighed as it knew), how many it
+saw first, and how many first sightings it knew of, all processes', when it exported."""
 
 
 class PrefixMemory:
@@ -93,11 +111,9 @@ class PrefixMemory:
         self._clock = clock
         self._entries: OrderedDict[int, _Prefix] = OrderedDict()
         self._lock = threading.Lock()
-        # Per kind of prefix: of those ``sighting`` saw for the first time, how many came
-        # again (both weighed down by FORGETTING as new ones of that kind arrive).
-        self._counts: dict[str, list[float]] = {}
+        self._counts: dict[str, _Learned] = {}  # per kind of prefix
         # The same counts of other processes, as they last exported them, by process.
-        self._others: dict[str, dict[str, tuple[float, float]]] = {}
+        self._others: dict[str, dict[str, _Theirs]] = {}
         # When each write expires, to find the ones never read; tokens never read, 5m/1h.
         self._expiries: list[tuple[float, int]] = []
         self._unread = [0, 0]
@@ -129,17 +145,20 @@ class PrefixMemory:
         """
         with self._lock:
             now = self._clock()
-            counts = self._counts.setdefault(kind, [0.0, 0.0])  # first seen, came again
+            counts = self._counts.get(kind)
+            if counts is None:
+                counts = self._counts[kind] = _Learned()
             odds = self._odds(kind)
             entry = self._live(fingerprint, now)
             seen = entry is not None
             if entry is None:
                 entry = self._touch(fingerprint, now)
-                counts[0] = counts[0] * FORGETTING + 1.0
-                counts[1] *= FORGETTING
+                counts.first = counts.first * FORGETTING + 1.0
+                counts.came *= FORGETTING
+                counts.firsts += 1
             elif not entry.recurred:  # each prefix counts once as having come again
                 entry.recurred = True
-                counts[1] += 1.0
+                counts.came += 1.0
             entry.seen_until = max(entry.seen_until, now + ttl)
             entry.last_seen = now
             self._evict()
@@ -151,13 +170,28 @@ class PrefixMemory:
             return self._odds(kind)
 
     def _odds(self, kind: str) -> float:
-        first, came = self._counts.get(kind, (0.0, 0.0))
+        own = self._counts.get(kind)
+        first, came = (own.first, own.came) if own is not None else (0.0, 0.0)
+        if self._others:
+            known = self._known(kind)
+            for other in self._others.values():
+                theirs = other.get(kind)
+                if theirs is not None:
+                    # Weighed down, too, by the first sightings it had not heard of.
+                    weight = FORGETTING ** max(0, known - theirs[3])
+                    first += theirs[0] * weight
+                    came += theirs[1] * weight
+        return (came + 1.0) / (first + 2.0)
+
+    def _known(self, kind: str) -> int:
+        """First sightings of ``kind`` this process knows of, its own and the others'."""
+        own = self._counts.get(kind)
+        known = own.firsts if own is not None else 0
         for other in self._others.values():
             theirs = other.get(kind)
             if theirs is not None:
-                first += theirs[0]
-                came += theirs[1]
-        return (came + 1.0) / (first + 2.0)
+                known += theirs[2]
+        return known
 
     def _live(self, fingerprint: int, now: float) -> _Prefix | None:
         entry = self._entries.get(fingerprint)
@@ -294,7 +328,10 @@ class PrefixMemory:
                         int(entry.recurred),
                     ]
                 )
-            counts = {kind: [first, came] for kind, (first, came) in self._counts.items()}
+            counts = {
+                kind: [learned.first, learned.came, learned.firsts, self._known(kind)]
+                for kind, learned in self._counts.items()
+            }
         return {"probe": HASH_PROBE, "counts": counts, "prefixes": recent}
 
     def merge(self, source: str, state: Mapping[str, Any]) -> None:
@@ -306,6 +343,15 @@ class PrefixMemory:
         """
         counts, prefixes = _validated(state)
         with self._lock:
+            before = self._others.get(source)
+            if before is not None:
+                # Its new first sightings weigh this process's counts down, as its own do.
+                for kind, theirs in counts.items():
+                    own = self._counts.get(kind)
+                    new = theirs[2] - before[kind][2] if kind in before else theirs[2]
+                    if own is not None and new > 0:
+                        own.first *= FORGETTING**new
+                        own.came *= FORGETTING**new
             self._others[source] = counts
             if state.get("probe") != HASH_PROBE:
                 return
@@ -331,10 +377,11 @@ class PrefixMemory:
                 entry.recurred = entry.recurred or bool(recurred)
             self._evict()
 
-    def forget_process(self, source: str) -> None:
-        """Stop counting what ``source`` exported (it has stopped)."""
+    def forget_processes(self, *, keep: Collection[str] = ()) -> None:
+        """Stop counting what processes other than ``keep`` exported (they have stopped)."""
         with self._lock:
-            self._others.pop(source, None)
+            for source in [source for source in self._others if source not in keep]:
+                del self._others[source]
 
     # -- upkeep --------------------------------------------------------------------
 
@@ -358,13 +405,15 @@ _Shared = tuple[int, float, float, float, float, float, int]
 read, came again."""
 
 
-def _validated(state: Mapping[str, Any]) -> tuple[dict[str, tuple[float, float]], list[_Shared]]:
+def _validated(state: Mapping[str, Any]) -> tuple[dict[str, _Theirs], list[_Shared]]:
     try:
         if not isinstance(state["counts"], Mapping) or not isinstance(state["prefixes"], list):
             raise TypeError("counts must be an object and prefixes a list")
-        counts = {
-            str(kind): (float(pair[0]), float(pair[1])) for kind, pair in state["counts"].items()
-        }
+        counts: dict[str, _Theirs] = {}
+        for kind, four in state["counts"].items():
+            if len(four) != 4:
+                raise ValueError(f"counts of {kind!r} must be four numbers, not {len(four)}")
+            counts[str(kind)] = (float(four[0]), float(four[1]), int(four[2]), int(four[3]))
         prefixes = [
             (
                 int(row[0]),
@@ -379,6 +428,6 @@ def _validated(state: Mapping[str, Any]) -> tuple[dict[str, tuple[float, float]]
         ]
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"not a PrefixMemory export: {exc!r}") from exc
-    if not all(math.isfinite(n) and n >= 0 for pair in counts.values() for n in pair):
+    if not all(math.isfinite(n) and n >= 0 for four in counts.values() for n in four):
         raise ValueError("not a PrefixMemory export: counts must be finite and not negative")
     return counts, prefixes

@@ -31,6 +31,7 @@ from llmopt.store import SQLiteStore, Store
 
 from . import _anthropic
 from ._batching import BatchDispatcher, BatchGroup, current_group, store_allows_batching
+from ._learning import learning_for
 from ._model_classes import provider_of, same_provider
 from ._rebinding import call_on_base_class
 from ._recorder import UsageRecorder, recorder_for
@@ -117,8 +118,10 @@ class OptimizedLLMWrapper(BaseChatModel):
     ``batch_options``); a seam for tests, defaults to the class."""
 
     prefix_memory: PrefixMemory = Field(default_factory=PrefixMemory, exclude=True)
-    """What the cache planner remembers of recent prefixes and learns of their reuse;
-    give one with its own ``clock`` to plan against a test clock."""
+    """What the cache planner remembers of recent prefixes and learns of their reuse.
+    With a ``store``, the process's memory for ``entry_key``, shared with the other
+    processes on that store (:func:`learning_for`); else the wrapper's own. Give one
+    with its own ``clock`` to plan against a test clock."""
 
     _capabilities: ProviderCapabilities = PrivateAttr()
     _stats: StatsCounter = PrivateAttr(default_factory=StatsCounter)
@@ -163,6 +166,10 @@ class OptimizedLLMWrapper(BaseChatModel):
                 object.__setattr__(self, "watcher", watcher_for(self.store))
             if self.recorder is None:
                 object.__setattr__(self, "recorder", recorder_for(self.store))
+            if "prefix_memory" not in self.model_fields_set:
+                assert self.entry_key is not None  # set above
+                memory = learning_for(self.store).memory(self.entry_key)
+                object.__setattr__(self, "prefix_memory", memory)
         return self
 
     # -- what LangChain asks of a chat model ------------------------------------
