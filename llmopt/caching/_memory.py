@@ -28,6 +28,7 @@ class _Prefix:
     """What the memory knows of one prefix; times are on the memory's clock."""
 
     __slots__ = (
+        "counted",
         "last_read",
         "last_seen",
         "recurred",
@@ -42,6 +43,7 @@ class _Prefix:
         self.written_until = now
         self.ttl = 0.0  # of the cache entry written
         self.recurred = False  # counted once as a prefix that came again
+        self.counted = False  # counted as first seen, here or in the process it came from
         self.last_seen = now
         self.last_read = -1.0
         self.unread_tokens = 0  # of the latest write, until something reads it
@@ -153,10 +155,12 @@ class PrefixMemory:
             seen = entry is not None
             if entry is None:
                 entry = self._touch(fingerprint, now)
+            if not entry.counted:  # also a prefix only recorded so far: its first sighting
+                entry.counted = True
                 counts.first = counts.first * FORGETTING + 1.0
                 counts.came *= FORGETTING
                 counts.firsts += 1
-            elif not entry.recurred:  # each prefix counts once as having come again
+            if seen and not entry.recurred:  # each prefix counts once as having come again
                 entry.recurred = True
                 counts.came += 1.0
             entry.seen_until = max(entry.seen_until, now + ttl)
@@ -181,7 +185,9 @@ class PrefixMemory:
                     weight = FORGETTING ** max(0, known - theirs[3])
                     first += theirs[0] * weight
                     came += theirs[1] * weight
-        return (came + 1.0) / (first + 2.0)
+        # Prefixes that come again long after their first sighting weighed down add their
+        # full weight: never let them count for more than the first sightings.
+        return (min(came, first) + 1.0) / (first + 2.0)
 
     def _known(self, kind: str) -> int:
         """First sightings of ``kind`` this process knows of, its own and the others'."""
@@ -365,6 +371,7 @@ class PrefixMemory:
                 if entry is None:
                     entry = entries[fingerprint] = _Prefix(now)
                     entry.last_seen = last_seen
+                    entry.counted = True  # by the process it came from
                 entry.seen_until = max(entry.seen_until, seen_until)
                 if written_until > entry.written_until:
                     entry.written_until = written_until

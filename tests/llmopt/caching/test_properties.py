@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 from llmopt.caching import BREAKPOINT_LITERAL, CachePlan, PrefixMemory, plan_breakpoints
 
-from .conftest import config, marker_sites, ttl_order_is_valid, words
+from .conftest import FakeClock, config, marker_sites, ttl_order_is_valid, words
 
 LONG = words(600, "long")  # above the 512-token minimum of the newest models on its own
 texts = st.sampled_from(
@@ -200,3 +201,119 @@ def test_every_plan_is_a_request_the_api_accepts_and_leaves_the_input_alone(
     assert payload == snapshot
     for result in (first, again):
         _assert_valid(result, manual=mode == "manual")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=st.lists(
+        st.tuples(requests(), st.sampled_from([0, 30, 301, 900, 3601])), min_size=1, max_size=6
+    ),
+    ttl=st.sampled_from([300, 3600, "auto"]),
+    system_ttl=st.sampled_from([None, 3600]),
+)
+def test_whatever_the_history_every_plan_is_valid(
+    history: list[tuple[dict[str, Any], int]], ttl: Any, system_ttl: int | None
+) -> None:
+    clock = FakeClock()
+    memory = PrefixMemory(clock=clock, capacity=8)  # small, so eviction happens too
+    options = {
+        "model": "claude-sonnet-4-5",
+        "config": config(cacheTTL=ttl, cacheSystemTTL=system_ttl),
+        "memory": memory,
+    }
+    for payload, pause in history:
+        clock.advance(pause)
+        for _ in range(2):  # once new, once known
+            result = plan_breakpoints(payload, **options)
+            _assert_valid(result, manual=False)
+            assert min(result.unread_write_tokens_5m, result.missed_read_tokens) >= 0
+
+
+PROMPT = words(1_200, "prompt")  # above the 1,024-token minimum of claude-sonnet-4-5
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    # Each earlier request: one of 3 recurring system prompts, or a one-off (None); a
+    # pause before it; and whether its turn opens with one of 3 recurring documents.
+    history=st.lists(
+        st.tuples(st.sampled_from([0, 1, 2, None]), st.sampled_from([0, 60, 400]), st.booleans()),
+        max_size=30,
+    ),
+    document_first=st.booleans(),
+)
+def test_a_never_seen_prefix_is_written_only_when_the_learned_odds_make_it_pay(
+    history: list[tuple[int | None, int, bool]], document_first: bool
+) -> None:
+    clock = FakeClock()
+    memory = PrefixMemory(clock=clock)
+    options = {"model": "claude-sonnet-4-5", "config": config(), "memory": memory}
+    for n, (prompt, pause, with_document) in enumerate(history):
+        clock.advance(pause)
+        system = f"{prompt if prompt is not None else f'one-off {n}'} {PROMPT}"
+        question = {"type": "text", "text": f"question {n}"}
+        content = [question]
+        if with_document:
+            content.insert(0, {"type": "text", "text": f"document {n % 3} {PROMPT}"})
+        plan_breakpoints(
+            {
+                "model": "m",
+                "max_tokens": 9,
+                "system": system,
+                "messages": [{"role": "user", "content": content}],
+            },
+            **options,
+        )
+    static_odds, inner_odds = memory.odds("static"), memory.odds("inner")
+    content = [{"type": "text", "text": "never seen?"}]
+    if document_first:
+        content.insert(0, {"type": "text", "text": f"a new document {PROMPT}"})
+
+    result = plan_breakpoints(
+        {
+            "model": "m",
+            "max_tokens": 9,
+            "system": f"a new prompt {PROMPT}",
+            "messages": [{"role": "user", "content": content}],
+        },
+        **options,
+    )
+
+    marked = {b.location for b in result.breakpoints}
+    assert ("system[0]" in marked) == (static_odds * 0.9 > 0.25)
+    assert ("messages[0].content[0]" in marked) == (document_first and inner_odds * 0.9 > 0.25)
+    assert "messages[0].content[1]" not in marked and "messages[0].content[0]" not in (
+        marked if not document_first else set()
+    )
+
+
+def test_memory_stays_consistent_under_many_threads() -> None:
+    memory = PrefixMemory(capacity=64)
+    other = PrefixMemory()
+    for n in range(20):
+        other.sighting(n, ttl=300)
+    errors: list[BaseException] = []
+
+    def hammer(offset: int) -> None:
+        try:
+            for n in range(400):
+                fingerprint = offset * 1_000 + n % 50
+                memory.sighting(fingerprint, ttl=300, kind=("static", "inner")[n % 2])
+                memory.record(cached=[(fingerprint, 300.0, 100)], seen=[fingerprint + 1])
+                memory.latest([fingerprint, fingerprint + 1], 0, 2)
+                memory.take_unread()
+                if n % 50 == 0:
+                    memory.merge(f"process {offset}", other.export())
+                    memory.export()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(memory) <= 64
+    assert 0.0 < memory.odds("static") < 1.0 and 0.0 < memory.odds("inner") < 1.0
