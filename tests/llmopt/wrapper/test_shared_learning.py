@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from llmopt.caching import plan_breakpoints
 from llmopt.errors import StoreError
+from llmopt.sandbox import SandboxServer
 from llmopt.store import PlannerState, SQLiteStore
 from llmopt.store._records import utcnow
 from llmopt.wrapper import OptimizedLLMWrapper, SharedLearning
 
 from . import _planning_worker
-from .conftest import MODEL, words
+from .conftest import CACHING, MODEL, chat, words
 
 ENTRY = "anthropic:shared"
 
@@ -159,3 +161,28 @@ def test_a_corrupt_state_is_skipped_with_one_warning_and_the_others_still_count(
 
     assert caplog.text.count("ignoring the planner state of bad") == 1
     assert memory.odds() == pytest.approx(good.memory(ENTRY).odds())
+
+
+class _Garbage(SQLiteStore):
+    def planner_states(self, entry_keys: Any, *, since: Any) -> list[PlannerState]:
+        body = {"counts": None, "prefixes": [["x"]]}
+        return [PlannerState(entry_key=ENTRY, process="bad", updated_at=since, body=body)]
+
+
+@pytest.mark.parametrize("broken", [_Unreachable, _Garbage])
+def test_calls_go_through_while_sharing_fails_in_the_background(
+    sandbox: SandboxServer, tmp_path: Path, broken: type[SQLiteStore]
+) -> None:
+    learning = SharedLearning(broken(tmp_path / "s.sqlite3"), interval=0.01)
+    model = OptimizedLLMWrapper(
+        chat(sandbox), "anthropic", CACHING, prefix_memory=learning.memory(ENTRY)
+    )
+    try:
+        for n in range(3):
+            model.invoke([SystemMessage(words(1_500)), HumanMessage(f"question {n}")])
+    finally:
+        learning.stop()
+
+    billed = sandbox.billing().total
+    assert billed.requests_errored == 0
+    assert billed.cache_read_tokens > 0  # the planner still cached what it saw
