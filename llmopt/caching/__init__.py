@@ -3,8 +3,11 @@
 - :func:`plan_breakpoints`: where a request gets its ``cache_control`` markers, as a
   :class:`CachePlan` (the request to send, its :class:`Breakpoint` s and the
   decisions behind them).
-- :class:`PrefixMemory`: what recent requests cached, so ``auto`` mode can tell a
-  conversation or a repeated request from a one-off.
+- :class:`PrefixMemory`: what recent requests saw, cached and read, and what ``auto``
+  mode has learned of the entry's traffic (whether new system prompts or documents come
+  again; how long prefixes stay away, for ``cacheTTL: "auto"``; which writes expired
+  unread). ``export``/``merge`` share it between processes (see
+  ``llmopt.wrapper.SharedLearning``).
 - :class:`CacheManager`: the older entry point (``add_cache_markers``), a facade.
 """
 
