@@ -28,7 +28,7 @@ class _Prefix:
     """What the memory knows of one prefix; times are on the memory's clock."""
 
     __slots__ = (
-        "counted",
+        "kind",
         "last_read",
         "last_seen",
         "recurred",
@@ -43,7 +43,8 @@ class _Prefix:
         self.written_until = now
         self.ttl = 0.0  # of the cache entry written
         self.recurred = False  # counted once as a prefix that came again
-        self.counted = False  # counted as first seen, here or in the process it came from
+        # The kind it was counted under as first seen; "" when another process counted it.
+        self.kind: str | None = None
         self.last_seen = now
         self.last_read = -1.0
         self.unread_tokens = 0  # of the latest write, until something reads it
@@ -143,7 +144,8 @@ class PrefixMemory:
         Returns whether it was seen or cached within its lifetime, and the learned chance,
         before this sighting, that a prefix of ``kind`` seen for the first time comes again
         within its lifetime: (came again + 1) / (first seen + 2), one half with nothing
-        learned. Other processes' counts (``merge``) are added to this one's.
+        learned. Other processes' counts (``merge``) are added to this one's. A prefix
+        that comes again counts for the kind it was first seen as.
         """
         with self._lock:
             now = self._clock()
@@ -155,14 +157,15 @@ class PrefixMemory:
             seen = entry is not None
             if entry is None:
                 entry = self._touch(fingerprint, now)
-            if not entry.counted:  # also a prefix only recorded so far: its first sighting
-                entry.counted = True
+            if entry.kind is None:  # also a prefix only recorded so far: its first sighting
+                entry.kind = kind
                 counts.first = counts.first * FORGETTING + 1.0
                 counts.came *= FORGETTING
                 counts.firsts += 1
             if seen and not entry.recurred:  # each prefix counts once as having come again
                 entry.recurred = True
-                counts.came += 1.0
+                first_kind = self._counts.get(entry.kind) if entry.kind else None
+                (first_kind or counts).came += 1.0
             entry.seen_until = max(entry.seen_until, now + ttl)
             entry.last_seen = now
             self._evict()
@@ -371,7 +374,7 @@ class PrefixMemory:
                 if entry is None:
                     entry = entries[fingerprint] = _Prefix(now)
                     entry.last_seen = last_seen
-                    entry.counted = True  # by the process it came from
+                    entry.kind = ""  # counted by the process it came from
                 entry.seen_until = max(entry.seen_until, seen_until)
                 if written_until > entry.written_until:
                     entry.written_until = written_until

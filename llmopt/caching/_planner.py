@@ -63,11 +63,12 @@ def plan_breakpoints(
                   not seen before, when new ones have lately come again often
                   enough for a write to pay (``memory`` learns it; else on its
                   second sighting); the end of a conversation or of a request seen
-                  before, never a one-off's tail; a block of the turn that a
-                  recent request also had (a document), or the block before a new
-                  question when such blocks have lately come again; the previous
-                  turn's entry again when it is more than 20 blocks back; the end
-                  of tools when the system prompt varies
+                  before, and of one that extends a recent request when such ends
+                  have lately been sent again or extended; never a one-off's tail;
+                  a block of the turn that a recent request also had (a document),
+                  or the block before a new question when such blocks have lately
+                  come again; the previous turn's entry again when it is more than
+                  20 blocks back; the end of tools when the system prompt varies
     system_only   one, at the end of system (or of tools without a system)
     manual        where the text says ``[CACHE_BREAKPOINT]`` (always removed)
     ============  ================================================================
@@ -440,20 +441,33 @@ class _Planner:
         elif top_level:
             self.note("the caller's top-level cache_control already caches the request's end")
         elif seen_at == count - 1:
+            if self.memory is not None:  # it came again: what extended tails are learned from
+                self.memory.sighting(prefix.fingerprints[tail], ttl=self.seen_ttl, kind="tail")
             self._offer(tail, "the end of the request", "the same request recurred recently")
         elif has_assistant:
             self._offer(tail, "the end of the conversation", "the next turn reads up to here")
         elif seen_at is not None:
-            self._offer(
-                tail, "the end of the request", "it extends a recent request: the next may too"
-            )
+            assert self.memory is not None  # what saw it
+            memory, fingerprints = self.memory, prefix.fingerprints
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
+            idle = memory.idle_for(fingerprints[inner]) if inner is not None else None
+            # It came again: what new prefixes of its kind are learned from.
+            memory.sighting(fingerprints[seen_at], ttl=self.seen_ttl, kind="inner")
+            _, odds = memory.sighting(fingerprints[tail], ttl=self.seen_ttl, kind="tail")
+            if odds * _READ_SAVES > _WRITE_COSTS:
+                self._offer(
+                    tail,
+                    "the end of the request",
+                    f"it extends a recent request, and lately {odds:.0%} of such ends were "
+                    "sent again or extended",
+                )
+            else:
+                self.note(
+                    f"left the tail ({self._where(tail)}) unmarked: it extends a recent "
+                    f"request, but lately only {odds:.0%} of such ends were sent again or "
+                    "extended, too few for a write to pay"
+                )
             if inner is not None and inner < tail:
-                idle = None
-                if self.memory is not None:  # it came again: what new ones are learned from
-                    fingerprint = prefix.fingerprints[inner]
-                    idle = self.memory.idle_for(fingerprint)
-                    self.memory.sighting(fingerprint, ttl=self.seen_ttl, kind="inner")
                 self._offer(
                     inner,
                     "a block a recent request also had",

@@ -120,3 +120,19 @@ def test_documents_that_come_again_are_written_at_their_first_sighting_once_lear
         first_sightings.append("messages[0].content[0]" in locations(first.payload))
 
     assert all(first_sightings)
+
+
+def test_ends_that_are_never_sent_again_stop_being_written(memory: PrefixMemory) -> None:
+    shared = {"type": "text", "text": words(2_000, "handbook")}
+    tails = []
+    for n in range(12):  # the handbook recurs; each request's own document does not
+        own = {"type": "text", "text": words(2_000, f"report {n}")}
+        question = {"type": "text", "text": f"question {n}"}
+        result = plan(request([user([shared, own, question])]), memory=memory)
+        tails.append("messages[0].content[2]" in locations(result.payload))
+        if n:
+            assert "messages[0].content[0]" in locations(result.payload)
+
+    assert tails[1]  # nothing learned yet: such an end may be extended
+    assert not any(tails[4:])
+    assert any("too few for a write to pay" in d for d in result.decisions)
