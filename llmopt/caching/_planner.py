@@ -447,13 +447,14 @@ class _Planner:
         elif has_assistant:
             self._offer(tail, "the end of the conversation", "the next turn reads up to here")
         elif seen_at is not None:
-            assert self.memory is not None  # what saw it
-            memory, fingerprints = self.memory, prefix.fingerprints
+            known = self.memory
+            assert known is not None  # what saw it
+            fingerprints = prefix.fingerprints
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
-            idle = memory.idle_for(fingerprints[inner]) if inner is not None else None
+            idle = known.idle_for(fingerprints[inner]) if inner is not None else None
             # It came again: what new prefixes of its kind are learned from.
-            memory.sighting(fingerprints[seen_at], ttl=self.seen_ttl, kind="inner")
-            _, odds = memory.sighting(fingerprints[tail], ttl=self.seen_ttl, kind="tail")
+            known.sighting(fingerprints[seen_at], ttl=self.seen_ttl, kind="inner")
+            _, odds = known.sighting(fingerprints[tail], ttl=self.seen_ttl, kind="tail")
             if odds * _READ_SAVES > _WRITE_COSTS:
                 self._offer(
                     tail,
