@@ -23,7 +23,8 @@ Strategies, each on a fresh sandbox, cost in USD from the sandbox's billing coun
               picks 5 m or 1 h by the arithmetic
 
 The sandbox runs on a manual clock that only the workloads move (W8), and ours' planner
-memory reads the same clock.
+memory reads the same clock. W12's workers share what their planners learned through the
+store before and after each request (see _serve).
 
     uv run python tests/benchmarks/bench_savings.py                 # all workloads
     uv run python tests/benchmarks/bench_savings.py W6 W12 --ttl 3600
@@ -37,11 +38,11 @@ import multiprocessing
 import random
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -52,14 +53,14 @@ from llmopt.errors import ConfigError
 from llmopt.killswitch import create_kill_switch
 from llmopt.sandbox import ManualClock, SandboxServer, running_sandbox
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
-from llmopt.wrapper import OptimizedLLMWrapper
+from llmopt.wrapper import OptimizedLLMWrapper, learning_for
 
 MODEL = "claude-sonnet-4-6"
 FLAGS = {"optimizationEnabled": True, "cachingEnabled": True}
 ENTRY_KEY = "bench-savings"
 STRATEGIES = ("none", "positional", "ours", "optimum")
 
-Place = str | int | tuple[int, int]
+Place = Literal["system"] | int | tuple[int, int]
 """Where the optimum puts a breakpoint: "system"; the index into the request's `messages`
 (the system prompt is not one of them; negative from the end) of a message whose last
 block gets it; or (message, block) indexes of one block inside a message."""
@@ -103,7 +104,7 @@ def _marked(payload: Mapping[str, Any], marks: Marks) -> dict[str, Any]:
         place, ttl = (mark.place, "1h") if isinstance(mark, OneHour) else (mark, "5m")
         # No ttl means 5 minutes, as the planner writes it.
         marker = {"type": "ephemeral", "ttl": "1h"} if ttl == "1h" else {"type": "ephemeral"}
-        if place == "system":
+        if isinstance(place, str):  # "system"
             out["system"], block = _with_marker(out["system"], -1, marker)
             placed.append(((-1, block), ttl))
             continue
@@ -419,8 +420,6 @@ class Setup:
     strategy: str
     ours_flags: Mapping[str, Any]
     explain: bool = False
-    store_path: str | None = None
-    """A shared store (W12): its aiconfigs document holds the entry's flags."""
 
     @property
     def flags(self) -> Mapping[str, Any]:
@@ -429,7 +428,7 @@ class Setup:
     def model(self, oracle: Oracle, **wrapper_options: Any) -> Any:
         base = ChatAnthropic(
             model=MODEL, base_url=self.base_url, api_key=self.api_key, max_tokens=150
-        )  # type: ignore[call-arg]
+        )
         if self.strategy == "none":
             return base
         planners: dict[str, Callable[..., CachePlan]] = {
@@ -437,8 +436,6 @@ class Setup:
             "ours": explained if self.explain else plan_breakpoints,
             "optimum": oracle,
         }
-        if self.store_path is not None:
-            wrapper_options.update(store=SQLiteStore(self.store_path), entry_key=ENTRY_KEY)
         return OptimizedLLMWrapper(
             base, "anthropic", dict(self.flags), planner=planners[self.strategy], **wrapper_options
         )
@@ -472,20 +469,30 @@ class InProcess:
         pass
 
 
-def _serve(connection: Connection, setup: Setup) -> None:
-    """A worker process: builds its own model and answers the driver's requests in turn."""
+def _serve(connection: Connection, setup: Setup, store_path: str) -> None:
+    """A worker process: builds its own model on the shared store and answers the driver's
+    requests in turn."""
     oracle = Oracle()
-    model = setup.model(oracle)
-    if isinstance(model, OptimizedLLMWrapper) and model.watcher is not None:
+    store = SQLiteStore(store_path)
+    model = setup.model(oracle, store=store, entry_key=ENTRY_KEY)
+    if isinstance(model, OptimizedLLMWrapper):
+        assert model.watcher is not None
         # Until the watcher has read the store, a wrapper behaves as the bare model.
         ready = model.watcher.wait_for(
             lambda s: s.available and not s.kill_switch_engaged and bool(s.entries.get(ENTRY_KEY)),
             timeout=30,
         )
         assert ready, f"the worker never read the flags: {model.watcher.snapshot.problem}"
+    learning = learning_for(store)
     connection.send("ready")
     while (request := connection.recv()) is not None:
-        connection.send(_invoke(model, oracle, *request))
+        # The run packs minutes of traffic into seconds, so the sharing thread (every 2 s)
+        # would see almost none of it: share before and after each request instead, as
+        # the thread would with requests some seconds apart. Deterministic, too.
+        learning.sync()
+        reply = _invoke(model, oracle, *request)
+        learning.sync()
+        connection.send(reply)
 
 
 class WorkerProcesses:
@@ -497,16 +504,16 @@ class WorkerProcesses:
         self._directory = tempfile.TemporaryDirectory(prefix="bench-savings-")
         store_path = str(Path(self._directory.name) / "llmopt.db")
         _seed_store(SQLiteStore(store_path), setup.flags)
-        setup = replace(setup, store_path=store_path)
-        # A fork server that imported this module once forks the workers: no fork of the
-        # sandbox's threads, and no six-second import of the SDKs per worker.
+        # A fork server that imported the SDKs once forks the workers: no fork of the
+        # sandbox's threads, and no five-second import per worker. (Python 3.11's fork
+        # server never preloads "__main__" itself: it asks for the wrong key.)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__"])
+        context.set_forkserver_preload(["langchain_anthropic", "llmopt.wrapper"])
         self.connections: list[Connection] = []
         self.processes = []
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, setup), daemon=True)
+            process = context.Process(target=_serve, args=(theirs, setup, store_path), daemon=True)
             process.start()
             self.connections.append(ours)
             self.processes.append(process)
