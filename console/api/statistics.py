@@ -27,7 +27,12 @@ class StatisticsIn(Schema):
 
 
 class TotalsOut(Schema):
-    """Summed counters; ``cache_hit_rate`` is cache reads over all input tokens (null: none)."""
+    """Summed counters; ``cache_hit_rate`` is cache reads over all input tokens (null: none).
+
+    What caching wasted, by the cache planner's memory (0 where it keeps none): writes
+    that expired without a read (``unread_write_*``, as a share of ``write_cost_usd``)
+    and input sent at full price that a recent request had also sent (``missed_read_*``).
+    """
 
     calls: int
     optimized_calls: int
@@ -44,6 +49,23 @@ class TotalsOut(Schema):
     savings_usd: float
     unpriced_calls: int
     cache_hit_rate: float | None
+    write_cost_usd: float = Field(description="What every cache write cost, read or not")
+    unread_write_tokens: int = Field(
+        description="Tokens of cache writes found to have expired without ever being read"
+    )
+    unread_write_cost_usd: float = Field(
+        description="What writing those tokens cost, at the write price"
+    )
+    unread_write_share: float | None = Field(
+        description="unread_write_cost_usd over write_cost_usd (null: nothing spent on writes)"
+    )
+    missed_read_tokens: int = Field(
+        description="Input tokens a recent request had also sent that went out without a cache read"
+    )
+    missed_read_cost_usd: float = Field(
+        description="What reading those from the cache would have saved (input price less "
+        "read price)"
+    )
 
 
 class PointOut(TotalsOut):

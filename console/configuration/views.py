@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from llmopt.config import capability_hints, load_document, update_entry_flags
 from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
 from llmopt.killswitch import engage_kill_switch, read_kill_switch, release_kill_switch
+from llmopt.store import PlanRecord, Store
 
 from ..roles import EDIT, OPERATE, VIEW
 from ..store import get_store
@@ -24,6 +25,8 @@ from .forms import FlagsForm, RollbackForm, flags_source
 from .summaries import flag_places, optimization_summary
 
 logger = logging.getLogger("console")
+
+RECENT_PLANS_SHOWN = 10
 
 
 @requires(VIEW)
@@ -50,6 +53,15 @@ def _entry_url(key: str) -> str:
     return f"{reverse('config-edit')}?{urlencode({'key': key})}"
 
 
+def _recent_plans(store: Store, key: str) -> tuple[list[PlanRecord], str]:
+    """The entry's last plans, newest first, or none and why: the form works without them."""
+    try:
+        return store.recent_plans(key, limit=RECENT_PLANS_SHOWN), ""
+    except StoreError as exc:
+        logger.warning("entry %s: recent cache plans unreadable: %s", key, exc)
+        return [], str(exc)
+
+
 @requires(VIEW)
 @require_http_methods(["GET", "POST"])
 def config_edit(request: AuthedRequest) -> HttpResponse:
@@ -57,6 +69,7 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
 
     The form shows the flags from every place the entry keeps them (flat, or the
     migration guide's nested block); saving writes each flag back where it is kept.
+    Below it, the entry's last cache plans say where breakpoints went and why.
     """
     key = request.GET.get("key", "")
     store = get_store()
@@ -110,9 +123,12 @@ def config_edit(request: AuthedRequest) -> HttpResponse:
     else:
         form = FlagsForm(initial=FlagsForm.initial_for(entry, document.revision), entry=entry)
 
+    plans, plans_error = _recent_plans(store, key)
     context = {
         "entry": entry,
         "form": form,
+        "plans": plans,
+        "plans_error": plans_error,
         "can_edit": can_edit,
         "notice": notice,
         "hints": capability_hints(entry.provider or "", entry.model),

@@ -117,6 +117,18 @@ class Totals:
         return self.cache_read_tokens / prompt if prompt else None
 
     @property
+    def unread_write_tokens(self) -> int:
+        """Tokens of cache writes (5 m and 1 h) found to have expired without a read."""
+        return self.unread_write_tokens_5m + self.unread_write_tokens_1h
+
+    @property
+    def unread_write_share(self) -> float | None:
+        """What the writes never read cost, as a share of all cache-write spend; ``None``
+        when nothing was spent on writes. The unread writes are counted when a later call
+        finds them expired, so a range's share may include writes paid for before it."""
+        return self.unread_write_cost_usd / self.write_cost_usd if self.write_cost_usd else None
+
+    @property
     def cache_hit_potential(self) -> float | None:
         """Share of the input the cache planner saw that sat under a breakpoint, by its
         own estimate (the migration guide's ``cache_hit_potential``); ``None``: no input."""

@@ -27,6 +27,16 @@ logger = logging.getLogger("console")
 
 OVERVIEW_PAGE = "console/usage/overview.html"
 
+# What the Statistics page's two figures of caching waste mean, in one sentence each.
+UNREAD_WRITES_HELP = (
+    "Cache writes that expired before any request read them: what writing them cost was "
+    "spent for nothing. The share is of everything spent on cache writes."
+)
+MISSED_READS_HELP = (
+    "Input a recent request had also sent that went out at the full input price instead "
+    "of being read from the cache: what such reads would have saved."
+)
+
 
 def _switches(store: Store) -> dict[str, object]:
     """The kill switch, and why this (the console's) process's environment turns
@@ -76,6 +86,8 @@ def statistics(request: AuthedRequest) -> HttpResponse:
         "ranges": list(stats.RANGES),
         "range": range_name,
         "entry": entry_key or "",
+        "unread_help": UNREAD_WRITES_HELP,
+        "missed_help": MISSED_READS_HELP,
     }
     if range_name not in stats.RANGES:
         context["range"] = stats.DEFAULT_RANGE

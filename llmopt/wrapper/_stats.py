@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,28 @@ class CacheStats(Mapping[str, Any]):
     ``cache_hit_potential``, the share of their ``estimated_input_tokens`` that a
     repeat could read from the cache. ``cache_hit_rate`` is what the provider actually
     read; the potential is what the breakpoints make possible.
+
+    What caching wasted, by the cache planner's memory of what it wrote and what was
+    read back (auto mode; 0 otherwise), priced like ``cost_usd``:
+
+    ==========================  =====================================================
+    field                       meaning
+    ==========================  =====================================================
+    ``unread_write_tokens``     tokens of cache writes (5 m and 1 h) that expired
+                                without a read, counted when a later call finds them
+    ``unread_write_cost_usd``   what writing those tokens cost, at the write price
+    ``write_cost_usd``          what every cache write billed to these calls cost
+    ``unread_write_share``      ``unread_write_cost_usd / write_cost_usd`` ("writes
+                                never read: Y% of write spend"); 0.0 with no write
+                                spend. A write is counted unread only once a later
+                                call finds it expired, so the share lags the spend
+    ``missed_read_tokens``      input tokens that a recent request had also sent but
+                                that went out at full price, without a cache read
+    ``missed_read_cost_usd``    what reading those from the cache would have saved:
+                                the tokens at the input price less the read price
+    ==========================  =====================================================
+
+    Those costs and the share are ``None`` when the model's price is unknown.
     """
 
     calls: int
@@ -50,6 +72,12 @@ class CacheStats(Mapping[str, Any]):
     estimated_input_tokens: int = 0
     estimated_cached_tokens: int = 0
     cache_hit_potential: float = 0.0
+    unread_write_tokens: int = 0
+    unread_write_cost_usd: float | None = 0.0
+    write_cost_usd: float | None = 0.0
+    unread_write_share: float | None = 0.0
+    missed_read_tokens: int = 0
+    missed_read_cost_usd: float | None = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in fields(self)}
@@ -102,17 +130,16 @@ class StatsCounter:
         tallies.setdefault((False, False), UsageTally())  # priced even before any call
         calls = UsageTally()
         usage = TokenUsage(input_tokens=0)
-        cost: Decimal | None = Decimal(0)
-        baseline: Decimal | None = Decimal(0)
+        bills = []
         for (batch, reused), tally in tallies.items():
             calls.merge(tally)
             bill = tally.bill(batch=batch, reused=reused, provider=provider, model=model)
             usage = usage + replace(bill.usage, batch=False)  # tokens alike, whatever the price
-            if bill.cost is None or bill.baseline is None or cost is None or baseline is None:
-                cost = baseline = None
-            else:
-                cost += bill.cost
-                baseline += bill.baseline
+            bills.append(bill)
+        cost, baseline, write, unread, missed = (
+            _sum(getattr(bill, name) for bill in bills)
+            for name in ("cost", "baseline", "write_cost", "unread_write_cost", "missed_read_cost")
+        )
         total_input = usage.total_input_tokens
         return CacheStats(
             calls=calls.calls,
@@ -124,8 +151,8 @@ class StatsCounter:
             cache_read_tokens=usage.cache_read_tokens,
             output_tokens=usage.output_tokens,
             cache_hit_rate=usage.cache_read_tokens / total_input if total_input else 0.0,
-            cost_usd=None if cost is None else float(cost),
-            baseline_cost_usd=None if baseline is None else float(baseline),
+            cost_usd=_usd(cost),
+            baseline_cost_usd=_usd(baseline),
             savings_usd=None if cost is None or baseline is None else float(baseline - cost),
             total_content_blocks=calls.content_blocks,
             cached_blocks=calls.cached_blocks,
@@ -136,4 +163,30 @@ class StatsCounter:
                 if calls.estimated_input_tokens
                 else 0.0
             ),
+            unread_write_tokens=calls.unread_write_tokens_5m + calls.unread_write_tokens_1h,
+            unread_write_cost_usd=_usd(unread),
+            write_cost_usd=_usd(write),
+            unread_write_share=_share(unread, write),
+            missed_read_tokens=calls.missed_read_tokens,
+            missed_read_cost_usd=_usd(missed),
         )
+
+
+def _sum(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of ``costs``, or ``None`` if any is unknown."""
+    total = Decimal(0)
+    for cost in costs:
+        if cost is None:
+            return None
+        total += cost
+    return total
+
+
+def _usd(cost: Decimal | None) -> float | None:
+    return None if cost is None else float(cost)
+
+
+def _share(part: Decimal | None, whole: Decimal | None) -> float | None:
+    if part is None or whole is None:
+        return None
+    return float(part / whole) if whole else 0.0

@@ -45,6 +45,12 @@ def seed_usage(store: Store) -> None:
                 output_tokens=400,
                 cost_usd=0.0125,
                 baseline_cost_usd=0.0400,
+                # What caching wasted: 30% of the write spend, and reads missed.
+                write_cost_usd=0.0050,
+                unread_write_tokens_5m=400,
+                unread_write_cost_usd=0.0015,
+                missed_read_tokens=1_000,
+                missed_read_cost_usd=0.0027,
             ),
             # 11:50 today.
             rollup(
@@ -58,6 +64,8 @@ def seed_usage(store: Store) -> None:
                 cost_usd=0.0075,
                 baseline_cost_usd=0.0100,
                 errors=1,
+                missed_read_tokens=300,
+                missed_read_cost_usd=0.0009,
             ),
             rollup(timedelta(hours=3), OLLAMA, calls=5, input_tokens=500, unpriced_calls=5),
             # Two days ago: only in the 7-day and 30-day ranges.

@@ -47,6 +47,34 @@ def test_it_returns_the_totals_entries_and_hourly_series_put_in_the_store(
     assert body["series"][0]["cache_hit_rate"] is None  # no input at all that hour
 
 
+def test_it_says_what_caching_wasted_as_the_page_does(signed_in: Client, store: Store) -> None:
+    seed_usage(store)
+
+    body = signed_in.get("/api/statistics?range=24h").json()
+
+    waste = (
+        "write_cost_usd",
+        "unread_write_tokens",
+        "unread_write_cost_usd",
+        "unread_write_share",
+        "missed_read_tokens",
+        "missed_read_cost_usd",
+    )
+    assert {name: body["totals"][name] for name in waste} == {
+        "write_cost_usd": pytest.approx(0.005),
+        "unread_write_tokens": 400,
+        "unread_write_cost_usd": pytest.approx(0.0015),
+        "unread_write_share": pytest.approx(0.3),
+        "missed_read_tokens": 1_300,
+        "missed_read_cost_usd": pytest.approx(0.0036),
+    }
+    entries = {e["entry_key"]: e for e in body["entries"]}
+    assert entries[OLLAMA]["unread_write_share"] is None  # nothing spent on writes
+    assert entries[SONNET]["unread_write_share"] == pytest.approx(0.3)
+    last = body["series"][-1]
+    assert (last["unread_write_tokens"], last["missed_read_tokens"]) == (400, 1_000)
+
+
 def test_the_30_day_range_is_a_daily_series_and_one_entry_can_be_asked_for(
     signed_in: Client, store: Store
 ) -> None:

@@ -39,6 +39,64 @@ def test_the_page_shows_the_totals_per_entry_that_were_put_in_the_store(
     assert cells[:9] == ["$0.0300", "$0.0200", "$0.0500", "71.4%", "10", "9", "2", "1", "0"]
 
 
+def test_the_page_says_what_caching_wasted_in_total_and_per_entry(
+    signed_in: Client, store: Store
+) -> None:
+    seed_usage(store)
+
+    html = main_of(signed_in.get("/stats/?range=24h").content.decode())
+
+    unread = re.search(r'<div class="tile" id="unread-writes" title="([^"]+)">(.*?)</div>', html)
+    assert unread is not None
+    assert "expired before any request read them" in unread.group(1)
+    assert re.findall(r"<span[^>]*>(.*?)</span>", unread.group(2)) == [
+        "Writes never read",
+        "$0.0015",
+        "30.0% of write spend",
+    ]
+    missed = re.search(r'<div class="tile" id="missed-reads" title="([^"]+)">(.*?)</div>', html)
+    assert missed is not None
+    assert "what such reads would have saved" in missed.group(1)
+    assert "$0.0036" in missed.group(2)  # 0.0027 at 14:05 and 0.0009 at 11:50
+    help_text = re.search(r'<p class="muted" id="waste-help">(.*?)</p>', html)
+    assert help_text is not None
+    assert help_text.group(1).startswith("Writes never read: Cache writes that expired")
+    assert "Reads missed: Input a recent request had also sent" in help_text.group(1)
+
+    waste = html[html.index('<table id="waste-per-entry"') :]
+    waste = waste[: waste.index("</table>")]
+    headers = re.findall(r"<th[^>]*>([^<]+)</th>", waste)
+    assert headers == [
+        "Entry",
+        "Writes never read",
+        "Share of write spend",
+        "Write spend",
+        "Reads missed",
+    ]
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", row)
+            for row in re.findall(r"<tr>(.*?)</tr>", waste.split("<tbody>")[1])
+        )
+    }
+    assert rows == {
+        SONNET: ["$0.0015", "30.0%", "$0.0050", "$0.0036"],
+        OLLAMA: ["$0.0000", "—", "$0.0000", "$0.0000"],  # nothing spent on writes
+    }
+
+
+def test_without_write_spend_the_total_says_so_instead_of_a_share(
+    signed_in: Client, store: Store
+) -> None:
+    store.add_usage([rollup(timedelta(minutes=5), calls=1, missed_read_cost_usd=0.25)])
+
+    html = main_of(signed_in.get("/stats/?range=24h").content.decode())
+
+    assert re.search(r'id="unread-writes".*?<span class="muted">no write spend</span>', html)
+    assert re.search(r'id="missed-reads".*?<span class="value">\$0\.2500</span>', html)
+
+
 def test_each_chart_has_a_title_and_its_numbers_in_a_details_table(
     signed_in: Client, store: Store
 ) -> None:
