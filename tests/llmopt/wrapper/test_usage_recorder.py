@@ -126,6 +126,18 @@ def _plan(n: int = 0, **counts: Any) -> CachePlan:
     )
 
 
+def planned_call(recorder: UsageRecorder, clock: Clock, n: int, **counts: Any) -> None:
+    """Call ``n``, ``n`` seconds after T0, with a plan saying ``reason n`` and ``decision n``."""
+    clock.now = T0 + timedelta(seconds=n)
+    recorder.record(
+        entry_key="a",
+        provider="anthropic",
+        model="claude-sonnet-4-6",
+        usage=TokenUsage(input_tokens=10),
+        plan=_plan(n, **counts),
+    )
+
+
 def test_what_caching_wasted_is_flushed_priced_and_summed_by_the_store() -> None:
     store, clock = SQLiteStore(":memory:"), Clock()
     recorder = UsageRecorder(store, clock=clock)
@@ -166,14 +178,7 @@ def test_the_plans_reach_the_store_newest_first_without_the_request() -> None:
     store, clock = SQLiteStore(":memory:"), Clock()
     recorder = UsageRecorder(store, clock=clock)
     for n in range(3):
-        clock.now = T0 + timedelta(seconds=n)
-        recorder.record(
-            entry_key="a",
-            provider="anthropic",
-            model="claude-sonnet-4-6",
-            usage=TokenUsage(input_tokens=10),
-            plan=_plan(n, missed_read_tokens=n),
-        )
+        planned_call(recorder, clock, n, missed_read_tokens=n)
     recorder.record(
         entry_key="plain", provider="anthropic", model="m", usage=TokenUsage(input_tokens=1)
     )
@@ -211,22 +216,11 @@ class PlansDownStore(SQLiteStore):
 def test_plans_survive_a_store_outage_without_breaking_calls_or_growing_unbounded() -> None:
     store, clock = PlansDownStore(":memory:"), Clock()
     recorder = UsageRecorder(store, clock=clock)
-
-    def call(n: int) -> None:
-        clock.now = T0 + timedelta(seconds=n)
-        recorder.record(
-            entry_key="a",
-            provider="anthropic",
-            model="claude-sonnet-4-6",
-            usage=TokenUsage(input_tokens=10),
-            plan=_plan(n),
-        )
-
     for n in range(15):
-        call(n)
+        planned_call(recorder, clock, n)
     assert recorder.flush() == 1  # the usage is written all the same
     for n in range(15, 30):
-        call(n)
+        planned_call(recorder, clock, n)
     store.down = False
     recorder.flush()
 
