@@ -19,12 +19,17 @@ from typing import Any
 from llmopt.caching._tokens import (
     CHARS_PER_TOKEN,
     MAPPINGS,
+    TEXT_DIGESTS,
     canonical_json,
     measure_block,
     measure_tool,
+    text_fingerprint,
+    value_fingerprint,
 )
 
 Path = tuple[str | int, ...]
+
+_PREFIX = 0x6C6C6D6F7074  # starts every rolling fingerprint
 
 _NEVER_MARKED = {
     "thinking": "thinking blocks cannot carry cache_control",
@@ -134,7 +139,8 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
         cacheable.append,
     )
     total = 0
-    rolling = hash(("llmopt-prefix", model))
+    rolling = hash((_PREFIX, text_fingerprint(model)))
+    digests = TEXT_DIGESTS  # looked up inline below: the hot path of long chats
 
     tools = payload.get("tools")
     if isinstance(tools, list):
@@ -154,7 +160,7 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
     system = payload.get("system")
     if isinstance(system, str):
         total += len(system) // CHARS_PER_TOKEN
-        rolling = hash((rolling, hash(system)))
+        rolling = hash((rolling, text_fingerprint(system)))
         add_tokens(total)
         add_fingerprint(rolling)
         add_cacheable(not is_blank(system))
@@ -178,7 +184,7 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
     # tool_choice and thinking settings are part of the messages' cache level.
     settings = (payload.get("tool_choice"), payload.get("thinking"))
     if settings != (None, None):
-        rolling = hash((rolling, canonical_json(settings)))
+        rolling = hash((rolling, text_fingerprint(canonical_json(settings))))
 
     message_starts: list[int] = []
     roles: list[object] = []
@@ -191,10 +197,20 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
             continue
         role = message.get("role")
         roles.append(role)
+        if role == "user":
+            role_code = 1
+        elif role == "assistant":
+            role_code = 2
+        else:
+            role_code = value_fingerprint(role)
         content = message.get("content")
         if isinstance(content, str):
             total += len(content) // CHARS_PER_TOKEN
-            rolling = hash((rolling, role, hash(content)))
+            found = digests.get(id(content))
+            digest = found[1] if found is not None and found[0] is content else None
+            if digest is None:
+                digest = text_fingerprint(content)
+            rolling = hash((rolling, role_code, digest))
             add_tokens(total)
             add_fingerprint(rolling)
             add_cacheable(bool(content) and not content.isspace())
@@ -206,14 +222,18 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
                 text = block.get("text")
                 if isinstance(text, str):  # a plain text block without a marker
                     total += len(text) // CHARS_PER_TOKEN
-                    rolling = hash((rolling, role, hash(text)))
+                    found = digests.get(id(text))
+                    digest = found[1] if found is not None and found[0] is text else None
+                    if digest is None:
+                        digest = text_fingerprint(text)
+                    rolling = hash((rolling, role_code, digest))
                     add_tokens(total)
                     add_fingerprint(rolling)
                     add_cacheable(bool(text) and not text.isspace())
                     continue
             weight, fingerprint = measure_block(block)
             total += weight
-            rolling = hash((rolling, role, fingerprint))
+            rolling = hash((rolling, role_code, fingerprint))
             add_tokens(total)
             add_fingerprint(rolling)
             if not isinstance(block, MAPPINGS):

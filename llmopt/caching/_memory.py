@@ -86,10 +86,9 @@ class PrefixMemory:
       the epoch, like :func:`time.time`, so that memories of several processes can
       be merged: ``export`` and ``merge``).
     - At most ``capacity`` fingerprints are kept; the least recently used go first.
-    - Thread-safe. Fingerprints are Python hashes (see ``llmopt.caching._tokens``):
-      two processes agree on them only when they share a hash seed (forked workers,
-      or the same ``PYTHONHASHSEED``); ``export`` carries a probe so that ``merge``
-      takes another process's prefixes only then, and its learned counts always.
+    - Thread-safe. Fingerprints are the same in every process (see
+      ``llmopt.caching._tokens``); ``export`` names their scheme, and ``merge`` refuses
+      an export of another (an llmopt release that fingerprints differently).
 
     Raises ``ValueError`` for a capacity below 1.
     """
@@ -341,15 +340,21 @@ class PrefixMemory:
                 kind: [learned.first, learned.came, learned.firsts, self._known(kind)]
                 for kind, learned in self._counts.items()
             }
-        return {"probe": HASH_PROBE, "counts": counts, "prefixes": recent}
+        return {"scheme": FINGERPRINT_SCHEME, "counts": counts, "prefixes": recent}
 
     def merge(self, source: str, state: Mapping[str, Any]) -> None:
         """Take another process's ``export`` (``source`` names that process): its counts
         replace the ones it sent before; its prefixes join this memory's, each keeping
-        the later of the two times, when both processes hash alike.
+        the later of the two times.
 
-        Raises ``ValueError`` for a state that is not an export, leaving the memory as it was.
+        Raises ``ValueError`` for a state that is not an export, or an export whose
+        fingerprints are of another scheme, leaving the memory as it was.
         """
+        if state.get("scheme") != FINGERPRINT_SCHEME:
+            raise ValueError(
+                f"not a PrefixMemory export of this llmopt's fingerprints "
+                f"(scheme {state.get('scheme')!r}, not {FINGERPRINT_SCHEME})"
+            )
         counts, prefixes = _validated(state)
         with self._lock:
             before = self._others.get(source)
@@ -362,8 +367,6 @@ class PrefixMemory:
                         own.first *= FORGETTING**new
                         own.came *= FORGETTING**new
             self._others[source] = counts
-            if state.get("probe") != HASH_PROBE:
-                return
             now = self._clock()
             entries = self._entries
             for row in prefixes:
@@ -406,8 +409,9 @@ class PrefixMemory:
         return entry
 
 
-HASH_PROBE = hash("llmopt prefix fingerprints")
-"""Equal in two processes exactly when they hash strings alike, so share fingerprints."""
+FINGERPRINT_SCHEME = 1
+"""The fingerprint scheme (``llmopt.caching._tokens``): memories share prefixes only
+with memories that fingerprint alike."""
 
 
 _Shared = tuple[int, float, float, float, float, float, int]

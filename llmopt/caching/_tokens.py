@@ -21,15 +21,18 @@ thinking, redacted     0 (earlier turns' thinking is stripped from the prompt)
 A breakpoint is placed only when the estimate reaches the model's minimum times
 ``SAFETY_MARGIN``.
 
-Fingerprints are Python hashes of the block's canonical form without
-``cache_control`` (text for text blocks, sorted compact JSON otherwise). They are
-only meaningful inside one process, which is where :class:`PrefixMemory` lives, and
-they are cheap: a ``str`` caches its own hash, so a text seen before costs nothing.
+Fingerprints are 64-bit digests of the block's canonical form without
+``cache_control`` (text for text blocks, sorted compact JSON otherwise), the same in
+every process and on every machine, so that processes can share what their
+:class:`PrefixMemory` learned. A text's digest is remembered per string object:
+LangChain hands the same strings over on every call of a conversation, so a text seen
+before costs a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -41,6 +44,8 @@ DOCUMENT_TOKENS = 1_500
 SAFETY_MARGIN = 1.05
 
 _TEXT_ONLY = 2  # a plain text block holds "type" and "text" (and maybe "cache_control")
+# Tags that keep blocks of different types apart in their fingerprints.
+_TOOL_RESULT, _IMAGE, _THINKING, _REDACTED = 1, 2, 3, 4
 _PLAIN_RESULT_KEYS = frozenset({"type", "tool_use_id", "content", "is_error", "cache_control"})
 
 
@@ -75,12 +80,56 @@ def without_markers(block: Mapping[str, Any]) -> Mapping[str, Any]:
     return stripped
 
 
+TEXT_DIGESTS: dict[int, tuple[str, int]] = {}
+"""id of a string -> (the string, its fingerprint), for the texts callers hand over again
+and again; each entry holds its string, so an id is never reused while remembered. It is
+emptied in place (callers may hold it) past ``_DIGESTS_KEPT`` strings or
+``_DIGESTED_CHARS`` characters; a dictionary's operations are atomic, so threads need no
+lock: at worst a text is digested twice."""
+_DIGESTS_KEPT = 16_384
+_DIGESTED_CHARS = 64_000_000
+_digested_chars = 0
+
+
+def digest(text: str) -> int:
+    """The fingerprint of a text, the same in every process: CRC-32 and Adler-32 of its
+    UTF-8, 64 bits (fast: a few GB/s)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
+
+
+def text_fingerprint(text: str) -> int:
+    """:func:`digest`, remembered per string object (for texts handed over again)."""
+    global _digested_chars
+    found = TEXT_DIGESTS.get(id(text))
+    if found is not None and found[0] is text:
+        return found[1]
+    value = digest(text)
+    if len(TEXT_DIGESTS) >= _DIGESTS_KEPT or _digested_chars > _DIGESTED_CHARS:
+        TEXT_DIGESTS.clear()
+        _digested_chars = 0
+    TEXT_DIGESTS[id(text)] = (text, value)
+    _digested_chars += len(text)
+    return value
+
+
+def value_fingerprint(value: Any) -> int:
+    """The fingerprint of a short scalar inside a block (an id, a flag, a media type)."""
+    if isinstance(value, str):
+        return text_fingerprint(value)
+    if value is None:
+        return 0  # hash(None) differs between processes before Python 3.12
+    if isinstance(value, int | float):
+        return hash(value)
+    return text_fingerprint(canonical_json(value))
+
+
 def measure_general(block: Any) -> tuple[int, int]:
     """Tokens and fingerprint from the block's canonical JSON."""
     if isinstance(block, MAPPINGS):
         block = without_markers(block)
-    text = canonical_json(block)
-    return len(text) // CHARS_PER_TOKEN, hash(text)
+    text = canonical_json(block)  # a new string every time: not worth remembering
+    return len(text) // CHARS_PER_TOKEN, digest(text)
 
 
 class _MeasuredByIdentity:
@@ -158,12 +207,17 @@ def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
         if not isinstance(text, str):
             return measure_general(block)
         if len(block) - ("cache_control" in block) == _TEXT_ONLY:
-            return len(text) // CHARS_PER_TOKEN, hash(text)
+            return len(text) // CHARS_PER_TOKEN, text_fingerprint(text)
         return len(text) // CHARS_PER_TOKEN, measure_general(block)[1]  # with citations
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, str) and _PLAIN_RESULT_KEYS.issuperset(block):
-            key = ("tool_result", block.get("tool_use_id"), content, block.get("is_error"))
+            key = (
+                _TOOL_RESULT,
+                value_fingerprint(block.get("tool_use_id")),
+                text_fingerprint(content),
+                value_fingerprint(block.get("is_error")),
+            )
             return len(content) // CHARS_PER_TOKEN, hash(key)
         tokens = _content_tokens(content)
         return tokens, measure_general(block)[1]
@@ -172,12 +226,14 @@ def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
         if isinstance(source, dict) and len(block) - ("cache_control" in block) == _TEXT_ONLY:
             payload = source.get("data") or source.get("url") or source.get("file_id")
             if isinstance(payload, str):
-                return IMAGE_TOKENS, hash(("image", source.get("media_type"), payload))
+                media = value_fingerprint(source.get("media_type"))
+                return IMAGE_TOKENS, hash((_IMAGE, media, text_fingerprint(payload)))
         return IMAGE_TOKENS, measure_general(block)[1]
     if kind == "thinking":
-        return 0, hash(("thinking", block.get("thinking"), block.get("signature")))
+        thought, signature = block.get("thinking"), block.get("signature")
+        return 0, hash((_THINKING, value_fingerprint(thought), value_fingerprint(signature)))
     if kind == "redacted_thinking":
-        return 0, hash(("redacted_thinking", block.get("data")))
+        return 0, hash((_REDACTED, value_fingerprint(block.get("data"))))
     if kind == "document":
         return _media_tokens(block), measure_general(block)[1]
     return measure_general(block)

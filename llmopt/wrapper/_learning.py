@@ -4,9 +4,9 @@ The provider's prompt cache belongs to the organisation, not to a process: a pre
 worker wrote is read by every other that marks it. So each process keeps one
 ``PrefixMemory`` per entry and, off the call path, a daemon thread publishes each one's
 export (``Store.put_planner_states``) and merges the other processes' (their learned
-counts always; their prefixes when both hash strings alike, as forked workers do or
-processes given the same ``PYTHONHASHSEED``). A store that is down or a state that does
-not parse costs only the sharing: calls plan with what this process knows.
+counts and the prefixes they saw, wrote and read: fingerprints are the same in every
+process). A store that is down or a state that does not parse costs only the sharing:
+calls plan with what this process knows.
 """
 
 from __future__ import annotations

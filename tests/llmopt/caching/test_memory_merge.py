@@ -61,15 +61,16 @@ def test_counts_of_other_processes_are_added_and_replaced_not_summed_again(
     assert second.odds() == 0.5
 
 
-def test_prefixes_of_a_process_that_hashes_differently_are_left_out() -> None:
+def test_an_export_of_another_fingerprint_scheme_is_refused_whole() -> None:
     first, second = PrefixMemory(), PrefixMemory()
     first.sighting(42, ttl=300)
-    exported = {**first.export(), "probe": first.export()["probe"] + 1}
+    exported = {**first.export(), "scheme": first.export()["scheme"] + 1}
 
-    second.merge("elsewhere", exported)
+    with pytest.raises(ValueError, match="of this llmopt's fingerprints"):
+        second.merge("elsewhere", exported)
 
     assert not second.recall(42)
-    assert second.odds() == first.odds()  # what was learned still counts
+    assert second.odds() == 0.5
 
 
 @pytest.mark.parametrize(
@@ -90,6 +91,6 @@ def test_a_corrupt_export_is_refused_and_changes_nothing(corrupt: dict[str, Any]
     before = copy.deepcopy(memory.export())
 
     with pytest.raises(ValueError, match="not a PrefixMemory export"):
-        memory.merge("bad", {"probe": before["probe"], **corrupt})
+        memory.merge("bad", {"scheme": before["scheme"], **corrupt})
 
     assert memory.export() == before

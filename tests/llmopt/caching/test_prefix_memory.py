@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -103,3 +104,36 @@ def test_clear_forgets_everything() -> None:
 
     assert len(memory) == 0
     assert memory.capacity == 4096
+
+
+def test_fingerprints_are_the_same_in_processes_that_hash_strings_differently() -> None:
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json; from llmopt.caching._blocks import walk; "
+        "payload = {'model': 'm', 'system': 'You help. ' * 300, 'tools': [{'name': 't', "
+        "'input_schema': {'type': 'object'}}], 'tool_choice': {'type': 'auto'}, "
+        "'messages': [{'role': 'user', 'content': [{'type': 'text', 'text': 'q'}, "
+        "{'type': 'image', 'source': {'type': 'base64', 'media_type': 'image/png', "
+        "'data': 'iVBO'}}]}, {'role': 'assistant', 'content': [{'type': 'thinking', "
+        "'thinking': 't', 'signature': None}, {'type': 'tool_use', 'id': 'x', "
+        "'name': 't', 'input': {}}]}, {'role': 'user', 'content': [{'type': "
+        "'tool_result', 'tool_use_id': 'x', 'content': 'r', 'is_error': None}]}]}; "
+        "print(json.dumps(walk(payload, 'claude-sonnet-4-5').fingerprints))"
+    )
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script],
+                env={**os.environ, "PYTHONHASHSEED": seed},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for seed in ("1", "2")
+    ]
+
+    assert runs[0] == runs[1] and len(runs[0]) == 7  # one per block

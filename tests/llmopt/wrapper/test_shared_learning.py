@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -51,21 +50,18 @@ def test_four_processes_plan_the_same_traffic_as_one(tmp_path: Path) -> None:
     payloads = mixed_traffic()
     path = str(tmp_path / "llmopt.sqlite3")
     SQLiteStore(path).close()  # the schema, before four processes race to make it
-    # Spawned workers hash strings alike only with the same seed, as a deployment sets it.
+    # Spawned, as uvicorn's workers are: each hashes strings with its own random seed,
+    # and fingerprints must agree all the same.
     context = multiprocessing.get_context("spawn")
-    os.environ["PYTHONHASHSEED"] = "1234"
     pipes, workers = [], []
-    try:
-        for n in range(4):
-            ours, theirs = context.Pipe()
-            worker = context.Process(
-                target=_planning_worker.serve, args=(path, f"w{n}", ENTRY, MODEL, theirs)
-            )
-            worker.start()
-            pipes.append(ours)
-            workers.append(worker)
-    finally:
-        del os.environ["PYTHONHASHSEED"]
+    for n in range(4):
+        ours, theirs = context.Pipe()
+        worker = context.Process(
+            target=_planning_worker.serve, args=(path, f"w{n}", ENTRY, MODEL, theirs)
+        )
+        worker.start()
+        pipes.append(ours)
+        workers.append(worker)
 
     def ask(n: int, command: str, argument: Any = None) -> Any:
         pipes[n].send((command, argument))
