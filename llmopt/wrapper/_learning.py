@@ -24,6 +24,7 @@ from llmopt.store import PlannerState, Store
 from llmopt.store._records import utcnow
 
 from ._background import PeriodicTask
+from ._per_store import PerStore
 
 logger = logging.getLogger("llmopt.wrapper")
 
@@ -132,22 +133,17 @@ class SharedLearning:
         return merged
 
 
-_learnings: dict[int, SharedLearning] = {}
-_learnings_lock = threading.Lock()
+_learnings: PerStore[SharedLearning] = PerStore(SharedLearning)
 
 
 def learning_for(store: Store) -> SharedLearning:
     """The process's :class:`SharedLearning` for ``store``, made on first use."""
-    with _learnings_lock:
-        learning = _learnings.get(id(store))
-        if learning is None or learning.store is not store:
-            learning = _learnings[id(store)] = SharedLearning(store)
-    return learning
+    return _learnings(store)
 
 
 def _restart_after_fork() -> None:
     # A forked worker inherits the memories but not the thread that shares them.
-    for learning in list(_learnings.values()):
+    for learning in _learnings:
         learning.start()
 
 

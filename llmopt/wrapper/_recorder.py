@@ -32,6 +32,7 @@ from llmopt.store import RECENT_PLANS_KEPT, PlanRecord, Store, UsageRollup
 from llmopt.store._records import utcnow
 
 from ._background import PeriodicTask
+from ._per_store import PerStore
 from ._tally import UsageTally
 
 logger = logging.getLogger("llmopt.wrapper")
@@ -231,15 +232,9 @@ def _float(cost: Decimal | None) -> float:
     return float(cost) if cost is not None else 0.0
 
 
-_recorders: dict[int, UsageRecorder] = {}
-_recorders_lock = threading.Lock()
+_recorders: PerStore[UsageRecorder] = PerStore(UsageRecorder)
 
 
 def recorder_for(store: Store) -> UsageRecorder:
     """The process's running usage recorder for ``store``, started on first use."""
-    with _recorders_lock:
-        recorder = _recorders.get(id(store))
-        if recorder is None or recorder.store is not store:
-            recorder = UsageRecorder(store)
-            _recorders[id(store)] = recorder
-    return recorder.start()
+    return _recorders(store).start()

@@ -23,6 +23,7 @@ from llmopt.killswitch import read_kill_switch
 from llmopt.store import Store
 
 from ._background import PeriodicTask
+from ._per_store import PerStore
 
 logger = logging.getLogger("llmopt.wrapper")
 
@@ -114,15 +115,9 @@ class FlagWatcher:
             return self._changed.wait_for(lambda: predicate(self.snapshot), timeout=timeout)
 
 
-_watchers: dict[int, FlagWatcher] = {}
-_watchers_lock = threading.Lock()
+_watchers: PerStore[FlagWatcher] = PerStore(FlagWatcher)
 
 
-def watcher_for(store: Store, *, interval: float = DEFAULT_INTERVAL) -> FlagWatcher:
+def watcher_for(store: Store) -> FlagWatcher:
     """The process's running watcher for ``store``, started on first use."""
-    with _watchers_lock:
-        watcher = _watchers.get(id(store))
-        if watcher is None or watcher.store is not store:
-            watcher = FlagWatcher(store, interval=interval)
-            _watchers[id(store)] = watcher
-    return watcher.start()
+    return _watchers(store).start()
