@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_CAPACITY = 4096
 FORGETTING = 0.95
@@ -48,6 +48,19 @@ class _Prefix:
         self.last_seen = now
         self.last_read = -1.0
         self.unread_tokens = 0  # of the latest write, until something reads it
+
+
+class Sighting(NamedTuple):
+    """What :meth:`PrefixMemory.sighting` knew of a prefix just before this sighting."""
+
+    seen: bool
+    """Seen or cached within its lifetime."""
+    odds: float
+    """The learned chance that a new prefix of its kind comes again."""
+    cached: bool = False
+    """Written to the cache and not expired."""
+    idle: float | None = None
+    """Seconds since a request last carried it; ``None`` when not remembered."""
 
 
 class _Learned:
@@ -136,15 +149,16 @@ class PrefixMemory:
             self._expiries.clear()
             self._unread = [0, 0]
 
-    def sighting(self, fingerprint: int, *, ttl: float, kind: str = "static") -> tuple[bool, float]:
+    def sighting(self, fingerprint: int, *, ttl: float, kind: str = "static") -> Sighting:
         """Note that a request carries the prefix ``fingerprint``, of ``kind`` (the end of
         system, a block inside the turn), remembered ``ttl`` seconds from now.
 
-        Returns whether it was seen or cached within its lifetime, and the learned chance,
-        before this sighting, that a prefix of ``kind`` seen for the first time comes again
-        within its lifetime: (came again + 1) / (first seen + 2), one half with nothing
-        learned. Other processes' counts (``merge``) are added to this one's. A prefix
-        that comes again counts for the kind it was first seen as.
+        Returns (:class:`Sighting`) whether it was seen or cached within its lifetime, the
+        learned chance, before this sighting, that a prefix of ``kind`` seen for the first
+        time comes again within its lifetime: (came again + 1) / (first seen + 2), one
+        half with nothing learned; and whether it is cached and how long it was away.
+        Other processes' counts (``merge``) are added to this one's. A prefix that comes
+        again counts for the kind it was first seen as.
         """
         with self._lock:
             now = self._clock()
@@ -154,8 +168,11 @@ class PrefixMemory:
             odds = self._odds(kind)
             entry = self._live(fingerprint, now)
             seen = entry is not None
+            cached, idle = False, None
             if entry is None:
                 entry = self._touch(fingerprint, now)
+            else:
+                cached, idle = now < entry.written_until, now - entry.last_seen
             if entry.kind is None:  # also a prefix only recorded so far: its first sighting
                 entry.kind = kind
                 counts.first = counts.first * FORGETTING + 1.0
@@ -168,7 +185,7 @@ class PrefixMemory:
             entry.seen_until = max(entry.seen_until, now + ttl)
             entry.last_seen = now
             self._evict()
-            return seen, odds
+            return Sighting(seen, odds, cached, idle)
 
     def odds(self, kind: str = "static") -> float:
         """The chance ``sighting`` would give now for a new prefix of ``kind``."""

@@ -6,12 +6,11 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Literal
 
 from llmopt.caching._blocks import CallerMarker, Path, PayloadEditor, Prefix, walk
 from llmopt.caching._manual import ManualRequest, take_manual_breakpoints
-from llmopt.caching._memory import PrefixMemory, Write
+from llmopt.caching._memory import PrefixMemory, Sighting, Write
 from llmopt.caching._plan import Breakpoint, CachePlan
 from llmopt.caching._tokens import MAPPINGS, SAFETY_MARGIN
 from llmopt.config import OptimizationConfig
@@ -174,6 +173,7 @@ class _Planner:
         mode = self.config.cache_breakpoints
         prefix = self.prefix
         marks = self._keep_caller_markers()
+        self._lifetimes()
         unread = (0, 0)
         if self.memory is not None and mode == "auto":
             unread = self.memory.take_unread()
@@ -281,27 +281,19 @@ class _Planner:
                 self.occupied.add(marker.index)
         return marks
 
-    # Worked out once a plan (each may note that the provider lacks the asked lifetime).
-    @cached_property
-    def own_ttl(self) -> int:
-        ttl = self.config.cache_ttl
-        return _FIVE_MINUTES if ttl == "auto" else self._usable_ttl(ttl)
-
-    @cached_property
-    def auto_ttl(self) -> bool:
-        """``cacheTTL: "auto"`` where the provider offers both lifetimes."""
-        return self.config.cache_ttl == "auto" and _ONE_HOUR in self.caps.cache_ttls
-
-    @cached_property
-    def seen_ttl(self) -> float:
-        """How long memory keeps a sighting: an hour under ``auto``, to see longer gaps."""
-        return float(_ONE_HOUR if self.auto_ttl else self.own_ttl)
-
-    @cached_property
-    def static_ttl(self) -> int:
-        system_ttl = self.config.cache_system_ttl
-        own_ttl = self.own_ttl
-        return own_ttl if system_ttl is None else max(own_ttl, self._usable_ttl(system_ttl))
+    def _lifetimes(self) -> None:
+        """The plan's lifetimes, worked out once (each may note that the provider lacks
+        the one asked for): ``own_ttl`` for the planner's breakpoints, ``static_ttl`` for
+        the end of tools or system, ``auto_ttl`` for ``cacheTTL: "auto"`` where the
+        provider offers both, and ``seen_ttl``, how long memory keeps a sighting (an hour
+        under ``auto``, to see longer gaps)."""
+        ttl, system_ttl = self.config.cache_ttl, self.config.cache_system_ttl
+        self.own_ttl = _FIVE_MINUTES if ttl == "auto" else self._usable_ttl(ttl)
+        self.auto_ttl = ttl == "auto" and _ONE_HOUR in self.caps.cache_ttls
+        self.seen_ttl = float(_ONE_HOUR if self.auto_ttl else self.own_ttl)
+        self.static_ttl = (
+            self.own_ttl if system_ttl is None else max(self.own_ttl, self._usable_ttl(system_ttl))
+        )
 
     def _usable_ttl(self, ttl: int) -> int:
         offered = self.caps.cache_ttls or (_FIVE_MINUTES,)
@@ -366,21 +358,21 @@ class _Planner:
             return end, "the end of system"
         return prefix.last_cacheable(0, prefix.tool_count), "the end of tools"
 
-    def _offer_static(self, *, learned: bool = False) -> None:
+    def _offer_static(self, *, learned: bool = False) -> Sighting | None:
+        """Offer the end of system (or tools); with ``learned``, as memory's statistics
+        say, returning what memory knew of it."""
         end, what = self._static_end()
         if end is None:
             self.note("neither tools nor system hold a block that can carry a breakpoint")
-            return
+            return None
         reason = "tools and system are shared by every request of this entry"
-        idle = None
-        memory = self.memory
+        memory, sighting = self.memory, None
         if learned and memory is not None:
-            fingerprint = self.prefix.fingerprints[end]
-            idle = memory.idle_for(fingerprint)
-            if memory.is_cached(fingerprint):
-                self.cached_tokens = max(self.cached_tokens, self.prefix.tokens[end])
             ttl = max(float(self.static_ttl), self.seen_ttl)
-            seen, odds = memory.sighting(fingerprint, ttl=ttl)
+            sighting = memory.sighting(self.prefix.fingerprints[end], ttl=ttl)
+            seen, odds = sighting.seen, sighting.odds
+            if sighting.cached:
+                self.cached_tokens = max(self.cached_tokens, self.prefix.tokens[end])
             if seen:
                 self.seen_tokens = max(self.seen_tokens, self.prefix.tokens[end])
                 reason = f"{what} came recently: the write is read, or this reads it"
@@ -390,10 +382,11 @@ class _Planner:
                     f"new, and lately {odds:.0%} of new ones came again, too few for a "
                     "write to pay"
                 )
-                return
+                return sighting
             else:
                 reason = f"{what} is new, and lately {odds:.0%} of new ones came again"
-        self._offer(end, what, reason, static=True, idle=idle)
+        self._offer(end, what, reason, static=True, idle=sighting and sighting.idle)
+        return sighting
 
     def _offer_manual(self, requests: list[ManualRequest]) -> None:
         prefix = self.prefix
@@ -451,10 +444,12 @@ class _Planner:
             assert known is not None  # what saw it
             fingerprints = prefix.fingerprints
             inner = prefix.last_cacheable(prefix.message_starts[-1], seen_at + 1)
-            idle = known.idle_for(fingerprints[inner]) if inner is not None else None
             # It came again: what new prefixes of its kind are learned from.
-            known.sighting(fingerprints[seen_at], ttl=self.seen_ttl, kind="inner")
-            _, odds = known.sighting(fingerprints[tail], ttl=self.seen_ttl, kind="tail")
+            again = known.sighting(fingerprints[seen_at], ttl=self.seen_ttl, kind="inner")
+            idle = again.idle
+            if inner is not None and inner != seen_at:
+                idle = known.idle_for(fingerprints[inner])
+            odds = known.sighting(fingerprints[tail], ttl=self.seen_ttl, kind="tail").odds
             if odds * _READ_SAVES > _WRITE_COSTS:
                 self._offer(
                     tail,
@@ -499,15 +494,23 @@ class _Planner:
                 )
 
         memory = self.memory
+        static_end = self._static_end()[0]
+        shared_end = static_end is not None and (
+            prefix.fingerprints[static_end] == prefix.static_fingerprint
+        )
         # Asked before the sighting below records this request's system prompt.
-        system_recalled = memory is not None and memory.recall(prefix.static_fingerprint)
-        self._offer_static(learned=True)
+        system_recalled = (
+            memory is not None and not shared_end and memory.recall(prefix.static_fingerprint)
+        )
+        sighting = self._offer_static(learned=True)
+        if shared_end and sighting is not None:
+            system_recalled = sighting.seen
         if memory is None or not prefix.tool_count or not prefix.has_system:
             return
         tools_end = prefix.last_cacheable(0, prefix.tool_count)
         if (
             tools_end is not None
-            and self._static_end()[0] != tools_end
+            and static_end != tools_end
             and memory.recall(prefix.tools_fingerprint)
             and not system_recalled
         ):
@@ -527,7 +530,8 @@ class _Planner:
         inner = prefix.last_cacheable(prefix.message_starts[-1], tail)
         if inner is None:
             return
-        seen, odds = memory.sighting(prefix.fingerprints[inner], ttl=self.seen_ttl, kind="inner")
+        sighting = memory.sighting(prefix.fingerprints[inner], ttl=self.seen_ttl, kind="inner")
+        seen, odds = sighting.seen, sighting.odds
         if not seen and odds * _READ_SAVES > _WRITE_COSTS:
             self._offer(
                 inner,

@@ -10,6 +10,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import ValidationError
 
+import llmopt.wrapper._wrapper as wrapper_module
 from llmopt.caching import CacheManager
 from llmopt.config import OptimizationConfig
 from llmopt.errors import ConfigError
@@ -81,6 +82,8 @@ def test_the_environment_variable_turns_every_wrapper_bare(
     value: str,
 ) -> None:
     model = OptimizedLLMWrapper(chat(sandbox), "anthropic", CACHING)
+    # Said once per process and reason: an earlier test may have said it already.
+    monkeypatch.setattr(wrapper_module, "_env_reason_logged", [None])
     monkeypatch.setenv("LLM_OPTIMIZATION_ENABLED", value)
     with caplog.at_level(logging.WARNING, logger="llmopt.wrapper"):
         model.invoke([SystemMessage(SYSTEM), HumanMessage("q")])
