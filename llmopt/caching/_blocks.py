@@ -206,8 +206,7 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
         content = message.get("content")
         if isinstance(content, str):
             total += len(content) // CHARS_PER_TOKEN
-            found = digests.get(id(content))
-            digest = found[1] if found is not None and found[0] is content else None
+            digest = digests.get(content)
             if digest is None:
                 digest = text_fingerprint(content)
             rolling = hash((rolling, role_code, digest))
@@ -222,8 +221,7 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
                 text = block.get("text")
                 if isinstance(text, str):  # a plain text block without a marker
                     total += len(text) // CHARS_PER_TOKEN
-                    found = digests.get(id(text))
-                    digest = found[1] if found is not None and found[0] is text else None
+                    digest = digests.get(text)
                     if digest is None:
                         digest = text_fingerprint(text)
                     rolling = hash((rolling, role_code, digest))

@@ -24,9 +24,8 @@ A breakpoint is placed only when the estimate reaches the model's minimum times
 Fingerprints are 64-bit digests of the block's canonical form without
 ``cache_control`` (text for text blocks, sorted compact JSON otherwise), the same in
 every process and on every machine, so that processes can share what their
-:class:`PrefixMemory` learned. A text's digest is remembered per string object:
-LangChain hands the same strings over on every call of a conversation, so a text seen
-before costs a dictionary lookup.
+:class:`PrefixMemory` learned. A text's digest is remembered (``TEXT_DIGESTS``), so a
+text seen before costs a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -80,12 +79,14 @@ def without_markers(block: Mapping[str, Any]) -> Mapping[str, Any]:
     return stripped
 
 
-TEXT_DIGESTS: dict[int, tuple[str, int]] = {}
-"""id of a string -> (the string, its fingerprint), for the texts callers hand over again
-and again; each entry holds its string, so an id is never reused while remembered. It is
-emptied in place (callers may hold it) past ``_DIGESTS_KEPT`` strings or
-``_DIGESTED_CHARS`` characters; a dictionary's operations are atomic, so threads need no
-lock: at worst a text is digested twice."""
+TEXT_DIGESTS: dict[str, int] = {}
+"""text -> its fingerprint, for the texts callers hand over again and again. Looking a
+text up costs its Python hash, which the string caches, and a comparison that is one
+pointer when it is the same string object (LangChain hands the same ones over on each
+call); a text loaded afresh with the same content is found too. It is emptied in place
+(callers may hold it) past ``_DIGESTS_KEPT`` texts or ``_DIGESTED_CHARS`` characters; a
+dictionary's operations are atomic, so threads need no lock: at worst a text is
+digested twice."""
 _DIGESTS_KEPT = 16_384
 _DIGESTED_CHARS = 64_000_000
 _digested_chars = 0
@@ -99,16 +100,16 @@ def digest(text: str) -> int:
 
 
 def text_fingerprint(text: str) -> int:
-    """:func:`digest`, remembered per string object (for texts handed over again)."""
+    """:func:`digest`, remembered (for texts handed over again)."""
     global _digested_chars
-    found = TEXT_DIGESTS.get(id(text))
-    if found is not None and found[0] is text:
-        return found[1]
+    value = TEXT_DIGESTS.get(text)
+    if value is not None:
+        return value
     value = digest(text)
     if len(TEXT_DIGESTS) >= _DIGESTS_KEPT or _digested_chars > _DIGESTED_CHARS:
         TEXT_DIGESTS.clear()
         _digested_chars = 0
-    TEXT_DIGESTS[id(text)] = (text, value)
+    TEXT_DIGESTS[text] = value
     _digested_chars += len(text)
     return value
 
@@ -212,11 +213,14 @@ def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, str) and _PLAIN_RESULT_KEYS.issuperset(block):
+            tool_use_id, is_error = block.get("tool_use_id"), block.get("is_error")
             key = (
                 _TOOL_RESULT,
-                value_fingerprint(block.get("tool_use_id")),
+                text_fingerprint(tool_use_id)
+                if tool_use_id.__class__ is str
+                else value_fingerprint(tool_use_id),
                 text_fingerprint(content),
-                value_fingerprint(block.get("is_error")),
+                2 if is_error is None else value_fingerprint(is_error),
             )
             return len(content) // CHARS_PER_TOKEN, hash(key)
         tokens = _content_tokens(content)
