@@ -24,7 +24,7 @@ Strategies, each on a fresh sandbox, cost in USD from the sandbox's billing coun
 
 The sandbox runs on a manual clock that only the workloads move (W8), and ours' planner
 memory reads the same clock. W12's workers share what their planners learned through the
-store before and after each request (see _serve).
+store before and after each request (see _serve; --share thread leaves it to the 2 s thread).
 
     uv run python tests/benchmarks/bench_savings.py                 # all workloads
     uv run python tests/benchmarks/bench_savings.py W6 W12 --ttl 3600
@@ -420,6 +420,7 @@ class Setup:
     strategy: str
     ours_flags: Mapping[str, Any]
     explain: bool = False
+    share_each_request: bool = True
 
     @property
     def flags(self) -> Mapping[str, Any]:
@@ -489,9 +490,12 @@ def _serve(connection: Connection, setup: Setup, store_path: str) -> None:
         # The run packs minutes of traffic into seconds, so the sharing thread (every 2 s)
         # would see almost none of it: share before and after each request instead, as
         # the thread would with requests some seconds apart. Deterministic, too.
-        learning.sync()
+        # (--share thread leaves it to the thread alone.)
+        if setup.share_each_request:
+            learning.sync()
         reply = _invoke(model, oracle, *request)
-        learning.sync()
+        if setup.share_each_request:
+            learning.sync()
         connection.send(reply)
 
 
@@ -587,6 +591,13 @@ def main() -> None:
     parser.add_argument(
         "--decisions", action="store_true", help="print ours' plans' decisions, request by request"
     )
+    parser.add_argument(
+        "--share",
+        choices=("each", "thread"),
+        default="each",
+        help="W12's workers share what they learned before and after each request (each), "
+        "or only through the sharing thread, every 2 s (thread)",
+    )
     args = parser.parse_args()
     unknown = set(args.workloads) - set(names)
     if unknown:
@@ -611,7 +622,14 @@ def main() -> None:
                     sandbox,
                     clock,
                     WORKLOADS[name],
-                    Setup(sandbox.base_url, sandbox.api_key, strategy, ours_flags, args.decisions),
+                    Setup(
+                        sandbox.base_url,
+                        sandbox.api_key,
+                        strategy,
+                        ours_flags,
+                        args.decisions,
+                        share_each_request=args.share == "each",
+                    ),
                 )
                 for strategy in STRATEGIES
             }
