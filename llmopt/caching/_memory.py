@@ -316,15 +316,16 @@ class PrefixMemory:
         was pushed out of the memory before it expired is not counted."""
         with self._lock:
             now = self._clock()
-            expiries, entries = self._expiries, self._entries
+            expiries, entries, unread = self._expiries, self._entries, self._unread
             while expiries and expiries[0][0] <= now:
                 _, fingerprint = heapq.heappop(expiries)
                 entry = entries.get(fingerprint)
                 if entry is not None and now >= entry.written_until:
                     self._count_unread(entry)
-            taken = (self._unread[0], self._unread[1])
+            if not unread[0] and not unread[1]:
+                return _NOTHING_UNREAD
             self._unread = [0, 0]
-            return taken
+            return unread[0], unread[1]
 
     def _count_unread(self, entry: _Prefix) -> None:
         if entry.unread_tokens:
@@ -426,6 +427,7 @@ class PrefixMemory:
         return entry
 
 
+_NOTHING_UNREAD = (0, 0)
 FINGERPRINT_SCHEME = 1
 """The fingerprint scheme (``llmopt.caching._tokens``): memories share prefixes only
 with memories that fingerprint alike."""

@@ -159,6 +159,7 @@ class _Planner:
         # The longest prefixes of this request that memory knows as seen, and as cached.
         self.seen_tokens = 0
         self.cached_tokens = 0
+        self._static: tuple[int | None, str] | None = None  # see _static_end
         self.editor = PayloadEditor(payload)
         self.manual: list[ManualRequest] = []
         if config.cache_breakpoints == "manual":
@@ -352,11 +353,16 @@ class _Planner:
         self.offers.append(_Offer(index, what, reason, ttl))
 
     def _static_end(self) -> tuple[int | None, str]:
-        prefix = self.prefix
-        end = prefix.last_cacheable(prefix.tool_count, prefix.messages_start)
-        if end is not None:
-            return end, "the end of system"
-        return prefix.last_cacheable(0, prefix.tool_count), "the end of tools"
+        found = self._static
+        if found is None:
+            prefix = self.prefix
+            end = prefix.last_cacheable(prefix.tool_count, prefix.messages_start)
+            if end is not None:
+                found = end, "the end of system"
+            else:
+                found = prefix.last_cacheable(0, prefix.tool_count), "the end of tools"
+            self._static = found
+        return found
 
     def _offer_static(self, *, learned: bool = False) -> Sighting | None:
         """Offer the end of system (or tools); with ``learned``, as memory's statistics
