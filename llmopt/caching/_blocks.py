@@ -19,17 +19,18 @@ from typing import Any
 from llmopt.caching._tokens import (
     CHARS_PER_TOKEN,
     MAPPINGS,
+    SHARED,
     TEXT_DIGESTS,
+    Fingerprints,
     canonical_json,
     measure_block,
     measure_tool,
-    text_fingerprint,
-    value_fingerprint,
 )
 
 Path = tuple[str | int, ...]
 
 _PREFIX = 0x6C6C6D6F7074  # starts every rolling fingerprint
+_NO_DIGESTS: dict[str, int] = {}
 
 _NEVER_MARKED = {
     "thinking": "thinking blocks cannot carry cache_control",
@@ -125,8 +126,10 @@ def _marker(block: Any) -> Any:
     return block.get("cache_control") if isinstance(block, MAPPINGS) else None
 
 
-def walk(payload: Mapping[str, Any], model: str) -> Prefix:
-    """Flatten ``payload`` into its prefix blocks (see the module docstring)."""
+def walk(payload: Mapping[str, Any], model: str, scheme: Fingerprints = SHARED) -> Prefix:
+    """Flatten ``payload`` into its prefix blocks (see the module docstring), with
+    fingerprints by ``scheme``: the same in every process (``SHARED``) or Python's own
+    (``LOCAL``)."""
     # The hot path of every call: plain text blocks and string contents take a short
     # cut, everything else goes through measure_block and _classify.
     tokens: list[int] = []
@@ -139,13 +142,15 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
         cacheable.append,
     )
     total = 0
-    rolling = hash((_PREFIX, text_fingerprint(model)))
-    digests = TEXT_DIGESTS  # looked up inline below: the hot path of long chats
+    text_of = scheme.text
+    rolling = hash((_PREFIX, text_of(model)))
+    # Looked up inline below, the hot path of long chats; Python's hashes need no table.
+    digests = TEXT_DIGESTS if scheme is SHARED else _NO_DIGESTS
 
     tools = payload.get("tools")
     if isinstance(tools, list):
         for tool in tools:
-            weight, fingerprint = measure_tool(tool)
+            weight, fingerprint = measure_tool(tool, scheme)
             total += weight
             rolling = hash((rolling, fingerprint))
             add_tokens(total)
@@ -160,13 +165,13 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
     system = payload.get("system")
     if isinstance(system, str):
         total += len(system) // CHARS_PER_TOKEN
-        rolling = hash((rolling, text_fingerprint(system)))
+        rolling = hash((rolling, text_of(system)))
         add_tokens(total)
         add_fingerprint(rolling)
         add_cacheable(not is_blank(system))
     elif isinstance(system, list):
         for block in system:
-            weight, fingerprint = measure_block(block)
+            weight, fingerprint = measure_block(block, scheme)
             total += weight
             rolling = hash((rolling, fingerprint))
             add_tokens(total)
@@ -184,7 +189,7 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
     # tool_choice and thinking settings are part of the messages' cache level.
     settings = (payload.get("tool_choice"), payload.get("thinking"))
     if settings != (None, None):
-        rolling = hash((rolling, text_fingerprint(canonical_json(settings))))
+        rolling = hash((rolling, scheme.fresh(canonical_json(settings))))
 
     message_starts: list[int] = []
     roles: list[object] = []
@@ -202,13 +207,13 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
         elif role == "assistant":
             role_code = 2
         else:
-            role_code = value_fingerprint(role)
+            role_code = scheme.value(role)
         content = message.get("content")
         if isinstance(content, str):
             total += len(content) // CHARS_PER_TOKEN
             digest = digests.get(content)
             if digest is None:
-                digest = text_fingerprint(content)
+                digest = text_of(content)
             rolling = hash((rolling, role_code, digest))
             add_tokens(total)
             add_fingerprint(rolling)
@@ -223,13 +228,13 @@ def walk(payload: Mapping[str, Any], model: str) -> Prefix:
                     total += len(text) // CHARS_PER_TOKEN
                     digest = digests.get(text)
                     if digest is None:
-                        digest = text_fingerprint(text)
+                        digest = text_of(text)
                     rolling = hash((rolling, role_code, digest))
                     add_tokens(total)
                     add_fingerprint(rolling)
                     add_cacheable(bool(text) and not text.isspace())
                     continue
-            weight, fingerprint = measure_block(block)
+            weight, fingerprint = measure_block(block, scheme)
             total += weight
             rolling = hash((rolling, role_code, fingerprint))
             add_tokens(total)

@@ -99,9 +99,13 @@ class PrefixMemory:
       the epoch, like :func:`time.time`, so that memories of several processes can
       be merged: ``export`` and ``merge``).
     - At most ``capacity`` fingerprints are kept; the least recently used go first.
-    - Thread-safe. Fingerprints are the same in every process (see
-      ``llmopt.caching._tokens``); ``export`` names their scheme, and ``merge`` refuses
-      an export of another (an llmopt release that fingerprints differently).
+    - Thread-safe.
+    - ``shared``: the planner fingerprints the requests planned with this memory the
+      same way in every process (a digest of each text, remembered), so that ``export``
+      and ``merge`` can share it; ``merge`` refuses an export that is not of that
+      scheme (an unshared memory's, or an llmopt release that fingerprints
+      differently). Unshared, it uses Python's own hashes, which a string keeps: a
+      little cheaper on long requests, but another in each process.
 
     Raises ``ValueError`` for a capacity below 1.
     """
@@ -109,6 +113,7 @@ class PrefixMemory:
     __slots__ = (
         "_capacity",
         "_clock",
+        "shared",
         "_counts",
         "_entries",
         "_expiries",
@@ -118,10 +123,15 @@ class PrefixMemory:
     )
 
     def __init__(
-        self, *, capacity: int = DEFAULT_CAPACITY, clock: Callable[[], float] = time.time
+        self,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self.shared = shared
         self._capacity = capacity
         self._clock = clock
         self._entries: OrderedDict[int, _Prefix] = OrderedDict()
@@ -358,7 +368,8 @@ class PrefixMemory:
                 kind: [learned.first, learned.came, learned.firsts, self._known(kind)]
                 for kind, learned in self._counts.items()
             }
-        return {"scheme": FINGERPRINT_SCHEME, "counts": counts, "prefixes": recent}
+        scheme = FINGERPRINT_SCHEME if self.shared else _PROCESS_LOCAL
+        return {"scheme": scheme, "counts": counts, "prefixes": recent}
 
     def merge(self, source: str, state: Mapping[str, Any]) -> None:
         """Take another process's ``export`` (``source`` names that process): its counts
@@ -368,9 +379,11 @@ class PrefixMemory:
         Raises ``ValueError`` for a state that is not an export, or an export whose
         fingerprints are of another scheme, leaving the memory as it was.
         """
+        if not self.shared:
+            raise ValueError("this PrefixMemory is not shared: make it with shared=True")
         if state.get("scheme") != FINGERPRINT_SCHEME:
             raise ValueError(
-                f"not a PrefixMemory export of this llmopt's fingerprints "
+                f"not a PrefixMemory export of this llmopt's shared fingerprints "
                 f"(scheme {state.get('scheme')!r}, not {FINGERPRINT_SCHEME})"
             )
         counts, prefixes = _validated(state)
@@ -429,8 +442,9 @@ class PrefixMemory:
 
 _NOTHING_UNREAD = (0, 0)
 FINGERPRINT_SCHEME = 1
-"""The fingerprint scheme (``llmopt.caching._tokens``): memories share prefixes only
-with memories that fingerprint alike."""
+_PROCESS_LOCAL = 0
+"""The shared fingerprint scheme (``llmopt.caching._tokens.SHARED``): memories share
+only with memories that fingerprint alike; an unshared memory exports ``_PROCESS_LOCAL``."""
 
 
 _Shared = tuple[int, float, float, float, float, float, int]

@@ -12,7 +12,7 @@ from llmopt.caching._blocks import CallerMarker, Path, PayloadEditor, Prefix, wa
 from llmopt.caching._manual import ManualRequest, take_manual_breakpoints
 from llmopt.caching._memory import PrefixMemory, Sighting, Write
 from llmopt.caching._plan import Breakpoint, CachePlan
-from llmopt.caching._tokens import MAPPINGS, SAFETY_MARGIN
+from llmopt.caching._tokens import LOCAL, MAPPINGS, SAFETY_MARGIN, SHARED
 from llmopt.config import OptimizationConfig
 from llmopt.providers import ProviderCapabilities
 
@@ -164,7 +164,8 @@ class _Planner:
         self.manual: list[ManualRequest] = []
         if config.cache_breakpoints == "manual":
             self.manual = take_manual_breakpoints(self.editor, self.note)
-        self.prefix: Prefix = walk(self.editor.current, model)
+        scheme = SHARED if memory is not None and memory.shared else LOCAL
+        self.prefix: Prefix = walk(self.editor.current, model, scheme)
 
     def note(self, decision: str) -> None:
         self.decisions.append(decision)

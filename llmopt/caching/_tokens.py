@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 MAPPINGS: Final = (dict, Mapping)
@@ -125,12 +126,29 @@ def value_fingerprint(value: Any) -> int:
     return text_fingerprint(canonical_json(value))
 
 
-def measure_general(block: Any) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: fast
+class Fingerprints:
+    """How blocks are fingerprinted: ``text`` for a text handed over again and again,
+    ``value`` for a scalar inside a block, ``fresh`` for a text built anew each call."""
+
+    text: Callable[[str], int]
+    value: Callable[[Any], int]
+    fresh: Callable[[str], int]
+
+
+SHARED = Fingerprints(text_fingerprint, value_fingerprint, digest)
+"""The same in every process, for memories shared between processes (the digests)."""
+LOCAL = Fingerprints(hash, hash, hash)
+"""Python's own hashes: free for a string seen before (it keeps its hash), but another
+in each process; for memories that stay in one."""
+
+
+def measure_general(block: Any, fingerprints: Fingerprints = SHARED) -> tuple[int, int]:
     """Tokens and fingerprint from the block's canonical JSON."""
     if isinstance(block, MAPPINGS):
         block = without_markers(block)
     text = canonical_json(block)  # a new string every time: not worth remembering
-    return len(text) // CHARS_PER_TOKEN, digest(text)
+    return len(text) // CHARS_PER_TOKEN, fingerprints.fresh(text)
 
 
 class _MeasuredByIdentity:
@@ -138,29 +156,30 @@ class _MeasuredByIdentity:
     LangChain binds them once). Each entry holds its object, so an id is never
     reused while cached; an object changed in place keeps its first measurement."""
 
-    __slots__ = ("_entries", "_size")
+    __slots__ = ("_entries", "_fingerprints", "_size")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, fingerprints: Fingerprints) -> None:
         self._size = size
+        self._fingerprints = fingerprints
         self._entries: dict[int, tuple[object, int, int]] = {}
 
     def measure(self, value: object) -> tuple[int, int]:
         found = self._entries.get(id(value))
         if found is not None and found[0] is value:
             return found[1], found[2]
-        weight, fingerprint = measure_general(value)
+        weight, fingerprint = measure_general(value, self._fingerprints)
         if len(self._entries) >= self._size:
             self._entries.clear()  # tool sets are few: starting over is rare and cheap
         self._entries[id(value)] = (value, weight, fingerprint)
         return weight, fingerprint
 
 
-_TOOLS = _MeasuredByIdentity(1024)
+_TOOLS = {SHARED: _MeasuredByIdentity(1024, SHARED), LOCAL: _MeasuredByIdentity(1024, LOCAL)}
 
 
-def measure_tool(tool: Any) -> tuple[int, int]:
+def measure_tool(tool: Any, fingerprints: Fingerprints = SHARED) -> tuple[int, int]:
     """Tokens and fingerprint of a tool definition (remembered per definition object)."""
-    return _TOOLS.measure(tool)
+    return _TOOLS[fingerprints].measure(tool)
 
 
 def _media_tokens(block: Mapping[str, Any]) -> int:
@@ -191,53 +210,53 @@ def _content_tokens(content: Any) -> int:
     return 0
 
 
-def measure_block(block: Any) -> tuple[int, int]:
+def measure_block(block: Any, fingerprints: Fingerprints = SHARED) -> tuple[int, int]:
     """Tokens and fingerprint of one message content block (or system block)."""
     if not isinstance(block, dict):
-        return measure_general(block)
+        return measure_general(block, fingerprints)
     try:
-        return _measure_dict(block)
+        return _measure_dict(block, fingerprints)
     except TypeError:  # an unhashable value where a string was expected
-        return measure_general(block)
+        return measure_general(block, fingerprints)
 
 
-def _measure_dict(block: dict[str, Any]) -> tuple[int, int]:
+def _measure_dict(block: dict[str, Any], fingerprints: Fingerprints) -> tuple[int, int]:
+    text_of, value_of = fingerprints.text, fingerprints.value
     kind = block.get("type")
     if kind == "text":
         text = block.get("text")
         if not isinstance(text, str):
-            return measure_general(block)
+            return measure_general(block, fingerprints)
         if len(block) - ("cache_control" in block) == _TEXT_ONLY:
-            return len(text) // CHARS_PER_TOKEN, text_fingerprint(text)
-        return len(text) // CHARS_PER_TOKEN, measure_general(block)[1]  # with citations
+            return len(text) // CHARS_PER_TOKEN, text_of(text)
+        # With citations: the whole block.
+        return len(text) // CHARS_PER_TOKEN, measure_general(block, fingerprints)[1]
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, str) and _PLAIN_RESULT_KEYS.issuperset(block):
             tool_use_id, is_error = block.get("tool_use_id"), block.get("is_error")
             key = (
                 _TOOL_RESULT,
-                text_fingerprint(tool_use_id)
-                if tool_use_id.__class__ is str
-                else value_fingerprint(tool_use_id),
-                text_fingerprint(content),
-                2 if is_error is None else value_fingerprint(is_error),
+                text_of(tool_use_id) if tool_use_id.__class__ is str else value_of(tool_use_id),
+                text_of(content),
+                2 if is_error is None else value_of(is_error),
             )
             return len(content) // CHARS_PER_TOKEN, hash(key)
         tokens = _content_tokens(content)
-        return tokens, measure_general(block)[1]
+        return tokens, measure_general(block, fingerprints)[1]
     if kind == "image":
         source = block.get("source")
         if isinstance(source, dict) and len(block) - ("cache_control" in block) == _TEXT_ONLY:
             payload = source.get("data") or source.get("url") or source.get("file_id")
             if isinstance(payload, str):
-                media = value_fingerprint(source.get("media_type"))
-                return IMAGE_TOKENS, hash((_IMAGE, media, text_fingerprint(payload)))
-        return IMAGE_TOKENS, measure_general(block)[1]
+                media = value_of(source.get("media_type"))
+                return IMAGE_TOKENS, hash((_IMAGE, media, text_of(payload)))
+        return IMAGE_TOKENS, measure_general(block, fingerprints)[1]
     if kind == "thinking":
         thought, signature = block.get("thinking"), block.get("signature")
-        return 0, hash((_THINKING, value_fingerprint(thought), value_fingerprint(signature)))
+        return 0, hash((_THINKING, value_of(thought), value_of(signature)))
     if kind == "redacted_thinking":
-        return 0, hash((_REDACTED, value_fingerprint(block.get("data"))))
+        return 0, hash((_REDACTED, value_of(block.get("data"))))
     if kind == "document":
-        return _media_tokens(block), measure_general(block)[1]
-    return measure_general(block)
+        return _media_tokens(block), measure_general(block, fingerprints)[1]
+    return measure_general(block, fingerprints)

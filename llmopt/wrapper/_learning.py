@@ -50,7 +50,7 @@ class SharedLearning:
         interval: float = DEFAULT_SYNC_INTERVAL,
         process: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        memory_factory: Callable[[], PrefixMemory] = PrefixMemory,
+        memory_factory: Callable[[], PrefixMemory] = lambda: PrefixMemory(shared=True),
     ) -> None:
         self.store = store
         self._process = process

@@ -7,8 +7,11 @@ turn planned just before, so the :class:`PrefixMemory` is warm) with a ~3k-token
 system prompt and eight tools, in ``auto`` mode: the work the wrapper adds per call.
 The "fresh strings" rows rebuild every payload through JSON first, so no text's hash
 is cached from an earlier call (the worst case: LangChain normally hands the same
-message strings over again). For scale, the last rows time what ChatAnthropic itself
-spends building the same requests (``_get_request_payload``), before any network.
+message strings over again). The "shared memory" rows plan with a memory shared between
+processes (``PrefixMemory(shared=True)``, what a wrapper with a store uses), whose
+fingerprints are digests, the same in every process. For scale, the last rows time what
+ChatAnthropic itself spends building the same requests (``_get_request_payload``),
+before any network.
 """
 
 from __future__ import annotations
@@ -99,7 +102,9 @@ def _payload(messages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def bench(messages: int, calls: int, *, fresh_strings: bool) -> tuple[float, float]:
+def bench(
+    messages: int, calls: int, *, fresh_strings: bool, shared: bool = False
+) -> tuple[float, float]:
     """Time the next turn of a ``messages``-long chat whose previous turn was planned."""
     previous = _conversation(messages - 2)
     pairs = []
@@ -109,7 +114,7 @@ def bench(messages: int, calls: int, *, fresh_strings: bool) -> tuple[float, flo
         pairs.append((_payload(previous), _payload(turn)))
     if fresh_strings:
         pairs = [(json.loads(json.dumps(a)), json.loads(json.dumps(b))) for a, b in pairs]
-    memory = PrefixMemory()
+    memory = PrefixMemory(shared=shared)
     timings = []
     for earlier, payload in pairs:
         plan_breakpoints(earlier, model=MODEL, config=CONFIG, memory=memory)
@@ -159,16 +164,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500, help="timed calls per scenario")
     calls = parser.parse_args().calls
     print(f"plan_breakpoints, auto mode, warm memory, {calls} calls per row")
-    print(f"{'scenario':<38}{'median µs':>12}{'p95 µs':>12}")
+    print(f"{'scenario':<46}{'median µs':>12}{'p95 µs':>12}")
     for messages in (20, 1_000):
-        for fresh in (False, True):
-            median, p95 = bench(messages, calls, fresh_strings=fresh)
-            label = f"{messages:,} messages" + (", fresh strings" if fresh else "")
-            print(f"{label:<38}{median:>12.1f}{p95:>12.1f}")
+        for fresh, shared in ((False, False), (True, False), (False, True), (True, True)):
+            median, p95 = bench(messages, calls, fresh_strings=fresh, shared=shared)
+            label = (
+                f"{messages:,} messages"
+                + (", fresh strings" if fresh else "")
+                + (", shared memory" if shared else "")
+            )
+            print(f"{label:<46}{median:>12.1f}{p95:>12.1f}")
     for messages in (20, 1_000):
         median, p95 = bench_langchain(messages, max(calls // 10, 10))
         label = f"{messages:,} messages, ChatAnthropic payload"
-        print(f"{label:<38}{median:>12.1f}{p95:>12.1f}")
+        print(f"{label:<46}{median:>12.1f}{p95:>12.1f}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from .conftest import SYSTEM, FakeClock, locations, plan, request, user
 def test_a_prompt_one_process_saw_is_marked_by_another_on_its_second_sighting(
     clock: FakeClock,
 ) -> None:
-    first, second = PrefixMemory(clock=clock), PrefixMemory(clock=clock)
+    first, second = PrefixMemory(clock=clock, shared=True), PrefixMemory(clock=clock, shared=True)
     for n in range(3):  # both learn that new prompts do not come again
         plan(request([user("q")], system=f"Persona {n}. " + SYSTEM), memory=first)
     second.merge("worker-1", first.export())
@@ -31,7 +31,7 @@ def test_a_prompt_one_process_saw_is_marked_by_another_on_its_second_sighting(
 
 
 def test_a_write_one_process_made_is_read_by_another(clock: FakeClock) -> None:
-    first, second = PrefixMemory(clock=clock), PrefixMemory(clock=clock)
+    first, second = PrefixMemory(clock=clock, shared=True), PrefixMemory(clock=clock, shared=True)
     plan(request([user("q1")]), memory=first)
     second.merge("worker-1", first.export())
 
@@ -46,7 +46,7 @@ def test_a_write_one_process_made_is_read_by_another(clock: FakeClock) -> None:
 def test_counts_of_other_processes_are_added_and_replaced_not_summed_again(
     clock: FakeClock,
 ) -> None:
-    first, second = PrefixMemory(clock=clock), PrefixMemory(clock=clock)
+    first, second = PrefixMemory(clock=clock, shared=True), PrefixMemory(clock=clock, shared=True)
     for n in range(6):
         first.sighting(n, ttl=300)
     exported = first.export()
@@ -62,11 +62,11 @@ def test_counts_of_other_processes_are_added_and_replaced_not_summed_again(
 
 
 def test_an_export_of_another_fingerprint_scheme_is_refused_whole() -> None:
-    first, second = PrefixMemory(), PrefixMemory()
+    first, second = PrefixMemory(shared=True), PrefixMemory(shared=True)
     first.sighting(42, ttl=300)
     exported = {**first.export(), "scheme": first.export()["scheme"] + 1}
 
-    with pytest.raises(ValueError, match="of this llmopt's fingerprints"):
+    with pytest.raises(ValueError, match="of this llmopt's shared fingerprints"):
         second.merge("elsewhere", exported)
 
     assert not second.recall(42)
@@ -86,7 +86,7 @@ def test_an_export_of_another_fingerprint_scheme_is_refused_whole() -> None:
     ],
 )
 def test_a_corrupt_export_is_refused_and_changes_nothing(corrupt: dict[str, Any]) -> None:
-    memory = PrefixMemory()
+    memory = PrefixMemory(shared=True)
     memory.sighting(7, ttl=300)
     before = copy.deepcopy(memory.export())
 
@@ -94,3 +94,15 @@ def test_a_corrupt_export_is_refused_and_changes_nothing(corrupt: dict[str, Any]
         memory.merge("bad", {"scheme": before["scheme"], **corrupt})
 
     assert memory.export() == before
+
+
+def test_an_unshared_memory_neither_takes_nor_gives() -> None:
+    unshared, shared = PrefixMemory(), PrefixMemory(shared=True)
+    unshared.sighting(1, ttl=300)
+
+    with pytest.raises(ValueError, match="not shared"):
+        unshared.merge("other", shared.export())
+    with pytest.raises(ValueError, match="shared fingerprints"):
+        shared.merge("other", unshared.export())  # its fingerprints are Python's own
+
+    assert not shared.recall(1)

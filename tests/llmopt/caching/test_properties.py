@@ -288,8 +288,8 @@ def test_a_never_seen_prefix_is_written_only_when_the_learned_odds_make_it_pay(
 
 
 def test_memory_stays_consistent_under_many_threads() -> None:
-    memory = PrefixMemory(capacity=64)
-    other = PrefixMemory()
+    memory = PrefixMemory(capacity=64, shared=True)
+    other = PrefixMemory(shared=True)
     for n in range(20):
         other.sighting(n, ttl=300)
     errors: list[BaseException] = []
