@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from llmopt.caching._blocks import CallerMarker, Path, PayloadEditor, Prefix, walk
 from llmopt.caching._manual import ManualRequest, take_manual_breakpoints
-from llmopt.caching._memory import PrefixMemory, Sighting, Write
+from llmopt.caching._memory import PrefixMemory, Write
 from llmopt.caching._plan import Breakpoint, CachePlan
 from llmopt.caching._tokens import LOCAL, MAPPINGS, SAFETY_MARGIN, SHARED
 from llmopt.config import OptimizationConfig
@@ -365,13 +365,12 @@ class _Planner:
             self._static = found
         return found
 
-    def _offer_static(self, *, learned: bool = False) -> Sighting | None:
-        """Offer the end of system (or tools); with ``learned``, as memory's statistics
-        say, returning what memory knew of it."""
+    def _offer_static(self, *, learned: bool = False) -> None:
+        """Offer the end of system (or tools); with ``learned``, as memory's statistics say."""
         end, what = self._static_end()
         if end is None:
             self.note("neither tools nor system hold a block that can carry a breakpoint")
-            return None
+            return
         reason = "tools and system are shared by every request of this entry"
         memory, sighting = self.memory, None
         if learned and memory is not None:
@@ -389,11 +388,10 @@ class _Planner:
                     f"new, and lately {odds:.0%} of new ones came again, too few for a "
                     "write to pay"
                 )
-                return sighting
+                return
             else:
                 reason = f"{what} is new, and lately {odds:.0%} of new ones came again"
         self._offer(end, what, reason, static=True, idle=sighting and sighting.idle)
-        return sighting
 
     def _offer_manual(self, requests: list[ManualRequest]) -> None:
         prefix = self.prefix
@@ -501,23 +499,16 @@ class _Planner:
                 )
 
         memory = self.memory
-        static_end = self._static_end()[0]
-        shared_end = static_end is not None and (
-            prefix.fingerprints[static_end] == prefix.static_fingerprint
-        )
-        # Asked before the sighting below records this request's system prompt.
-        system_recalled = (
-            memory is not None and not shared_end and memory.recall(prefix.static_fingerprint)
-        )
-        sighting = self._offer_static(learned=True)
-        if shared_end and sighting is not None:
-            system_recalled = sighting.seen
         if memory is None or not prefix.tool_count or not prefix.has_system:
+            self._offer_static(learned=True)
             return
+        # Asked before the sighting in _offer_static records this request's system prompt.
+        system_recalled = memory.recall(prefix.static_fingerprint)
+        self._offer_static(learned=True)
         tools_end = prefix.last_cacheable(0, prefix.tool_count)
         if (
             tools_end is not None
-            and static_end != tools_end
+            and self._static_end()[0] != tools_end
             and memory.recall(prefix.tools_fingerprint)
             and not system_recalled
         ):
