@@ -55,8 +55,8 @@ def test_invalid_flags_give_the_bare_model_and_a_logged_reason(
 
 
 def test_a_provider_whose_package_is_missing_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="pip install langchain-ollama"):
-        get_generator_model("ollama", {"model": "llama3.1"})
+    with pytest.raises(ConfigError, match="pip install langchain-groq"):
+        get_generator_model("groq", {"model": "llama-3.3-70b-versatile"})
 
 
 def test_an_unknown_provider_is_a_clear_error() -> None:
