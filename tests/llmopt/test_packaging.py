@@ -104,7 +104,9 @@ def test_the_core_requires_neither_django_nor_the_console_nor_the_sandbox_nor_ar
 
     assert unconditional == {"anthropic", "langchain-anthropic", "langchain-core", "pydantic"}
     assert str(requirements["python-arango"].marker) == 'extra == "arango"'
-    assert _metadata(wheels["llmopt"]).get_all("Provides-Extra") == ["arango"]
+    assert _metadata(wheels["llmopt"]).get_all("Provides-Extra") == ["arango", "ollama", "openai"]
+    assert str(requirements["langchain-openai"].marker) == 'extra == "openai"'
+    assert str(requirements["langchain-ollama"].marker) == 'extra == "ollama"'
 
 
 def test_the_sandbox_wheel_ships_only_the_llmopt_sandbox_portion(
