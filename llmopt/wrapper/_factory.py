@@ -144,7 +144,51 @@ def build_base_model(
     for ours, theirs in {**_COMMON, **renames}.items():
         if config.get(ours) not in (None, ""):
             options[theirs] = config[ours]
-    return model_class(**options)
+    _adjust_options(known.provider, config, options)
+    built = model_class(**options)
+    asked = options.get("temperature")
+    if asked is not None and getattr(built, "temperature", asked) != asked:
+        logger.warning(
+            "%s: %s does not take temperature %s; %s drops it",
+            provider,
+            model,
+            asked,
+            class_name,
+        )
+    return built
+
+
+def _adjust_options(provider: str, config: Mapping[str, Any], options: dict[str, Any]) -> None:
+    """What one provider's class needs beyond the plain renames."""
+    if provider in ("openAI", "openAICompatible"):
+        if config.get("useResponsesApi") is not None:
+            options["use_responses_api"] = config["useResponsesApi"]
+        # ChatOpenAI asks for a stream's usage only from OpenAI's own URL; a gateway or
+        # a compatible server then reports none, and cost and budgets would miss it.
+        stream_usage = config.get("streamUsage")
+        if stream_usage is None and "base_url" in options:
+            stream_usage = True
+        if stream_usage is not None:
+            options["stream_usage"] = stream_usage
+    if provider == "openAICompatible":
+        if "base_url" not in options:
+            raise ConfigError(
+                [FieldProblem("baseUrl", "baseUrl must name the OpenAI-compatible server")]
+            )
+        # Compatible servers speak Chat Completions, not OpenAI's Responses API, and
+        # local ones take any key (vLLM's docs use "EMPTY").
+        options.setdefault("use_responses_api", False)
+        options.setdefault("api_key", "EMPTY")
+    if provider == "ollama":
+        # ChatOllama ignores keywords it does not know, so map or report each one.
+        timeout = options.pop("timeout", None)
+        if timeout is not None:
+            options["client_kwargs"] = {"timeout": timeout}
+        if options.pop("max_retries", None) is not None:
+            logger.warning(
+                "ollama: maxRetries is not applied: the Ollama client never retries "
+                "(llmopt's failover retries a routed Ollama entry with backoff)"
+            )
 
 
 def batch_client_for_entry(store: Store, entry_key: str, **options: Any) -> AnthropicBatchClient:

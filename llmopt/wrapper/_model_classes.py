@@ -23,7 +23,17 @@ BUILDERS: dict[str, tuple[str, str, dict[str, str]]] = {
         "AzureChatOpenAI",
         {"apiKey": "api_key", "endpoint": "azure_endpoint", "apiVersion": "api_version"},
     ),
-    "ollama": ("langchain_ollama", "ChatOllama", {"baseUrl": "base_url"}),
+    # OpenAI-compatible servers (vLLM, LiteLLM, LM Studio, a gateway) speak Chat Completions.
+    "openAICompatible": (
+        "langchain_openai",
+        "ChatOpenAI",
+        {"apiKey": "api_key", "baseUrl": "base_url", "maxTokens": "max_tokens"},
+    ),
+    "ollama": (
+        "langchain_ollama",
+        "ChatOllama",
+        {"baseUrl": "base_url", "maxTokens": "num_predict", "contextLength": "num_ctx"},
+    ),
     "groq": ("langchain_groq", "ChatGroq", {"apiKey": "api_key"}),
     "mistral": ("langchain_mistralai", "ChatMistralAI", {"apiKey": "api_key"}),
     "gemini": ("langchain_google_genai", "ChatGoogleGenerativeAI", {"apiKey": "google_api_key"}),
@@ -34,9 +44,12 @@ BUILDERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "bedrock": ("langchain_aws", "ChatBedrockConverse", {"region": "region_name"}),
     "vertexAI": ("langchain_google_vertexai", "ChatVertexAI", {}),
 }
-# A subclass of ChatOpenAI may serve another provider; the nearest class decides.
+# A subclass of ChatOpenAI may serve another provider; the nearest class decides. A bare
+# ChatOpenAI is OpenAI's: openAICompatible shares the class and cannot be told from it.
 _PROVIDER_OF_CLASS = {
-    (module, name): provider for provider, (module, name, _) in BUILDERS.items()
+    (module, name): provider
+    for provider, (module, name, _) in BUILDERS.items()
+    if provider != "openAICompatible"
 } | {("langchain_aws", "ChatBedrock"): "bedrock"}
 
 
