@@ -33,6 +33,7 @@ from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
     PLANNER_STATE_KEPT,
     RECENT_PLANS_KEPT,
+    ROUTING_DECISIONS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -40,15 +41,22 @@ from llmopt.store._records import (
     AuditRecord,
     BatchRecord,
     BatchStatus,
+    BudgetAlert,
+    BudgetSpend,
+    CircuitRecord,
     Document,
     DocumentName,
+    IncidentRecord,
     PlannerState,
     PlanRecord,
+    RouteStatsRollup,
+    RoutingDecisionRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    checked_budget_amounts,
     decoding,
     hour_of,
     hour_range,
@@ -107,6 +115,12 @@ class ArangoCollections:
     results: str = "llmopt_results"
     plans: str = "llmopt_plans"
     planner_states: str = "llmopt_planner_states"
+    circuits: str = "llmopt_circuits"
+    incidents: str = "llmopt_incidents"
+    budget_spend: str = "llmopt_budget_spend"
+    budget_alerts: str = "llmopt_budget_alerts"
+    routing_decisions: str = "llmopt_routing_decisions"
+    route_stats: str = "llmopt_route_stats"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> ArangoCollections:
@@ -198,6 +212,8 @@ class ArangoStore:
         # Padded keys sort like their insertion order: the audit log's paging cursor.
         generators[names.audit] = "padded"
         generators[names.plans] = "padded"  # breaks ties between plans of the same instant
+        generators[names.incidents] = "padded"  # the paging cursor, as for the audit log
+        generators[names.routing_decisions] = "padded"
         indexes = {
             names.audit: [["at"], ["target"], ["action"]],
             names.batches: [["created_at"], ["status", "created_at"], ["entry_key", "created_at"]],
@@ -206,6 +222,11 @@ class ArangoStore:
             names.results: [["expires_at"]],
             names.plans: [["entry_key", "at"]],
             names.planner_states: [["entry_key", "updated_at"]],
+            names.incidents: [["at"], ["entry_key"], ["kind"]],
+            names.budget_spend: [["period_start"]],
+            names.budget_alerts: [["at"], ["budget", "at"]],
+            names.routing_decisions: [["at"], ["entry_key", "at"]],
+            names.route_stats: [["minute", "entry_key"], ["entry_key", "minute"]],
         }
         with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
             for name, generator in generators.items():
@@ -772,6 +793,367 @@ class ArangoStore:
             "read the cache planners' states", aql, bind, PlannerState, "planner state"
         )
 
+    # -- circuits ---------------------------------------------------------------
+
+    def circuits(self, entry_keys: Collection[str] | None = None) -> dict[str, CircuitRecord]:
+        """See ``Store.circuits``."""
+        bind: dict[str, Any] = {"@c": self._names.circuits}
+        filters = ""
+        if entry_keys is not None:
+            keys = sorted(set(entry_keys))
+            if not keys:
+                return {}
+            filters = "FILTER c.entry_key IN @keys "
+            bind["keys"] = keys
+        aql = f'FOR c IN @@c {filters}SORT c.entry_key RETURN UNSET(c, "_key", "_id", "_rev")'
+        records = self._read("read the circuits", aql, bind, CircuitRecord, "circuit")
+        return {record.entry_key: record for record in records}
+
+    def swap_circuit(self, record: CircuitRecord, *, expected_version: int) -> CircuitRecord | None:
+        """See ``Store.swap_circuit``."""
+        if expected_version < 0:
+            raise ValueError("expected_version must not be negative")
+        stored = record.model_copy(update={"version": expected_version + 1})
+        key = _key(record.entry_key)
+        doc = {**stored.model_dump(mode="json"), "_key": key}
+        collection = self._names.circuits
+        with _wrapped(f"swap the circuit of {record.entry_key!r}"):
+            if expected_version == 0:
+                try:
+                    self._db.collection(collection).insert(doc, silent=True)
+                except ArangoServerError as exc:
+                    if exc.error_code == _UNIQUE_VIOLATED:  # another process stored one first
+                        return None
+                    raise
+                return stored
+            # One query: the version is checked and the record replaced atomically; on a
+            # write-write conflict the retry finds the new version and writes nothing.
+            aql = (
+                "FOR c IN @@c FILTER c._key == @key AND c.version == @expected "
+                "REPLACE c WITH @doc IN @@c RETURN NEW._key"
+            )
+            bind = {"@c": collection, "key": key, "expected": expected_version, "doc": doc}
+            rows = self._retrying(lambda: list(self._query(self._db, aql, bind)))
+        return stored if rows else None
+
+    # -- incidents --------------------------------------------------------------
+
+    def add_incidents(self, records: Iterable[IncidentRecord]) -> None:
+        """See ``Store.add_incidents``."""
+        docs = [
+            r.model_dump(mode="json", exclude={"id"}) for r in sorted(records, key=lambda r: r.at)
+        ]
+        if not docs:
+            return
+        # One query is one transaction: all are recorded or none; padded keys follow the
+        # order of the list.
+        with _wrapped("record incidents"):
+            self._query(
+                self._db,
+                "FOR r IN @rows INSERT r INTO @@c",
+                {"@c": self._names.incidents, "rows": docs},
+            )
+
+    def list_incidents(
+        self,
+        *,
+        entry_key: str | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before_id: str | None = None,
+    ) -> list[IncidentRecord]:
+        """See ``Store.list_incidents``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        filters = []
+        bind: dict[str, Any] = {"@c": self._names.incidents, "page_size": limit}
+        if before_id is not None:
+            filters.append("i._key < @before_key")
+            bind["before_key"] = before_id
+        if entry_key is not None:
+            filters.append("i.entry_key == @entry_key")
+            bind["entry_key"] = entry_key
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            filters.append("i.kind IN @kinds")
+            bind["kinds"] = wanted
+        if since is not None:
+            filters.append("i.at >= @since")
+            bind["since"] = iso(since)
+        aql = (
+            "FOR i IN @@c "
+            + "".join(f"FILTER {f} " for f in filters)
+            + "SORT i._key DESC LIMIT @page_size "
+            'RETURN MERGE(UNSET(i, "_key", "_id", "_rev"), {id: i._key})'
+        )
+        return self._read("list incidents", aql, bind, IncidentRecord, "incident")
+
+    def incident_counts(
+        self, *, since: datetime, entry_key: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """See ``Store.incident_counts``."""
+        bind: dict[str, Any] = {"@c": self._names.incidents, "since": iso(since)}
+        entry_filter = ""
+        if entry_key is not None:
+            entry_filter = "FILTER i.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        aql = (
+            f"FOR i IN @@c FILTER i.at >= @since {entry_filter}"
+            "COLLECT entry_key = i.entry_key, kind = i.kind WITH COUNT INTO n "
+            "RETURN [entry_key, kind, n]"
+        )
+        with _wrapped("count incidents"):
+            rows = list(self._query(self._db, aql, bind))
+        return {(str(entry), str(kind)): int(n) for entry, kind, n in rows}
+
+    # -- budgets ----------------------------------------------------------------
+
+    def reserve_budget(
+        self,
+        budget: str,
+        period_start: datetime,
+        *,
+        usd: float,
+        tokens: int,
+        limit_usd: float | None,
+        limit_tokens: int | None,
+    ) -> BudgetSpend | None:
+        """See ``Store.reserve_budget``."""
+        checked_budget_amounts(usd, tokens, reserving=True)
+        # One query: the totals are read, checked and added to in one transaction; a
+        # concurrent writer makes it fail with a conflict and run again, on new totals.
+        check = (
+            "LET spent = DOCUMENT(@cname, @key) "
+            "FOR admitted IN ("
+            "(@limit_usd == null OR NOT_NULL(spent.usd, 0) < @limit_usd) AND "
+            "(@limit_tokens == null OR NOT_NULL(spent.tokens, 0) < @limit_tokens)"
+            " ? [true] : []) "
+        )
+        return self._add_spend(
+            budget,
+            period_start,
+            usd,
+            tokens,
+            check=check,
+            extra={"limit_usd": limit_usd, "limit_tokens": limit_tokens},
+            doing=f"reserve from budget {budget!r}",
+        )
+
+    def charge_budget(
+        self, budget: str, period_start: datetime, *, usd: float, tokens: int
+    ) -> BudgetSpend:
+        """See ``Store.charge_budget``."""
+        checked_budget_amounts(usd, tokens, reserving=False)
+        spend = self._add_spend(
+            budget, period_start, usd, tokens, check="", extra={}, doing=f"charge budget {budget!r}"
+        )
+        if spend is None:  # pragma: no cover - an unconditional upsert returns its document
+            raise StoreError(f"cannot charge budget {budget!r}: the store returned nothing")
+        return spend
+
+    def _add_spend(
+        self,
+        budget: str,
+        period_start: datetime,
+        usd: float,
+        tokens: int,
+        *,
+        check: str,
+        extra: dict[str, Any],
+        doing: str,
+    ) -> BudgetSpend | None:
+        period = iso(period_start)
+        aql = (
+            check + "UPSERT {_key: @key} "
+            "INSERT {_key: @key, budget: @budget, period_start: @period, "
+            "usd: MAX([0, @usd]), tokens: MAX([0, @tokens]), updated_at: @now} "
+            "UPDATE {usd: MAX([0, OLD.usd + @usd]), tokens: MAX([0, OLD.tokens + @tokens]), "
+            "updated_at: @now} IN @@c "
+            'RETURN UNSET(NEW, "_key", "_id", "_rev")'
+        )
+        key = _key(f"{budget}\x1f{period}")
+        bind: dict[str, Any] = {
+            "@c": self._names.budget_spend,
+            "key": key,
+            "budget": budget,
+            "period": period,
+            "usd": usd,
+            "tokens": tokens,
+            "now": iso(self._clock()),
+            **extra,
+        }
+        if check:
+            bind["cname"] = self._names.budget_spend
+        with _wrapped(doing):
+            rows = self._retrying(lambda: list(self._query(self._db, aql, bind)))
+        if not rows:
+            return None
+        with decoding("budget spend"):
+            return BudgetSpend.model_validate(rows[0])
+
+    def budget_spend(
+        self, keys: Iterable[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], BudgetSpend]:
+        """See ``Store.budget_spend``."""
+        wanted = sorted({_key(f"{budget}\x1f{iso(start)}") for budget, start in keys})
+        if not wanted:
+            return {}
+        aql = 'FOR s IN DOCUMENT(@cname, @keys) RETURN UNSET(s, "_key", "_id", "_rev")'
+        bind: dict[str, Any] = {"cname": self._names.budget_spend, "keys": wanted}
+        spends = self._read("read budget spend", aql, bind, BudgetSpend, "budget spend")
+        return {(s.budget, s.period_start): s for s in spends}
+
+    def add_budget_alert(self, alert: BudgetAlert) -> bool:
+        """See ``Store.add_budget_alert``."""
+        key = _key(f"{alert.budget}\x1f{iso(alert.period_start)}\x1f{alert.threshold}")
+        doc = {**alert.model_dump(mode="json"), "_key": key}
+        with _wrapped(f"record an alert of budget {alert.budget!r}"):
+            try:
+                self._db.collection(self._names.budget_alerts).insert(doc, silent=True)
+            except ArangoServerError as exc:
+                if exc.error_code == _UNIQUE_VIOLATED:  # another process alerted first
+                    return False
+                raise
+        return True
+
+    def list_budget_alerts(
+        self, *, budget: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """See ``Store.list_budget_alerts``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        filters = ""
+        bind: dict[str, Any] = {"@c": self._names.budget_alerts, "page_size": limit}
+        if budget is not None:
+            filters += "FILTER a.budget == @budget "
+            bind["budget"] = budget
+        if since is not None:
+            filters += "FILTER a.at >= @since "
+            bind["since"] = iso(since)
+        aql = (
+            f"FOR a IN @@c {filters}"
+            "SORT a.at DESC, a.threshold DESC, a.budget, a.period_start DESC "
+            'LIMIT @page_size RETURN UNSET(a, "_key", "_id", "_rev")'
+        )
+        return self._read("list budget alerts", aql, bind, BudgetAlert, "budget alert")
+
+    # -- routing decisions ------------------------------------------------------
+
+    def add_routing_decisions(
+        self, records: Iterable[RoutingDecisionRecord], *, keep: int = ROUTING_DECISIONS_KEPT
+    ) -> None:
+        """See ``Store.add_routing_decisions``."""
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        docs = [r.model_dump(mode="json", exclude={"id"}) for r in records]
+        if not docs:
+            return
+        collection = self._names.routing_decisions
+
+        def record() -> None:
+            # As add_plans: one stream transaction, the trim in a second query so that
+            # it sees the new decisions.
+            txn = self._db.begin_transaction(write=[collection])
+            try:
+                self._query(
+                    txn, "FOR d IN @rows INSERT d INTO @@c", {"@c": collection, "rows": docs}
+                )
+                self._query(
+                    txn,
+                    "FOR d IN @@c SORT d.at DESC, d._key DESC LIMIT @keep, @all "
+                    "REMOVE d IN @@c OPTIONS {ignoreErrors: true}",
+                    {"@c": collection, "keep": keep, "all": 1_000_000_000},
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped("record routing decisions"):
+            self._retrying(record)
+
+    def recent_routing_decisions(
+        self, *, limit: int = 50, entry_key: str | None = None
+    ) -> list[RoutingDecisionRecord]:
+        """See ``Store.recent_routing_decisions``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        bind: dict[str, Any] = {"@c": self._names.routing_decisions, "n": limit}
+        entry_filter = ""
+        if entry_key is not None:
+            entry_filter = "FILTER d.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        aql = (
+            f"FOR d IN @@c {entry_filter}SORT d.at DESC, d._key DESC LIMIT @n "
+            'RETURN MERGE(UNSET(d, "_key", "_id", "_rev"), {id: d._key})'
+        )
+        return self._read(
+            "read the routing decisions", aql, bind, RoutingDecisionRecord, "routing decision"
+        )
+
+    # -- route statistics -------------------------------------------------------
+
+    def add_route_stats(self, rollups: Iterable[RouteStatsRollup]) -> None:
+        """See ``Store.add_route_stats``."""
+        merged: dict[str, RouteStatsRollup] = {}
+        for rollup in rollups:
+            key = _usage_key(rollup.minute, rollup.entry_key)
+            merged[key] = merged[key] + rollup if key in merged else rollup
+        if not merged:
+            return
+        collection = self._names.route_stats
+        keys = sorted(merged)
+
+        def add() -> None:
+            # Exclusive: the stored roll-ups are read, summed with the new ones here
+            # (bucket by bucket, error class by error class) and written back with no
+            # other writer in between; all or none.
+            txn = self._db.begin_transaction(exclusive=[collection])
+            try:
+                stored = self._query(
+                    txn,
+                    "FOR s IN DOCUMENT(@cname, @keys) RETURN s",
+                    {"cname": collection, "keys": keys},
+                )
+                totals = dict(merged)
+                for doc in stored:
+                    with decoding("route statistics"):
+                        key = str(doc["_key"])
+                        totals[key] = RouteStatsRollup.model_validate(doc) + merged[key]
+                self._query(
+                    txn,
+                    "FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: 'replace'}",
+                    {
+                        "@c": collection,
+                        "docs": [
+                            {**total.model_dump(mode="json"), "_key": key}
+                            for key, total in totals.items()
+                        ],
+                    },
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped("add route statistics"):
+            self._retrying(add)
+
+    def route_stats(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[RouteStatsRollup]:
+        """See ``Store.route_stats``."""
+        bind: dict[str, Any] = {"@c": self._names.route_stats, "start": iso(start), "end": iso(end)}
+        aql = (
+            "FOR u IN @@c FILTER u.minute >= @start AND u.minute < @end "
+            + _entry_filter(bind, entry_key)
+            + 'SORT u.minute, u.entry_key RETURN UNSET(u, "_key", "_id", "_rev")'
+        )
+        return self._read("read route statistics", aql, bind, RouteStatsRollup, "route statistics")
+
     # -- results ----------------------------------------------------------------
 
     def put_result(self, result: StoredResult) -> None:
@@ -802,6 +1184,10 @@ class ArangoStore:
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
+        incidents_before: datetime | None = None,
+        route_stats_before: datetime | None = None,
+        budget_alerts_before: datetime | None = None,
+        budget_spend_before: datetime | None = None,
     ) -> dict[str, int]:
         """See ``Store.prune``."""
         names = self._names
@@ -833,6 +1219,22 @@ class ArangoStore:
             "results": None
             if results_expired_by is None
             else (names.results, "x.expires_at <= @cut", {"cut": iso(results_expired_by)}),
+            "incidents": None
+            if incidents_before is None
+            else (names.incidents, "x.at < @cut", {"cut": iso(incidents_before)}),
+            "route_stats": None
+            if route_stats_before is None
+            else (names.route_stats, "x.minute < @cut", {"cut": iso(route_stats_before)}),
+            "budget_alerts": None
+            if budget_alerts_before is None
+            else (names.budget_alerts, "x.at < @cut", {"cut": iso(budget_alerts_before)}),
+            "budget_spend": None
+            if budget_spend_before is None
+            else (
+                names.budget_spend,
+                "x.period_start < @cut",
+                {"cut": iso(budget_spend_before)},
+            ),
         }
         counts = dict.fromkeys(plans, 0)
         with _wrapped("prune old records"):

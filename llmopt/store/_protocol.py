@@ -8,15 +8,22 @@ from typing import Any, Protocol, runtime_checkable
 
 from llmopt.store._records import (
     RECENT_PLANS_KEPT,
+    ROUTING_DECISIONS_KEPT,
     AuditEvent,
     AuditMatch,
     AuditRecord,
     BatchRecord,
     BatchStatus,
+    BudgetAlert,
+    BudgetSpend,
+    CircuitRecord,
     Document,
     DocumentName,
+    IncidentRecord,
     PlannerState,
     PlanRecord,
+    RouteStatsRollup,
+    RoutingDecisionRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
@@ -25,8 +32,9 @@ from llmopt.store._records import (
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence for llmopt: named documents, audit log, batches, usage, results and the
-    recent cache plans.
+    """Persistence for llmopt: named documents, audit log, batches, usage, results, the
+    recent cache plans, and the router's circuits, incidents, budget spend and alerts,
+    routing decisions and route statistics.
 
     Depend on this protocol, never on an adapter: ``SQLiteStore`` on one machine and
     in tests, ``ArangoStore`` in production, both built by ``open_store`` or
@@ -250,6 +258,139 @@ class Store(Protocol):
         """The result for ``fingerprint``, or ``None`` if absent or expired at ``now``."""
         ...
 
+    # -- routing: circuits, incidents, budgets, decisions, statistics ---------------
+
+    def circuits(self, entry_keys: Collection[str] | None = None) -> dict[str, CircuitRecord]:
+        """The stored circuit of each entry in ``entry_keys`` (every stored one when
+        ``None``), by entry key; entries whose circuit was never stored are absent."""
+        ...
+
+    def swap_circuit(self, record: CircuitRecord, *, expected_version: int) -> CircuitRecord | None:
+        """Store ``record`` as its entry's circuit if the stored one still has
+        ``expected_version`` (compare-and-set; 0: there is none yet).
+
+        Returns the record as stored, with version ``expected_version + 1`` (the
+        ``version`` passed in is ignored), or ``None`` when another process changed the
+        circuit first, in which case nothing was written: re-read and decide again.
+        Raises ``ValueError`` for a negative ``expected_version``.
+        """
+        ...
+
+    def add_incidents(self, records: Iterable[IncidentRecord]) -> None:
+        """Record incidents, all or none; the store assigns their ids (the ``id`` given
+        is ignored), in order of ``at`` within one call."""
+        ...
+
+    def list_incidents(
+        self,
+        *,
+        entry_key: str | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before_id: str | None = None,
+    ) -> list[IncidentRecord]:
+        """Incidents, newest (last recorded) first, matching every filter given.
+
+        ``kinds`` keeps those of these kinds (an empty collection: none), ``since`` those
+        at or after that time. Page with ``before_id=<id of the last incident of the
+        previous page>``. Raises ``ValueError`` for a negative ``limit``, and
+        ``SQLiteStore`` also for a ``before_id`` that is not one of its ids.
+        """
+        ...
+
+    def incident_counts(
+        self, *, since: datetime, entry_key: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """How many incidents happened at or after ``since``, by ``(entry_key, kind)``;
+        only those of ``entry_key`` when given. Pairs without incidents are absent."""
+        ...
+
+    def reserve_budget(
+        self,
+        budget: str,
+        period_start: datetime,
+        *,
+        usd: float,
+        tokens: int,
+        limit_usd: float | None,
+        limit_tokens: int | None,
+    ) -> BudgetSpend | None:
+        """Add ``usd`` and ``tokens`` to a budget's period unless it is spent already,
+        in one atomic step: of many processes reserving at once, none sees a total
+        another is changing.
+
+        Returns ``None``, writing nothing, when ``limit_usd`` is given and the stored
+        ``usd`` (0 when none is stored) is at or above it, or ``limit_tokens`` is given
+        and the stored ``tokens`` is at or above it; otherwise the new totals. A budget
+        thus overshoots its limit by at most the reservations admitted just under it.
+        Settle a reservation with ``charge_budget`` (the difference, or its negative
+        to release it). Raises ``ValueError`` for a negative or non-finite amount.
+        """
+        ...
+
+    def charge_budget(
+        self, budget: str, period_start: datetime, *, usd: float, tokens: int
+    ) -> BudgetSpend:
+        """Add ``usd`` and ``tokens`` to a budget's period whatever its limit, atomically,
+        and return the new totals. Negative amounts release a reservation; totals never
+        go below 0. Raises ``ValueError`` for a non-finite ``usd``.
+        """
+        ...
+
+    def budget_spend(
+        self, keys: Iterable[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], BudgetSpend]:
+        """The stored spend of each ``(budget, period_start)``, keyed by those pairs (with
+        ``period_start`` in UTC); pairs nothing was spent in are absent."""
+        ...
+
+    def add_budget_alert(self, alert: BudgetAlert) -> bool:
+        """Record ``alert`` unless one of the same budget, period and threshold is there.
+
+        Returns ``True`` when it was recorded: that caller, and only it, sends the alert.
+        ``False`` when it was there already; then nothing was written.
+        """
+        ...
+
+    def list_budget_alerts(
+        self, *, budget: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """Budget alerts, newest ``at`` first (then highest threshold), of ``budget`` if
+        given and at or after ``since`` if given. Raises ``ValueError`` for a negative
+        ``limit``."""
+        ...
+
+    def add_routing_decisions(
+        self, records: Iterable[RoutingDecisionRecord], *, keep: int = ROUTING_DECISIONS_KEPT
+    ) -> None:
+        """Record routing decisions (all or none; the store assigns their ids), then keep
+        only the newest ``keep`` of all entries together.
+
+        Newest is by ``at``, then by order of recording, whichever process recorded them.
+        Raises ``ValueError`` when ``keep`` is below 1.
+        """
+        ...
+
+    def recent_routing_decisions(
+        self, *, limit: int = 50, entry_key: str | None = None
+    ) -> list[RoutingDecisionRecord]:
+        """The newest ``limit`` routing decisions, newest first; only those that chose
+        ``entry_key`` when given. Raises ``ValueError`` for a negative ``limit``."""
+        ...
+
+    def add_route_stats(self, rollups: Iterable[RouteStatsRollup]) -> None:
+        """Sum roll-ups into the stored ones of the same minute and entry, all or none:
+        every counter, each latency bucket and each error class."""
+        ...
+
+    def route_stats(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[RouteStatsRollup]:
+        """Route statistics with ``start <= minute < end``, ordered by minute then entry,
+        only ``entry_key``'s when given. Fold them with ``RouteStatsRollup.fold``."""
+        ...
+
     def prune(
         self,
         *,
@@ -258,6 +399,10 @@ class Store(Protocol):
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
+        incidents_before: datetime | None = None,
+        route_stats_before: datetime | None = None,
+        budget_alerts_before: datetime | None = None,
+        budget_spend_before: datetime | None = None,
     ) -> dict[str, int]:
         """Delete old rows of each kind a cutoff is given for.
 
@@ -268,8 +413,13 @@ class Store(Protocol):
         if unset, ``created_at``) is before ``batches_ended_before`` — never a batch
         still in flight — and results with ``expires_at <= results_expired_by``.
         Keep hourly roll-ups at least as long as minute ones, or ``usage_by_hour``
-        loses the folded hours in between. Returns ``{"usage": n, "usage_hours": n,
-        "audit": n, "batches": n, "results": n}``, with 0 for the kinds not asked for.
+        loses the folded hours in between. Also incidents with ``at < incidents_before``,
+        route statistics with ``minute < route_stats_before``, budget alerts with
+        ``at < budget_alerts_before`` and budget spend with ``period_start <
+        budget_spend_before`` (keep alerts as long as the spend of their periods, or a
+        threshold may alert twice). Returns ``{"usage": n, "usage_hours": n, "audit": n,
+        "batches": n, "results": n, "incidents": n, "route_stats": n, "budget_alerts": n,
+        "budget_spend": n}``, with 0 for the kinds not asked for.
         """
         ...
 

@@ -1,5 +1,5 @@
-"""What the store keeps: documents, audit records, batches, usage roll-ups, results and
-the recent cache plans.
+"""What the store keeps: documents, audit records, batches, usage roll-ups, results, the
+recent cache plans, and the router's circuits, incidents, budgets, decisions and statistics.
 
 Every datetime is timezone-aware and UTC: naive datetimes are rejected rather than
 guessed at, and aware ones are converted. In JSON every datetime has one fixed-width
@@ -9,7 +9,8 @@ instants they stand for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -298,9 +299,9 @@ def hour_range(start: datetime, end: datetime) -> tuple[str, str]:
 
 
 RECENT_PLANS_KEPT = 20
+"""How many of an entry's cache plans ``Store.add_plans`` keeps by default: the newest."""
 PLANNER_STATE_KEPT = timedelta(days=1)
 """How long ``Store.put_planner_states`` keeps the state of a process that stopped writing."""
-"""How many of an entry's cache plans ``Store.add_plans`` keeps by default: the newest."""
 
 
 class PlanBreakpoint(BaseModel, frozen=True):
@@ -365,6 +366,255 @@ class StoredResult(BaseModel):
     batch_id: str | None = None
     created_at: UTCDateTime
     expires_at: UTCDateTime
+
+
+class CircuitState(StrEnum):
+    """Where an entry's circuit breaker is.
+
+    ``CLOSED`` calls go through; ``OPEN`` calls are refused (or fail over) until
+    ``retry_at``; ``HALF_OPEN`` one process (``probe_owner``) sends a probe call whose
+    outcome closes or reopens the circuit.
+    """
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitRecord(BaseModel, frozen=True):
+    """The circuit breaker of one llm entry, shared by every process.
+
+    ``forced`` is an operator's override (``"open"`` or ``"closed"``; ``None`` lets the
+    breaker decide). ``failures`` counts consecutive failures; ``opened_at`` is when it
+    last opened, ``retry_at`` when an open circuit may be probed, ``probe_owner`` the
+    process holding the half-open probe, ``reason`` why, for people. ``version`` is
+    assigned by ``Store.swap_circuit``: pass the version read as ``expected_version``;
+    0 means never stored.
+    """
+
+    entry_key: str
+    state: CircuitState = CircuitState.CLOSED
+    forced: Literal["open", "closed"] | None = None
+    failures: int = Field(default=0, ge=0)
+    opened_at: UTCDateTime | None = None
+    retry_at: UTCDateTime | None = None
+    probe_owner: str | None = None
+    reason: str = ""
+    updated_at: UTCDateTime
+    version: int = Field(default=0, ge=0)
+
+
+class IncidentRecord(BaseModel, frozen=True):
+    """Something that happened to an entry that people should see: a circuit opened,
+    half-opened or closed, a failover taken, a state forced by an operator, a call refused.
+
+    ``kind`` is a free string (``"circuit_opened"``, ``"failover"``, ...); ``to_entry``
+    names the entry a failover went to. ``id`` is assigned by the store (ids sort like
+    recording order; ``Store.list_incidents`` pages with them); leave it empty.
+    """
+
+    id: str = ""
+    at: UTCDateTime
+    entry_key: str
+    kind: str
+    error_class: str | None = None
+    detail: str = ""
+    to_entry: str | None = None
+
+
+class BudgetSpend(BaseModel, frozen=True):
+    """What a budget has spent (reserved and charged) in the period starting ``period_start``.
+
+    Totals never go below 0. ``updated_at`` is the store's clock at the last change.
+    """
+
+    budget: str
+    period_start: UTCDateTime
+    usd: float = 0.0
+    tokens: int = 0
+    updated_at: UTCDateTime
+
+
+class BudgetAlert(BaseModel, frozen=True):
+    """A budget that crossed ``threshold`` percent (50, 80, 100) of a limit in a period.
+
+    One per budget, period and threshold: ``Store.add_budget_alert`` records only the
+    first, so exactly one process sends it. ``usd`` and ``tokens`` are the totals when
+    it was crossed, ``limit_usd`` and ``limit_tokens`` the budget's limits then.
+    """
+
+    budget: str
+    period_start: UTCDateTime
+    threshold: int = Field(gt=0)
+    at: UTCDateTime
+    usd: float
+    tokens: int
+    limit_usd: float | None = None
+    limit_tokens: int | None = None
+    detail: str = ""
+
+
+def checked_budget_amounts(usd: float, tokens: int, *, reserving: bool) -> None:
+    """Raise ``ValueError`` for a non-finite ``usd`` and, when ``reserving``, for a negative
+    amount (a reservation is released with a negative charge, never a negative reserve)."""
+    if not math.isfinite(usd):
+        raise ValueError(f"usd must be a finite number, not {usd}")
+    if reserving and (usd < 0 or tokens < 0):
+        raise ValueError("a reservation's usd and tokens must not be negative")
+
+
+ROUTING_DECISIONS_KEPT = 200
+"""How many routing decisions ``Store.add_routing_decisions`` keeps by default: the newest."""
+
+
+class RoutingDecisionRecord(BaseModel, frozen=True):
+    """Why the router sent one request where it did, kept to show on the console.
+
+    ``entry_key`` is the entry chosen, ``reason`` why, in a sentence; ``task`` the
+    caller's task, if any; ``fallback_from`` the entry the request was meant for when it
+    failed over. ``candidates`` are the entries considered, as JSON objects
+    (``{"entry": ..., "score": ..., "excluded": "why" | None}``). ``id`` is assigned by
+    the store; leave it empty.
+    """
+
+    id: str = ""
+    at: UTCDateTime
+    entry_key: str
+    reason: str
+    task: str | None = None
+    request_tokens: int = 0
+    fallback_from: str | None = None
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+
+
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+)
+"""The upper bounds (inclusive, in milliseconds) of ``RouteStatsRollup.latency_buckets``;
+one more bucket counts the calls slower than the last."""
+
+
+def latency_bucket(latency_ms: float) -> int:
+    """The index in ``RouteStatsRollup.latency_buckets`` of a call that took ``latency_ms``."""
+    for index, bound in enumerate(LATENCY_BUCKETS_MS):
+        if latency_ms <= bound:
+            return index
+    return len(LATENCY_BUCKETS_MS)
+
+
+def _no_latencies() -> list[int]:
+    return [0] * (len(LATENCY_BUCKETS_MS) + 1)
+
+
+class RouteStatsRollup(BaseModel, frozen=True):
+    """What the calls routed to one entry did during one minute (UTC).
+
+    ``minute`` is truncated to the minute on validation. ``errors`` counts failed calls
+    by error class; ``latency_buckets`` counts calls by latency, bucket ``i`` holding
+    those up to ``LATENCY_BUCKETS_MS[i]`` (the last, the slower ones; see
+    ``latency_bucket``), and ``latency_ms_sum`` their total latency. ``Store.add_route_stats``
+    sums roll-ups of the same minute and entry, counter by counter, bucket by bucket and
+    error class by error class; so does ``a + b``, and ``fold`` over any roll-ups.
+    Raises ``ValueError`` (``pydantic.ValidationError``) for a ``latency_buckets`` of the
+    wrong length or a negative count.
+    """
+
+    minute: UTCDateTime
+    entry_key: str
+    calls: int = 0
+    errors: dict[str, int] = Field(default_factory=dict)
+    latency_ms_sum: float = 0.0
+    latency_buckets: list[int] = Field(default_factory=_no_latencies)
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+    @field_validator("minute")
+    @classmethod
+    def _truncate_to_minute(cls, value: datetime) -> datetime:
+        return value.replace(second=0, microsecond=0)
+
+    @field_validator("latency_buckets")
+    @classmethod
+    def _one_count_per_bucket(cls, value: list[int]) -> list[int]:
+        if len(value) != len(LATENCY_BUCKETS_MS) + 1:
+            raise ValueError(
+                f"latency_buckets must hold {len(LATENCY_BUCKETS_MS) + 1} counts, not {len(value)}"
+            )
+        if any(count < 0 for count in value):
+            raise ValueError("latency_buckets must not hold a negative count")
+        return value
+
+    @property
+    def error_count(self) -> int:
+        """How many calls failed, whatever their error class."""
+        return sum(self.errors.values())
+
+    def latency_percentile(self, q: float) -> float | None:
+        """The latency (ms) under which a fraction ``q`` (0 to 1) of the timed calls fell.
+
+        It is the upper bound of the bucket where the cumulative count reaches ``q`` of
+        all counted calls: an upper estimate, ``math.inf`` when that is the last bucket,
+        ``None`` when no call was timed. Raises ``ValueError`` for ``q`` outside [0, 1].
+        """
+        if not 0 <= q <= 1:
+            raise ValueError(f"q must be between 0 and 1, not {q}")
+        total = sum(self.latency_buckets)
+        if total == 0:
+            return None
+        rank = max(1, math.ceil(q * total))
+        seen = 0
+        for bound, count in zip(LATENCY_BUCKETS_MS, self.latency_buckets, strict=False):
+            seen += count
+            if seen >= rank:
+                return float(bound)
+        return math.inf
+
+    def __add__(self, other: RouteStatsRollup) -> RouteStatsRollup:
+        """The sum of two roll-ups of the same minute and entry; ``ValueError`` otherwise."""
+        if (self.minute, self.entry_key) != (other.minute, other.entry_key):
+            raise ValueError("only roll-ups of the same minute and entry_key can be added")
+        return RouteStatsRollup.fold([self, other], minute=self.minute, entry_key=self.entry_key)
+
+    @classmethod
+    def fold(
+        cls, rollups: Iterable[RouteStatsRollup], *, minute: datetime, entry_key: str
+    ) -> RouteStatsRollup:
+        """The sum of ``rollups``, whatever their minutes and entries, labelled ``minute``
+        and ``entry_key``: an entry's statistics over a window, or all entries' at once.
+        No roll-ups give zeros."""
+        errors: dict[str, int] = {}
+        buckets = _no_latencies()
+        calls = tokens = 0
+        latency_ms_sum = cost_usd = 0.0
+        for rollup in rollups:
+            calls += rollup.calls
+            tokens += rollup.tokens
+            latency_ms_sum += rollup.latency_ms_sum
+            cost_usd += rollup.cost_usd
+            for error_class, count in rollup.errors.items():
+                errors[error_class] = errors.get(error_class, 0) + count
+            buckets = [a + b for a, b in zip(buckets, rollup.latency_buckets, strict=True)]
+        return cls(
+            minute=minute,
+            entry_key=entry_key,
+            calls=calls,
+            errors=errors,
+            latency_ms_sum=latency_ms_sum,
+            latency_buckets=buckets,
+            cost_usd=cost_usd,
+            tokens=tokens,
+        )
 
 
 @contextmanager

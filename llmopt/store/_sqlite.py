@@ -17,6 +17,7 @@ from llmopt.store._records import (
     BATCHES_IN_FLIGHT,
     PLANNER_STATE_KEPT,
     RECENT_PLANS_KEPT,
+    ROUTING_DECISIONS_KEPT,
     TERMINAL_BATCH_STATUSES,
     USAGE_COUNTERS,
     AuditEvent,
@@ -24,15 +25,22 @@ from llmopt.store._records import (
     AuditRecord,
     BatchRecord,
     BatchStatus,
+    BudgetAlert,
+    BudgetSpend,
+    CircuitRecord,
     Document,
     DocumentName,
+    IncidentRecord,
     PlannerState,
     PlanRecord,
+    RouteStatsRollup,
+    RoutingDecisionRecord,
     StoredResult,
     UsageBucket,
     UsageRollup,
     as_utc,
     batch_fields_as_json,
+    checked_budget_amounts,
     decoding,
     hour_of,
     hour_range,
@@ -41,7 +49,7 @@ from llmopt.store._records import (
     without_system_attributes,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -179,6 +187,57 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (entry_key, process)
     );
     """,
+    # 7: the router's circuits, incidents, budget spend and alerts, recent decisions and
+    # per-minute route statistics.
+    """
+    CREATE TABLE circuits (
+        entry_key TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX incidents_at ON incidents (at);
+    CREATE INDEX incidents_entry ON incidents (entry_key, id);
+    CREATE TABLE budget_spend (
+        budget TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        usd REAL NOT NULL,
+        tokens INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (budget, period_start)
+    ) WITHOUT ROWID;
+    CREATE INDEX budget_spend_period ON budget_spend (period_start);
+    CREATE TABLE budget_alerts (
+        budget TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (budget, period_start, threshold)
+    );
+    CREATE INDEX budget_alerts_at ON budget_alerts (at);
+    CREATE TABLE routing_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX routing_decisions_at ON routing_decisions (at, id);
+    CREATE INDEX routing_decisions_entry ON routing_decisions (entry_key, at, id);
+    CREATE TABLE route_stats (
+        minute TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (minute, entry_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX route_stats_entry ON route_stats (entry_key, minute);
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -219,6 +278,17 @@ def _hourly_view(
     folded = f"hour >= :start AND hour < :end AND hour < w.through{entry_filter}"
     unfolded = f"minute >= :start AND minute < :end AND minute >= w.through{entry_filter}"
     return folded, unfolded, {"start": first, "end": last, "entry_key": entry_key}
+
+
+def _merged_route_stats(
+    rollups: Iterable[RouteStatsRollup],
+) -> dict[tuple[str, str], RouteStatsRollup]:
+    """``rollups`` summed per stored minute and entry, in the order first given."""
+    merged: dict[tuple[str, str], RouteStatsRollup] = {}
+    for rollup in rollups:
+        at = (iso(rollup.minute), rollup.entry_key)
+        merged[at] = merged[at] + rollup if at in merged else rollup
+    return merged
 
 
 def _hour_key(minute: str) -> str:
@@ -828,6 +898,323 @@ class SQLiteStore:
         with decoding("planner state"):
             return [PlannerState.model_validate_json(body) for (body,) in rows]
 
+    # -- circuits ---------------------------------------------------------------
+
+    def circuits(self, entry_keys: Collection[str] | None = None) -> dict[str, CircuitRecord]:
+        """See ``Store.circuits``."""
+        sql = "SELECT body FROM circuits"
+        params: list[Any] = []
+        if entry_keys is not None:
+            keys = sorted(set(entry_keys))
+            if not keys:
+                return {}
+            sql += f" WHERE entry_key IN ({', '.join('?' for _ in keys)})"
+            params.extend(keys)
+        with self._wrapped("read the circuits") as conn:
+            rows = conn.execute(sql + " ORDER BY entry_key", params).fetchall()
+        with decoding("circuit"):
+            records = [CircuitRecord.model_validate_json(body) for (body,) in rows]
+        return {record.entry_key: record for record in records}
+
+    def swap_circuit(self, record: CircuitRecord, *, expected_version: int) -> CircuitRecord | None:
+        """See ``Store.swap_circuit``."""
+        if expected_version < 0:
+            raise ValueError("expected_version must not be negative")
+        stored = record.model_copy(update={"version": expected_version + 1})
+        body = stored.model_dump_json()
+        with self._transaction(f"swap the circuit of {record.entry_key!r}") as conn:
+            row = conn.execute(
+                "SELECT version FROM circuits WHERE entry_key = ?", (record.entry_key,)
+            ).fetchone()
+            current = 0 if row is None else int(row[0])
+            if current != expected_version:
+                return None
+            conn.execute(
+                "INSERT INTO circuits (entry_key, version, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (entry_key) DO UPDATE SET "
+                "version = excluded.version, body = excluded.body",
+                (record.entry_key, stored.version, body),
+            )
+        return stored
+
+    # -- incidents --------------------------------------------------------------
+
+    def add_incidents(self, records: Iterable[IncidentRecord]) -> None:
+        """See ``Store.add_incidents``."""
+        ordered = sorted(records, key=lambda r: r.at)
+        rows = [
+            (iso(r.at), r.entry_key, r.kind, r.model_dump_json(exclude={"id"})) for r in ordered
+        ]
+        if not rows:
+            return
+        with self._transaction("record incidents") as conn:
+            conn.executemany(
+                "INSERT INTO incidents (at, entry_key, kind, body) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def list_incidents(
+        self,
+        *,
+        entry_key: str | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before_id: str | None = None,
+    ) -> list[IncidentRecord]:
+        """See ``Store.list_incidents``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        where: list[str] = []
+        params: list[Any] = []
+        if before_id is not None:
+            if not _AUDIT_ID.fullmatch(before_id):
+                raise ValueError(f"{before_id!r} is not an incident id of this store")
+            where.append("id < ?")
+            params.append(int(before_id))
+        if entry_key is not None:
+            where.append("entry_key = ?")
+            params.append(entry_key)
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            where.append(f"kind IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso(since))
+        sql = "SELECT id, body FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        with self._wrapped("list incidents") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with decoding("incident"):
+            return [
+                IncidentRecord.model_validate_json(body).model_copy(update={"id": str(row_id)})
+                for row_id, body in rows
+            ]
+
+    def incident_counts(
+        self, *, since: datetime, entry_key: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """See ``Store.incident_counts``."""
+        sql = "SELECT entry_key, kind, COUNT(*) FROM incidents WHERE at >= ?"
+        params: list[Any] = [iso(since)]
+        if entry_key is not None:
+            sql += " AND entry_key = ?"
+            params.append(entry_key)
+        with self._wrapped("count incidents") as conn:
+            rows = conn.execute(sql + " GROUP BY entry_key, kind", params).fetchall()
+        return {(str(entry), str(kind)): int(count) for entry, kind, count in rows}
+
+    # -- budgets ----------------------------------------------------------------
+
+    def reserve_budget(
+        self,
+        budget: str,
+        period_start: datetime,
+        *,
+        usd: float,
+        tokens: int,
+        limit_usd: float | None,
+        limit_tokens: int | None,
+    ) -> BudgetSpend | None:
+        """See ``Store.reserve_budget``."""
+        checked_budget_amounts(usd, tokens, reserving=True)
+        period = iso(period_start)
+        # BEGIN IMMEDIATE: no other process can change the totals between check and add.
+        with self._transaction(f"reserve from budget {budget!r}") as conn:
+            row = conn.execute(
+                "SELECT usd, tokens FROM budget_spend WHERE budget = ? AND period_start = ?",
+                (budget, period),
+            ).fetchone()
+            spent_usd, spent_tokens = (0.0, 0) if row is None else (float(row[0]), int(row[1]))
+            if (limit_usd is not None and spent_usd >= limit_usd) or (
+                limit_tokens is not None and spent_tokens >= limit_tokens
+            ):
+                return None
+            return self._add_spend(conn, budget, period, usd, tokens)
+
+    def charge_budget(
+        self, budget: str, period_start: datetime, *, usd: float, tokens: int
+    ) -> BudgetSpend:
+        """See ``Store.charge_budget``."""
+        checked_budget_amounts(usd, tokens, reserving=False)
+        with self._transaction(f"charge budget {budget!r}") as conn:
+            return self._add_spend(conn, budget, iso(period_start), usd, tokens)
+
+    def _add_spend(
+        self, conn: sqlite3.Connection, budget: str, period: str, usd: float, tokens: int
+    ) -> BudgetSpend:
+        conn.execute(
+            "INSERT INTO budget_spend (budget, period_start, usd, tokens, updated_at) "
+            "VALUES (?, ?, MAX(0, ?), MAX(0, ?), ?) "
+            "ON CONFLICT (budget, period_start) DO UPDATE SET "
+            "usd = MAX(0, usd + ?), tokens = MAX(0, tokens + ?), updated_at = excluded.updated_at",
+            (budget, period, usd, tokens, iso(self._now()), usd, tokens),
+        )
+        row = conn.execute(
+            "SELECT usd, tokens, updated_at FROM budget_spend "
+            "WHERE budget = ? AND period_start = ?",
+            (budget, period),
+        ).fetchone()
+        with decoding("budget spend"):
+            return BudgetSpend(
+                budget=budget, period_start=period, usd=row[0], tokens=row[1], updated_at=row[2]
+            )
+
+    def budget_spend(
+        self, keys: Iterable[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], BudgetSpend]:
+        """See ``Store.budget_spend``."""
+        wanted = sorted({(budget, iso(period_start)) for budget, period_start in keys})
+        if not wanted:
+            return {}
+        spends: dict[tuple[str, datetime], BudgetSpend] = {}
+        with self._wrapped("read budget spend") as conn:
+            for budget, period in wanted:
+                row = conn.execute(
+                    "SELECT usd, tokens, updated_at FROM budget_spend "
+                    "WHERE budget = ? AND period_start = ?",
+                    (budget, period),
+                ).fetchone()
+                if row is None:
+                    continue
+                with decoding("budget spend"):
+                    spend = BudgetSpend(
+                        budget=budget,
+                        period_start=period,
+                        usd=row[0],
+                        tokens=row[1],
+                        updated_at=row[2],
+                    )
+                spends[(budget, spend.period_start)] = spend
+        return spends
+
+    def add_budget_alert(self, alert: BudgetAlert) -> bool:
+        """See ``Store.add_budget_alert``."""
+        with self._transaction(f"record an alert of budget {alert.budget!r}") as conn:
+            cursor = conn.execute(
+                "INSERT INTO budget_alerts (budget, period_start, threshold, at, body) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (budget, period_start, threshold) DO NOTHING",
+                (
+                    alert.budget,
+                    iso(alert.period_start),
+                    alert.threshold,
+                    iso(alert.at),
+                    alert.model_dump_json(),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def list_budget_alerts(
+        self, *, budget: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """See ``Store.list_budget_alerts``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        where: list[str] = []
+        params: list[Any] = []
+        if budget is not None:
+            where.append("budget = ?")
+            params.append(budget)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso(since))
+        sql = "SELECT body FROM budget_alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at DESC, threshold DESC, budget, period_start DESC LIMIT ?"
+        params.append(limit)
+        with self._wrapped("list budget alerts") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with decoding("budget alert"):
+            return [BudgetAlert.model_validate_json(body) for (body,) in rows]
+
+    # -- routing decisions ------------------------------------------------------
+
+    def add_routing_decisions(
+        self, records: Iterable[RoutingDecisionRecord], *, keep: int = ROUTING_DECISIONS_KEPT
+    ) -> None:
+        """See ``Store.add_routing_decisions``."""
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        rows = [(iso(r.at), r.entry_key, r.model_dump_json(exclude={"id"})) for r in records]
+        if not rows:
+            return
+        with self._transaction("record routing decisions") as conn:
+            conn.executemany(
+                "INSERT INTO routing_decisions (at, entry_key, body) VALUES (?, ?, ?)", rows
+            )
+            conn.execute(
+                "DELETE FROM routing_decisions WHERE id NOT IN ("
+                "SELECT id FROM routing_decisions ORDER BY at DESC, id DESC LIMIT ?)",
+                (keep,),
+            )
+
+    def recent_routing_decisions(
+        self, *, limit: int = 50, entry_key: str | None = None
+    ) -> list[RoutingDecisionRecord]:
+        """See ``Store.recent_routing_decisions``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        sql = "SELECT id, body FROM routing_decisions"
+        params: list[Any] = []
+        if entry_key is not None:
+            sql += " WHERE entry_key = ?"
+            params.append(entry_key)
+        sql += " ORDER BY at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        with self._wrapped("read the routing decisions") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with decoding("routing decision"):
+            return [
+                RoutingDecisionRecord.model_validate_json(body).model_copy(
+                    update={"id": str(row_id)}
+                )
+                for row_id, body in rows
+            ]
+
+    # -- route statistics -------------------------------------------------------
+
+    def add_route_stats(self, rollups: Iterable[RouteStatsRollup]) -> None:
+        """See ``Store.add_route_stats``."""
+        merged = _merged_route_stats(rollups)
+        if not merged:
+            return
+        with self._transaction("add route statistics") as conn:
+            for (minute, entry_key), rollup in merged.items():
+                row = conn.execute(
+                    "SELECT body FROM route_stats WHERE minute = ? AND entry_key = ?",
+                    (minute, entry_key),
+                ).fetchone()
+                total = rollup
+                if row is not None:
+                    with decoding("route statistics"):
+                        total = RouteStatsRollup.model_validate_json(row[0]) + rollup
+                conn.execute(
+                    "INSERT INTO route_stats (minute, entry_key, body) VALUES (?, ?, ?) "
+                    "ON CONFLICT (minute, entry_key) DO UPDATE SET body = excluded.body",
+                    (minute, entry_key, total.model_dump_json()),
+                )
+
+    def route_stats(
+        self, *, start: datetime, end: datetime, entry_key: str | None = None
+    ) -> list[RouteStatsRollup]:
+        """See ``Store.route_stats``."""
+        sql = "SELECT body FROM route_stats WHERE minute >= ? AND minute < ?"
+        params: list[Any] = [iso(start), iso(end)]
+        if entry_key is not None:
+            sql += " AND entry_key = ?"
+            params.append(entry_key)
+        with self._wrapped("read route statistics") as conn:
+            rows = conn.execute(sql + " ORDER BY minute, entry_key", params).fetchall()
+        with decoding("route statistics"):
+            return [RouteStatsRollup.model_validate_json(body) for (body,) in rows]
+
     # -- results ----------------------------------------------------------------
 
     def put_result(self, result: StoredResult) -> None:
@@ -862,6 +1249,10 @@ class SQLiteStore:
         audit_before: datetime | None = None,
         batches_ended_before: datetime | None = None,
         results_expired_by: datetime | None = None,
+        incidents_before: datetime | None = None,
+        route_stats_before: datetime | None = None,
+        budget_alerts_before: datetime | None = None,
+        budget_spend_before: datetime | None = None,
     ) -> dict[str, int]:
         """See ``Store.prune``."""
         terminal = sorted(s.value for s in TERMINAL_BATCH_STATUSES)
@@ -889,6 +1280,21 @@ class SQLiteStore:
             "results": None
             if results_expired_by is None
             else ("DELETE FROM results WHERE expires_at <= ?", (iso(results_expired_by),)),
+            "incidents": None
+            if incidents_before is None
+            else ("DELETE FROM incidents WHERE at < ?", (iso(incidents_before),)),
+            "route_stats": None
+            if route_stats_before is None
+            else ("DELETE FROM route_stats WHERE minute < ?", (iso(route_stats_before),)),
+            "budget_alerts": None
+            if budget_alerts_before is None
+            else ("DELETE FROM budget_alerts WHERE at < ?", (iso(budget_alerts_before),)),
+            "budget_spend": None
+            if budget_spend_before is None
+            else (
+                "DELETE FROM budget_spend WHERE period_start < ?",
+                (iso(budget_spend_before),),
+            ),
         }
         counts = dict.fromkeys(deletes, 0)
         if not any(deletes.values()):
