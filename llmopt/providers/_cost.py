@@ -17,7 +17,14 @@ from decimal import (
 
 from llmopt.providers._capabilities import canonical_provider
 from llmopt.providers._claude_models import find_claude_family
-from llmopt.providers._prices import BATCH_DISCOUNT, CACHE_WRITE_MULTIPLIERS, anthropic_price
+from llmopt.providers._prices import (
+    BATCH_DISCOUNT,
+    CACHE_WRITE_MULTIPLIERS,
+    OPENAI_CACHE_WRITE_MULTIPLIER,
+    ModelPrice,
+    anthropic_price,
+    openai_price,
+)
 from llmopt.providers._usage import TokenUsage
 
 logger = logging.getLogger("llmopt.providers")
@@ -55,30 +62,51 @@ def cost_of(
     """The exact cost of a call, or ``None`` when llmopt does not know the price.
 
     Use it to report spend and savings. ``at`` is the day whose prices apply
-    (default: today, UTC). Only Anthropic's own API is priced; other providers,
-    Claude on Bedrock or Vertex, and unknown models give ``None`` (never zero),
-    with the reason logged at debug level on ``llmopt.providers``.
+    (default: today, UTC). Priced: Anthropic's own API (cache writes at 1.25x/2x, reads
+    by family), OpenAI's (reads at the model family's cached-input price; writes are plain
+    input before GPT-5.6), and Ollama, which runs locally and always costs zero. Other
+    providers, Claude on Bedrock or Vertex, and unknown models give ``None`` (never zero),
+    with the reason logged at debug level on ``llmopt.providers``. Batch calls cost half.
     """
     day = at if at is not None else datetime.now(UTC).date()
     name = canonical_provider(provider)
+    if name == "ollama":
+        zero = Decimal(0)
+        return CallCost(zero, zero, zero, zero, zero, zero)
+    if name == "openAI":
+        price = openai_price(model, day)
+        if price is None:
+            logger.debug("no cost for %r on openAI: no price for that model on %s", model, day)
+            return None
+        # One kind of write on OpenAI: any write tokens are priced alike, whatever the TTL.
+        write = OPENAI_CACHE_WRITE_MULTIPLIER
+        return _priced(usage, price, write_5m=write, write_1h=write)
     if name != "anthropic":
         why = "it is not a known provider" if name is None else "its prices are not in the table"
         logger.debug("no cost for %r on provider %r: %s", model, provider, why)
         return None
     family = find_claude_family(model)
-    price = anthropic_price(family.name, day) if family is not None else None
-    if price is None:
+    anthropic = anthropic_price(family.name, day) if family is not None else None
+    if anthropic is None:
         logger.debug("no cost for %r on anthropic: no price for that model on %s", model, day)
         return None
+    return _priced(
+        usage,
+        anthropic,
+        write_5m=CACHE_WRITE_MULTIPLIERS[300],
+        write_1h=CACHE_WRITE_MULTIPLIERS[3600],
+    )
+
+
+def _priced(
+    usage: TokenUsage, price: ModelPrice, *, write_5m: Decimal, write_1h: Decimal
+) -> CallCost:
     with localcontext(_EXACT):
         base = price.input_per_mtok / _PER_MILLION
         share = BATCH_DISCOUNT if usage.batch else Decimal(1)
         input_ = usage.input_tokens * base * share
         cache_write = (
-            (
-                usage.cache_write_5m_tokens * CACHE_WRITE_MULTIPLIERS[300]
-                + usage.cache_write_1h_tokens * CACHE_WRITE_MULTIPLIERS[3600]
-            )
+            (usage.cache_write_5m_tokens * write_5m + usage.cache_write_1h_tokens * write_1h)
             * base
             * share
         )

@@ -2,7 +2,8 @@
 
 Handlers are plain functions ``(Request, SandboxState) -> Response`` that raise
 :class:`ApiError` for error responses; the router turns those (and unexpected
-exceptions, as 500 ``api_error``) into Anthropic's error envelope. Add an endpoint with
+exceptions, as 500 ``api_error``) into the error envelope of the API the path belongs
+to: Anthropic's, OpenAI's under ``/v1/chat/``, Ollama's under ``/api/``. Add an endpoint with
 :meth:`Router.add`; a ``{name}`` segment in the path becomes ``request.path_params[name]``.
 """
 
@@ -17,7 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from llmopt.sandbox import _errors as msg
-from llmopt.sandbox._errors import ApiError
+from llmopt.sandbox._errors import Api, ApiError, api_for_path, render_error
 
 if TYPE_CHECKING:
     from llmopt.sandbox._state import SandboxState
@@ -64,9 +65,10 @@ class Response:
         return cls(status, {"content-type": "application/json", **(headers or {})}, body)
 
     @classmethod
-    def error(cls, error: ApiError, request_id: str) -> Response:
-        headers = {"request-id": request_id, **error.headers}
-        return cls.json(error.status, error.body(request_id), headers)
+    def error(cls, error: ApiError, request_id: str, api: Api = "anthropic") -> Response:
+        """``error`` in ``api``'s envelope, with its status and headers."""
+        status, body, headers = render_error(error, request_id, api)
+        return cls.json(status, body, headers)
 
 
 Handler = Callable[[Request, "SandboxState"], Response]
@@ -107,20 +109,22 @@ class Router:
 
     def dispatch(self, request: Request, state: SandboxState) -> Response:
         """Run the handler for ``request``; error envelopes for every failure."""
+        api = api_for_path(request.path)
         found = self.find(request.method, request.path)
         if found is None:
-            return Response.error(
-                ApiError("not_found_error", msg.ROUTE_NOT_FOUND), request.request_id
-            )
+            missing = msg.ROUTE_NOT_FOUND
+            if api == "openai":
+                missing = msg.OPENAI_INVALID_URL.format(method=request.method, path=request.path)
+            return Response.error(ApiError("not_found_error", missing), request.request_id, api)
         route, params = found
         request.path_params = params
         try:
             response = route.handler(request, state)
         except ApiError as error:
-            return Response.error(error, request.request_id)
+            return Response.error(error, request.request_id, api)
         except Exception:
             logger.exception("sandbox handler failed on %s %s", request.method, request.path)
             failure = ApiError("api_error", msg.INTERNAL_ERROR)
-            return Response.error(failure, request.request_id)
+            return Response.error(failure, request.request_id, api)
         response.headers.setdefault("request-id", request.request_id)
         return response

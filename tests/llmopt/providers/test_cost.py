@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from llmopt.providers import PRICES_CHECKED, CallCost, TokenUsage, cost_of
 from llmopt.providers._claude_models import find_claude_family
-from llmopt.providers._prices import ANTHROPIC_PRICES
+from llmopt.providers._prices import ANTHROPIC_PRICES, OPENAI_PRICES
 
 SONNET_45 = "claude-sonnet-4-5-20250929"
 DAY = date(2026, 11, 22)
@@ -171,7 +171,9 @@ def test_it_uses_todays_prices_in_utc_by_default() -> None:
         ("anthropic", "gpt-4o"),
         ("bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
         ("vertexAI", "claude-sonnet-4-5@20250929"),
-        ("openAI", "gpt-4o"),
+        ("openAI", "gpt-5.6-sol"),
+        ("openAI", "claude-sonnet-4-6"),
+        ("azureOpenAI", "gpt-4o"),
         ("no-such-provider", SONNET_45),
     ],
 )
@@ -222,3 +224,78 @@ def test_cost_matches_a_reference_formula_exactly(usage: TokenUsage, model: str,
     assert Fraction(cost.baseline) == baseline
     assert cost.input + cost.cache_write + cost.cache_read + cost.output == cost.total
     assert Fraction(cost.savings) == baseline - total
+
+
+# Written out again from docs/provider-facts-openai-ollama.md (2.4, 2.5) and the gpt-4.1
+# launch prices: (input, cached input, output) USD per million tokens.
+OPENAI_REFERENCE: dict[str, tuple[str, str, str]] = {
+    "gpt-5.5": ("5.00", "0.50", "30.00"),
+    "gpt-5.4": ("2.50", "0.25", "15.00"),
+    "gpt-5.4-mini": ("0.75", "0.075", "4.50"),
+    "gpt-5.4-nano": ("0.20", "0.02", "1.25"),
+    "gpt-5.1": ("1.25", "0.125", "10.00"),
+    "gpt-5": ("1.25", "0.125", "10.00"),
+    "gpt-4.1": ("2.00", "0.50", "8.00"),
+    "gpt-4.1-mini": ("0.40", "0.10", "1.60"),
+    "gpt-4.1-nano": ("0.10", "0.025", "0.40"),
+    "gpt-4o": ("2.50", "1.25", "10.00"),
+    "gpt-4o-mini": ("0.15", "0.075", "0.60"),
+}
+
+
+@pytest.mark.parametrize("model", sorted(OPENAI_REFERENCE))
+def test_an_openai_call_costs_its_input_cached_input_and_output_prices(model: str) -> None:
+    usage = TokenUsage(input_tokens=1_000_000, cache_read_tokens=1_000_000, output_tokens=1_000_000)
+
+    cost = cost_of(usage, provider="openAI", model=model, at=DAY)
+
+    input_price, cached_price, output_price = (Decimal(p) for p in OPENAI_REFERENCE[model])
+    assert cost is not None
+    assert (cost.input, cost.cache_read, cost.output) == (input_price, cached_price, output_price)
+    assert cost.total == input_price + cached_price + output_price
+    assert cost.baseline == 2 * input_price + output_price
+
+
+def test_every_openai_price_row_has_a_reference_price() -> None:
+    assert {row.family for row in OPENAI_PRICES} == set(OPENAI_REFERENCE)
+
+
+def test_a_dated_openai_snapshot_costs_what_its_model_does() -> None:
+    usage = TokenUsage(input_tokens=1_000, cache_read_tokens=2_048, output_tokens=100)
+
+    snapshot = cost_of(usage, provider="openai", model="gpt-4o-mini-2024-07-18", at=DAY)
+
+    assert snapshot is not None
+    assert snapshot == cost_of(usage, provider="openAI", model="gpt-4o-mini", at=DAY)
+
+
+def test_openai_cache_writes_cost_plain_input_before_gpt_5_6() -> None:
+    usage = TokenUsage(input_tokens=1_000, cache_write_5m_tokens=1_024)
+
+    cost = cost_of(usage, provider="openAI", model="gpt-5.4", at=DAY)
+
+    # $2.50 per million, writes free: 1,024 written tokens cost what input does.
+    assert cost is not None
+    assert cost.cache_write == Decimal("0.00256")
+    assert cost.total == Decimal("0.00506")
+    assert cost.savings == 0
+
+
+def test_an_openai_batch_call_costs_half() -> None:
+    usage = TokenUsage(input_tokens=2_000, cache_read_tokens=1_024, output_tokens=400, batch=True)
+
+    cost = cost_of(usage, provider="openAI", model="gpt-5.4-mini", at=DAY)
+
+    # (2,000 x 0.75 + 1,024 x 0.075 + 400 x 4.50) / 1e6, halved.
+    assert cost is not None
+    assert cost.total == Decimal("0.0016884")
+    assert cost.baseline == Decimal("0.004068")
+
+
+@pytest.mark.parametrize("provider", ["ollama", "Ollama"])
+def test_an_ollama_call_costs_nothing(provider: str) -> None:
+    usage = TokenUsage(input_tokens=5_000, output_tokens=700)
+
+    cost = cost_of(usage, provider=provider, model="llama3.1:8b", at=DAY)
+
+    assert cost == CallCost(*(Decimal(0),) * 6)
