@@ -1,8 +1,9 @@
 """The Messages endpoints: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``.
 
-A Messages request goes: authenticate → validate → decide faults → look the prompt up in
-the cache → wait (latency, held responses) → send the fault's error, or write the cache,
-bill, and answer (JSON or server-sent events).
+A Messages request goes: authenticate → validate → decide faults (for the body's model)
+→ look the prompt up in the cache → wait (latency, held responses) → send the fault's
+error, or write the cache, bill, and answer (JSON, or server-sent events paced by the
+rules' ``stream_chunk_delay_ms``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from llmopt.sandbox._errors import ApiError, new_id
 from llmopt.sandbox._prompt import build_prompt
 from llmopt.sandbox._replies import Reply, compose_reply
 from llmopt.sandbox._routing import Request, Response
-from llmopt.sandbox._streaming import message_events
+from llmopt.sandbox._streaming import message_events, paced
 from llmopt.sandbox._validation import parse_message_request
 
 if TYPE_CHECKING:  # the state holds the batch store, which runs requests through here
@@ -55,24 +56,36 @@ def count_tokens(request: Request, state: SandboxState) -> Response:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, free."""
     authenticate(request, state)
     params = parse_message_request(request.json, counting=True)
-    decision = state.faults.decide(request.path, params.last_user_text)
+    prompt = build_prompt(params)
+    decision = state.faults.decide(
+        request.path,
+        params.last_user_text,
+        model=params.model,
+        input_tokens=lambda: prompt.total_tokens,
+    )
     state.pause(state.options.latency_ms / 1000 + decision.latency_seconds)
     if decision.error is not None:
         raise decision.error
-    return Response.json(200, {"input_tokens": build_prompt(params).total_tokens})
+    return Response.json(200, {"input_tokens": prompt.total_tokens})
 
 
 def _create_message(request: Request, state: SandboxState) -> Response:
     api_key = authenticate(request, state)
     params = parse_message_request(request.json)
-    decision = state.faults.decide(request.path, params.last_user_text)
+    prompt = build_prompt(params)
+    decision = state.faults.decide(
+        request.path,
+        params.last_user_text,
+        model=params.model,
+        input_tokens=lambda: prompt.total_tokens,
+    )
     plan = None
     if decision.error is None:
         minimum = ProviderCapabilities.detect("anthropic", params.model).min_cacheable_tokens
         plan = state.cache.plan(
             api_key=cache_owner(api_key),
             model=params.model,
-            prompt=build_prompt(params),
+            prompt=prompt,
             min_tokens=minimum or 0,
         )
     state.pause(state.options.latency_ms / 1000 + decision.latency_seconds)
@@ -85,7 +98,10 @@ def _create_message(request: Request, state: SandboxState) -> Response:
     message = message_body(params.model, reply, plan.usage)
     if params.stream:
         headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-        return Response(200, headers, stream=message_events(message))
+        events = message_events(message)
+        if decision.slows_streams:
+            events = paced(events, decision.chunk_delay_seconds, state.pause)
+        return Response(200, headers, stream=events)
     return Response.json(200, message)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from llmopt.sandbox._batch_store import BatchStore
 from llmopt.sandbox._billing import BillingLedger
 from llmopt.sandbox._cache import PromptCache
+from llmopt.sandbox._clock import wait_on
 from llmopt.sandbox._faults import FaultInjector, FaultPlan
 from llmopt.sandbox._hold import ResponseHold
 from llmopt.sandbox._options import SandboxOptions
@@ -27,7 +28,7 @@ class SandboxState:
         self.clock = options.clock
         self.cache = PromptCache(options.clock)
         self.billing = BillingLedger()
-        self.faults = FaultInjector(options.faults)
+        self.faults = FaultInjector(options.faults, clock=options.clock)
         self.hold = ResponseHold()
         self.stopping = threading.Event()
         self.batches = BatchStore(
@@ -45,9 +46,9 @@ class SandboxState:
         return datetime.fromtimestamp(self.clock(), UTC).date()
 
     def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` of real time, or less if the server stops meanwhile."""
-        if seconds > 0:
-            self.stopping.wait(seconds)
+        """Wait ``seconds``: real time, or less if the server stops meanwhile; on a
+        ``ManualClock(instant_waits=True)`` the clock moves forward instead."""
+        wait_on(self.clock, seconds, self.stopping)
 
     def reset(self) -> None:
         """Forget the cache, the counters and the batches, and remove every fault rule."""

@@ -6,12 +6,15 @@ then per content block ``content_block_start``, ``content_block_delta`` events
 ``content_block_stop``, one ``message_delta`` (stop reason and cumulative usage), and
 ``message_stop``. A ``ping`` follows the first ``content_block_start``, as on the real
 API. Each event is ``event: <name>`` and ``data: <json>`` lines and a blank line.
+
+:func:`paced` slows any stream down (a fault rule's ``stream_chunk_delay_ms``); the
+OpenAI and Ollama stand-ins wrap their own streams with it too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 TEXT_CHUNK_WORDS = 3
@@ -23,6 +26,24 @@ def sse_event(name: str, data: Mapping[str, Any]) -> bytes:
     """One server-sent event as bytes."""
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return f"event: {name}\ndata: {payload}\n\n".encode()
+
+
+def paced(
+    chunks: Iterable[bytes],
+    delay_before: Callable[[int], float],
+    pause: Callable[[float], None],
+) -> Iterator[bytes]:
+    """``chunks``, each after ``pause(delay_before(i))`` (``i`` from 0; the first chunk
+    is not delayed by callers that return 0 for it, as ``FaultDecision`` does).
+
+    ``pause`` is the sandbox's wait (``SandboxState.pause``): real time, or the clock
+    moved on a ``ManualClock(instant_waits=True)``.
+    """
+    for index, chunk in enumerate(chunks):
+        seconds = delay_before(index)
+        if seconds > 0:
+            pause(seconds)
+        yield chunk
 
 
 def message_events(message: Mapping[str, Any]) -> Iterator[bytes]:
