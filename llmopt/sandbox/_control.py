@@ -14,6 +14,18 @@
 
 A fault plan's ``batch_items`` (:class:`BatchItemFault` JSON) make batch requests come
 back ``errored`` or ``expired``; ``?append=true`` appends them as it does ``rules``.
+
+Per-model behaviour (latency distributions, outages, rate limits, slow streams) goes
+through the same endpoint, as rules with ``models`` or by model::
+
+    POST /_sandbox/faults
+    {"seed": 7, "models": {
+        "gpt-5.4-mini": {"latency": {"p50_ms": 400, "p95_ms": 1500}},
+        "claude-sonnet-4-6": [{"outage": {"start": 60, "end": 120}},
+                              {"rate_limit": {"requests": 50, "per_seconds": 60}}]}}
+
+A bad plan gets 400 ``invalid_request_error`` naming each bad field
+(``rules.0.outage: Value error, outage.end must be after outage.start``).
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from llmopt.sandbox import _batches, _control, _messages
 from llmopt.sandbox._billing import Billing
 from llmopt.sandbox._clock import Clock
-from llmopt.sandbox._faults import BatchItemFault, FaultPlan, FaultRule
+from llmopt.sandbox._faults import BatchItemFault, FaultPlan, FaultRule, ModelBehaviour
 from llmopt.sandbox._hold import ResponseHold
 from llmopt.sandbox._http import SandboxHTTPServer
 from llmopt.sandbox._options import SandboxOptions
@@ -164,6 +165,16 @@ class SandboxServer:
     def add_fault(self, rule: FaultRule) -> None:
         """Add ``rule`` after the rules in force."""
         self.state.faults.add(rule)
+
+    def set_model_behaviour(
+        self, behaviours: Mapping[str, ModelBehaviour], *, seed: int = 0
+    ) -> None:
+        """Put per-model rules in force in place of the current plan, e.g.
+        ``{"gpt-5.4-mini": {"latency": {"p50_ms": 400, "p95_ms": 1500}},
+        "claude-*": [{"outage": {"start": 60, "end": 120}}, {"rate_limit": {"requests":
+        50, "per_seconds": 60}}]}`` (see :meth:`FaultPlan.for_models`). Raises pydantic's
+        ``ValidationError`` for a bad rule."""
+        self.set_faults(FaultPlan.for_models(behaviours, seed=seed))
 
     def add_batch_fault(self, rule: BatchItemFault) -> None:
         """Add ``rule`` after the batch item rules in force (for batches created next)."""
