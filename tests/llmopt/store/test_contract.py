@@ -787,6 +787,18 @@ def test_an_unknown_fingerprint_has_no_result(store: Store) -> None:
 
 # -- prune -----------------------------------------------------------------------
 
+_PRUNED_KINDS = (
+    "usage",
+    "usage_hours",
+    "audit",
+    "batches",
+    "results",
+    "incidents",
+    "route_stats",
+    "budget_alerts",
+    "budget_spend",
+)
+
 
 def test_prune_deletes_the_old_rows_of_each_kind_given_and_counts_them(
     store: Store, clock: Clock
@@ -814,7 +826,14 @@ def test_prune_deletes_the_old_rows_of_each_kind_given_and_counts_them(
         results_expired_by=cutoff,
     )
 
-    assert counts == {"usage": 2, "usage_hours": 1, "audit": 3, "batches": 2, "results": 2}
+    assert counts == {
+        **dict.fromkeys(_PRUNED_KINDS, 0),
+        "usage": 2,
+        "usage_hours": 1,
+        "audit": 3,
+        "batches": 2,
+        "results": 2,
+    }
     assert [r.minute for r in store.usage(start=START, end=START + timedelta(days=2))] == [
         cutoff,
         cutoff + timedelta(hours=1),
@@ -831,20 +850,14 @@ def test_prune_deletes_only_the_kinds_it_is_given_a_cutoff_for(store: Store) -> 
 
     counts = store.prune(audit_before=far_future)
 
-    assert counts == {"usage": 0, "usage_hours": 0, "audit": 1, "batches": 0, "results": 0}
+    assert counts == {**dict.fromkeys(_PRUNED_KINDS, 0), "audit": 1}
     assert len(store.usage(start=START, end=far_future)) == 1
 
 
 def test_prune_without_cutoffs_deletes_nothing(store: Store) -> None:
     store.record_audit(_event())
 
-    assert store.prune() == {
-        "usage": 0,
-        "usage_hours": 0,
-        "audit": 0,
-        "batches": 0,
-        "results": 0,
-    }
+    assert store.prune() == dict.fromkeys(_PRUNED_KINDS, 0)
     assert len(store.list_audit()) == 1
 
 
