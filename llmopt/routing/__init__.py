@@ -1,0 +1,37 @@
+"""Routing: choose an ``llm`` entry per request from rules, capabilities, health and cost.
+
+- :class:`LLMRouter` decides (:class:`RouteDecision`, with the reason and every
+  candidate's score or exclusion), from :class:`RoutingSettings` (the document's
+  ``routing`` object) and the entries' :class:`Candidate` views.
+- :func:`profile_request` reads what a request needs (:class:`RequestProfile`), and
+  :func:`infer_task` its :class:`TaskKind` when the caller does not say.
+"""
+
+from __future__ import annotations
+
+from ._candidates import Candidate, candidates_of
+from ._models import ModelFacts, model_facts
+from ._performance import Performance, PerformanceBook
+from ._profile import RequestProfile, profile_request
+from ._router import CandidateReport, LLMRouter, RouteDecision
+from ._settings import EntryRouting, RoutingRule, RoutingSettings
+from ._tasks import TaskKind, infer_task
+
+__all__ = [
+    "Candidate",
+    "CandidateReport",
+    "EntryRouting",
+    "LLMRouter",
+    "ModelFacts",
+    "Performance",
+    "PerformanceBook",
+    "RequestProfile",
+    "RouteDecision",
+    "RoutingRule",
+    "RoutingSettings",
+    "TaskKind",
+    "candidates_of",
+    "infer_task",
+    "model_facts",
+    "profile_request",
+]

@@ -1,0 +1,90 @@
+"""The entries a router may choose, read once per document revision."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from llmopt.config import AIConfigDocument, LLMEntry
+from llmopt.errors import ConfigError
+from llmopt.providers import TokenUsage, cost_of
+from llmopt.providers._capabilities import canonical_provider
+
+from ._models import ModelFacts, model_facts
+from ._settings import EntryRouting
+
+logger = logging.getLogger("llmopt.routing")
+
+_MILLION = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One ``llm`` entry as the router sees it.
+
+    ``input_usd_per_token``/``output_usd_per_token`` are ``None`` when llmopt has no
+    price for the model (a cost ceiling then excludes it: its cost cannot be checked).
+    """
+
+    key: str
+    provider: str
+    model: str
+    facts: ModelFacts
+    routing: EntryRouting
+    input_usd_per_token: float | None
+    output_usd_per_token: float | None
+    position: int
+
+    def estimated_cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        if self.input_usd_per_token is None or self.output_usd_per_token is None:
+            return None
+        return input_tokens * self.input_usd_per_token + output_tokens * self.output_usd_per_token
+
+
+def candidates_of(document: AIConfigDocument) -> tuple[list[Candidate], list[str]]:
+    """(the usable entries, one sentence per entry left out and why)."""
+    candidates: list[Candidate] = []
+    skipped: list[str] = []
+    for entry in document.entries:
+        try:
+            candidates.append(_candidate(entry, len(candidates)))
+        except (ConfigError, ValueError) as exc:
+            skipped.append(f"{entry.key}: {exc}")
+    for sentence in skipped:
+        logger.warning("routing leaves out %s", sentence)
+    return candidates, skipped
+
+
+def _candidate(entry: LLMEntry, position: int) -> Candidate:
+    configuration = dict(entry.configuration or {})
+    provider = canonical_provider(entry.provider or "")
+    if provider is None or not entry.model:
+        raise ValueError("it names no known provider and model")
+    raw = configuration.get("routing")
+    routing = EntryRouting.from_dict(raw, key=entry.key)
+    facts = model_facts(
+        provider,
+        entry.model,
+        dict(raw) if isinstance(raw, dict) else None,
+        context_length=configuration.get("contextLength"),
+    )
+    input_price = _price(provider, entry.model, TokenUsage(input_tokens=_MILLION))
+    output_price = _price(provider, entry.model, TokenUsage(input_tokens=0, output_tokens=_MILLION))
+    return Candidate(
+        key=entry.key,
+        provider=provider,
+        model=entry.model,
+        facts=facts,
+        routing=routing,
+        input_usd_per_token=input_price,
+        output_usd_per_token=output_price,
+        position=position,
+    )
+
+
+def _price(provider: str, model: str, usage: TokenUsage) -> float | None:
+    cost = cost_of(usage, provider=provider, model=model)
+    if cost is None:
+        return None
+    return float(cost.total / Decimal(_MILLION))
