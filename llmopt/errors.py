@@ -8,8 +8,10 @@
     │   ├── ConflictError       a write carried a revision that is no longer current
     │   └── RecordNotFound      an addressed entry or record does not exist
     ├── MigrationError          the aiconfigs migration cannot run (nothing was written)
+    ├── BudgetExceeded          a ``refuse`` budget is spent for its period (the call was not made)
     └── ProviderError           a provider API call failed; ``retryable`` says if a retry can help
-        └── BatchCanceled       an operator canceled the batch before it answered this request
+        ├── BatchCanceled       an operator canceled the batch before it answered this request
+        └── NoHealthyEntry      no entry of a fallback chain could answer (each skipped or failed)
 
 Catch ``LLMOptError`` to handle all of them; catch a leaf to handle one case. The
 design documents' names are aliases: ``OptimizationError`` is ``LLMOptError`` and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class LLMOptError(Exception):
@@ -125,6 +128,57 @@ class BatchCanceled(ProviderError):
         self.canceled_by = canceled_by
         self.reason = reason
         super().__init__(message, retryable=False)
+
+
+class BudgetExceeded(LLMOptError):
+    """Raised before a call when a budget whose ``atLimit`` is ``refuse`` is already at or
+    over its limit for the current period; the call was not made and nothing was charged.
+
+    ``budget`` names it; ``spent_usd``/``spent_tokens`` and ``limit_usd``/``limit_tokens``
+    say how far it went (a limit the budget does not set is ``None``); ``period`` is
+    ``"day"`` or ``"month"`` (UTC), ``period_start`` when it began and ``resets_at`` when
+    the next one starts. Waiting for ``resets_at`` (or raising the limit) is the cure.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: str,
+        spent_usd: float,
+        spent_tokens: int,
+        limit_usd: float | None,
+        limit_tokens: int | None,
+        period: str,
+        period_start: datetime,
+        resets_at: datetime,
+    ) -> None:
+        self.budget = budget
+        self.spent_usd = spent_usd
+        self.spent_tokens = spent_tokens
+        self.limit_usd = limit_usd
+        self.limit_tokens = limit_tokens
+        self.period = period
+        self.period_start = period_start
+        self.resets_at = resets_at
+        super().__init__(message)
+
+
+class NoHealthyEntry(ProviderError):
+    """Raised by a failover handler when no entry of its fallback chain answered: each
+    was skipped (its circuit is open) or failed, and no stored response stood in.
+
+    ``tried`` lists ``(entry_key, why)`` in chain order, ``why`` a short phrase
+    ("skipped: circuit open until ...", "failed: overload: ..."). When every circuit
+    is open it is raised at once, without calling anything. ``retryable`` is true: the
+    circuits close again after their cool-down. The last entry's error, if one was
+    called, is the ``__cause__``.
+    """
+
+    def __init__(self, tried: Iterable[tuple[str, str]]) -> None:
+        self.tried: tuple[tuple[str, str], ...] = tuple(tried)
+        listed = "; ".join(f"{key}: {why}" for key, why in self.tried) or "the chain is empty"
+        super().__init__(f"no healthy entry could answer ({listed})", retryable=True)
 
 
 OptimizationError = LLMOptError
