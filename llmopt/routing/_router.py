@@ -252,11 +252,8 @@ class LLMRouter:
         # A free entry counts as ten times cheaper than the cheapest paid one, not as
         # infinitely cheaper: price is one reason among four.
         free = min(paid) / _FREE_FACTOR if paid else 1.0
-        cheapest = (
-            min((c if c else free) for _, c, _ in eligible if c is not None)
-            if any(c is not None for _, c, _ in eligible)
-            else free
-        )
+        priced = [c or free for _, c, _ in eligible if c is not None]
+        cheapest = min(priced) if priced else free
         scored = []
         for candidate, cost, perf in eligible:
             tasks = candidate.routing.tasks
