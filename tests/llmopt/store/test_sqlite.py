@@ -13,9 +13,12 @@ from llmopt.errors import StoreError
 from llmopt.store import (
     AuditEvent,
     BatchRecord,
+    CircuitRecord,
     DocumentName,
+    IncidentRecord,
     PlannerState,
     PlanRecord,
+    RouteStatsRollup,
     SQLiteStore,
     UsageRollup,
 )
@@ -263,3 +266,43 @@ def test_a_version_4_file_is_migrated_keeping_its_usage_and_gaining_waste_counte
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     raw.close()
+
+
+def test_a_version_6_file_is_migrated_keeping_its_data_and_gaining_the_routers_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v6.sqlite3"
+    noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    state = PlannerState(entry_key="e1", process="p", updated_at=noon, body={"counts": {}})
+    with sqlite3.connect(path) as raw:
+        for script in _MIGRATIONS[:6]:
+            raw.executescript(script)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (6)")
+        raw.execute(
+            "INSERT INTO usage (minute, entry_key, calls) "
+            "VALUES ('2025-03-01T12:05:00.000000+00:00', 'e1', 3)"
+        )
+        raw.execute(
+            "INSERT INTO planner_states (entry_key, process, updated_at, body) VALUES (?, ?, ?, ?)",
+            ("e1", "p", iso(noon), state.model_dump_json()),
+        )
+    raw.close()
+
+    store = SQLiteStore(path)
+    assert [u.calls for u in store.usage(start=noon, end=noon + timedelta(hours=1))] == [3]
+    assert store.planner_states(["e1"], since=noon) == [state]
+    circuit = store.swap_circuit(CircuitRecord(entry_key="e1", updated_at=noon), expected_version=0)
+    assert circuit is not None and store.circuits() == {"e1": circuit}
+    store.add_incidents([IncidentRecord(at=noon, entry_key="e1", kind="failover")])
+    assert [i.kind for i in store.list_incidents()] == ["failover"]
+    spent = store.reserve_budget("b", noon, usd=1.0, tokens=10, limit_usd=2.0, limit_tokens=None)
+    assert spent is not None and spent.usd == 1.0
+    store.add_route_stats([RouteStatsRollup(minute=noon, entry_key="e1", calls=1)])
+    assert [r.calls for r in store.route_stats(start=noon, end=noon + timedelta(minutes=1))] == [1]
+    store.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()
+    assert SCHEMA_VERSION == 7
