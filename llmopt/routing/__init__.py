@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ._candidates import Candidate, candidates_of
+from ._edit import ACTION_UPDATE_ROUTING, update_routing
 from ._models import ModelFacts, model_facts
 from ._performance import Performance, PerformanceBook
 from ._profile import RequestProfile, profile_request
@@ -18,6 +19,7 @@ from ._settings import EntryRouting, RoutingRule, RoutingSettings
 from ._tasks import TaskKind, infer_task
 
 __all__ = [
+    "ACTION_UPDATE_ROUTING",
     "Candidate",
     "CandidateReport",
     "EntryRouting",
@@ -34,4 +36,5 @@ __all__ = [
     "infer_task",
     "model_facts",
     "profile_request",
+    "update_routing",
 ]
