@@ -1,4 +1,4 @@
-"""The record models: UTC datetimes, minute roll-ups, validated batch changes and route statistics."""
+"""The record models: UTC datetimes, minute roll-ups, batch changes and route statistics."""
 
 from __future__ import annotations
 
