@@ -43,6 +43,20 @@ provider reports, so an estimate only sizes the reservation.
 
 from __future__ import annotations
 
+from llmopt.errors import BudgetExceeded
+from llmopt.tokens._budget_guard import Admission, BudgetGuard, BudgetStatus
+from llmopt.tokens._budget_settings import BudgetSettings
 from llmopt.tokens._counter import Method, ModelUsage, TokenCounter
+from llmopt.tokens._webhook import WebhookSender
 
-__all__ = ["Method", "ModelUsage", "TokenCounter"]
+__all__ = [
+    "Admission",
+    "BudgetExceeded",
+    "BudgetGuard",
+    "BudgetSettings",
+    "BudgetStatus",
+    "Method",
+    "ModelUsage",
+    "TokenCounter",
+    "WebhookSender",
+]
