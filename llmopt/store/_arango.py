@@ -926,7 +926,7 @@ class ArangoStore:
         # One query: the totals are read, checked and added to in one transaction; a
         # concurrent writer makes it fail with a conflict and run again, on new totals.
         check = (
-            "LET spent = DOCUMENT(@cname, @key) "
+            "LET spent = FIRST(FOR s IN @@c FILTER s._key == @key RETURN s) "
             "FOR admitted IN ("
             "(@limit_usd == null OR NOT_NULL(spent.usd, 0) < @limit_usd) AND "
             "(@limit_tokens == null OR NOT_NULL(spent.tokens, 0) < @limit_tokens)"
@@ -985,8 +985,6 @@ class ArangoStore:
             "now": iso(self._clock()),
             **extra,
         }
-        if check:
-            bind["cname"] = self._names.budget_spend
         with _wrapped(doing):
             rows = self._retrying(lambda: list(self._query(self._db, aql, bind)))
         if not rows:
@@ -1001,8 +999,8 @@ class ArangoStore:
         wanted = sorted({_key(f"{budget}\x1f{iso(start)}") for budget, start in keys})
         if not wanted:
             return {}
-        aql = 'FOR s IN DOCUMENT(@cname, @keys) RETURN UNSET(s, "_key", "_id", "_rev")'
-        bind: dict[str, Any] = {"cname": self._names.budget_spend, "keys": wanted}
+        aql = 'FOR s IN @@c FILTER s._key IN @keys RETURN UNSET(s, "_key", "_id", "_rev")'
+        bind: dict[str, Any] = {"@c": self._names.budget_spend, "keys": wanted}
         spends = self._read("read budget spend", aql, bind, BudgetSpend, "budget spend")
         return {(s.budget, s.period_start): s for s in spends}
 
@@ -1115,8 +1113,8 @@ class ArangoStore:
             try:
                 stored = self._query(
                     txn,
-                    "FOR s IN DOCUMENT(@cname, @keys) RETURN s",
-                    {"cname": collection, "keys": keys},
+                    "FOR s IN @@c FILTER s._key IN @keys RETURN s",
+                    {"@c": collection, "keys": keys},
                 )
                 totals = dict(merged)
                 for doc in stored:
