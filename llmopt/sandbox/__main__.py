@@ -1,7 +1,8 @@
 """``python -m llmopt.sandbox``: run the sandbox until SIGINT or SIGTERM.
 
     python -m llmopt.sandbox --port 8765 [--host 127.0.0.1] [--latency-ms 50]
-        [--fault-rate 0.2 --fault-kind overloaded --seed 7] [--api-key KEY ...]
+        [--fault-rate 0.2 --fault-kind overloaded --seed 7] [--faults PLAN.json]
+        [--api-key KEY ...]
         [--data-dir DIR] [--batch-item-seconds 2 --batch-parallelism 10]
 
 The keys it accepts come from ``LLMOPT_SANDBOX_API_KEYS`` (comma-separated) as well as
@@ -11,6 +12,12 @@ With ``--data-dir`` batches, their results and the billing counters are kept in 
 found again by the next sandbox started on it. ``--batch-item-seconds`` makes Message
 Batches take time (each wave of ``--batch-parallelism`` requests that many seconds), so a
 demo batch moves visibly; the default 0 ends a batch by its first retrieve.
+
+``--faults`` loads a fault plan (``FaultPlan`` JSON: ``rules``, ``batch_items``, ``seed``,
+and per-model behaviour under ``models``, as ``POST /_sandbox/faults`` takes it); a
+``--fault-rate`` rule comes after its rules, and ``--seed`` overrides its seed. Relative
+outage times count from start-up. A plan that does not load stops the command with the
+reason.
 
 It prints ``llmopt sandbox listening on http://HOST:PORT`` once it accepts requests
 (port 0 picks a free one) and ``llmopt sandbox stopped`` when it is done.
@@ -26,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import get_args
+
+from pydantic import ValidationError
 
 from llmopt.sandbox._faults import FaultKind, FaultPlan, FaultRule
 from llmopt.sandbox._options import API_KEYS_VARIABLE, BatchOptions, SandboxOptions
@@ -68,11 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fault-kind",
-        choices=get_args(FaultKind),
+        choices=[kind for kind in get_args(FaultKind) if kind != "timeout"],
         default="overloaded",
         help="how --fault-rate requests fail (default overloaded: 529)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the fault RNG (default: the plan's, or 0)"
+    )
+    parser.add_argument(
+        "--faults",
+        type=Path,
+        default=None,
+        metavar="PLAN.json",
+        help="a fault plan to put in force (per-model latency, outages, rate limits...)",
+    )
     parser.add_argument(
         "--api-key",
         action="append",
@@ -98,9 +116,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plan(parser: argparse.ArgumentParser, path: Path) -> FaultPlan:
+    try:
+        return FaultPlan.model_validate_json(path.read_bytes())
+    except OSError as error:
+        parser.error(f"--faults: cannot read {path}: {error.strerror}")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in error.errors()
+        )
+        parser.error(f"--faults: {path} is not a fault plan: {problems}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server in the foreground; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    plan = FaultPlan() if args.faults is None else _load_plan(parser, args.faults)
     from_env = os.environ.get(API_KEYS_VARIABLE, "").split(",")
     api_keys = frozenset(args.api_key) | {key.strip() for key in from_env if key.strip()}
     rules = (FaultRule.fail_rate(args.fault_rate, args.fault_kind),) if args.fault_rate > 0 else ()
@@ -108,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         latency_ms=args.latency_ms,
-        faults=FaultPlan(rules=rules, seed=args.seed),
+        faults=plan.model_copy(
+            update={
+                "rules": (*plan.rules, *rules),
+                "seed": plan.seed if args.seed is None else args.seed,
+            }
+        ),
         api_keys=api_keys or None,
         batches=BatchOptions(
             item_seconds=args.batch_item_seconds, parallelism=args.batch_parallelism
