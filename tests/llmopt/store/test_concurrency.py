@@ -207,3 +207,32 @@ def test_4_processes_recording_plans_on_one_sqlite_file_keep_the_newest_20_overa
     assert [p.at for p in kept] == [first + timedelta(seconds=last - n) for n in range(20)]
     assert {p.decisions[0] for p in kept} == {f"process-{n}" for n in range(PROCESSES)}
     store.close()
+
+
+RESERVATIONS_PER_PROCESS = 20
+BUDGET_LIMIT_TOKENS = 30  # fewer than PROCESSES * RESERVATIONS_PER_PROCESS tries
+
+
+def _reserve_worker(path: str, name: str, start: Any) -> None:
+    store = SQLiteStore(path)
+    month = datetime(2025, 3, 1, tzinfo=UTC)
+    try:
+        start.wait()
+        for _ in range(RESERVATIONS_PER_PROCESS):
+            store.reserve_budget(
+                "team-a", month, usd=0.5, tokens=1, limit_usd=None, limit_tokens=BUDGET_LIMIT_TOKENS
+            )
+    finally:
+        store.close()
+
+
+def test_4_processes_reserving_from_one_budget_on_one_sqlite_file_admit_exactly_the_limit(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    store = SQLiteStore(path)
+    month = datetime(2025, 3, 1, tzinfo=UTC)
+    assert _in_processes(_reserve_worker, path) == [0] * PROCESSES
+    spend = store.budget_spend([("team-a", month)])[("team-a", month)]
+    assert (spend.tokens, spend.usd) == (BUDGET_LIMIT_TOKENS, BUDGET_LIMIT_TOKENS * 0.5)
+    store.close()
