@@ -5,8 +5,10 @@ response (validation, authentication, injected faults) is counted, not charged.
 count_tokens is free and not counted. Message Batches items count like requests (only
 ``succeeded`` items are billed, at the batch price) and also in their own
 ``batch_requests_*`` counters, so a test can tell what went through a batch. Costs come
-from :func:`llmopt.providers.cost_of` for each request on the injected clock's day; a
-model without a price has ``cost_usd=None`` rather than a guessed cost.
+from :func:`llmopt.providers.cost_of` for each request on the injected clock's day, with
+the prices of the API it came through: Anthropic's for ``/v1/messages`` and batches,
+OpenAI's for ``/v1/chat/completions`` (cached tokens as cache reads), Ollama's zero for
+``/api/chat``. A model without a price has ``cost_usd=None`` rather than a guessed cost.
 """
 
 from __future__ import annotations
@@ -121,9 +123,12 @@ class BillingLedger:
         self._models: dict[str, ModelBilling] = {}
         self.on_change = on_change
 
-    def record_success(self, model: str, usage: TokenUsage, *, day: date) -> None:
-        """Bill one successful request for ``model`` at ``day``'s prices."""
-        self._add(model, _billed(usage, day=day, model=model, requests=1))
+    def record_success(
+        self, model: str, usage: TokenUsage, *, day: date, provider: str = "anthropic"
+    ) -> None:
+        """Bill one successful request for ``model`` at ``day``'s prices of ``provider``
+        (``anthropic``, ``openAI`` or ``ollama``)."""
+        self._add(model, _billed(usage, day=day, model=model, requests=1, provider=provider))
 
     def record_error(self, model: str) -> None:
         """Count one errored request for ``model`` (``""`` when it named none)."""
@@ -190,8 +195,10 @@ def batch_billing(
     )
 
 
-def _billed(usage: TokenUsage, *, day: date, model: str, requests: int) -> ModelBilling:
-    cost = cost_of(usage, provider="anthropic", model=model, at=day)
+def _billed(
+    usage: TokenUsage, *, day: date, model: str, requests: int, provider: str = "anthropic"
+) -> ModelBilling:
+    cost = cost_of(usage, provider=provider, model=model, at=day)
     return ModelBilling(
         requests_succeeded=requests,
         input_tokens=usage.input_tokens,

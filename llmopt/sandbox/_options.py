@@ -24,6 +24,15 @@ BATCH_MAX_BYTES = 256 * 1024 * 1024
 BATCH_MAX_REQUESTS = 100_000
 """The most requests one Message Batch may hold."""
 
+DEFAULT_OLLAMA_MODELS: tuple[str, ...] = (
+    "llama3.1:8b",
+    "llama3.1:latest",
+    "qwen3:8b",
+    "mistral:7b",
+)
+"""The models the sandbox's Ollama stand-in has "pulled" unless told otherwise
+(``llama3.1:latest`` is what ``ollama pull llama3.1`` gives: the 8b)."""
+
 
 class BatchOptions(BaseModel):
     """How the sandbox's Message Batches behave; ``SandboxOptions(batches=...)``.
@@ -73,6 +82,10 @@ class SandboxOptions(BaseModel):
     | ``batches``         | ``BatchOptions()``| Message Batches timing, limits, cache hits     |
     | ``data_dir``        | ``None``         | keep batches, results and billing here across   |
     |                     |                  | restarts; ``None``: in memory only              |
+    | ``ollama_models``   | llama3.1:8b,     | models ``GET /api/tags`` lists and ``/api/chat``|
+    |                     | llama3.1:latest, | serves (a name without a tag means ``:latest``);|
+    |                     | qwen3:8b,        | others get 404 ``model 'x' not found``          |
+    |                     | mistral:7b       |                                                 |
 
     Raises pydantic's ``ValidationError`` for out-of-range values.
     """
@@ -88,3 +101,4 @@ class SandboxOptions(BaseModel):
     max_request_bytes: int = Field(default=MESSAGES_MAX_BYTES, ge=1)
     batches: BatchOptions = BatchOptions()
     data_dir: Path | None = None
+    ollama_models: tuple[str, ...] = DEFAULT_OLLAMA_MODELS

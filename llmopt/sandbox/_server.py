@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from llmopt.sandbox import _batches, _control, _messages
+from llmopt.sandbox import _batches, _control, _messages, _ollama_chat, _openai_chat
 from llmopt.sandbox._billing import Billing
 from llmopt.sandbox._clock import Clock
 from llmopt.sandbox._faults import BatchItemFault, FaultPlan, FaultRule, ModelBehaviour
@@ -41,6 +41,9 @@ def build_router(options: SandboxOptions | None = None) -> Router:
     router.add("DELETE", batch, _batches.delete_batch)
     router.add("POST", batch + "/cancel", _batches.cancel_batch)
     router.add("GET", batch + "/results", _batches.batch_results)
+    router.add("POST", "/v1/chat/completions", _openai_chat.create_chat_completion)
+    router.add("POST", "/api/chat", _ollama_chat.chat)
+    router.add("GET", "/api/tags", _ollama_chat.tags)
     router.add("GET", "/_sandbox/health", _control.health)
     router.add("GET", "/_sandbox/billing", _control.billing)
     router.add("POST", "/_sandbox/reset", _control.reset)

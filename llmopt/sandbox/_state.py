@@ -11,12 +11,13 @@ from llmopt.sandbox._cache import PromptCache
 from llmopt.sandbox._clock import wait_on
 from llmopt.sandbox._faults import FaultInjector, FaultPlan
 from llmopt.sandbox._hold import ResponseHold
+from llmopt.sandbox._openai_cache import AutomaticPromptCache
 from llmopt.sandbox._options import SandboxOptions
 
 
 class SandboxState:
-    """The prompt cache, billing counters, fault plan, response hold and Message Batches
-    of one server.
+    """The prompt caches (Anthropic's ``cache``, OpenAI's ``openai_cache``), billing
+    counters, fault plan, response hold and Message Batches of one server.
 
     Each part is thread-safe on its own; handlers reach them through this object. With
     ``options.data_dir`` the batches and billing counters are loaded from it here.
@@ -27,6 +28,7 @@ class SandboxState:
         self.options = options
         self.clock = options.clock
         self.cache = PromptCache(options.clock)
+        self.openai_cache = AutomaticPromptCache(options.clock)
         self.billing = BillingLedger()
         self.faults = FaultInjector(options.faults, clock=options.clock)
         self.hold = ResponseHold()
@@ -51,8 +53,9 @@ class SandboxState:
         wait_on(self.clock, seconds, self.stopping)
 
     def reset(self) -> None:
-        """Forget the cache, the counters and the batches, and remove every fault rule."""
+        """Forget the caches, the counters and the batches, and remove every fault rule."""
         self.cache.clear()
+        self.openai_cache.clear()
         self.billing.clear()
         self.batches.clear()
         self.faults.replace(FaultPlan())

@@ -16,6 +16,21 @@ rule simple enough to predict in a test:
 - each request: + ``REQUEST_OVERHEAD`` (4, the turn that starts the reply), after every
   block, so it is never cached and a full cache hit still shows ``input_tokens`` of 4.
 
+OpenAI Chat Completions and Ollama chat messages are counted with the same text rule and
+the overheads of OpenAI's published counting recipe (3 per message, 1 per ``name``, 3
+priming the reply):
+
+- each message: + ``CHAT_MESSAGE_OVERHEAD`` (3) + its content (a string, or its text
+  parts; an image part, or each of an Ollama message's ``images``, ``IMAGE_TOKENS``) +
+  ``CHAT_NAME_OVERHEAD`` (1) and the name with a ``name``;
+- each assistant tool call: the canonical JSON of its ``name`` and ``arguments`` +
+  ``TOOL_USE_OVERHEAD`` (3); a tool message: its content + ``TOOL_RESULT_OVERHEAD`` (3);
+- each tool definition (the ``function`` object): as above, + ``TOOL_OVERHEAD`` (5);
+- a ``response_format`` schema: the canonical JSON of its ``json_schema`` +
+  ``TOOL_OVERHEAD`` (5), as it is a prefix the model sees;
+- each request: + ``CHAT_REPLY_OVERHEAD`` (3, the reply's priming), after every message,
+  so it is never cached.
+
 For English prose the word-and-punctuation count lands close to real BPE counts (real
 tokens split rare words, this rule does not); JSON counts high, as every quote and brace
 is a token. Output is counted the same way. The same input always gives the same count.
@@ -36,6 +51,9 @@ TOOL_RESULT_OVERHEAD = 3
 REDACTED_THINKING_TOKENS = 50
 MESSAGE_OVERHEAD = 3
 REQUEST_OVERHEAD = 4
+CHAT_MESSAGE_OVERHEAD = 3
+CHAT_NAME_OVERHEAD = 1
+CHAT_REPLY_OVERHEAD = 3
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -121,3 +139,50 @@ def _document_tokens(block: Mapping[str, Any]) -> int:
         if source.get("type") == "content":
             return _content_tokens(source.get("content", [])) + extra
     return DOCUMENT_TOKENS + extra
+
+
+def chat_message_tokens(message: Mapping[str, Any]) -> int:
+    """Tokens of one OpenAI (or Ollama) chat message, its overhead included."""
+    tokens = CHAT_MESSAGE_OVERHEAD + _chat_content_tokens(message.get("content"))
+    if message.get("name"):
+        tokens += CHAT_NAME_OVERHEAD + text_tokens(str(message["name"]))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function", {}) if isinstance(call, Mapping) else {}
+        tokens += chat_tool_call_tokens(
+            str(function.get("name", "")), function.get("arguments", "")
+        )
+    if message.get("role") == "tool":
+        tokens += TOOL_RESULT_OVERHEAD
+    images = message.get("images")  # Ollama's base64 images
+    if isinstance(images, list):
+        tokens += IMAGE_TOKENS * len(images)
+    return tokens
+
+
+def chat_tool_call_tokens(name: str, arguments: Any) -> int:
+    """Tokens of one tool call a chat reply makes (``arguments`` a string or an object)."""
+    return json_tokens({"name": name, "arguments": arguments}) + TOOL_USE_OVERHEAD
+
+
+def chat_schema_tokens(schema: Any) -> int:
+    """Tokens of a structured-output schema in a chat request."""
+    return json_tokens(schema) + TOOL_OVERHEAD
+
+
+def _chat_content_tokens(content: Any) -> int:
+    if isinstance(content, str):
+        return text_tokens(content)
+    tokens = 0
+    for part in content if isinstance(content, list) else ():
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            tokens += text_tokens(str(part.get("text", "")))
+        elif kind == "refusal":
+            tokens += text_tokens(str(part.get("refusal", "")))
+        elif kind in ("image_url", "input_audio", "file"):
+            tokens += IMAGE_TOKENS
+        else:
+            tokens += json_tokens(part)
+    return tokens
