@@ -11,5 +11,7 @@ urlpatterns = [
     path("", include("console.accounts.urls")),
     path("", include("console.configuration.urls")),
     path("", include("console.audit.urls")),
+    path("", include("console.routing.urls")),
+    path("", include("console.budgets.urls")),
     path("", include("console.health.urls")),
 ]

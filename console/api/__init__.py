@@ -14,6 +14,8 @@ audit           the audit log, newest first                 VIEW
 batches         the batch ledger                            VIEW
 statistics      usage, cost and savings over time           VIEW
 monitoring      the migration guide's per-entry cache view  VIEW
+routing         settings, circuits, decisions; PUT, force   VIEW/EDIT
+budgets         budgets, spend this period, alerts; PUT     VIEW/EDIT
 ==============  ==========================================  ==========
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from . import audit, batches, config, killswitch, monitoring, statistics
+from . import audit, batches, budgets, config, killswitch, monitoring, routing, statistics
 from .auth import docs_access, register_auth_handlers
 from .errors import register_error_handlers
 from .strict import require_json_body
@@ -42,5 +44,7 @@ api.add_router("/audit", audit.router)
 api.add_router("/batches", batches.router)
 api.add_router("/statistics", statistics.router)
 api.add_router("/monitoring", monitoring.router)
+api.add_router("/routing", routing.router)
+api.add_router("/budgets", budgets.router)
 
 __all__ = ["api"]
