@@ -4,7 +4,8 @@ streams, by rule, reproducible from a seed.
 | rule field    | meaning                                                          |
 |---------------|------------------------------------------------------------------|
 | ``error``     | ``rate_limit`` (429), ``overloaded`` (529), ``server_error`` (500), |
-|               | ``timeout`` (hang ``hang_ms``, then 504 ``timeout_error``), or none |
+|               | ``timeout`` (hang ``hang_ms``, then 504 ``timeout_error``; Ollama |
+|               | 504, OpenAI's envelope 500 ``server_error`` for now), or none    |
 | ``hang_ms``   | with ``timeout`` (required there, refused elsewhere): how long the |
 |               | response is held before the 504; a client whose timeout is       |
 |               | shorter sees its own timeout (``APITimeoutError``)               |

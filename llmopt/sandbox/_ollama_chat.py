@@ -29,7 +29,7 @@ from llmopt.sandbox._errors import ApiError
 from llmopt.sandbox._ollama_request import OllamaChatRequest, parse_body, parse_ollama_chat
 from llmopt.sandbox._replies import Reply, compose_reply
 from llmopt.sandbox._routing import Request, Response
-from llmopt.sandbox._streaming import _text_pieces
+from llmopt.sandbox._streaming import _text_pieces, paced
 
 if TYPE_CHECKING:
     from llmopt.sandbox._state import SandboxState
@@ -60,7 +60,12 @@ def chat(request: Request, state: SandboxState) -> Response:
 
 def _chat(body: Any, request: Request, state: SandboxState) -> Response:
     params = parse_ollama_chat(body, state.options.ollama_models)
-    decision = state.faults.decide(request.path, params.last_user_text)
+    decision = state.faults.decide(
+        request.path,
+        params.last_user_text,
+        model=params.model,
+        input_tokens=lambda: params.prompt_tokens,
+    )
     waited = state.options.latency_ms / 1000 + decision.latency_seconds
     state.pause(waited)
     state.hold.pass_through()
@@ -87,6 +92,8 @@ def _chat(body: Any, request: Request, state: SandboxState) -> Response:
     if not params.stream:
         return Response.json(200, {**final, "message": message})
     lines = _stream_lines(params, message, final, created_at)
+    if decision.slows_streams:
+        lines = paced(lines, decision.chunk_delay_seconds, state.pause)
     return Response(200, {"content-type": NDJSON}, stream=with_error_line(lines))
 
 

@@ -24,6 +24,7 @@ from llmopt.sandbox._openai_request import ChatRequest, parse_chat_request
 from llmopt.sandbox._openai_streaming import completion_chunks, with_error_tail
 from llmopt.sandbox._replies import Reply, compose_reply
 from llmopt.sandbox._routing import Request, Response
+from llmopt.sandbox._streaming import paced
 
 if TYPE_CHECKING:
     from llmopt.sandbox._state import SandboxState
@@ -76,8 +77,13 @@ def _create(request: Request, state: SandboxState) -> Response:
     started = time.monotonic()
     api_key = authenticate(request, state)
     params = parse_chat_request(_body(request))
-    decision = state.faults.decide(request.path, params.last_user_text)
     prompt = build_chat_prompt(params)
+    decision = state.faults.decide(
+        request.path,
+        params.last_user_text,
+        model=params.model,
+        input_tokens=lambda: prompt.total_tokens,
+    )
     lookup = None
     if decision.error is None:
         lifetime = (
@@ -110,6 +116,8 @@ def _create(request: Request, state: SandboxState) -> Response:
     }
     if params.stream:
         events = completion_chunks(completion, include_usage=params.include_usage)
+        if decision.slows_streams:
+            events = paced(events, decision.chunk_delay_seconds, state.pause)
         headers |= {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
         return Response(200, headers, stream=with_error_tail(events))
     return Response.json(200, completion, headers)
