@@ -11,8 +11,10 @@ without a regular expression, in a few C-speed passes over the text's UTF-8 byte
 2. another ``translate`` marks the bytes of other characters, and ``bit_count()`` counts
    those.
 
-About 3 ms for a 100,000-token prompt of prose and code (a regular expression takes
-about 35 ms). Bytes of non-ASCII characters count as word bytes: most are letters, and
+About 3 ms for a 100,000-token prompt of ASCII prose and code on a quiet machine (a
+regular expression takes about 35 ms); text with non-ASCII punctuation or marks costs a
+pass per such character present (about 35 ms for 100,000 tokens of Hindi, Arabic and CJK
+text). Bytes of non-ASCII characters count as word bytes: most are letters, and
 a letter of several bytes is still one run. Before that, in texts that are not ASCII
 (``str.isascii`` is free), the common non-ASCII punctuation and spaces (typographic
 quotes and dashes, CJK and full-width punctuation, the ideographic space, Arabic and
