@@ -228,3 +228,23 @@ def test_the_design_documents_names(
     assert handler.report_incident({"entry_key": "main", "kind": "manual", "detail": "drill"})
     assert store.list_incidents(kinds=["manual"])[0].detail == "drill"
     assert ErrorClass.OVERLOAD.fails_over
+
+
+def test_an_error_after_the_first_chunk_propagates_without_failover() -> None:
+    class BreaksMidStream(GenericFakeChatModel):
+        def _stream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            stream = super()._stream(*args, **kwargs)
+            yield next(stream)
+            raise ConnectionError("connection reset mid-stream")
+
+    broken = BreaksMidStream(messages=iter([AIMessage("one two three")]))
+    backup = GenericFakeChatModel(messages=iter([AIMessage("never")]))
+    handler = FailoverHandler([("main", broken), ("backup", backup)])
+
+    received = []
+    with pytest.raises(ConnectionError):
+        for chunk in handler.stream(QUESTION):
+            received.append(chunk)
+
+    assert len(received) == 1
+    assert received[0].response_metadata[METADATA_KEY]["entry"] == "main"
