@@ -192,16 +192,16 @@ def put_routing(request: AuthedRequest, payload: RoutingIn) -> RoutingOut:
 
 
 @router.post(
-    "/circuits/{entry_key}",
+    "/circuits/{key}",
     auth=RoleAuth(EDIT),
     response={200: CircuitOut, 404: Error, 409: Conflict, 422: ValidationErrors, **READ_ERRORS},
     summary="Force a circuit open or closed, or clear the force",
 )
-def force(request: AuthedRequest, entry_key: str, payload: ForceIn) -> CircuitOut:
+def force(request: AuthedRequest, key: str, payload: ForceIn) -> CircuitOut:
     """Audited (``circuit.force`` / ``circuit.release``) and listed as a
-    ``circuit_forced`` incident; 404 for a key that is no entry."""
+    ``circuit_forced`` incident; 404 for a ``key`` that is no entry."""
     record: CircuitRecord = force_circuit(
-        get_store(), entry_key, payload.state, actor=actor(request), reason=payload.reason
+        get_store(), key, payload.state, actor=actor(request), reason=payload.reason
     )
     return _circuit_out(
         EntryCircuit(

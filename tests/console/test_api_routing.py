@@ -165,5 +165,5 @@ def test_the_openapi_schema_lists_the_routing_operations_with_their_errors(
     paths = signed_in.get("/api/openapi.json").json()["paths"]
     assert set(paths[URL]) == {"get", "put"}
     assert {"200", "401", "403", "409", "422"} <= set(paths[URL]["put"]["responses"])
-    force = paths["/api/routing/circuits/{entry_key}"]["post"]["responses"]
+    force = paths["/api/routing/circuits/{key}"]["post"]["responses"]
     assert {"200", "401", "403", "404", "409", "422"} <= set(force)
