@@ -9,6 +9,7 @@
     │   └── RecordNotFound      an addressed entry or record does not exist
     ├── MigrationError          the aiconfigs migration cannot run (nothing was written)
     ├── BudgetExceeded          a ``refuse`` budget is spent for its period (the call was not made)
+    ├── NoEligibleEntry         no entry can serve a request (capabilities, privacy, rules)
     └── ProviderError           a provider API call failed; ``retryable`` says if a retry can help
         ├── BatchCanceled       an operator canceled the batch before it answered this request
         └── NoHealthyEntry      no entry of a fallback chain could answer (each skipped or failed)
@@ -128,6 +129,18 @@ class BatchCanceled(ProviderError):
         self.canceled_by = canceled_by
         self.reason = reason
         super().__init__(message, retryable=False)
+
+
+class NoEligibleEntry(LLMOptError, ValueError):
+    """Raised by the routed model when no entry can serve a request at all: none takes
+    what it needs (tools, images, structured output, its length), its privacy or the
+    rules leave none. Nothing was called; retrying the same request cannot help.
+    ``excluded`` lists ``(entry_key, why)``; the message says it in one sentence.
+    """
+
+    def __init__(self, reason: str, excluded: Iterable[tuple[str, str]] = ()) -> None:
+        self.excluded: tuple[tuple[str, str], ...] = tuple(excluded)
+        super().__init__(reason)
 
 
 class BudgetExceeded(LLMOptError):

@@ -14,12 +14,14 @@ from ._edit import ACTION_UPDATE_ROUTING, update_routing
 from ._models import ModelFacts, model_facts
 from ._performance import Performance, PerformanceBook
 from ._profile import RequestProfile, profile_request
+from ._routed_model import ROUTE_KEY, RoutedChatModel, get_routed_model
 from ._router import CandidateReport, LLMRouter, RouteDecision
 from ._settings import EntryRouting, RoutingRule, RoutingSettings
 from ._tasks import TaskKind, infer_task
 
 __all__ = [
     "ACTION_UPDATE_ROUTING",
+    "ROUTE_KEY",
     "Candidate",
     "CandidateReport",
     "EntryRouting",
@@ -29,10 +31,12 @@ __all__ = [
     "PerformanceBook",
     "RequestProfile",
     "RouteDecision",
+    "RoutedChatModel",
     "RoutingRule",
     "RoutingSettings",
     "TaskKind",
     "candidates_of",
+    "get_routed_model",
     "infer_task",
     "model_facts",
     "profile_request",

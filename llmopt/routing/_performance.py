@@ -3,7 +3,7 @@
 Each process keeps the last ``WINDOW`` calls of every entry in memory (what the router
 ranks by, with no I/O); :meth:`PerformanceBook.merge_shared` folds in what the other
 processes observed, from the store's per-minute route statistics, so a fresh worker
-does not start blind.
+does not start blind: it is used for an entry this process has not called yet.
 """
 
 from __future__ import annotations
@@ -110,14 +110,12 @@ class PerformanceBook:
         p50 = _percentile(latencies, 0.50) if len(latencies) >= MIN_OBSERVED else None
         p95 = _percentile(latencies, 0.95) if len(latencies) >= MIN_OBSERVED else None
         cost_sum, cost_calls = sum(costs), len(costs)
-        if shared is not None and shared.calls:
-            # Our own recent calls are fresher; the shared view fills in what we lack.
-            if p50 is None:
-                p50, p95 = shared.p50_ms, shared.p95_ms
-            calls += shared.calls
-            errors += shared.errors
-            cost_sum += shared.cost_usd
-            cost_calls += shared.calls - shared.errors
+        if calls == 0 and shared is not None and shared.calls:
+            # Other processes' view, until this process has calls of its own (the shared
+            # statistics include this process's, so the two are never added).
+            calls, errors = shared.calls, shared.errors
+            p50, p95 = shared.p50_ms, shared.p95_ms
+            cost_sum, cost_calls = shared.cost_usd, shared.calls - shared.errors
         if calls == 0:
             return _NONE
         per_request = cost_sum / cost_calls if cost_calls else None

@@ -73,6 +73,8 @@ class CandidateReport:
     score: float | None = None
     excluded: str | None = None
     estimated_cost_usd: float | None = None
+    unavailable: bool = False
+    """Left out only because its circuit refuses calls now (it could serve otherwise)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

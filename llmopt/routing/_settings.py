@@ -36,6 +36,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmopt.errors import ConfigError, FieldProblem
+from llmopt.failover import CircuitBreakerSettings
 
 from ._tasks import TaskKind
 
@@ -77,22 +78,15 @@ class RoutingRule(_Camel):
         return set(self.entries or ()) | set(self.prefer) | set(self.exclude)
 
 
-class CircuitBreakerFields(_Camel):
-    """The document's ``circuitBreaker`` object (the failover package applies it)."""
-
-    failure_threshold: int = Field(5, alias="failureThreshold", ge=1, le=1_000)
-    window_seconds: float = Field(60, alias="windowSeconds", gt=0, le=86_400)
-    cool_down_seconds: float = Field(30, alias="coolDownSeconds", gt=0, le=86_400)
-    half_open_max_calls: int = Field(1, alias="halfOpenMaxCalls", ge=1, le=100)
-
-
 class RoutingSettings(_Camel):
     """The document's ``routing`` object; see the module docstring for every field."""
 
     enabled: bool = False
     fallback_chain: list[str] | None = Field(None, alias="fallbackChain")
     rules: list[RoutingRule] = []
-    circuit_breaker: CircuitBreakerFields = Field(CircuitBreakerFields(), alias="circuitBreaker")
+    circuit_breaker: CircuitBreakerSettings = Field(
+        CircuitBreakerSettings(), alias="circuitBreaker"
+    )
     optimize: Optimize = "balanced"
     expected_output_tokens: int = Field(500, alias="expectedOutputTokens", ge=1, le=1_000_000)
 

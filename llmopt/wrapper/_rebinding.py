@@ -15,7 +15,14 @@ import inspect
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import (
+    Runnable,
+    RunnableBinding,
+    RunnableParallel,
+    RunnableSequence,
+    RunnableWithFallbacks,
+)
+from langchain_core.runnables.passthrough import RunnableAssign
 
 
 class BaseModelView:
@@ -48,6 +55,40 @@ class BaseModelView:
 def call_on_base_class(
     base: BaseChatModel, wrapper: BaseChatModel, name: str, /, *args: Any, **kwargs: Any
 ) -> Any:
-    """Run ``type(base).<name>`` with the view as ``self``; see the module docstring."""
+    """Run ``type(base).<name>`` with the view as ``self``; see the module docstring.
+
+    A method that calls ``super()`` (``ChatOpenAI.bind_tools`` does) cannot run on the
+    view; it runs on ``base`` itself, and the wrapper then takes the base model's place
+    in the runnable it built.
+    """
     function = getattr(type(base), name)
-    return function(BaseModelView(base, wrapper), *args, **kwargs)
+    try:
+        return function(BaseModelView(base, wrapper), *args, **kwargs)
+    except TypeError as exc:
+        if "super(type, obj)" not in str(exc):
+            raise
+    return _in_place_of(function(base, *args, **kwargs), base, wrapper)
+
+
+def _in_place_of(runnable: Any, base: BaseChatModel, wrapper: BaseChatModel) -> Any:
+    """``runnable`` with ``wrapper`` wherever ``base`` is (bindings, sequences, maps)."""
+    if runnable is base:
+        return wrapper
+    if isinstance(runnable, RunnableBinding):
+        return runnable.model_copy(update={"bound": _in_place_of(runnable.bound, base, wrapper)})
+    if isinstance(runnable, RunnableSequence):
+        return RunnableSequence(*(_in_place_of(step, base, wrapper) for step in runnable.steps))
+    if isinstance(runnable, RunnableParallel):
+        return RunnableParallel(
+            {key: _in_place_of(step, base, wrapper) for key, step in runnable.steps__.items()}
+        )
+    if isinstance(runnable, RunnableAssign):
+        return RunnableAssign(_in_place_of(runnable.mapper, base, wrapper))
+    if isinstance(runnable, RunnableWithFallbacks):
+        return runnable.model_copy(
+            update={
+                "runnable": _in_place_of(runnable.runnable, base, wrapper),
+                "fallbacks": [_in_place_of(f, base, wrapper) for f in runnable.fallbacks],
+            }
+        )
+    return runnable

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from llmopt.config import OptimizationConfig, load_document
+from llmopt.config import AIConfigDocument, OptimizationConfig, load_document
 from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
 from llmopt.store import Store
@@ -41,6 +41,8 @@ class FlagSnapshot:
     )
     read_at: float = 0.0
     problem: str | None = None
+    document: AIConfigDocument | None = None
+    """The whole document as read (routing reads its ``routing`` and ``budgets``)."""
 
 
 _UNREAD = FlagSnapshot(available=False, problem="the flags have not been read yet")
@@ -97,6 +99,7 @@ class FlagWatcher:
                 entries=MappingProxyType(entries),
                 read_at=self._clock(),
                 problem=switch.problem,
+                document=document,
             )
             if switch.engaged != self.snapshot.kill_switch_engaged and self.snapshot.available:
                 logger.warning(

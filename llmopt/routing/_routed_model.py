@@ -1,0 +1,493 @@
+"""``RoutedChatModel``: a LangChain chat model that routes every call, fails over and
+keeps budgets. Build it with :func:`get_routed_model`.
+
+Per call: read the document and the kill switch from the process's watcher (no I/O);
+with the kill switch engaged, call the caller's own entry bare; with routing off, call
+it as ``get_generator_model`` would. Otherwise profile the request, let
+:class:`LLMRouter` choose, reserve the estimate from the budgets (a ``route_cheaper``
+budget at its limit moves the call to the cheapest eligible entry; a ``refuse`` one
+raises :class:`~llmopt.errors.BudgetExceeded`), call through
+:class:`~llmopt.failover.FailoverHandler` along the decision's chain, settle the
+budgets with the reported usage, and record the decision and the outcome. Every
+answer's ``response_metadata["llmopt_route"]`` says which entry served it and why.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from llmopt.config import AIConfigDocument
+from llmopt.errors import LLMOptError, NoEligibleEntry
+from llmopt.failover import METADATA_KEY, FailoverHandler, circuit_board_for, classify_error
+from llmopt.providers import TokenUsage, cost_of
+from llmopt.store import Store
+from llmopt.tokens import BudgetGuard, BudgetSettings
+from llmopt.tokens._budget_guard import Admission
+from llmopt.wrapper import get_generator_model
+from llmopt.wrapper._factory import build_base_model
+from llmopt.wrapper._watcher import watcher_for
+
+from ._candidates import Candidate, candidates_of
+from ._profile import profile_request
+from ._router import LLMRouter, RouteDecision
+from ._settings import RoutingSettings
+from ._telemetry import RouteTelemetry, telemetry_for
+
+logger = logging.getLogger("llmopt.routing")
+
+ROUTE_KEY = "llmopt_route"
+BUDGETS = "budgets"
+_TOOLS = "_llmopt_tools"
+
+
+@dataclass
+class _Revision:
+    """Everything built from one revision of the document."""
+
+    document: AIConfigDocument
+    settings: RoutingSettings
+    candidates: dict[str, Candidate]
+    router: LLMRouter
+    guard: BudgetGuard | None
+    problems: tuple[str, ...] = ()
+    models: dict[tuple[str, bool], BaseChatModel] = field(default_factory=dict)
+
+
+class RoutedChatModel(BaseChatModel):
+    """A chat model that routes each call to an ``llm`` entry; see the module docstring.
+
+    ``default_entry`` is the caller's own entry (the document's ``isDefault`` one when
+    unset): what is called when routing is off or the kill switch is engaged. ``task``
+    and ``privacy`` apply to every call unless a call passes its own (``task=...``,
+    ``privacy="local"`` keyword arguments, or ``llmopt_task``/``llmopt_privacy`` in the
+    run's metadata).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Store = Field(exclude=True)
+    default_entry: str | None = None
+    task: str | None = None
+    privacy: str | None = None
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _revision: _Revision | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llmopt-routed"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"default_entry": self.default_entry, "task": self.task, "privacy": self.privacy}
+
+    def close(self) -> None:
+        """Close the HTTP clients of the models this router built (ChatOllama never
+        closes its own). The model stays usable: later calls build new ones."""
+        with self._lock:
+            revision, self._revision = self._revision, None
+        if revision is None:
+            return
+        for model in revision.models.values():
+            _close_clients(model)
+        if revision.guard is not None:
+            revision.guard.close()
+
+    # -- tools and structured output ---------------------------------------------------
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind ``tools`` for every entry: each chosen model formats them its own way."""
+        options = dict(kwargs)
+        if tool_choice is not None:
+            options["tool_choice"] = tool_choice
+        return self.bind(**{_TOOLS: (list(tools), options)})
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
+        config: RunnableConfig = {}
+        try:
+            answer = call.handler.invoke(messages, config, **call.kwargs)
+        except Exception as exc:
+            call.failed(exc)
+            raise
+        call.answered(answer)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
+        config: RunnableConfig = {}
+        try:
+            answer = await call.handler.ainvoke(messages, config, **call.kwargs)
+        except Exception as exc:
+            call.failed(exc)
+            raise
+        call.answered(answer)
+        return ChatResult(generations=[ChatGeneration(message=answer)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
+        config: RunnableConfig = {}
+        total: AIMessageChunk | None = None
+        try:
+            for chunk in call.handler.stream(messages, config, **call.kwargs):
+                if not isinstance(chunk, AIMessageChunk):
+                    chunk = AIMessageChunk(content=chunk.content)
+                if total is None:
+                    call.annotate(chunk)
+                total = chunk if total is None else total + chunk
+                yield ChatGenerationChunk(message=chunk)
+        except Exception as exc:
+            call.failed(exc)
+            raise
+        if total is not None:
+            call.answered(total, annotate=False)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
+        config: RunnableConfig = {}
+        total: AIMessageChunk | None = None
+        try:
+            async for chunk in call.handler.astream(messages, config, **call.kwargs):
+                if not isinstance(chunk, AIMessageChunk):
+                    chunk = AIMessageChunk(content=chunk.content)
+                if total is None:
+                    call.annotate(chunk)
+                total = chunk if total is None else total + chunk
+                yield ChatGenerationChunk(message=chunk)
+        except Exception as exc:
+            call.failed(exc)
+            raise
+        if total is not None:
+            call.answered(total, annotate=False)
+
+    # -- routing --------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        metadata: Mapping[str, Any],
+    ) -> _Call:
+        kwargs = dict(kwargs)
+        tools = kwargs.pop(_TOOLS, None)
+        task = kwargs.pop("task", None) or metadata.get("llmopt_task") or self.task
+        privacy = kwargs.pop("privacy", None) or metadata.get("llmopt_privacy") or self.privacy
+        if stop is not None:
+            kwargs["stop"] = stop
+        snapshot = watcher_for(self.store).snapshot
+        revision = self._current(snapshot.document)
+        own = self._own_entry(revision)
+        if snapshot.kill_switch_engaged or not snapshot.available:
+            # The kill switch turns routing off too: the caller's own model, bare.
+            model = self._model(revision, own, bare=True, tools=tools)
+            return _Call(self, revision, None, [(own, model)], kwargs, None, direct=True)
+        if not revision.settings.enabled:
+            model = self._model(revision, own, bare=False, tools=tools)
+            return _Call(self, revision, None, [(own, model)], kwargs, None, direct=True)
+        probe = dict(kwargs)
+        if tools is not None:
+            probe["tools"] = tools[0]
+            probe.update(tools[1])
+        profile = profile_request(
+            messages,
+            probe,
+            task=task,
+            privacy=privacy,
+            expected_output_tokens=revision.settings.expected_output_tokens,
+        )
+        decision = revision.router.route(profile)
+        if decision.entry_key is None:
+            excluded = [(c.entry, c.excluded or "") for c in decision.candidates]
+            if all(why.startswith("circuit") for _, why in excluded) and excluded:
+                chain = [
+                    (k, self._model(revision, k, bare=False, tools=tools)) for k, _ in excluded
+                ]
+                return _Call(self, revision, decision, chain, kwargs, None)
+            raise NoEligibleEntry(decision.reason, excluded)
+        admission = None
+        if revision.guard is not None:
+            decision, admission = self._admit(revision, decision)
+        chain = [(k, self._model(revision, k, bare=False, tools=tools)) for k in decision.chain]
+        return _Call(self, revision, decision, chain, kwargs, admission)
+
+    def _admit(
+        self, revision: _Revision, decision: RouteDecision
+    ) -> tuple[RouteDecision, Admission]:
+        guard = revision.guard
+        assert guard is not None and decision.entry_key is not None
+        profile = decision.profile
+
+        def estimate(key: str) -> float | None:
+            return revision.candidates[key].estimated_cost(profile.tokens, profile.output_tokens)
+
+        tokens = profile.tokens + profile.output_tokens
+        admission = guard.admit(decision.entry_key, usd=estimate(decision.entry_key), tokens=tokens)
+        if not admission.route_cheaper:
+            return decision, admission
+        costs = {k: estimate(k) for k in decision.chain}
+        cheapest = min(decision.chain, key=lambda k: (costs[k] is None, costs[k] or 0.0))
+        if cheapest == decision.entry_key:
+            return decision, admission
+        guard.release(admission)
+        chain = (cheapest, *(k for k in decision.chain if k != cheapest))
+        reason = (
+            f"{cheapest}: budget {', '.join(admission.route_cheaper)} at its limit, "
+            f"so the cheapest eligible entry instead of {decision.entry_key}"
+        )
+        moved = RouteDecision(
+            cheapest, chain, reason, profile, decision.rules, decision.candidates, decision.at
+        )
+        return moved, guard.admit(cheapest, usd=costs[cheapest], tokens=tokens)
+
+    def _current(self, document: AIConfigDocument | None) -> _Revision:
+        with self._lock:
+            revision = self._revision
+            if document is None:
+                if revision is None:
+                    raise LLMOptError(
+                        "routing: the configuration has not been read from the store yet"
+                    )
+                return revision
+            if revision is not None and revision.document.revision == document.revision:
+                return revision
+            revision = self._revision = _build(self.store, document, previous=revision)
+            return revision
+
+    def _own_entry(self, revision: _Revision) -> str:
+        if self.default_entry is not None:
+            return self.default_entry
+        entries = revision.document.entries
+        default = next((e for e in entries if e.is_default), entries[0] if entries else None)
+        if default is None:
+            raise NoEligibleEntry("routing: the configuration has no llm entries")
+        return default.key
+
+    def _model(self, revision: _Revision, key: str, *, bare: bool, tools: Any) -> Any:
+        model = revision.models.get((key, bare))
+        if model is None:
+            entry = revision.document.entry(key)
+            provider = entry.provider or ""
+            if bare:
+                model = build_base_model(provider, entry.configuration or {})
+            else:
+                model = get_generator_model(
+                    provider, entry.as_item(), store=self.store, entry_key=key
+                )
+            revision.models[(key, bare)] = model
+        if tools is None:
+            return model
+        return model.bind_tools(tools[0], **tools[1])
+
+
+def _close_clients(model: Any) -> None:
+    """Close the sync clients a LangChain model holds, wherever its package keeps them."""
+    model = getattr(model, "base_model", model)  # an OptimizedLLMWrapper's own model
+    for name in ("_client", "root_client", "client"):
+        client = getattr(model, name, None)
+        inner = getattr(client, "_client", client)  # ollama.Client wraps an httpx client
+        close = getattr(inner, "close", None)
+        if callable(close) and not inspect.iscoroutinefunction(close):
+            try:
+                close()
+            except Exception:  # closing is best effort; a half-built client must not stop it
+                logger.debug("could not close %s of %s", name, type(model).__name__)
+
+
+def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | None) -> _Revision:
+    candidates, skipped = candidates_of(document)
+    keys = [c.key for c in candidates]
+    problems = list(skipped)
+    try:
+        settings = RoutingSettings.from_dict(document.body.get("routing"), entry_keys=keys)
+    except LLMOptError as exc:
+        problems.append(f"routing settings invalid, routing off: {exc}")
+        logger.warning("routing settings invalid, routing off until fixed: %s", exc)
+        settings = RoutingSettings()
+    guard = None
+    raw_budgets = document.body.get(BUDGETS)
+    if raw_budgets:
+        try:
+            budgets = BudgetSettings.load_list(raw_budgets)
+        except LLMOptError as exc:
+            problems.append(f"budgets invalid, not applied: {exc}")
+            logger.warning("budgets invalid, not applied until fixed: %s", exc)
+        else:
+            guard = BudgetGuard(store, budgets)
+    board = circuit_board_for(store, settings.circuit_breaker.model_dump(by_alias=True))
+    telemetry = telemetry_for(store)
+    router = LLMRouter(
+        candidates,
+        settings,
+        availability=lambda key: None if board.would_allow(key) else board.why_refused(key),
+        performance=telemetry.performance,
+    )
+    if previous is not None and previous.guard is not None:
+        previous.guard.close()
+    return _Revision(
+        document, settings, {c.key: c for c in candidates}, router, guard, tuple(problems)
+    )
+
+
+class _Call:
+    """One routed call: its chain, and what to record when it ends."""
+
+    def __init__(
+        self,
+        model: RoutedChatModel,
+        revision: _Revision,
+        decision: RouteDecision | None,
+        chain: list[tuple[str, Any]],
+        kwargs: dict[str, Any],
+        admission: Admission | None,
+        *,
+        direct: bool = False,
+    ) -> None:
+        self.revision = revision
+        self.decision = decision
+        self.kwargs = kwargs
+        self.admission = admission
+        self.direct = direct
+        self.telemetry: RouteTelemetry | None = None if direct else telemetry_for(model.store)
+        board = None if direct else circuit_board_for(model.store)
+        self.handler = FailoverHandler(chain, board=board, max_retries=0 if direct else 2)
+        self.started = time.perf_counter()
+
+    def annotate(self, message: BaseMessage) -> None:
+        served = (message.response_metadata.get(METADATA_KEY) or {}).get("entry")
+        if served is None and self.handler.chain:
+            served = self.handler.chain[0][0]
+        route: dict[str, Any] = {"entry": served, "routed": not self.direct}
+        if self.decision is not None:
+            route.update(self.decision.as_metadata())
+            route["entry"] = served
+            route["chosen"] = self.decision.entry_key
+        else:
+            route["reason"] = "routing is off" if self.direct else ""
+        message.response_metadata[ROUTE_KEY] = route
+        logger.debug("routed to %s: %s", served, route.get("reason"))
+
+    def answered(self, answer: BaseMessage, *, annotate: bool = True) -> None:
+        if annotate:
+            self.annotate(answer)
+        if self.direct:
+            return
+        served = (answer.response_metadata.get(METADATA_KEY) or {}).get("entry")
+        if served is None:
+            served = (answer.response_metadata.get(ROUTE_KEY) or {}).get("entry")
+        usage = getattr(answer, "usage_metadata", None)
+        cost: float | None = None
+        tokens = 0
+        candidate = self.revision.candidates.get(served or "")
+        if usage and candidate is not None:
+            tokens = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+            priced = cost_of(
+                TokenUsage.from_langchain(usage), provider=candidate.provider, model=candidate.model
+            )
+            cost = None if priced is None else float(priced.total)
+        elapsed_ms = (time.perf_counter() - self.started) * 1000.0
+        self._record_attempts(answer)
+        if self.telemetry is not None and served is not None:
+            self.telemetry.called(
+                served, latency_ms=elapsed_ms, error_class=None, cost_usd=cost, tokens=tokens
+            )
+            if self.decision is not None:
+                self.telemetry.decided(self.decision, served=served)
+        if self.admission is not None and self.revision.guard is not None:
+            self.revision.guard.settle(self.admission, usd=cost, tokens=tokens)
+
+    def failed(self, exc: Exception) -> None:
+        if self.admission is not None and self.revision.guard is not None:
+            self.revision.guard.release(self.admission)
+        if self.telemetry is not None and self.decision is not None:
+            entry = self.decision.entry_key or ""
+            self.telemetry.called(
+                entry,
+                latency_ms=None,
+                error_class=str(classify_error(exc)),
+                cost_usd=None,
+                tokens=0,
+            )
+            self.telemetry.decided(self.decision, served=None)
+
+    def _record_attempts(self, answer: BaseMessage) -> None:
+        if self.telemetry is None:
+            return
+        attempts = (answer.response_metadata.get(METADATA_KEY) or {}).get("attempts") or []
+        for attempt in attempts:
+            if attempt.get("outcome") == "failed":
+                self.telemetry.called(
+                    attempt["entry"],
+                    latency_ms=None,
+                    error_class=attempt.get("error_class") or "unknown",
+                    cost_usd=None,
+                    tokens=0,
+                )
+
+
+def get_routed_model(
+    store: Store,
+    *,
+    default_entry: str | None = None,
+    task: str | None = None,
+    privacy: str | None = None,
+) -> RoutedChatModel:
+    """A chat model that routes each call among the document's ``llm`` entries.
+
+    A drop-in like :func:`~llmopt.wrapper.get_generator_model`: invoke, stream, batch,
+    tools and structured output behave as on a LangChain chat model. ``default_entry``
+    is the entry called when routing is off (``routing.enabled`` false) or the kill
+    switch is engaged (then bare, without optimization); by default the document's
+    ``isDefault`` entry. ``task`` and ``privacy`` (``"local"``) apply to every call
+    unless a call passes its own. The store's watcher is started on first use.
+
+    Calls raise :class:`~llmopt.errors.NoEligibleEntry` when no entry can serve a
+    request, :class:`~llmopt.errors.NoHealthyEntry` when every one that could failed
+    or has an open circuit, :class:`~llmopt.errors.BudgetExceeded` when a ``refuse``
+    budget is spent, and the provider's own error for an invalid request.
+    """
+    return RoutedChatModel(store=store, default_entry=default_entry, task=task, privacy=privacy)
