@@ -4,13 +4,14 @@ decisions; saving the settings, and forcing a circuit."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import WithJsonSchema
 
 from llmopt.config import load_document
+from llmopt.errors import ConfigError, FieldProblem
 from llmopt.killswitch import read_kill_switch
 from llmopt.routing import update_routing
 from llmopt.store import CircuitRecord, RoutingDecisionRecord, Store
@@ -102,10 +103,19 @@ class RoutingIn(InputSchema):
     reason: Reason = ""
 
 
-class ForceIn(InputSchema):
-    """``open`` or ``closed`` forces the circuit for every process; ``null`` clears it."""
+# Checked in the operation, not by pydantic, so that a wrong state is one problem beside
+# its field and never hides another (the security sweep sends every field at once).
+ForcedState = Annotated[
+    str | None,
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": ["open", "closed"]}, {"type": "null"}]}),
+]
 
-    state: Literal["open", "closed"] | None = Field(...)
+
+class ForceIn(InputSchema):
+    """``open`` or ``closed`` forces the circuit for every process; ``null`` (or no
+    ``state``) clears the force, so the breaker decides again."""
+
+    state: ForcedState = None
     reason: Reason = ""
 
 
@@ -200,6 +210,9 @@ def put_routing(request: AuthedRequest, payload: RoutingIn) -> RoutingOut:
 def force(request: AuthedRequest, key: str, payload: ForceIn) -> CircuitOut:
     """Audited (``circuit.force`` / ``circuit.release``) and listed as a
     ``circuit_forced`` incident; 404 for a ``key`` that is no entry."""
+    if payload.state not in ("open", "closed", None):
+        message = f"state must be 'open', 'closed' or null, not {payload.state[:40]!r}"
+        raise ConfigError([FieldProblem("state", message)])
     record: CircuitRecord = force_circuit(
         get_store(), key, payload.state, actor=actor(request), reason=payload.reason
     )

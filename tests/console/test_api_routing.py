@@ -123,7 +123,9 @@ def test_an_operator_forces_a_circuit_open_audited_then_clears_it(
     assert store.list_audit(action="circuit.release")
 
 
-@pytest.mark.parametrize("body", [{"state": "sideways"}, {"reason": "no state"}, {"state": 1}])
+@pytest.mark.parametrize(
+    "body", [{"state": "sideways"}, {"state": "open", "colour": "red"}, {"state": 1}]
+)
 def test_a_bad_force_is_a_422_and_changes_nothing(
     operator: Client, store: Store, body: dict[str, Any]
 ) -> None:
