@@ -20,11 +20,14 @@ from llmopt.config import (
 from llmopt.errors import (
     BatchCanceled,
     BatchError,
+    BudgetExceeded,
     ConfigError,
     ConflictError,
     FieldProblem,
     LLMOptError,
     MigrationError,
+    NoEligibleEntry,
+    NoHealthyEntry,
     OptimizationError,
     ProviderError,
     RecordNotFound,
@@ -54,7 +57,10 @@ from llmopt.store import (
 )
 
 if TYPE_CHECKING:
+    from llmopt.failover import FailoverHandler
+    from llmopt.routing import LLMRouter, RoutedChatModel, get_routed_model
     from llmopt.store import ArangoStore
+    from llmopt.tokens import TokenCounter
     from llmopt.wrapper import (
         CacheStats,
         FlagWatcher,
@@ -67,12 +73,25 @@ if TYPE_CHECKING:
 # configuration (the console, the migration) should not pay for it, so it loads on use.
 _LAZY = {"CacheStats", "FlagWatcher", "OptimizedLLMWrapper", "UsageRecorder", "get_generator_model"}
 
+# The LLM layer (routing, failover, token counting) loads on use for the same reason.
+_LAZY_LAYER = {
+    "FailoverHandler": "llmopt.failover",
+    "LLMRouter": "llmopt.routing",
+    "RoutedChatModel": "llmopt.routing",
+    "TokenCounter": "llmopt.tokens",
+    "get_routed_model": "llmopt.routing",
+}
+
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from llmopt import wrapper
 
         return getattr(wrapper, name)
+    if name in _LAZY_LAYER:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY_LAYER[name]), name)
     if name == "ArangoStore":  # python-arango (the arango extra) loads on use
         from llmopt import store
 
@@ -91,6 +110,7 @@ __all__ = [
     "BatchError",
     "BatchRecord",
     "BatchStatus",
+    "BudgetExceeded",
     "CacheManager",
     "CachePlan",
     "CacheStats",
@@ -99,13 +119,17 @@ __all__ = [
     "ConflictError",
     "Document",
     "DocumentName",
+    "FailoverHandler",
     "FieldProblem",
     "FlagWatcher",
     "KillSwitchState",
     "LLMEntry",
     "LLMOptError",
+    "LLMRouter",
     "MigrationError",
     "MigrationReport",
+    "NoEligibleEntry",
+    "NoHealthyEntry",
     "OptimizationConfig",
     "OptimizationError",
     "OptimizedLLMWrapper",
@@ -113,16 +137,19 @@ __all__ = [
     "ProviderCapabilities",
     "ProviderError",
     "RecordNotFound",
+    "RoutedChatModel",
     "SQLiteStore",
     "Store",
     "StoreError",
     "StoredResult",
+    "TokenCounter",
     "TokenUsage",
     "UsageRecorder",
     "UsageRollup",
     "cost_of",
     "engage_kill_switch",
     "get_generator_model",
+    "get_routed_model",
     "load_document",
     "migrate",
     "open_store",

@@ -26,7 +26,7 @@ from llmopt.providers._design_names import (
     supports_batching,
     supports_caching,
 )
-from llmopt.providers._prices import PRICES_CHECKED
+from llmopt.providers._prices import PRICES_CHECKED, find_openai_model
 from llmopt.providers._usage import TokenUsage
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "ProviderCapabilities",
     "TokenUsage",
     "cost_of",
+    "find_openai_model",
     "get_batch_limits",
     "get_cache_config",
     "supports_batching",

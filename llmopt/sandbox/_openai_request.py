@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llmopt.providers._prices import find_openai_model
+from llmopt.providers import find_openai_model
 from llmopt.sandbox import _errors as msg
 from llmopt.sandbox._errors import ApiError, openai_invalid
 from llmopt.sandbox._validation import Block, MessageRequest, Turn

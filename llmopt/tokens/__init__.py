@@ -51,9 +51,11 @@ from llmopt.errors import BudgetExceeded
 from llmopt.tokens._budget_guard import Admission, BudgetGuard, BudgetStatus
 from llmopt.tokens._budget_settings import BudgetSettings
 from llmopt.tokens._counter import Method, ModelUsage, TokenCounter
+from llmopt.tokens._edit import ACTION_UPDATE_BUDGETS, update_budgets
 from llmopt.tokens._webhook import WebhookSender
 
 __all__ = [
+    "ACTION_UPDATE_BUDGETS",
     "Admission",
     "BudgetExceeded",
     "BudgetGuard",
@@ -63,4 +65,5 @@ __all__ = [
     "ModelUsage",
     "TokenCounter",
     "WebhookSender",
+    "update_budgets",
 ]
