@@ -11,7 +11,7 @@ from ninja import Router, Schema
 
 from llmopt.config import load_document
 from llmopt.store import Store
-from llmopt.tokens._edit import update_budgets
+from llmopt.tokens import update_budgets
 
 from ..budgets.spend import budget_statuses, document_budgets, stored_budgets
 from ..roles import EDIT, VIEW

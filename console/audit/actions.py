@@ -7,8 +7,12 @@ change the console and llmopt can make and fail when one records an action missi
 from __future__ import annotations
 
 from llmopt.config import ACTION_UPDATE
+from llmopt.failover import ACTION_FORCE
+from llmopt.failover import ACTION_RELEASE as CIRCUIT_RELEASE
 from llmopt.killswitch import ACTION_ENGAGE, ACTION_RELEASE
 from llmopt.migrate import ACTION_MIGRATE, ACTION_REVERSE
+from llmopt.routing import ACTION_UPDATE_ROUTING
+from llmopt.tokens import ACTION_UPDATE_BUDGETS
 
 BATCH_CANCEL = "batch.cancel"
 CONFIG_SEED = "config.seed"
@@ -32,6 +36,10 @@ AUDIT_ACTIONS: dict[str, str] = {
     ACTION_REVERSE: "migration reversed",
     CONFIG_SEED: "demo configuration seeded",
     BATCH_CANCEL: "batch cancelled",
+    ACTION_UPDATE_ROUTING: "routing settings edited",
+    ACTION_FORCE: "circuit forced open or closed",
+    CIRCUIT_RELEASE: "circuit force cleared",
+    ACTION_UPDATE_BUDGETS: "budgets edited",
     TOKEN_CREATE: "API token issued",
     TOKEN_REVOKE: "API token revoked",
     USER_CREATE: "user created",

@@ -22,7 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 from llmopt.config import AIConfigDocument, load_document
 from llmopt.errors import ConfigError, ConflictError, StoreError
 from llmopt.store import Store
-from llmopt.tokens._edit import update_budgets
+from llmopt.tokens import update_budgets
 
 from ..roles import EDIT, VIEW
 from ..store import get_store

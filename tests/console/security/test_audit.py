@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import getpass
+import json
 from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import Any
@@ -48,7 +49,52 @@ API_CHANGES: dict[str, Callable[[Site], dict[str, Any]]] = {
     },
     "POST /api/kill-switch": lambda site: {"engaged": not read_kill_switch(site.store).engaged},
     "POST /api/batches/{batch_id}/cancel": lambda site: {"reason": "audit test"},
+    "PUT /api/routing": lambda site: {
+        "routing": {"enabled": not _routing(site.store).get("enabled", False)},
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
+    "POST /api/routing/circuits/{key}": lambda site: {
+        "state": _other_force(site.store),
+        "reason": "audit test",
+    },
+    "PUT /api/budgets": lambda site: {
+        "budgets": [{"name": "daily", "period": "day", "limitUsd": _other_limit(site.store)}],
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
 }
+
+
+def _routing(store: Store) -> dict[str, Any]:
+    routing = load_document(store).body.get("routing") or {}
+    assert isinstance(routing, dict)
+    return routing
+
+
+def _other_force(store: Store) -> str:
+    circuit = store.circuits([KEY]).get(KEY)
+    return "closed" if circuit is not None and circuit.forced == "open" else "open"
+
+
+def _other_limit(store: Store) -> int:
+    budgets = load_document(store).body.get("budgets") or []
+    return 20 if budgets and budgets[0].get("limitUsd") == 10 else 10
+
+
+def _routing_form(site: Site) -> dict[str, Any]:
+    return {
+        "revision": load_document(site.store).revision,
+        "enabled": "" if _routing(site.store).get("enabled") else "on",
+        "fallbackChain": KEY,
+        "optimize": "balanced",
+        "failureThreshold": 5,
+        "windowSeconds": 60,
+        "coolDownSeconds": 30,
+        "halfOpenMaxCalls": 1,
+        "rules": "[]",
+        "reason": "audit test",
+    }
 
 
 def _edit_form(site: Site) -> dict[str, Any]:
@@ -75,6 +121,23 @@ PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
     ),
     "token revoke": ("token-revoke", "admin", lambda site: {"reason": "rotated"}),
     "batch cancel": ("batch-cancel", "operator", lambda site: {"reason": "audit test"}),
+    "routing edit": ("routing", "operator", _routing_form),
+    "circuit force": (
+        "routing-circuit",
+        "operator",
+        lambda site: {"entry": KEY, "state": _other_force(site.store), "reason": "drill"},
+    ),
+    "budgets edit": (
+        "budgets",
+        "operator",
+        lambda site: {
+            "revision": load_document(site.store).revision,
+            "budgets": json.dumps(
+                [{"name": "daily", "period": "day", "limitUsd": _other_limit(site.store)}]
+            ),
+            "reason": "audit test",
+        },
+    ),
     "user create": (
         "users",
         "admin",

@@ -19,6 +19,9 @@ from llmopt.store import (
     AuditEvent,
     BatchRecord,
     BatchStatus,
+    BudgetAlert,
+    IncidentRecord,
+    RouteStatsRollup,
     SQLiteStore,
     Store,
     StoredResult,
@@ -189,6 +192,21 @@ def aged_records(store: Store, settings: Any, tmp_path: Path) -> Path:
     store.insert_batch(
         batch("still-running", ENTRY, BatchStatus.IN_PROGRESS, created_at=NOW - timedelta(days=90))
     )
+    store.add_incidents(
+        IncidentRecord(at=NOW - timedelta(days=d), entry_key=ENTRY, kind="failover")
+        for d in (400, 10)
+    )
+    store.add_route_stats(
+        RouteStatsRollup(minute=NOW - timedelta(days=d), entry_key=ENTRY, calls=1) for d in (40, 1)
+    )
+    for days in (420, 5):
+        start = NOW - timedelta(days=days)
+        store.charge_budget("daily", start, usd=1.0, tokens=10)
+        store.add_budget_alert(
+            BudgetAlert(
+                budget="daily", period_start=start, threshold=50, at=start, usd=1, tokens=10
+            )
+        )
     for name, expires in (
         ("expired", NOW - timedelta(seconds=1)),
         ("live", NOW + timedelta(days=1)),
@@ -217,6 +235,10 @@ def test_pruning_removes_what_is_past_retention_and_keeps_the_rest(
         "audit": 1,
         "batches": 1,
         "results": 1,
+        "incidents": 1,
+        "route_stats": 1,
+        "budget_spend": 1,
+        "budget_alerts": 1,
         "broker_messages": 1,
     }
     assert {r.id for r in store.list_batches()} == {"ended-lately", "still-running"}
@@ -241,6 +263,10 @@ def test_pruning_honours_longer_retention_settings(
         "audit": 0,
         "batches": 0,
         "results": 1,
+        "incidents": 0,
+        "route_stats": 0,
+        "budget_spend": 0,
+        "budget_alerts": 0,
         "broker_messages": 1,
     }
 
