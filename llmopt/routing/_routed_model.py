@@ -394,7 +394,8 @@ class _Call:
         self.direct = direct
         self.telemetry: RouteTelemetry | None = None if direct else telemetry_for(model.store)
         board = None if direct else circuit_board_for(model.store)
-        self.handler = FailoverHandler(chain, board=board, max_retries=0 if direct else 2)
+        retries = 0 if direct else revision.settings.retry.max_retries
+        self.handler = FailoverHandler(chain, board=board, max_retries=retries)
         self.started = time.perf_counter()
 
     def annotate(self, message: BaseMessage) -> None:

@@ -10,6 +10,8 @@
 ``rules``            see below; every rule whose ``when`` matches applies, in order
 ``circuitBreaker``   ``failureThreshold`` (5), ``windowSeconds`` (60), ``coolDownSeconds`` (30),
                      ``halfOpenMaxCalls`` (1)
+``retry``            ``maxRetries`` (2): retries with backoff of an entry whose client
+                     has none of its own (Ollama); the SDKs' own retries are kept
 ``optimize``         ``balanced`` (default), ``cost``, ``quality`` or ``latency``: how
                      entries are ranked when no rule says
 ``expectedOutputTokens`` output assumed when estimating a request's cost (default 500;
@@ -78,6 +80,12 @@ class RoutingRule(_Camel):
         return set(self.entries or ()) | set(self.prefer) | set(self.exclude)
 
 
+class RetrySettings(_Camel):
+    """The document's ``retry`` object: retries of an entry whose client has none."""
+
+    max_retries: int = Field(2, alias="maxRetries", ge=0, le=10)
+
+
 class RoutingSettings(_Camel):
     """The document's ``routing`` object; see the module docstring for every field."""
 
@@ -87,6 +95,7 @@ class RoutingSettings(_Camel):
     circuit_breaker: CircuitBreakerSettings = Field(
         CircuitBreakerSettings(), alias="circuitBreaker"
     )
+    retry: RetrySettings = RetrySettings()
     optimize: Optimize = "balanced"
     expected_output_tokens: int = Field(500, alias="expectedOutputTokens", ge=1, le=1_000_000)
 

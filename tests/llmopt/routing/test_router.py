@@ -74,6 +74,12 @@ def test_the_task_is_inferred_by_the_documented_rules(text: str, task: TaskKind)
     assert infer_task(text) is task
 
 
+def test_a_question_after_a_long_document_is_read_from_its_end() -> None:
+    assert infer_task("lorem ipsum " * 10_000 + "\nExtract every date from the text above") is (
+        TaskKind.EXTRACTION
+    )
+
+
 def test_a_code_task_goes_to_the_entry_good_at_code() -> None:
     decision = router().route(ask("Fix the bug in this function: def f(x): return x +"))
     assert decision.entry_key == "claude"
@@ -169,6 +175,11 @@ def test_nothing_eligible_says_why_for_each_entry() -> None:
     assert "claude (the request is private" in decision.reason
 
 
+def test_the_design_documents_retry_setting_is_read() -> None:
+    settings = RoutingSettings.from_dict({"retry": {"maxRetries": 4}})
+    assert settings.retry.max_retries == 4
+
+
 def test_the_fallback_chain_limits_and_orders_the_entries() -> None:
     r = router({"fallbackChain": ["mini", "claude"]})
     assert [c.key for c in r.candidates] == ["mini", "claude"]
@@ -196,6 +207,7 @@ def test_the_design_documents_methods_answer_from_the_same_decision() -> None:
         ({"rules": [{"name": "a"}, {"name": "a"}]}, "rule names must differ: a"),
         ({"circuitBreaker": {"failureThreshold": 0}}, "failureThreshold"),
         ({"colour": "red"}, "routing.colour: is not a routing setting"),
+        ({"retry": {"maxRetries": 11}}, "routing.retry.maxRetries"),
     ],
 )
 def test_invalid_routing_settings_are_clear_errors(routing: dict[str, Any], message: str) -> None:
