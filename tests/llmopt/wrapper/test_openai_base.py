@@ -28,9 +28,8 @@ def test_tools_bound_on_the_wrapper_reach_chat_openai(sandbox: SandboxServer) ->
         """The weather in a city."""
         return "sunny"
 
-    answer = (
-        openai_wrapper(sandbox).bind_tools([get_weather]).invoke("Please call get_weather for Paris")
-    )
+    model = openai_wrapper(sandbox).bind_tools([get_weather])
+    answer = model.invoke("Please call get_weather for Paris")
     assert isinstance(answer, AIMessage)
     assert answer.tool_calls and answer.tool_calls[0]["name"] == "get_weather"
 
