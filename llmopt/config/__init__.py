@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ._capability_rules import capability_hints
 from ._document import AIConfigDocument, LLMEntry
-from ._edit import ACTION_UPDATE, entry_with_flags, load_document, update_entry_flags
+from ._edit import (
+    ACTION_UPDATE,
+    entry_with_flags,
+    load_document,
+    save_document_section,
+    update_entry_flags,
+)
 from ._free_text import (
     NAME_MAX_LENGTH,
     REASON_MAX_LENGTH,
@@ -46,5 +52,6 @@ __all__ = [
     "free_text_problem",
     "load_document",
     "problems_from_validation_error",
+    "save_document_section",
     "update_entry_flags",
 ]

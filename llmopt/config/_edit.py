@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmopt._secrets import redact
@@ -60,13 +60,7 @@ def update_entry_flags(
         problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
-    document = load_document(store)
-    if document.revision != expected_revision:
-        raise ConflictError(
-            "the configuration was changed by someone else since you loaded it; "
-            "reload to see their change",
-            current_revision=document.revision,
-        )
+    document = _current(store, expected_revision)
     entry = document.entry(key)
     if not changes:
         return document  # asking for nothing must not fill in defaults (that is migrate's job)
@@ -93,6 +87,56 @@ def update_entry_flags(
         ),
     )
     return AIConfigDocument(written.body, written.revision)
+
+
+def save_document_section(
+    store: Store,
+    name: str,
+    value: Any,
+    *,
+    check: Callable[[AIConfigDocument], object],
+    action: str,
+    expected_revision: str,
+    actor: str,
+    reason: str = "",
+) -> AIConfigDocument:
+    """Replace the document's top-level ``name`` (``routing``, ``budgets`` ...) with
+    ``value`` and save, validated, optimistically and audited.
+
+    ``check(document)`` validates ``value`` against the current document and raises
+    :class:`~llmopt.errors.ConfigError`; then nothing is written. A document changed
+    since ``expected_revision`` raises :class:`~llmopt.errors.ConflictError`. The rest
+    of the document is kept; the write and its audit record (``action``, target
+    ``name``, before and after) are one operation. A change that changes nothing
+    writes nothing.
+    """
+    check_reason(reason)
+    document = _current(store, expected_revision)
+    check(document)
+    before = document.body.get(name)
+    if before == value:
+        return document
+    written = store.write_document(
+        DocumentName.AI_CONFIG,
+        {**document.body, name: value},
+        expected_revision=expected_revision,
+        audit=AuditEvent(
+            actor=actor, action=action, target=name, before=before, after=value, reason=reason
+        ),
+    )
+    return AIConfigDocument(written.body, written.revision)
+
+
+def _current(store: Store, expected_revision: str) -> AIConfigDocument:
+    """The document, if it is still at ``expected_revision``; else ``ConflictError``."""
+    document = load_document(store)
+    if document.revision != expected_revision:
+        raise ConflictError(
+            "the configuration was changed by someone else since you loaded it; "
+            "reload to see their change",
+            current_revision=document.revision,
+        )
+    return document
 
 
 def entry_with_flags(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmopt.config import AIConfigDocument, check_reason, load_document
-from llmopt.errors import ConfigError, ConflictError, FieldProblem
-from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.config import AIConfigDocument, save_document_section
+from llmopt.errors import ConfigError, FieldProblem
+from llmopt.store import Store
 
 from ._settings import ROUTING, RoutingSettings
 
@@ -32,32 +32,19 @@ def update_routing(
     are kept; the write and its audit record (before and after) are one operation. A
     change that changes nothing writes nothing.
     """
-    check_reason(reason)
-    document = load_document(store)
-    if document.revision != expected_revision:
-        raise ConflictError(
-            "the configuration was changed by someone else since you loaded it; "
-            "reload to see their change",
-            current_revision=document.revision,
-        )
-    if not isinstance(routing, Mapping):
-        raise ConfigError([FieldProblem(ROUTING, "routing must be an object")])
-    RoutingSettings.from_dict(routing, entry_keys=[entry.key for entry in document.entries])
-    before = document.body.get(ROUTING)
-    after = dict(routing)
-    if before == after:
-        return document
-    written = store.write_document(
-        DocumentName.AI_CONFIG,
-        {**document.body, ROUTING: after},
+
+    def check(document: AIConfigDocument) -> None:
+        if not isinstance(routing, Mapping):
+            raise ConfigError([FieldProblem(ROUTING, "routing must be an object")])
+        RoutingSettings.from_dict(routing, entry_keys=[entry.key for entry in document.entries])
+
+    return save_document_section(
+        store,
+        ROUTING,
+        dict(routing) if isinstance(routing, Mapping) else routing,
+        check=check,
+        action=ACTION_UPDATE_ROUTING,
         expected_revision=expected_revision,
-        audit=AuditEvent(
-            actor=actor,
-            action=ACTION_UPDATE_ROUTING,
-            target=ROUTING,
-            before=before,
-            after=after,
-            reason=reason,
-        ),
+        actor=actor,
+        reason=reason,
     )
-    return AIConfigDocument(written.body, written.revision)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmopt.config import AIConfigDocument, check_reason, load_document
-from llmopt.errors import ConfigError, ConflictError, FieldProblem
-from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.config import AIConfigDocument, save_document_section
+from llmopt.errors import ConfigError, FieldProblem
+from llmopt.store import Store
 
 from ._budget_settings import BudgetSettings
 
@@ -32,32 +32,20 @@ def update_budgets(
     and its audit record (before and after) are one operation. A change that changes
     nothing writes nothing.
     """
-    check_reason(reason)
-    document = load_document(store)
-    if document.revision != expected_revision:
-        raise ConflictError(
-            "the configuration was changed by someone else since you loaded it; "
-            "reload to see their change",
-            current_revision=document.revision,
-        )
-    if isinstance(budgets, str | bytes | Mapping) or not isinstance(budgets, Sequence):
-        raise ConfigError([FieldProblem(BUDGETS, "budgets must be a list of budget objects")])
-    BudgetSettings.load_list(budgets)
-    before = document.body.get(BUDGETS)
-    after = [dict(budget) for budget in budgets]
-    if before == after:
-        return document
-    written = store.write_document(
-        DocumentName.AI_CONFIG,
-        {**document.body, BUDGETS: after},
+    is_list = isinstance(budgets, Sequence) and not isinstance(budgets, str | bytes | Mapping)
+
+    def check(_document: AIConfigDocument) -> None:
+        if not is_list:
+            raise ConfigError([FieldProblem(BUDGETS, "budgets must be a list of budget objects")])
+        BudgetSettings.load_list(budgets)
+
+    return save_document_section(
+        store,
+        BUDGETS,
+        list(budgets) if is_list else budgets,
+        check=check,
+        action=ACTION_UPDATE_BUDGETS,
         expected_revision=expected_revision,
-        audit=AuditEvent(
-            actor=actor,
-            action=ACTION_UPDATE_BUDGETS,
-            target=BUDGETS,
-            before=before,
-            after=after,
-            reason=reason,
-        ),
+        actor=actor,
+        reason=reason,
     )
-    return AIConfigDocument(written.body, written.revision)
