@@ -16,6 +16,8 @@ table and :mod:`llmopt.failover._board` for how circuits are shared.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from llmopt.errors import NoHealthyEntry
 
 from ._backoff import Backoff, aretry_with_backoff, retry_with_backoff
@@ -30,8 +32,22 @@ from ._board import (
     circuit_board_for,
 )
 from ._classify import ErrorClass, classify_error, classify_response, retry_after_of
-from ._handler import METADATA_KEY, Attempt, FailoverHandler
 from ._settings import CircuitBreakerSettings
+
+if TYPE_CHECKING:
+    from ._handler import METADATA_KEY, Attempt, FailoverHandler
+
+# The handler imports LangChain; the console (circuits, settings) must not pay for it.
+_HANDLER = {"METADATA_KEY", "Attempt", "FailoverHandler"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HANDLER:
+        from . import _handler
+
+        return getattr(_handler, name)
+    raise AttributeError(f"module 'llmopt.failover' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTION_FORCE",

@@ -46,8 +46,8 @@ from typing import Any, Literal
 from llmopt.config import check_reason
 from llmopt.errors import ConflictError
 from llmopt.store import AuditEvent, CircuitRecord, CircuitState, IncidentRecord, Store
+from llmopt.store._per_store import PerStore
 from llmopt.store._records import utcnow
-from llmopt.wrapper._per_store import PerStore
 
 from ._classify import ErrorClass
 from ._settings import CircuitBreakerSettings

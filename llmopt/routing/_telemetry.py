@@ -22,8 +22,8 @@ from llmopt.store import (
     RoutingDecisionRecord,
     Store,
 )
+from llmopt.store._per_store import PerStore
 from llmopt.wrapper._background import PeriodicTask
-from llmopt.wrapper._per_store import PerStore
 
 from ._performance import PerformanceBook, SharedObservation
 from ._router import RouteDecision

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from llmopt.caching import PrefixMemory
 from llmopt.errors import StoreError
 from llmopt.store import PlannerState, Store
+from llmopt.store._per_store import PerStore
 from llmopt.store._records import utcnow
 
 from ._background import PeriodicTask
-from ._per_store import PerStore
 
 logger = logging.getLogger("llmopt.wrapper")
 

@@ -29,10 +29,10 @@ from llmopt.caching import Breakpoint, CachePlan
 from llmopt.errors import StoreError
 from llmopt.providers import TokenUsage
 from llmopt.store import RECENT_PLANS_KEPT, PlanRecord, Store, UsageRollup
+from llmopt.store._per_store import PerStore
 from llmopt.store._records import utcnow
 
 from ._background import PeriodicTask
-from ._per_store import PerStore
 from ._tally import UsageTally
 
 logger = logging.getLogger("llmopt.wrapper")

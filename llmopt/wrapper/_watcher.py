@@ -21,9 +21,9 @@ from llmopt.config import AIConfigDocument, OptimizationConfig, load_document
 from llmopt.errors import LLMOptError
 from llmopt.killswitch import read_kill_switch
 from llmopt.store import Store
+from llmopt.store._per_store import PerStore
 
 from ._background import PeriodicTask
-from ._per_store import PerStore
 
 logger = logging.getLogger("llmopt.wrapper")
 

@@ -1,5 +1,5 @@
 """One helper object per store and process (the flag watcher, the usage recorder, the
-planners' shared learning), made on first use."""
+planners' shared learning, the circuit board, the route telemetry), made on first use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
-from llmopt.store import Store
+from llmopt.store._protocol import Store
 
 
 class _ForStore(Protocol):
