@@ -169,9 +169,16 @@ class LLMRouter:
         eligible: list[tuple[Candidate, float | None, Performance]] = []
         for candidate in self.candidates:
             cost = candidate.estimated_cost(profile.tokens, profile.output_tokens)
-            why = self._excluded(
-                candidate, profile, allowed, excluded, ceiling, cost, avoid, avoid_reason
-            )
+            why = self._excluded(candidate, profile, allowed, excluded, avoid, avoid_reason)
+            if why is None:
+                why = self.availability(candidate.key)
+                if why is not None:
+                    report = CandidateReport(
+                        candidate.key, excluded=why, estimated_cost_usd=cost, unavailable=True
+                    )
+                    reports.append(report)
+                    continue
+                why = _over_ceiling(ceiling, cost)
             if why is not None:
                 reports.append(
                     CandidateReport(candidate.key, excluded=why, estimated_cost_usd=cost)
@@ -181,10 +188,9 @@ class LLMRouter:
 
         scored = self._scores(eligible, profile, rule_target, optimize, prefer)
         scored.sort(key=lambda item: (-item[1], self._order[item[0].key]))
-        for candidate, score in scored:
-            cost = next(c for cand, c, _ in eligible if cand is candidate)
+        for candidate, score, cost in scored:
             reports.append(CandidateReport(candidate.key, score=score, estimated_cost_usd=cost))
-        chain = tuple(candidate.key for candidate, _ in scored)
+        chain = tuple(candidate.key for candidate, _, _ in scored)
         names = tuple(rule.name for rule in rules)
         if not chain:
             reason = "no entry can serve this request: " + "; ".join(
@@ -206,8 +212,6 @@ class LLMRouter:
         profile: RequestProfile,
         allowed: set[str] | None,
         excluded: dict[str, str],
-        ceiling: float | None,
-        cost: float | None,
         avoid: Collection[str],
         avoid_reason: str,
     ) -> str | None:
@@ -229,14 +233,6 @@ class LLMRouter:
             return f"needs about {needed:,} tokens; its window is {facts.context_window:,}"
         if candidate.key in avoid:
             return avoid_reason
-        unavailable = self.availability(candidate.key)
-        if unavailable is not None:
-            return unavailable
-        if ceiling is not None:
-            if cost is None:
-                return f"its price is unknown and a rule caps the cost at ${ceiling:g}"
-            if cost > ceiling:
-                return f"estimated ${cost:.6f}, above the ${ceiling:g} ceiling"
         return None
 
     def _scores(
@@ -246,7 +242,7 @@ class LLMRouter:
         rule_target: float | None,
         optimize: Optimize,
         prefer: list[str],
-    ) -> list[tuple[Candidate, float]]:
+    ) -> list[tuple[Candidate, float, float | None]]:
         w_fit, w_rel, w_lat, w_cost = WEIGHTS[optimize]
         known_p95 = [p.p95_ms for _, _, p in eligible if p.p95_ms]
         fastest = min(known_p95) if known_p95 else None
@@ -276,7 +272,7 @@ class LLMRouter:
             score = w_fit * fit + w_rel * reliability + w_lat * speed + w_cost * cheapness
             if candidate.key in prefer:
                 score += _PREFERRED - prefer.index(candidate.key)
-            scored.append((candidate, score))
+            scored.append((candidate, score, cost))
         return scored
 
     # The design documents' names.
@@ -336,6 +332,16 @@ class LLMRouter:
     ) -> None:
         """One finished call, for ranking the next ones."""
         self.performance.record(entry_key, latency_ms=latency_ms, ok=ok, cost_usd=cost_usd)
+
+
+def _over_ceiling(ceiling: float | None, cost: float | None) -> str | None:
+    if ceiling is None:
+        return None
+    if cost is None:
+        return f"its price is unknown and a rule caps the cost at ${ceiling:g}"
+    if cost > ceiling:
+        return f"estimated ${cost:.6f}, above the ${ceiling:g} ceiling"
+    return None
 
 
 def _applies(rule: RoutingRule, profile: RequestProfile) -> bool:

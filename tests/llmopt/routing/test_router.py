@@ -156,6 +156,7 @@ def test_an_open_circuit_leaves_the_entry_out_with_its_reason() -> None:
     )
     assert decision.entry_key != "claude"
     assert ("claude", "circuit open") in {(c.entry, c.excluded) for c in decision.candidates}
+    assert [c.entry for c in decision.candidates if c.unavailable] == ["claude"]
 
 
 def test_observed_errors_and_slowness_rank_an_entry_down() -> None:
