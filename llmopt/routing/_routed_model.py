@@ -27,9 +27,9 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, BaseMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from llmopt.config import AIConfigDocument
@@ -130,9 +130,8 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
-        config: RunnableConfig = {}
         try:
-            answer = call.handler.invoke(messages, config, **call.kwargs)
+            answer = call.handler.invoke(messages, **call.kwargs)
         except Exception as exc:
             call.failed(exc)
             raise
@@ -147,9 +146,8 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
-        config: RunnableConfig = {}
         try:
-            answer = await call.handler.ainvoke(messages, config, **call.kwargs)
+            answer = await call.handler.ainvoke(messages, **call.kwargs)
         except Exception as exc:
             call.failed(exc)
             raise
@@ -164,21 +162,13 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
-        config: RunnableConfig = {}
-        total: AIMessageChunk | None = None
         try:
-            for chunk in call.handler.stream(messages, config, **call.kwargs):
-                if not isinstance(chunk, AIMessageChunk):
-                    chunk = AIMessageChunk(content=chunk.content)
-                if total is None:
-                    call.annotate(chunk)
-                total = chunk if total is None else total + chunk
-                yield ChatGenerationChunk(message=chunk)
+            for chunk in call.handler.stream(messages, **call.kwargs):
+                yield call.chunk(chunk)
         except Exception as exc:
             call.failed(exc)
             raise
-        if total is not None:
-            call.answered(total, annotate=False)
+        call.streamed()
 
     async def _astream(
         self,
@@ -188,21 +178,13 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs, run_manager.metadata if run_manager else {})
-        config: RunnableConfig = {}
-        total: AIMessageChunk | None = None
         try:
-            async for chunk in call.handler.astream(messages, config, **call.kwargs):
-                if not isinstance(chunk, AIMessageChunk):
-                    chunk = AIMessageChunk(content=chunk.content)
-                if total is None:
-                    call.annotate(chunk)
-                total = chunk if total is None else total + chunk
-                yield ChatGenerationChunk(message=chunk)
+            async for chunk in call.handler.astream(messages, **call.kwargs):
+                yield call.chunk(chunk)
         except Exception as exc:
             call.failed(exc)
             raise
-        if total is not None:
-            call.answered(total, annotate=False)
+        call.streamed()
 
     # -- routing --------------------------------------------------------------------------
 
@@ -397,6 +379,23 @@ class _Call:
         retries = 0 if direct else revision.settings.retry.max_retries
         self.handler = FailoverHandler(chain, board=board, max_retries=retries)
         self.started = time.perf_counter()
+        self.total: AIMessageChunk | None = None
+
+    def chunk(self, chunk: BaseMessageChunk) -> ChatGenerationChunk:
+        """One streamed chunk, the first carrying the route; the chunks are summed."""
+        if not isinstance(chunk, AIMessageChunk):
+            chunk = AIMessageChunk(content=chunk.content)
+        if self.total is None:
+            self.annotate(chunk)
+            self.total = chunk
+        else:
+            self.total = self.total + chunk
+        return ChatGenerationChunk(message=chunk)
+
+    def streamed(self) -> None:
+        """The stream ended: record it as an answer."""
+        if self.total is not None:
+            self.answered(self.total, annotate=False)
 
     def annotate(self, message: BaseMessage) -> None:
         served = (message.response_metadata.get(METADATA_KEY) or {}).get("entry")
