@@ -34,7 +34,13 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from llmopt.config import AIConfigDocument
 from llmopt.errors import LLMOptError, NoEligibleEntry
-from llmopt.failover import METADATA_KEY, FailoverHandler, circuit_board_for, classify_error
+from llmopt.failover import (
+    METADATA_KEY,
+    CircuitBoard,
+    FailoverHandler,
+    circuit_board_for,
+    classify_error,
+)
 from llmopt.providers import TokenUsage, cost_of
 from llmopt.store import Store
 from llmopt.tokens import BudgetGuard, BudgetSettings
@@ -65,6 +71,8 @@ class _Revision:
     candidates: dict[str, Candidate]
     router: LLMRouter
     guard: BudgetGuard | None
+    board: CircuitBoard
+    telemetry: RouteTelemetry
     problems: tuple[str, ...] = ()
     models: dict[tuple[str, bool], BaseChatModel] = field(default_factory=dict)
 
@@ -207,10 +215,10 @@ class RoutedChatModel(BaseChatModel):
         if snapshot.kill_switch_engaged or not snapshot.available:
             # The kill switch turns routing off too: the caller's own model, bare.
             model = self._model(revision, own, bare=True, tools=tools)
-            return _Call(self, revision, None, [(own, model)], kwargs, None, direct=True)
+            return _Call(revision, None, [(own, model)], kwargs, None, direct=True)
         if not revision.settings.enabled:
             model = self._model(revision, own, bare=False, tools=tools)
-            return _Call(self, revision, None, [(own, model)], kwargs, None, direct=True)
+            return _Call(revision, None, [(own, model)], kwargs, None, direct=True)
         probe = dict(kwargs)
         if tools is not None:
             probe["tools"] = tools[0]
@@ -229,13 +237,13 @@ class RoutedChatModel(BaseChatModel):
                 chain = [
                     (k, self._model(revision, k, bare=False, tools=tools)) for k, _ in excluded
                 ]
-                return _Call(self, revision, decision, chain, kwargs, None)
+                return _Call(revision, decision, chain, kwargs, None)
             raise NoEligibleEntry(decision.reason, excluded)
         admission = None
         if revision.guard is not None:
             decision, admission = self._admit(revision, decision)
         chain = [(k, self._model(revision, k, bare=False, tools=tools)) for k in decision.chain]
-        return _Call(self, revision, decision, chain, kwargs, admission)
+        return _Call(revision, decision, chain, kwargs, admission)
 
     def _admit(
         self, revision: _Revision, decision: RouteDecision
@@ -351,7 +359,14 @@ def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | No
     if previous is not None and previous.guard is not None:
         previous.guard.close()
     return _Revision(
-        document, settings, {c.key: c for c in candidates}, router, guard, tuple(problems)
+        document,
+        settings,
+        {c.key: c for c in candidates},
+        router,
+        guard,
+        board,
+        telemetry,
+        tuple(problems),
     )
 
 
@@ -360,7 +375,6 @@ class _Call:
 
     def __init__(
         self,
-        model: RoutedChatModel,
         revision: _Revision,
         decision: RouteDecision | None,
         chain: list[tuple[str, Any]],
@@ -374,8 +388,8 @@ class _Call:
         self.kwargs = kwargs
         self.admission = admission
         self.direct = direct
-        self.telemetry: RouteTelemetry | None = None if direct else telemetry_for(model.store)
-        board = None if direct else circuit_board_for(model.store)
+        self.telemetry: RouteTelemetry | None = None if direct else revision.telemetry
+        board = None if direct else revision.board
         retries = 0 if direct else revision.settings.retry.max_retries
         self.handler = FailoverHandler(chain, board=board, max_retries=retries)
         self.started = time.perf_counter()
