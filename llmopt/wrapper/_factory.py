@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
 
 from llmopt.batching import AnthropicBatchClient
 from llmopt.config import OptimizationConfig, load_document
@@ -145,7 +146,14 @@ def build_base_model(
         if config.get(ours) not in (None, ""):
             options[theirs] = config[ours]
     _adjust_options(known.provider, config, options)
-    built = model_class(**options)
+    try:
+        built = model_class(**options)
+    except (ValidationError, ValueError) as exc:
+        # The class's own check (AzureChatOpenAI without apiVersion, say), as a ConfigError.
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise ConfigError(
+            [FieldProblem("configuration", f"{class_name} could not be built: {reason}")]
+        ) from exc
     asked = options.get("temperature")
     if asked is not None and getattr(built, "temperature", asked) != asked:
         logger.warning(

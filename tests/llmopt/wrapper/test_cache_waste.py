@@ -105,7 +105,7 @@ def test_a_model_without_a_price_reports_no_waste_cost_but_counts_the_tokens() -
     counter = StatsCounter()
     wasteful_call(counter)
 
-    stats = counter.snapshot(provider="ollama", model="llama3.1")
+    stats = counter.snapshot(provider="groq", model="llama-3.3-70b-versatile")
 
     assert (stats.unread_write_tokens, stats.missed_read_tokens) == (1_500, 2_000)
     assert stats.unread_write_cost_usd is None

@@ -107,3 +107,8 @@ def test_an_ollama_entry_says_that_max_retries_cannot_apply(
         model = get_generator_model("ollama", {"model": "llama3.1:8b", "maxRetries": 3})
     assert isinstance(model, ChatOllama)
     assert "maxRetries is not applied" in caplog.text
+
+
+def test_what_a_model_class_refuses_is_a_config_error_naming_it() -> None:
+    with pytest.raises(ConfigError, match="AzureChatOpenAI could not be built: .*api_version"):
+        get_generator_model("azureOpenAI", {"model": "gpt-5.4", "apiKey": "k"})

@@ -59,7 +59,7 @@ def test_an_unknown_model_is_counted_as_unpriced_not_free() -> None:
     store = SQLiteStore(":memory:")
     recorder = UsageRecorder(store, clock=Clock())
     recorder.record(
-        entry_key="o", provider="ollama", model="llama3.1", usage=TokenUsage(input_tokens=10)
+        entry_key="g", provider="groq", model="llama-3.3-70b", usage=TokenUsage(input_tokens=10)
     )
     recorder.flush()
     [row] = store.usage(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1))
