@@ -32,7 +32,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -90,11 +90,16 @@ class FailoverHandler:
     always tried and no incident is recorded). ``stored_response(messages)`` may answer
     when nothing else can (the response cache plugs in here).
 
-    Retries: the anthropic and openai clients retry on their own (``max_retries``, 2 by
-    default), so the handler adds none for them; for a model without retries of its own
-    (``ChatOllama``) it retries retryable errors up to ``max_retries`` times with
-    :class:`Backoff`. ``retry_entries`` names the entries to retry instead of that
-    automatic choice. ``sleep``/``asleep``, ``rng``, ``timer`` and ``clock`` are seams.
+    Retries happen only where no backup is ready. While a later entry of the chain would
+    let a call through, an entry is called once, without retries, because the backup
+    answers sooner than a retry's backoff would (the design's "switch within 2 s"):
+    ``without_retries(key)`` gives the entry's model with its client's retries off (the
+    chain's own model is used when it is unset or returns ``None``). The entry that is
+    the last chance keeps its retries: the anthropic and openai clients retry on their
+    own (``max_retries``, 2 by default), so the handler adds none for them; for a model
+    without retries of its own (``ChatOllama``) it retries retryable errors up to
+    ``max_retries`` times with :class:`Backoff`. ``sleep``/``asleep``, ``rng``, ``timer``
+    and ``clock`` are seams.
 
     Raises the original exception for an ``invalid_request``, and
     :class:`~llmopt.errors.NoHealthyEntry` when no entry answered.
@@ -106,8 +111,8 @@ class FailoverHandler:
         *,
         board: CircuitBoard | None = None,
         stored_response: StoredResponse | None = None,
+        without_retries: Callable[[str], BaseChatModel | None] | None = None,
         max_retries: int = 2,
-        retry_entries: Collection[str] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
         fail_over_on_refusal: bool = True,
         sleep: Callable[[float], object] = time.sleep,
@@ -124,8 +129,8 @@ class FailoverHandler:
         self.chain: tuple[tuple[str, BaseChatModel], ...] = tuple(chain)
         self.board = board
         self.stored_response = stored_response
+        self.without_retries = without_retries
         self.max_retries = max_retries
-        self.retry_entries = None if retry_entries is None else frozenset(retry_entries)
         self.backoff = backoff
         self.fail_over_on_refusal = fail_over_on_refusal
         self._sleep = sleep
@@ -153,9 +158,10 @@ class FailoverHandler:
     ) -> Iterator[BaseMessageChunk]:
         """The first healthy entry's chunks; fails over only before the first chunk."""
         run = _Run(self)
-        for key, model in self.chain:
+        for index, (key, model) in enumerate(self.chain):
             if not run.allow(key):
                 continue
+            model, _ = self._attempt(self.chain, index)
             iterator = iter(model.stream(messages, config, **kwargs))
             try:
                 first: BaseMessageChunk | None = next(iterator)
@@ -173,9 +179,10 @@ class FailoverHandler:
     ) -> AsyncIterator[BaseMessageChunk]:
         """The async :meth:`stream`."""
         run = _Run(self)
-        for key, model in self.chain:
+        for index, (key, model) in enumerate(self.chain):
             if not run.allow(key):
                 continue
+            model, _ = self._attempt(self.chain, index)
             iterator = aiter(model.astream(messages, config, **kwargs))
             try:
                 first: BaseMessageChunk | None = await anext(iterator)
@@ -278,10 +285,10 @@ class FailoverHandler:
         config: RunnableConfig | None,
         kwargs: dict[str, Any],
     ) -> BaseMessage:
-        for index, (key, model) in enumerate(entries):
+        for index, (key, _) in enumerate(entries):
             if not run.allow(key):
                 continue
-            retries = self._retries_for(key, model)
+            model, retries = self._attempt(entries, index)
             try:
                 if retries:
                     answer: BaseMessage = retry_with_backoff(
@@ -308,10 +315,10 @@ class FailoverHandler:
         config: RunnableConfig | None,
         kwargs: dict[str, Any],
     ) -> BaseMessage:
-        for index, (key, model) in enumerate(entries):
+        for index, (key, _) in enumerate(entries):
             if not run.allow(key):
                 continue
-            retries = self._retries_for(key, model)
+            model, retries = self._attempt(entries, index)
             try:
                 if retries:
                     answer: BaseMessage = await aretry_with_backoff(
@@ -330,9 +337,19 @@ class FailoverHandler:
                 return answer
         return run.nothing_left(messages)
 
-    def _retries_for(self, key: str, model: BaseChatModel) -> int:
-        if self.retry_entries is not None:
-            return self.max_retries if key in self.retry_entries else 0
+    def _attempt(
+        self, entries: Sequence[tuple[str, BaseChatModel]], index: int
+    ) -> tuple[BaseChatModel, int]:
+        """The model to call for ``entries[index]`` and the handler's own retries of it:
+        once and without retries while a later entry is ready to take over."""
+        key, model = entries[index]
+        board = self.board
+        if not any(board is None or board.would_allow(k) for k, _ in entries[index + 1 :]):
+            return model, self._retries_for(model)
+        quick = self.without_retries(key) if self.without_retries is not None else None
+        return (model if quick is None else quick), 0
+
+    def _retries_for(self, model: BaseChatModel) -> int:
         has_own = "max_retries" in type(model).model_fields
         return 0 if has_own else self.max_retries
 

@@ -18,7 +18,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,8 @@ class _Revision:
     board: CircuitBoard
     telemetry: RouteTelemetry
     problems: tuple[str, ...] = ()
-    models: dict[tuple[str, bool], BaseChatModel] = field(default_factory=dict)
+    # (entry key, bare, without client retries) -> the model built for it
+    models: dict[tuple[str, bool, bool], BaseChatModel] = field(default_factory=dict)
 
 
 class RoutedChatModel(BaseChatModel):
@@ -215,10 +216,10 @@ class RoutedChatModel(BaseChatModel):
         if snapshot.kill_switch_engaged or not snapshot.available:
             # The kill switch turns routing off too: the caller's own model, bare.
             model = self._model(revision, own, bare=True, tools=tools)
-            return _Call(revision, None, [(own, model)], kwargs, None, direct=True)
+            return _Call(revision, None, [(own, model)], kwargs, None, None, direct=True)
         if not revision.settings.enabled:
             model = self._model(revision, own, bare=False, tools=tools)
-            return _Call(revision, None, [(own, model)], kwargs, None, direct=True)
+            return _Call(revision, None, [(own, model)], kwargs, None, None, direct=True)
         probe = dict(kwargs)
         if tools is not None:
             probe["tools"] = tools[0]
@@ -231,19 +232,23 @@ class RoutedChatModel(BaseChatModel):
             expected_output_tokens=revision.settings.expected_output_tokens,
         )
         decision = revision.router.route(profile)
+
+        def without_retries(key: str) -> Any:
+            return self._model(revision, key, bare=False, tools=tools, quick=True)
+
         if decision.entry_key is None:
             excluded = [(c.entry, c.excluded or "") for c in decision.candidates]
             if all(why.startswith("circuit") for _, why in excluded) and excluded:
                 chain = [
                     (k, self._model(revision, k, bare=False, tools=tools)) for k, _ in excluded
                 ]
-                return _Call(revision, decision, chain, kwargs, None)
+                return _Call(revision, decision, chain, kwargs, None, without_retries)
             raise NoEligibleEntry(decision.reason, excluded)
         admission = None
         if revision.guard is not None:
             decision, admission = self._admit(revision, decision)
         chain = [(k, self._model(revision, k, bare=False, tools=tools)) for k in decision.chain]
-        return _Call(revision, decision, chain, kwargs, admission)
+        return _Call(revision, decision, chain, kwargs, admission, without_retries)
 
     def _admit(
         self, revision: _Revision, decision: RouteDecision
@@ -297,18 +302,27 @@ class RoutedChatModel(BaseChatModel):
             raise NoEligibleEntry("routing: the configuration has no llm entries")
         return default.key
 
-    def _model(self, revision: _Revision, key: str, *, bare: bool, tools: Any) -> Any:
-        model = revision.models.get((key, bare))
+    def _model(
+        self, revision: _Revision, key: str, *, bare: bool, tools: Any, quick: bool = False
+    ) -> Any:
+        """Entry ``key``'s model, built once per revision. ``quick``: with its client's
+        retries off, for an attempt that a ready backup follows (``None`` when its client
+        has no retries to turn off)."""
+        model = revision.models.get((key, bare, quick))
         if model is None:
             entry = revision.document.entry(key)
             provider = entry.provider or ""
+            item = entry.as_item()
+            if quick:
+                plain = self._model(revision, key, bare=bare, tools=None)
+                if "max_retries" not in type(getattr(plain, "base_model", plain)).model_fields:
+                    return None
+                item = {**item, "configuration": {**(entry.configuration or {}), "maxRetries": 0}}
             if bare:
-                model = build_base_model(provider, entry.configuration or {})
+                model = build_base_model(provider, item["configuration"] or {})
             else:
-                model = get_generator_model(
-                    provider, entry.as_item(), store=self.store, entry_key=key
-                )
-            revision.models[(key, bare)] = model
+                model = get_generator_model(provider, item, store=self.store, entry_key=key)
+            revision.models[(key, bare, quick)] = model
         if tools is None:
             return model
         return model.bind_tools(tools[0], **tools[1])
@@ -380,6 +394,7 @@ class _Call:
         chain: list[tuple[str, Any]],
         kwargs: dict[str, Any],
         admission: Admission | None,
+        without_retries: Callable[[str], Any] | None,
         *,
         direct: bool = False,
     ) -> None:
@@ -391,7 +406,9 @@ class _Call:
         self.telemetry: RouteTelemetry | None = None if direct else revision.telemetry
         board = None if direct else revision.board
         retries = 0 if direct else revision.settings.retry.max_retries
-        self.handler = FailoverHandler(chain, board=board, max_retries=retries)
+        self.handler = FailoverHandler(
+            chain, board=board, without_retries=without_retries, max_retries=retries
+        )
         self.started = time.perf_counter()
         self.total: AIMessageChunk | None = None
 

@@ -11,7 +11,8 @@
 ``circuitBreaker``   ``failureThreshold`` (5), ``windowSeconds`` (60), ``coolDownSeconds`` (30),
                      ``halfOpenMaxCalls`` (1)
 ``retry``            ``maxRetries`` (2): retries with backoff of an entry whose client
-                     has none of its own (Ollama); the SDKs' own retries are kept
+                     has none of its own (Ollama), when no backup is ready; while one
+                     is, every entry is called once (its SDK's retries off too)
 ``optimize``         ``balanced`` (default), ``cost``, ``quality`` or ``latency``: how
                      entries are ranked when no rule says
 ``expectedOutputTokens`` output assumed when estimating a request's cost (default 500;

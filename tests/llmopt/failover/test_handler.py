@@ -13,7 +13,7 @@ from llmopt.failover import METADATA_KEY, ErrorClass, FailoverHandler
 from llmopt.sandbox import FaultPlan, FaultRule, SandboxServer
 from llmopt.store import SQLiteStore
 
-from .conftest import Clock, chat, make_board
+from .conftest import MODEL, Clock, chat, make_board
 
 QUESTION = [HumanMessage("What is the capital of France?")]
 
@@ -46,6 +46,42 @@ def test_the_answer_comes_from_the_healthy_entry_when_the_first_fails(
         "backup",
         "overload",
     )
+
+
+def test_an_entry_with_a_ready_backup_is_called_once_without_its_clients_retries(
+    sandbox: SandboxServer, backup_sandbox: SandboxServer, store: SQLiteStore, clock: Clock
+) -> None:
+    board = make_board(store, clock, "a")
+    main = chat(overloaded(sandbox), max_retries=2)  # the SDK would back off ~2 s
+    quick = chat(sandbox)
+    handler = FailoverHandler(
+        [("main", main), ("backup", chat(backup_sandbox, max_retries=2))],
+        board=board,
+        without_retries={"main": quick}.get,
+    )
+
+    answer = handler.invoke(QUESTION)
+
+    assert answer.response_metadata[METADATA_KEY]["entry"] == "backup"
+    assert sandbox.billing().models[MODEL].requests_errored == 1
+
+
+def test_the_last_chance_keeps_its_clients_retries(
+    sandbox: SandboxServer, backup_sandbox: SandboxServer, store: SQLiteStore, clock: Clock
+) -> None:
+    board = make_board(store, clock, "a")
+    board.force("backup", "open", actor="test", reason="drill")
+    main = chat(overloaded(sandbox), max_retries=1)
+    handler = FailoverHandler(
+        [("main", main), ("backup", chat(backup_sandbox))],
+        board=board,
+        without_retries={"main": chat(sandbox)}.get,
+    )
+
+    with pytest.raises(NoHealthyEntry):
+        handler.invoke(QUESTION)
+
+    assert sandbox.billing().models[MODEL].requests_errored == 2  # the call and its retry
 
 
 def test_a_first_try_answer_says_so(sandbox: SandboxServer) -> None:
