@@ -88,7 +88,9 @@ class FailoverHandler:
     ``chain`` is the ordered fallback chain of ``(entry_key, chat model)`` pairs.
     ``board`` shares circuit breakers between processes (without one, every entry is
     always tried and no incident is recorded). ``stored_response(messages)`` may answer
-    when nothing else can (the response cache plugs in here).
+    when nothing else can (the response cache plugs in here). ``gate(key)`` is asked
+    before each entry is called and may give a reason to skip it (a spent budget); the
+    skip is reported like an open circuit's.
 
     Retries happen only where no backup is ready. While a later entry of the chain would
     let a call through, an entry is called once, without retries, because the backup
@@ -112,6 +114,7 @@ class FailoverHandler:
         board: CircuitBoard | None = None,
         stored_response: StoredResponse | None = None,
         without_retries: Callable[[str], BaseChatModel | None] | None = None,
+        gate: Callable[[str], str | None] | None = None,
         max_retries: int = 2,
         backoff: Backoff = DEFAULT_BACKOFF,
         fail_over_on_refusal: bool = True,
@@ -130,6 +133,7 @@ class FailoverHandler:
         self.board = board
         self.stored_response = stored_response
         self.without_retries = without_retries
+        self.gate = gate
         self.max_retries = max_retries
         self.backoff = backoff
         self.fail_over_on_refusal = fail_over_on_refusal
@@ -373,6 +377,11 @@ class _Run:
         self.last_error: BaseException | None = None
 
     def allow(self, key: str) -> bool:
+        gate = self.handler.gate
+        reason = None if gate is None else gate(key)
+        if reason is not None:
+            self.attempts.append(Attempt(key, "skipped", detail=reason))
+            return False
         if self.board is None or self.board.allow(key):
             return True
         self.attempts.append(Attempt(key, "skipped", detail=self.board.why_refused(key)))

@@ -33,7 +33,7 @@ from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from llmopt.config import AIConfigDocument
-from llmopt.errors import LLMOptError, NoEligibleEntry
+from llmopt.errors import BudgetExceeded, LLMOptError, NoEligibleEntry
 from llmopt.failover import (
     METADATA_KEY,
     CircuitBoard,
@@ -401,16 +401,56 @@ class _Call:
         self.revision = revision
         self.decision = decision
         self.kwargs = kwargs
-        self.admission = admission
+        # Each entry the call reaches reserves its own estimate; the one that answers is
+        # charged, the others are given back.
+        self.admissions: dict[str, Admission] = {}
+        if admission is not None:
+            self.admissions[admission.entry_key] = admission
         self.direct = direct
         self.telemetry: RouteTelemetry | None = None if direct else revision.telemetry
         board = None if direct else revision.board
         retries = 0 if direct else revision.settings.retry.max_retries
         self.handler = FailoverHandler(
-            chain, board=board, without_retries=without_retries, max_retries=retries
+            chain,
+            board=board,
+            without_retries=without_retries,
+            gate=None if admission is None else self._admit,
+            max_retries=retries,
         )
         self.started = time.perf_counter()
         self.total: AIMessageChunk | None = None
+
+    def _admit(self, key: str) -> str | None:
+        """Reserve a failover target's estimate from its budgets; the reason to skip it
+        when a ``refuse`` budget of its own is spent."""
+        guard = self.revision.guard
+        if guard is None or key in self.admissions or self.decision is None:
+            return None
+        profile = self.decision.profile
+        candidate = self.revision.candidates.get(key)
+        usd = (
+            None
+            if candidate is None
+            else candidate.estimated_cost(profile.tokens, profile.output_tokens)
+        )
+        try:
+            self.admissions[key] = guard.admit(
+                key, usd=usd, tokens=profile.tokens + profile.output_tokens
+            )
+        except BudgetExceeded as exc:
+            return str(exc)
+        return None
+
+    def _settle(self, served: str | None, *, usd: float | None, tokens: int) -> None:
+        guard = self.revision.guard
+        if guard is None:
+            return
+        for key, admission in self.admissions.items():
+            if key == served:
+                guard.settle(admission, usd=usd, tokens=tokens)
+            else:
+                guard.release(admission)
+        self.admissions.clear()
 
     def chunk(self, chunk: BaseMessageChunk) -> ChatGenerationChunk:
         """One streamed chunk, the first carrying the route; the chunks are summed."""
@@ -468,12 +508,10 @@ class _Call:
             )
             if self.decision is not None:
                 self.telemetry.decided(self.decision, served=served)
-        if self.admission is not None and self.revision.guard is not None:
-            self.revision.guard.settle(self.admission, usd=cost, tokens=tokens)
+        self._settle(served, usd=cost, tokens=tokens)
 
     def failed(self, exc: Exception) -> None:
-        if self.admission is not None and self.revision.guard is not None:
-            self.revision.guard.release(self.admission)
+        self._settle(None, usd=None, tokens=0)
         if self.telemetry is not None and self.decision is not None:
             entry = self.decision.entry_key or ""
             self.telemetry.called(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from llmopt.killswitch import engage_kill_switch, release_kill_switch
 from llmopt.routing import ROUTE_KEY, get_routed_model
 from llmopt.sandbox import SandboxServer, running_sandbox
 from llmopt.store import AuditEvent, DocumentName, SQLiteStore
+from llmopt.tokens import BudgetGuard, BudgetSettings
+from llmopt.tokens._budget_guard import period_bounds
 from llmopt.wrapper._watcher import watcher_for
 
 
@@ -65,12 +68,16 @@ def entries(sandbox: SandboxServer) -> list[dict[str, Any]]:
 
 
 def open_store(
-    tmp_path: Path, sandbox: SandboxServer, routing: dict[str, Any], **extra: Any
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    routing: dict[str, Any],
+    llm: list[dict[str, Any]] | None = None,
+    **extra: Any,
 ) -> SQLiteStore:
     store = SQLiteStore(tmp_path / "store.db")
     store.write_document(
         DocumentName.AI_CONFIG,
-        {"llm": entries(sandbox), "routing": routing, **extra},
+        {"llm": entries(sandbox) if llm is None else llm, "routing": routing, **extra},
         expected_revision=None,
         audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
     )
@@ -229,3 +236,86 @@ def test_a_refusing_budget_at_its_limit_refuses_new_requests(
     model.invoke("Hello " * 40)
     with pytest.raises(BudgetExceeded, match="tiny"):
         model.invoke("Hello again")
+
+
+def test_an_entry_with_a_ready_backup_is_called_once_despite_its_sdk_retries(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    llm = entries(sandbox)
+    llm[0]["configuration"]["maxRetries"] = 2  # the SDK alone would back off ~2 s
+    store = open_store(
+        tmp_path, sandbox, {"enabled": True, "fallbackChain": ["claude", "mini"]}, llm
+    )
+    sandbox.set_model_behaviour({"claude-sonnet-4-6": {"error": "overloaded"}})
+
+    answer = get_routed_model(store).invoke("Write a function to sort a list")
+
+    assert route_of(answer)["entry"] == "mini"
+    assert sandbox.billing().models["claude-sonnet-4-6"].requests_errored == 1
+
+
+def budget_spend(store: SQLiteStore, budgets: list[dict[str, Any]]) -> dict[str, tuple[float, int]]:
+    guard = BudgetGuard(store, BudgetSettings.load_list(budgets))
+    try:
+        return {status.name: (status.usd, status.tokens) for status in guard.spend()}
+    finally:
+        guard.close()
+
+
+def test_a_failed_over_call_is_charged_to_the_entry_that_answered(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    budgets = [
+        {"name": "claude-day", "entry": "claude", "period": "day", "limitUsd": 100},
+        {"name": "mini-day", "entry": "mini", "period": "day", "limitUsd": 100},
+        {"name": "all-day", "period": "day", "limitUsd": 100},
+    ]
+    store = open_store(
+        tmp_path, sandbox, {"enabled": True, "fallbackChain": ["claude", "mini"]}, budgets=budgets
+    )
+    sandbox.set_model_behaviour({"claude-sonnet-4-6": {"error": "overloaded"}})
+
+    answer = get_routed_model(store).invoke("Write a function to sort a list")
+
+    assert route_of(answer)["entry"] == "mini"
+    spend = budget_spend(store, budgets)
+    assert spend["claude-day"] == (0.0, 0)
+    assert spend["mini-day"][1] == answer.usage_metadata["total_tokens"]
+    assert spend["mini-day"] == spend["all-day"]
+    billed = sandbox.billing().models["gpt-5.4-mini"].cost_usd
+    assert billed is not None and spend["mini-day"][0] == pytest.approx(float(billed))
+
+
+def test_a_failover_target_whose_refusing_budget_is_spent_is_skipped(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    budgets = [
+        {
+            "name": "mini-day",
+            "entry": "mini",
+            "period": "day",
+            "limitTokens": 10,
+            "atLimit": "refuse",
+        }
+    ]
+    store = open_store(
+        tmp_path,
+        sandbox,
+        {"enabled": True, "fallbackChain": ["claude", "mini", "local"]},
+        budgets=budgets,
+    )
+    start, _ = period_bounds("day", datetime.now(UTC))
+    store.charge_budget("mini-day", start, usd=0.0, tokens=10)
+    sandbox.set_model_behaviour({"claude-sonnet-4-6": {"error": "overloaded"}})
+
+    answer = get_routed_model(store).invoke("Write a function to sort a list")
+
+    assert route_of(answer)["entry"] == "local"
+    attempts = answer.response_metadata["llmopt_failover"]["attempts"]
+    assert [(a["entry"], a["outcome"]) for a in attempts] == [
+        ("claude", "failed"),
+        ("mini", "skipped"),
+    ]
+    assert "mini-day" in attempts[1]["detail"]
+    assert "gpt-5.4-mini" not in sandbox.billing().models
+    assert budget_spend(store, budgets)["mini-day"] == (0.0, 10)
