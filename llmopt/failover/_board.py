@@ -210,6 +210,22 @@ class CircuitBoard:
                 return circuit.probes_left > 0
             return self._expired(view) and self._problem is not None
 
+    def probe_due(self, entry_key: str) -> bool:
+        """Whether ``entry_key``'s cool-down is over and no process of ours probes it:
+        the next call that asks (:meth:`allow`) gets or claims the probe. A router keeps
+        such an entry eligible, or nothing would ever ask and the circuit would never
+        close. Never does I/O and never raises."""
+        with self._lock:
+            circuit = self._circuits.get(entry_key)
+            if circuit is None:
+                return False
+            view = circuit.view
+            if view.forced is not None or view.state is CircuitState.CLOSED:
+                return False
+            if view.state is CircuitState.HALF_OPEN and view.probe_owner == self.process_id:
+                return False  # our probe is out; its answer decides
+            return self._expired(view)
+
     def record_success(self, entry_key: str) -> None:
         """A call to ``entry_key`` answered. Closes a half-open circuit this process probes."""
         with self._lock:
@@ -248,11 +264,21 @@ class CircuitBoard:
             )
         logger.info("circuit of %s closed: a probe call answered", entry_key)
 
-    def record_failure(self, entry_key: str, error_class: ErrorClass, *, detail: str = "") -> None:
+    def record_failure(
+        self,
+        entry_key: str,
+        error_class: ErrorClass,
+        *,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         """A call to ``entry_key`` failed with ``error_class``. May open its circuit.
 
         Classes that do not count toward a circuit change nothing (a non-counting
-        failure of a probe hands the probe back).
+        failure of a probe hands the probe back). ``retry_after`` is the wait the
+        provider asked for with a rate limit: a circuit it opens stays open that long
+        (at least 1 s, at most ``coolDownSeconds``), because the provider has said when
+        it takes calls again and a longer wait only sends traffic to worse entries.
         """
         opened: str | None = None
         with self._lock:
@@ -287,6 +313,10 @@ class CircuitBoard:
             if opened is None:
                 circuit.view = view.model_copy(update={"failures": failures})
                 return
+            cool_down = self._settings.cool_down_seconds
+            if error_class is ErrorClass.RATE_LIMIT and retry_after is not None:
+                cool_down = min(cool_down, max(retry_after, 1.0))
+                opened += f"; open for the provider's retry-after, {cool_down:g} s"
             circuit.failures.clear()
             circuit.probes_left = 0
             self._local_transition(
@@ -296,7 +326,7 @@ class CircuitBoard:
                         "state": CircuitState.OPEN,
                         "failures": failures,
                         "opened_at": now,
-                        "retry_at": now + timedelta(seconds=self._settings.cool_down_seconds),
+                        "retry_at": now + timedelta(seconds=cool_down),
                         "probe_owner": None,
                         "reason": opened,
                         "updated_at": now,

@@ -47,7 +47,7 @@ from llmopt.store._records import utcnow
 
 from ._backoff import DEFAULT_BACKOFF, Backoff, aretry_with_backoff, retry_with_backoff
 from ._board import KIND_FAILOVER, CircuitBoard
-from ._classify import ErrorClass, classify_error, classify_response
+from ._classify import ErrorClass, classify_error, classify_response, retry_after_of
 
 logger = logging.getLogger("llmopt.failover")
 
@@ -392,7 +392,9 @@ class _Run:
         error_class = classify_error(exc)
         detail = _detail(exc)
         if self.board is not None:
-            self.board.record_failure(key, error_class, detail=detail)
+            self.board.record_failure(
+                key, error_class, detail=detail, retry_after=retry_after_of(exc)
+            )
         if not error_class.fails_over:
             raise exc
         logger.warning("entry %s failed (%s), failing over: %s", key, error_class, detail)
@@ -477,7 +479,9 @@ class _Run:
             "entry %s failed mid-stream (%s); no failover after the first chunk", key, error_class
         )
         if self.board is not None:
-            self.board.record_failure(key, error_class, detail=_detail(exc))
+            self.board.record_failure(
+                key, error_class, detail=_detail(exc), retry_after=retry_after_of(exc)
+            )
 
     def _stored(self, messages: LanguageModelInput) -> AIMessage | None:
         hook = self.handler.stored_response

@@ -58,6 +58,7 @@ from ._telemetry import RouteTelemetry, telemetry_for
 logger = logging.getLogger("llmopt.routing")
 
 ROUTE_KEY = "llmopt_route"
+_FIRST_READ_SECONDS = 10.0
 BUDGETS = "budgets"
 _TOOLS = "_llmopt_tools"
 
@@ -210,8 +211,13 @@ class RoutedChatModel(BaseChatModel):
         privacy = kwargs.pop("privacy", None) or metadata.get("llmopt_privacy") or self.privacy
         if stop is not None:
             kwargs["stop"] = stop
-        snapshot = watcher_for(self.store).snapshot
-        revision = self._current(snapshot.document)
+        watcher = watcher_for(self.store)
+        snapshot = watcher.snapshot
+        if snapshot.document is None and self._revision is None:
+            # A new process: routing cannot choose before the watcher's first read.
+            watcher.wait_for(lambda s: s.read_at != 0.0, timeout=_FIRST_READ_SECONDS)
+            snapshot = watcher.snapshot
+        revision = self._current(snapshot.document, snapshot.problem)
         own = self._own_entry(revision)
         if snapshot.kill_switch_engaged or not snapshot.available:
             # The kill switch turns routing off too: the caller's own model, bare.
@@ -279,13 +285,14 @@ class RoutedChatModel(BaseChatModel):
         )
         return moved, guard.admit(cheapest, usd=costs[cheapest], tokens=tokens)
 
-    def _current(self, document: AIConfigDocument | None) -> _Revision:
+    def _current(self, document: AIConfigDocument | None, problem: str | None) -> _Revision:
         with self._lock:
             revision = self._revision
             if document is None:
                 if revision is None:
                     raise LLMOptError(
-                        "routing: the configuration has not been read from the store yet"
+                        "routing: the configuration could not be read from the store"
+                        + (f": {problem}" if problem else "")
                     )
                 return revision
             if revision is not None and revision.document.revision == document.revision:
@@ -367,7 +374,9 @@ def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | No
     router = LLMRouter(
         candidates,
         settings,
-        availability=lambda key: None if board.would_allow(key) else board.why_refused(key),
+        availability=lambda key: (
+            None if board.would_allow(key) or board.probe_due(key) else board.why_refused(key)
+        ),
         performance=telemetry.performance,
     )
     if previous is not None and previous.guard is not None:

@@ -76,6 +76,50 @@ def test_after_the_cool_down_one_probe_closes_the_circuit(store: SQLiteStore, cl
     ]
 
 
+def test_a_probe_is_due_once_the_cool_down_is_over_until_ours_is_out(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    board = make_board(store, clock, "a")
+    assert not board.probe_due(KEY)  # never failed: closed
+    fail(board, 3)
+    board.refresh()
+    clock.advance(29)
+    assert not board.probe_due(KEY) and not board.would_allow(KEY)
+
+    clock.advance(1)
+    assert board.probe_due(KEY)  # a router must keep offering it, or no call asks
+    assert not board.would_allow(KEY)
+    board.allow(KEY)
+    board.refresh()
+    assert not board.probe_due(KEY)  # our probe is out: its answer decides
+
+
+def test_a_circuit_opened_by_rate_limits_waits_for_the_providers_retry_after(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    board = make_board(store, clock, "a")
+    for _ in range(3):
+        board.record_failure(KEY, ErrorClass.RATE_LIMIT, retry_after=2.0)
+    board.refresh()
+
+    stored = store.circuits()[KEY]
+    assert stored.state is CircuitState.OPEN
+    assert stored.retry_at == clock() + timedelta(seconds=2)  # not the 30 s cool-down
+    assert "retry-after, 2 s" in stored.reason
+    clock.advance(2)
+    assert board.probe_due(KEY)
+
+
+def test_a_retry_after_longer_than_the_cool_down_is_capped(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    board = make_board(store, clock, "a")
+    for _ in range(3):
+        board.record_failure(KEY, ErrorClass.RATE_LIMIT, retry_after=3600.0)
+    board.refresh()
+    assert store.circuits()[KEY].retry_at == clock() + timedelta(seconds=30)
+
+
 def test_a_failed_probe_reopens_the_circuit_with_a_new_cool_down(
     store: SQLiteStore, clock: Clock
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -319,3 +320,47 @@ def test_a_failover_target_whose_refusing_budget_is_spent_is_skipped(
     assert "mini-day" in attempts[1]["detail"]
     assert "gpt-5.4-mini" not in sandbox.billing().models
     assert budget_spend(store, budgets)["mini-day"] == (0.0, 10)
+
+
+def test_after_an_outage_the_router_probes_the_entry_again_and_its_circuit_closes(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    routing = {
+        "enabled": True,
+        "fallbackChain": ["claude", "mini"],
+        "circuitBreaker": {"failureThreshold": 2, "coolDownSeconds": 1},
+    }
+    store = open_store(tmp_path, sandbox, routing)
+    board = circuit_board_for(store)
+    sandbox.set_model_behaviour({"claude-sonnet-4-6": {"error": "overloaded"}})
+    model = get_routed_model(store)
+    for _ in range(2):
+        model.invoke("Write a function to sort a list")
+    assert board.status("claude").state == "open"
+    sandbox.clear_faults()
+
+    deadline = time.monotonic() + 10
+    served = None
+    while served != "claude" and time.monotonic() < deadline:
+        served = route_of(model.invoke("Write a function to sort a list"))["entry"]
+        time.sleep(0.1)
+
+    assert served == "claude"
+    assert board.status("claude").state == "closed"
+
+
+def test_the_first_call_of_a_new_process_waits_for_the_first_read_instead_of_failing(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    store = SQLiteStore(tmp_path / "fresh.db")
+    store.write_document(
+        DocumentName.AI_CONFIG,
+        {"llm": entries(sandbox), "routing": {"enabled": True, "fallbackChain": ["mini"]}},
+        expected_revision=None,
+        audit=AuditEvent(actor="t", action="seed", target="aiconfigs"),
+    )
+    release_kill_switch(store, actor="t")
+
+    answer = get_routed_model(store).invoke("Hi")  # no refresh: the watcher starts now
+
+    assert route_of(answer)["entry"] == "mini"
