@@ -25,6 +25,9 @@ class Candidate:
 
     ``input_usd_per_token``/``output_usd_per_token`` are ``None`` when llmopt has no
     price for the model (a cost ceiling then excludes it: its cost cannot be checked).
+    ``max_output_tokens`` is the entry's own ``maxTokens``: no answer is longer, so no
+    estimate is either (budgets reserve the estimate, and a reservation twelve times the
+    real cost would reach a limit long before the spend does).
     """
 
     key: str
@@ -35,10 +38,19 @@ class Candidate:
     input_usd_per_token: float | None
     output_usd_per_token: float | None
     position: int
+    max_output_tokens: int | None = None
+
+    def estimated_tokens(self, input_tokens: int, output_tokens: int) -> int:
+        """A request's input and expected output, the output capped by ``maxTokens``."""
+        if self.max_output_tokens is not None:
+            output_tokens = min(output_tokens, self.max_output_tokens)
+        return input_tokens + output_tokens
 
     def estimated_cost(self, input_tokens: int, output_tokens: int) -> float | None:
         if self.input_usd_per_token is None or self.output_usd_per_token is None:
             return None
+        if self.max_output_tokens is not None:
+            output_tokens = min(output_tokens, self.max_output_tokens)
         return input_tokens * self.input_usd_per_token + output_tokens * self.output_usd_per_token
 
 
@@ -80,7 +92,12 @@ def _candidate(entry: LLMEntry, position: int) -> Candidate:
         input_usd_per_token=input_price,
         output_usd_per_token=output_price,
         position=position,
+        max_output_tokens=_positive_int(configuration.get("maxTokens")),
     )
+
+
+def _positive_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _price(provider: str, model: str, usage: TokenUsage) -> float | None:

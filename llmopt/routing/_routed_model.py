@@ -50,7 +50,7 @@ from llmopt.wrapper._factory import build_base_model
 from llmopt.wrapper._watcher import watcher_for
 
 from ._candidates import Candidate, candidates_of
-from ._profile import profile_request
+from ._profile import RequestProfile, profile_request
 from ._router import LLMRouter, RouteDecision
 from ._settings import RoutingSettings
 from ._telemetry import RouteTelemetry, telemetry_for
@@ -262,15 +262,12 @@ class RoutedChatModel(BaseChatModel):
         guard = revision.guard
         assert guard is not None and decision.entry_key is not None
         profile = decision.profile
-
-        def estimate(key: str) -> float | None:
-            return revision.candidates[key].estimated_cost(profile.tokens, profile.output_tokens)
-
-        tokens = profile.tokens + profile.output_tokens
-        admission = guard.admit(decision.entry_key, usd=estimate(decision.entry_key), tokens=tokens)
+        usd, tokens = _estimate(revision, decision.entry_key, profile)
+        admission = guard.admit(decision.entry_key, usd=usd, tokens=tokens)
         if not admission.route_cheaper:
             return decision, admission
-        costs = {k: estimate(k) for k in decision.chain}
+        estimates = {k: _estimate(revision, k, profile) for k in decision.chain}
+        costs = {k: usd for k, (usd, _) in estimates.items()}
         cheapest = min(decision.chain, key=lambda k: (costs[k] is None, costs[k] or 0.0))
         if cheapest == decision.entry_key:
             return decision, admission
@@ -283,7 +280,8 @@ class RoutedChatModel(BaseChatModel):
         moved = RouteDecision(
             cheapest, chain, reason, profile, decision.rules, decision.candidates, decision.at
         )
-        return moved, guard.admit(cheapest, usd=costs[cheapest], tokens=tokens)
+        usd, tokens = estimates[cheapest]
+        return moved, guard.admit(cheapest, usd=usd, tokens=tokens)
 
     def _current(self, document: AIConfigDocument | None, problem: str | None) -> _Revision:
         with self._lock:
@@ -333,6 +331,17 @@ class RoutedChatModel(BaseChatModel):
         if tools is None:
             return model
         return model.bind_tools(tools[0], **tools[1])
+
+
+def _estimate(revision: _Revision, key: str, profile: RequestProfile) -> tuple[float | None, int]:
+    """What a call of entry ``key`` is expected to cost: (USD, or None unpriced; tokens)."""
+    candidate = revision.candidates.get(key)
+    if candidate is None:
+        return None, profile.tokens + profile.output_tokens
+    return (
+        candidate.estimated_cost(profile.tokens, profile.output_tokens),
+        candidate.estimated_tokens(profile.tokens, profile.output_tokens),
+    )
 
 
 def _close_clients(model: Any) -> None:
@@ -435,17 +444,9 @@ class _Call:
         guard = self.revision.guard
         if guard is None or key in self.admissions or self.decision is None:
             return None
-        profile = self.decision.profile
-        candidate = self.revision.candidates.get(key)
-        usd = (
-            None
-            if candidate is None
-            else candidate.estimated_cost(profile.tokens, profile.output_tokens)
-        )
+        usd, tokens = _estimate(self.revision, key, self.decision.profile)
         try:
-            self.admissions[key] = guard.admit(
-                key, usd=usd, tokens=profile.tokens + profile.output_tokens
-            )
+            self.admissions[key] = guard.admit(key, usd=usd, tokens=tokens)
         except BudgetExceeded as exc:
             return str(exc)
         return None

@@ -214,3 +214,17 @@ def test_the_design_documents_methods_answer_from_the_same_decision() -> None:
 def test_invalid_routing_settings_are_clear_errors(routing: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("$", r"\$")):
         RoutingSettings.from_dict(routing, entry_keys=["claude", "mini", "local"])
+
+
+def test_an_entrys_max_tokens_caps_the_output_its_estimates_assume() -> None:
+    capped = {**ENTRIES[0], "configuration": {**ENTRIES[0]["configuration"], "maxTokens": 64}}
+    document = AIConfigDocument({"llm": [capped, ENTRIES[0] | {"modelKey": "open"}]}, "r1")
+    (short, long), _ = candidates_of(document)
+
+    assert short.estimated_tokens(1000, 500) == 1064
+    assert long.estimated_tokens(1000, 500) == 1500
+    short_cost, long_cost = short.estimated_cost(1000, 500), long.estimated_cost(1000, 500)
+    assert short_cost is not None and long_cost is not None
+    # claude-sonnet-4-6: $3 per million input tokens, $15 per million output tokens
+    assert short_cost == pytest.approx((1000 * 3 + 64 * 15) / 1e6)
+    assert long_cost == pytest.approx((1000 * 3 + 500 * 15) / 1e6)
