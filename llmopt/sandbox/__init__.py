@@ -1,9 +1,11 @@
-r"""A local HTTP server that behaves like the Anthropic Messages API.
+r"""A local HTTP server that behaves like the Anthropic Messages API, OpenAI's Chat
+Completions API and Ollama's chat API.
 
-No real Anthropic API is reachable in tests, benchmarks and the demo, so they run
-against this sandbox: the real ``anthropic`` SDK and ``ChatAnthropic`` point at it with
-``base_url``. Start one with :class:`SandboxServer` (or ``running_sandbox`` in tests, or
-``python -m llmopt.sandbox --port 8765`` from a shell).
+No provider API is reachable in tests, benchmarks and the demo, so they run against
+this sandbox: the real ``anthropic`` and ``openai`` SDKs, ``ChatAnthropic``,
+``ChatOpenAI`` (``base_url=<sandbox>/v1``) and ``ChatOllama`` point at it. Start one
+with :class:`SandboxServer` (or ``running_sandbox`` in tests, or ``python -m
+llmopt.sandbox --port 8765`` from a shell).
 
 What it reproduces (see ``PROVIDER_FACTS.md``):
 
@@ -26,6 +28,15 @@ What it reproduces (see ``PROVIDER_FACTS.md``):
   (:class:`Billing`) priced with :func:`llmopt.providers.cost_of`, at
   ``GET /_sandbox/billing``, with batch requests also counted apart.
 - With ``data_dir`` (``--data-dir``), batches, results and billing survive a restart.
+- ``POST /v1/chat/completions`` (OpenAI: plain and streaming, tools, ``response_format``,
+  ``usage`` with ``prompt_tokens_details.cached_tokens``, automatic prefix caching from
+  1,024 tokens in 128-token steps) and ``POST /api/chat`` + ``GET /api/tags`` (Ollama,
+  NDJSON streaming, billed at zero); each API answers errors in its own envelope
+  (``docs/provider-facts-openai-ollama.md``).
+- Per-model behaviour that routing and failover observe
+  (:meth:`SandboxServer.set_model_behaviour`, ``--faults PLAN.json``): lognormal
+  latency from a p50 and p95, outage windows, sliding-window rate limits with
+  ``retry-after``, slow streams, timeouts that hang; rules match models by glob.
 
 Tokens are counted by a fixed rule, not Claude's tokenizer: one per word or punctuation
 character of text (``\w+|[^\w\s]``), 1,600 per image, tool definitions over their
@@ -42,6 +53,14 @@ In a test::
         ...
         clock.advance(301)                    # 5-minute cache entries expire
         sandbox.billing().total.cost_usd      # what it would have charged
+
+Providers that misbehave, per model::
+
+    sandbox.set_model_behaviour({
+        "claude-*": {"outage": {"start": 60, "end": 120}},          # down for a minute
+        "gpt-5.4-mini": [{"latency": {"p50_ms": 400, "p95_ms": 1500}},
+                         {"rate_limit": {"requests": 5, "per_seconds": 1}}],
+    })
 
 Batches that take time, with some requests failing::
 

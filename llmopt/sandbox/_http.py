@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from llmopt.sandbox import _errors as msg
-from llmopt.sandbox._errors import ApiError, new_id
+from llmopt.sandbox._errors import ApiError, api_for_path, new_id
 from llmopt.sandbox._routing import Request, Response
 
 logger = logging.getLogger("llmopt.sandbox")
@@ -115,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(self.server.body_limit(self.command, path))
         except _BodyTooLarge:
             error = ApiError("request_too_large", msg.REQUEST_TOO_LARGE)
-            response = Response.error(error, request_id)
+            response = Response.error(error, request_id, api_for_path(path))
             response.close = True
             self._send(response)
             return

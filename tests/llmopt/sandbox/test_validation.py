@@ -375,3 +375,17 @@ def test_count_tokens_validates_like_messages_but_needs_no_max_tokens(
     assert ok.status == 200 and set(ok.json()) == {"input_tokens"}
     assert bad.status == 400
     assert bad.json()["error"]["message"] == "messages: at least one message is required"
+
+
+def test_a_body_over_the_size_limit_wears_its_apis_envelope() -> None:
+    openai_body = {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "x " * 1_000}]}
+    ollama_body = {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "x " * 1_000}]}
+    with running_sandbox(max_request_bytes=1_000) as sandbox:
+        openai = send(sandbox.base_url, "/v1/chat/completions", openai_body)
+        ollama = send(sandbox.base_url, "/api/chat", ollama_body)
+
+    assert openai.status == 413
+    assert openai.json()["error"]["type"] == "invalid_request_error"
+    assert "maximum allowed number of bytes" in openai.json()["error"]["message"]
+    assert ollama.status == 413
+    assert set(ollama.json()) == {"error"}
