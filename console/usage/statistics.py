@@ -26,6 +26,9 @@ from llmopt.store import (
     USAGE_COUNTERS,
     BatchRecord,
     BatchStatus,
+    BudgetAlert,
+    CircuitRecord,
+    CircuitState,
     Store,
     UsageRollup,
 )
@@ -51,6 +54,7 @@ RANGES: dict[str, Window] = {
 }
 DEFAULT_RANGE: RangeName = "24h"
 RECENT = timedelta(minutes=5)
+ALERTS_SHOWN = 5
 
 
 @dataclass(slots=True)
@@ -230,11 +234,17 @@ def statistics(
 
 @dataclass(frozen=True, slots=True)
 class Live:
-    """The Overview's live part: cheap enough to refresh every few seconds."""
+    """The Overview's live part: cheap enough to refresh every few seconds.
+
+    ``budget_alerts`` are the thresholds crossed in the periods running now (today's
+    for day budgets, this month's for month budgets), newest first; ``circuits`` the
+    entries whose circuit is not plainly closed (open, half-open or forced)."""
 
     today: Totals
     recent: Totals
     active_batches: int
+    budget_alerts: list[BudgetAlert] = field(default_factory=list)
+    circuits: list[CircuitRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +265,19 @@ def live(store: Store, *, now: datetime, today: Totals | None = None) -> Live:
     # The current minute counts as one of the five: it is the liveliest.
     end = minute + timedelta(minutes=1)
     recent = Totals.of(store.usage(start=end - RECENT, end=end))
+    day = _day_start(now)
+    current = {day, day.replace(day=1)}
+    alerts = store.list_budget_alerts(since=day.replace(day=1), limit=ALERTS_SHOWN * 4)
     return Live(
         today=today,
         recent=recent,
         active_batches=store.count_batches(statuses=BATCHES_IN_FLIGHT),
+        budget_alerts=[a for a in alerts if a.period_start in current][:ALERTS_SHOWN],
+        circuits=[
+            c
+            for _, c in sorted(store.circuits().items())
+            if c.forced is not None or c.state is not CircuitState.CLOSED
+        ],
     )
 
 

@@ -11,7 +11,14 @@ import pytest
 from django.test import Client
 
 from llmopt.killswitch import engage_kill_switch, release_kill_switch
-from llmopt.store import BatchRecord, BatchStatus, Store
+from llmopt.store import (
+    BatchRecord,
+    BatchStatus,
+    BudgetAlert,
+    CircuitRecord,
+    CircuitState,
+    Store,
+)
 
 from .conftest import NOW, OLLAMA, SONNET, rollup, seed_usage
 
@@ -236,3 +243,51 @@ def test_no_environment_banner_when_it_leaves_optimization_on(
     for hx in ({}, {"HX-Request": "true"}):
         html = signed_in.get("/", headers=hx).content.decode()
         assert 'id="env-switch"' not in html and "LLM_OPTIMIZATION_ENABLED" not in html
+
+
+def test_the_live_part_shows_this_periods_budget_alerts_and_circuits_not_closed(
+    signed_in: Client, busy_store: Store
+) -> None:
+    today = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+
+    def alert(name: str, period_start: Any, threshold: int, **amounts: Any) -> BudgetAlert:
+        return BudgetAlert(
+            budget=name, period_start=period_start, threshold=threshold, at=NOW, **amounts
+        )
+
+    busy_store.add_budget_alert(alert("team-day", today, 80, usd=8.0, tokens=0, limit_usd=10.0))
+    busy_store.add_budget_alert(
+        alert("all-month", month, 50, usd=0, tokens=600_000, limit_tokens=1_200_000)
+    )
+    busy_store.add_budget_alert(
+        alert("team-day", today - timedelta(days=1), 100, usd=10.0, tokens=0, limit_usd=10.0)
+    )
+    busy_store.swap_circuit(
+        CircuitRecord(
+            entry_key=SONNET, state=CircuitState.OPEN, updated_at=NOW, reason="5 failures"
+        ),
+        expected_version=0,
+    )
+    busy_store.swap_circuit(
+        CircuitRecord(entry_key=OLLAMA, state=CircuitState.CLOSED, updated_at=NOW),
+        expected_version=0,
+    )
+
+    html = signed_in.get("/", headers={"HX-Request": "true"}).content.decode()
+
+    alerts = " ".join(unescape(text_of(html, "budget-alerts")).split())
+    assert "team-day crossed 80% at 14:20 UTC: $8.00 of $10.00" in alerts
+    assert "all-month crossed 50% at 14:20 UTC: 600k of 1.2M tokens" in alerts
+    assert "100%" not in alerts  # yesterday's period is over
+    circuits = " ".join(unescape(text_of(html, "open-circuits")).split())
+    assert f"{SONNET} : open (5 failures)" in circuits
+    assert OLLAMA not in circuits  # closed: nothing to see
+
+
+def test_without_alerts_or_open_circuits_the_overview_says_nothing_of_them(
+    signed_in: Client, busy_store: Store
+) -> None:
+    html = signed_in.get("/").content.decode()
+
+    assert 'id="budget-alerts"' not in html and 'id="open-circuits"' not in html
