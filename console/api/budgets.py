@@ -3,17 +3,18 @@ alerts; saving the list."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from django.utils import timezone
 from ninja import Router, Schema
 
 from llmopt.config import load_document
 from llmopt.store import Store
 from llmopt.tokens import update_budgets
 
-from ..budgets.spend import budget_statuses, document_budgets, stored_budgets
+from ..budgets.spend import budget_statuses, document_budgets, shown_budgets
+from ..budgets.trend import spend_trends
+from ..clock import CLOCK
 from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest
@@ -25,8 +26,17 @@ router = Router(tags=["budgets"], auth=RoleAuth(VIEW))
 ALERTS_SHOWN = 50
 
 
+class DaySpendOut(Schema):
+    """What the calls a budget counts cost in one UTC day (from the route statistics)."""
+
+    day: date
+    usd: float
+    tokens: int
+
+
 class BudgetStatusOut(Schema):
-    """One budget's spend in its current UTC period; ``percent`` of the nearer limit."""
+    """One budget's spend in its current UTC period; ``percent`` of the nearer limit;
+    ``daily``, its spend on each of the last 14 UTC days, oldest first."""
 
     name: str
     entry: str | None
@@ -39,6 +49,7 @@ class BudgetStatusOut(Schema):
     limitTokens: int | None
     atLimit: str
     percent: float
+    daily: list[DaySpendOut]
 
 
 class BudgetAlertOut(Schema):
@@ -54,8 +65,9 @@ class BudgetAlertOut(Schema):
 
 
 class BudgetsOut(Schema):
-    """The ``budgets`` list at one revision (as stored), each budget's spend, the alerts;
-    ``problems`` says why no budget is enforced when the stored list is invalid."""
+    """The ``budgets`` list at one revision (as stored, each ``webhook`` masked), each
+    budget's spend, the alerts; ``problems`` says why no budget is enforced when the
+    stored list is invalid."""
 
     revision: str | None
     budgets: list[Any]
@@ -66,7 +78,9 @@ class BudgetsOut(Schema):
 
 class BudgetsIn(InputSchema):
     """The whole ``budgets`` list, the revision it was read at, and why. Checked by the
-    core (``BudgetSettings.load_list``): every problem answers 422, nothing written."""
+    core (``BudgetSettings.load_list``): every problem answers 422, nothing written. A
+    ``webhook`` sent back masked as ``GET`` showed it keeps the stored URL; a masked
+    one that masks no stored webhook is a 422."""
 
     budgets: list[dict[str, Any]]
     revision: str
@@ -76,10 +90,12 @@ class BudgetsIn(InputSchema):
 def _budgets_out(store: Store) -> BudgetsOut:
     document = load_document(store)
     budgets, problems = document_budgets(document)
-    statuses = budget_statuses(store, budgets, now=timezone.now())
+    now = CLOCK.now()
+    statuses = budget_statuses(store, budgets, now=now)
+    trends = spend_trends(store, budgets, now=now)
     return BudgetsOut(
         revision=document.revision,
-        budgets=stored_budgets(document),
+        budgets=shown_budgets(document),
         problems=problems,
         spend=[
             BudgetStatusOut(
@@ -94,8 +110,12 @@ def _budgets_out(store: Store) -> BudgetsOut:
                 limitTokens=s.limit_tokens,
                 atLimit=s.at_limit,
                 percent=s.percent,
+                daily=[
+                    DaySpendOut(day=day, usd=usd, tokens=tokens)
+                    for day, usd, tokens in zip(t.days, t.usd, t.tokens, strict=True)
+                ],
             )
-            for s in statuses
+            for s, t in zip(statuses, trends, strict=True)
         ],
         alerts=[
             BudgetAlertOut(

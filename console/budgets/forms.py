@@ -23,7 +23,8 @@ class BudgetsForm(forms.Form):
         label="Budgets (JSON list)",
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
         help_text='For example [{"name": "daily overall", "period": "day", "limitUsd": 50, '
-        '"atLimit": "refuse"}]. An empty list: no budgets.',
+        '"atLimit": "refuse"}]. An empty list: no budgets. Webhook URLs are shown masked '
+        "(********); leave one as it is to keep it, or enter a whole new URL.",
     )
     reason = reason_field()
 

@@ -9,7 +9,7 @@ from typing import Any
 from llmopt.config import AIConfigDocument
 from llmopt.errors import ConfigError
 from llmopt.store import Store
-from llmopt.tokens import BudgetGuard, BudgetSettings, BudgetStatus
+from llmopt.tokens import BudgetGuard, BudgetSettings, BudgetStatus, masked_budgets
 
 AT_LIMIT = {
     "alert": "calls go on; an alert is sent",
@@ -18,10 +18,11 @@ AT_LIMIT = {
 }
 
 
-def stored_budgets(document: AIConfigDocument) -> list[Any]:
-    """The ``budgets`` list as stored (``[]`` when there is none or it is not a list)."""
+def shown_budgets(document: AIConfigDocument) -> list[Any]:
+    """The ``budgets`` list as stored, each webhook masked (``masked_budgets``), or ``[]``
+    when there is none or it is not a list. Saved back unchanged, it keeps the webhooks."""
     raw = document.body.get("budgets")
-    return list(raw) if isinstance(raw, list) else []
+    return list(masked_budgets(raw)) if isinstance(raw, list) else []
 
 
 def document_budgets(document: AIConfigDocument) -> tuple[list[BudgetSettings], list[str]]:

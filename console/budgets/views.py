@@ -1,8 +1,9 @@
 """The Budgets page: each budget of the document with its spend this period (live), its
-recent alerts (live), and the list edited as JSON with the core's rules, optimistically.
+spend per day over two weeks (live), its recent alerts (live), and the list edited as
+JSON with the core's rules, optimistically; webhooks are shown masked.
 
-One view serves the page and its live fragment (``request.htmx``): the spend table and
-the alerts, re-rendered at each poll.
+One view serves the page and its live fragment (``request.htmx``): the spend table, the
+daily charts and the alerts, re-rendered at each poll.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -24,12 +24,14 @@ from llmopt.errors import ConfigError, ConflictError, StoreError
 from llmopt.store import Store
 from llmopt.tokens import update_budgets
 
+from ..clock import CLOCK
 from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest, requires
 from ..web.polling import Poll
 from .forms import BudgetsForm
-from .spend import AT_LIMIT, budget_statuses, document_budgets, stored_budgets
+from .spend import AT_LIMIT, budget_statuses, document_budgets, shown_budgets
+from .trend import TREND_DAYS, spend_trends
 
 logger = logging.getLogger("console.budgets")
 
@@ -44,9 +46,12 @@ CONFLICT = (
 
 def _live_context(store: Store, document: AIConfigDocument) -> dict[str, Any]:
     budgets, problems = document_budgets(document)
-    statuses = budget_statuses(store, budgets, now=timezone.now())
+    now = CLOCK.now()
+    statuses = budget_statuses(store, budgets, now=now)
     return {
         "rows": [(status, AT_LIMIT.get(status.at_limit, status.at_limit)) for status in statuses],
+        "trends": spend_trends(store, budgets, now=now),
+        "trend_days": TREND_DAYS,
         "problems": problems,
         "alerts": store.list_budget_alerts(limit=ALERTS_SHOWN),
         "poll": BUDGETS_LIVE,
@@ -98,7 +103,7 @@ def budgets(request: AuthedRequest) -> HttpResponse:
         else:
             status = 422
     else:
-        initial = BudgetsForm.initial_for(stored_budgets(document), document.revision)
+        initial = BudgetsForm.initial_for(shown_budgets(document), document.revision)
         form = BudgetsForm(initial=initial)
     context = {"form": form, "can_edit": can_edit, "notice": notice, "document": document, **live}
     return render(request, PAGE, context, status=status)

@@ -99,6 +99,7 @@ def save_document_section(
     expected_revision: str,
     actor: str,
     reason: str = "",
+    audited: Callable[[Any], Any] = redact,
 ) -> AIConfigDocument:
     """Replace the document's top-level ``name`` (``routing``, ``budgets`` ...) with
     ``value`` and save, validated, optimistically and audited.
@@ -107,7 +108,8 @@ def save_document_section(
     :class:`~llmopt.errors.ConfigError`; then nothing is written. A document changed
     since ``expected_revision`` raises :class:`~llmopt.errors.ConflictError`. The rest
     of the document is kept; the write and its audit record (``action``, target
-    ``name``, before and after) are one operation. A change that changes nothing
+    ``name``, before and after, each as ``audited`` shows it: secret-named fields
+    masked unless told otherwise) are one operation. A change that changes nothing
     writes nothing.
     """
     check_reason(reason)
@@ -121,7 +123,12 @@ def save_document_section(
         {**document.body, name: value},
         expected_revision=expected_revision,
         audit=AuditEvent(
-            actor=actor, action=action, target=name, before=before, after=value, reason=reason
+            actor=actor,
+            action=action,
+            target=name,
+            before=audited(before),
+            after=audited(value),
+            reason=reason,
         ),
     )
     return AIConfigDocument(written.body, written.revision)

@@ -9,6 +9,8 @@
 - :class:`BudgetGuard`: reserves each call's estimate against every budget that applies
   before the call (:class:`~llmopt.errors.BudgetExceeded` when a ``refuse`` budget is
   spent), settles the actual usage after it, and records each threshold's alert once.
+- :func:`update_budgets` saves the list; :func:`masked_budgets` and
+  :func:`masked_webhook` show it without the secrets webhook URLs carry.
 
 The estimate
 ============
@@ -51,8 +53,8 @@ from llmopt.errors import BudgetExceeded
 from llmopt.tokens._budget_guard import Admission, BudgetGuard, BudgetStatus
 from llmopt.tokens._budget_settings import BudgetSettings
 from llmopt.tokens._counter import Method, ModelUsage, TokenCounter
-from llmopt.tokens._edit import ACTION_UPDATE_BUDGETS, update_budgets
-from llmopt.tokens._webhook import WebhookSender
+from llmopt.tokens._edit import ACTION_UPDATE_BUDGETS, masked_budgets, update_budgets
+from llmopt.tokens._webhook import WebhookSender, masked_webhook
 
 __all__ = [
     "ACTION_UPDATE_BUDGETS",
@@ -65,5 +67,7 @@ __all__ = [
     "ModelUsage",
     "TokenCounter",
     "WebhookSender",
+    "masked_budgets",
+    "masked_webhook",
     "update_budgets",
 ]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from llmopt.errors import BudgetExceeded
 from llmopt.store import BudgetAlert, BudgetSpend, Store
 from llmopt.tokens._budget_settings import BudgetSettings
-from llmopt.tokens._webhook import WebhookSender, safe_url
+from llmopt.tokens._webhook import WebhookSender, masked_webhook
 
 logger = logging.getLogger("llmopt.tokens")
 
@@ -264,7 +264,7 @@ class BudgetGuard:
                 spend.tokens,
             )
             if budget.webhook:
-                logger.debug("sending budget alert to %s", safe_url(budget.webhook))
+                logger.debug("sending budget alert to %s", masked_webhook(budget.webhook))
                 self._webhook.send(budget.webhook, _alert_body(alert, budget))
 
 

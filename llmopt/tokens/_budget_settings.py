@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmopt.errors import ConfigError, FieldProblem
+from llmopt.tokens._webhook import masked_webhook
 
 _RULES: dict[str, str] = {
     "name": "name must be a non-empty text, unique among the budgets",
@@ -152,6 +153,6 @@ def budget_problems(exc: ValidationError) -> list[FieldProblem]:
 
 def _shown(field: str, value: object) -> str:
     if field == "webhook" and isinstance(value, str):
-        value = urlsplit(value)._replace(query="", fragment="").geturl()
+        value = masked_webhook(value)
     text = "null" if value is None else repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"

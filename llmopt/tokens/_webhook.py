@@ -4,29 +4,69 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from llmopt._secrets import MASK
+
 logger = logging.getLogger("llmopt.tokens")
 
 _STOP = object()
 
 
-def safe_url(url: str) -> str:
-    """``url`` without what may hold a secret: its query, fragment and user info."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return parts._replace(netloc=host, query="", fragment="").geturl()
+# A leading path segment shown as it is: a short word (``services``, ``api``, ``hooks``),
+# never an id or a token. Query keys likewise; their values are always masked.
+_PATH_WORD = re.compile(r"[A-Za-z][A-Za-z._-]{0,19}")
+_QUERY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+
+
+def masked_webhook(url: str) -> str:
+    """``url`` as it may be shown, logged or audited: what may hold a secret replaced by
+    ``********``, enough kept to recognise it.
+
+    Kept: the scheme, host and port, and the first path segment when it is a short word
+    followed by more path. Masked: user info, the rest of the path, every query value
+    (keys that are words are kept) and the fragment. So
+    ``https://hooks.slack.com/services/T0/B0/XXXX`` shows as
+    ``https://hooks.slack.com/services/********`` and ``https://u:pw@h/x?token=s``
+    as ``https://********@h/********?token=********``. A URL with nothing past its
+    host is shown whole; masking a masked URL changes nothing. Never raises.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return MASK
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    netloc = f"{host}:{port}" if port is not None else host
+    if "@" in parts.netloc:
+        netloc = f"{MASK}@{netloc}"
+    words = parts.path.strip("/").split("/")
+    lead = "/" if parts.path.startswith("/") else ""
+    path = parts.path if not words[0] else f"{lead}{MASK}"
+    if len(words) > 1 and _PATH_WORD.fullmatch(words[0]):
+        path = f"{lead}{words[0]}/{MASK}"
+    query = "&".join(
+        f"{key}={MASK}" if sep and _QUERY_KEY.fullmatch(key) else MASK
+        for key, sep, _ in (piece.partition("=") for piece in parts.query.split("&"))
+    )
+    shown = f"{parts.scheme}://{netloc}{path}" if parts.scheme else f"{netloc}{path}"
+    if parts.query:
+        shown += f"?{query}"
+    if parts.fragment:
+        shown += f"#{MASK}"
+    return shown
 
 
 class WebhookSender:
     """Posts JSON bodies from one daemon thread: a short ``timeout``, one retry at most
-    on a connection error or a 5xx/429 answer, failures logged (with :func:`safe_url`)
+    on a connection error or a 5xx/429 answer, failures logged (with :func:`masked_webhook`)
     and dropped. ``send`` only queues, so it never blocks or raises. ``transport`` is an
     httpx transport for tests; :meth:`flush` waits until the queue is empty."""
 
@@ -89,5 +129,5 @@ class WebhookSender:
                 if response.status_code != 429 and response.status_code < 500:
                     attempt = 2  # a retry cannot help a refusal
             if attempt == 2:
-                logger.warning("budget alert webhook %s failed: %s", safe_url(url), problem)
+                logger.warning("budget alert webhook %s failed: %s", masked_webhook(url), problem)
                 return

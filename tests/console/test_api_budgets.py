@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.clock import CLOCK
 from llmopt.config import load_document
-from llmopt.store import BudgetAlert, Store
+from llmopt.store import BudgetAlert, RouteStatsRollup, Store
 
 from .conftest import AICONFIGS, SECRET, seed
 
@@ -128,3 +129,102 @@ def test_the_openapi_schema_lists_the_budget_operations_with_their_errors(
     paths = signed_in.get("/api/openapi.json").json()["paths"]
     assert set(paths[URL]) == {"get", "put"}
     assert {"200", "401", "403", "409", "422"} <= set(paths[URL]["put"]["responses"])
+
+
+SLACK = "https://hooks.slack.com/services/T000/B000/hook-secret-4242"
+SHOWN = "https://hooks.slack.com/services/********"
+HOOKED = {**DAILY, "webhook": SLACK}
+
+
+def test_a_webhook_is_read_masked_and_never_whole(signed_in: Client, store: Store) -> None:
+    seed(store, with_budgets([HOOKED]))
+    response = signed_in.get(URL)
+    assert response.json()["budgets"] == [{**DAILY, "webhook": SHOWN}]
+    assert "hook-secret-4242" not in response.content.decode()
+
+
+def test_saving_what_was_read_keeps_the_stored_webhook_and_audits_it_masked(
+    operator: Client, store: Store
+) -> None:
+    seed(store, with_budgets([HOOKED]))
+    read = operator.get(URL).json()
+    edited = [{**read["budgets"][0], "limitUsd": 25}]
+    response = put(operator, {"budgets": edited, "revision": read["revision"]})
+    assert response.status_code == 200
+    assert "hook-secret-4242" not in response.content.decode()
+    assert load_document(store).body["budgets"] == [{**HOOKED, "limitUsd": 25}]
+    [event] = store.list_audit(action="budgets.update")
+    assert event.after == [{**DAILY, "limitUsd": 25, "webhook": SHOWN}]
+    assert "hook-secret-4242" not in repr((event.before, event.after))
+    audit = operator.get("/api/audit").content.decode()
+    assert "budgets.update" in audit and "hook-secret-4242" not in audit
+
+
+def test_a_whole_new_webhook_replaces_the_stored_one(operator: Client, store: Store) -> None:
+    seed(store, with_budgets([HOOKED]))
+    new = "https://alerts.example/hooks/new-secret-77?token=t0ken"
+    body = {"budgets": [{**DAILY, "webhook": new}], "revision": load_document(store).revision}
+    response = put(operator, body)
+    assert response.status_code == 200
+    assert load_document(store).body["budgets"][0]["webhook"] == new
+    assert "new-secret-77" not in response.content.decode()
+    assert "t0ken" not in response.content.decode()
+
+
+def test_a_masked_webhook_that_masks_no_stored_one_is_a_422_and_nothing_is_written(
+    operator: Client, store: Store
+) -> None:
+    seed(store, with_budgets([HOOKED]))
+    revision = load_document(store).revision
+    masked = {**DAILY, "webhook": "https://alerts.example/hooks/********"}
+    response = put(operator, {"budgets": [masked], "revision": revision})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "budgets[0].webhook"
+    assert "masks no stored webhook" in problem["message"]
+    assert load_document(store).revision == revision
+
+
+def test_an_invalid_webhook_is_refused_without_showing_its_secret(
+    operator: Client, store: Store
+) -> None:
+    seed(store)
+    hook = {**DAILY, "webhook": "ftp://ops:pa55word@alerts.example/x/y-secret-9?token=t0ken"}
+    response = put(operator, {"budgets": [hook], "revision": load_document(store).revision})
+    assert response.status_code == 422
+    for secret in ("pa55word", "y-secret-9", "t0ken"):
+        assert secret not in response.content.decode()
+
+
+def test_each_budget_says_what_it_spent_on_each_of_the_last_14_days(
+    signed_in: Client, store: Store
+) -> None:
+    mine = {"name": "claude only", "entry": "claude-main", "period": "month", "limitUsd": 100}
+    seed(store, with_budgets([DAILY, mine]))
+    now = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    store.add_route_stats(
+        [
+            RouteStatsRollup(
+                minute=datetime(2026, 5, 9, 8, 0, tzinfo=UTC),
+                entry_key="claude-main",
+                calls=2,
+                cost_usd=1.5,
+                tokens=400,
+            ),
+            RouteStatsRollup(
+                minute=datetime(2026, 5, 10, 9, 0, tzinfo=UTC),
+                entry_key="other",
+                calls=1,
+                cost_usd=0.25,
+                tokens=50,
+            ),
+        ]
+    )
+    with CLOCK.frozen(now):
+        overall, entry_only = signed_in.get(URL).json()["spend"]
+    assert [d["day"] for d in overall["daily"]][::13] == ["2026-04-27", "2026-05-10"]
+    assert overall["daily"][-2:] == [
+        {"day": "2026-05-09", "usd": 1.5, "tokens": 400},
+        {"day": "2026-05-10", "usd": 0.25, "tokens": 50},
+    ]
+    assert [d["usd"] for d in entry_only["daily"][-2:]] == [1.5, 0.0]

@@ -206,6 +206,8 @@ PACKAGES: dict[str, list[str]] = {
         "ModelUsage",
         "TokenCounter",
         "WebhookSender",
+        "masked_budgets",
+        "masked_webhook",
         "update_budgets",
     ],
 }
