@@ -4,64 +4,16 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from llmopt._secrets import MASK
+from llmopt._secrets import masked_url as masked_webhook
 
 logger = logging.getLogger("llmopt.tokens")
 
 _STOP = object()
-
-
-# A leading path segment shown as it is: a short word (``services``, ``api``, ``hooks``),
-# never an id or a token. Query keys likewise; their values are always masked.
-_PATH_WORD = re.compile(r"[A-Za-z][A-Za-z._-]{0,19}")
-_QUERY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
-
-
-def masked_webhook(url: str) -> str:
-    """``url`` as it may be shown, logged or audited: what may hold a secret replaced by
-    ``********``, enough kept to recognise it.
-
-    Kept: the scheme, host and port, and the first path segment when it is a short word
-    followed by more path. Masked: user info, the rest of the path, every query value
-    (keys that are words are kept) and the fragment. So
-    ``https://hooks.slack.com/services/T0/B0/XXXX`` shows as
-    ``https://hooks.slack.com/services/********`` and ``https://u:pw@h/x?token=s``
-    as ``https://********@h/********?token=********``. A URL with nothing past its
-    host is shown whole; masking a masked URL changes nothing. Never raises.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return MASK
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    netloc = f"{host}:{port}" if port is not None else host
-    if "@" in parts.netloc:
-        netloc = f"{MASK}@{netloc}"
-    words = parts.path.strip("/").split("/")
-    lead = "/" if parts.path.startswith("/") else ""
-    path = parts.path if not words[0] else f"{lead}{MASK}"
-    if len(words) > 1 and _PATH_WORD.fullmatch(words[0]):
-        path = f"{lead}{words[0]}/{MASK}"
-    query = "&".join(
-        f"{key}={MASK}" if sep and _QUERY_KEY.fullmatch(key) else MASK
-        for key, sep, _ in (piece.partition("=") for piece in parts.query.split("&"))
-    )
-    shown = f"{parts.scheme}://{netloc}{path}" if parts.scheme else f"{netloc}{path}"
-    if parts.query:
-        shown += f"?{query}"
-    if parts.fragment:
-        shown += f"#{MASK}"
-    return shown
 
 
 class WebhookSender:

@@ -37,3 +37,21 @@ def test_it_leaves_the_value_it_was_given_unchanged() -> None:
     entry = {"apiKey": "sk-ant-1"}
     redact(entry)
     assert entry == {"apiKey": "sk-ant-1"}
+
+
+def test_a_webhook_url_keeps_its_host_and_loses_its_token() -> None:
+    shown = redact(
+        {
+            "budgets": [
+                {"name": "team", "webhook": "https://hooks.slack.com/services/T0/B0/XXXX"},
+                {"name": "ops", "callbackUrl": "https://u:pw@alerts.example/x?token=s3cret"},
+                {"name": "none", "webhook": ""},
+            ]
+        }
+    )
+
+    team, ops, none = shown["budgets"]
+    assert team["webhook"] == "https://hooks.slack.com/services/********"
+    assert "s3cret" not in ops["callbackUrl"] and "pw" not in ops["callbackUrl"]
+    assert ops["callbackUrl"].startswith("https://********@alerts.example/")
+    assert none["webhook"] == ""
