@@ -9,9 +9,12 @@ from typing import Any
 
 import httpx
 
-from llmopt._secrets import masked_url as masked_webhook
+from llmopt._secrets import masked_url
 
 logger = logging.getLogger("llmopt.tokens")
+
+masked_webhook = masked_url
+"""A webhook URL as it may be shown, logged or audited (see :func:`llmopt._secrets.masked_url`)."""
 
 _STOP = object()
 
