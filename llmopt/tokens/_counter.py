@@ -13,20 +13,67 @@ from llmopt.errors import ProviderError
 from llmopt.providers import CallCost, TokenUsage, cost_of
 from llmopt.providers._capabilities import canonical_provider
 from llmopt.tokens._estimate import estimate_text_tokens
-from llmopt.tokens._messages import Overheads, anthropic_request, request_tokens, to_turn
+from llmopt.tokens._messages import (
+    Overheads,
+    anthropic_request,
+    ollama_tool,
+    request_tokens,
+    to_turn,
+)
 from llmopt.tokens._tiktoken import OfflineEncodings, default_cache_dir
 
 Method = Literal["tiktoken", "endpoint", "estimate"]
 """How a count was made: OpenAI's tokenizer on this machine, the provider's counting
-endpoint, or the calibrated estimate."""
+endpoint, or the estimate (the sandbox's counting rule)."""
 
-# Anthropic's are the sandbox's (its count_tokens agrees to the token); OpenAI's follow
-# OpenAI's cookbook (3 per message, 1 per name, 3 to start the reply; a 1024x1024 image
-# at high detail is 765); Ollama's chat templates add a few tokens per turn.
+# Each provider's as the sandbox's stand-ins count them (tests/llmopt/tokens/
+# test_overheads.py sends requests through the official clients and compares): Anthropic's
+# messages carry no names, its system prompt is a field, and consecutive messages of one
+# role (a tool result and the next user text) are one message; OpenAI's and Ollama's follow
+# OpenAI's published recipe (3 per message, 1 per name, 3 to start the reply), and an
+# image is 1,600 tokens for all three. Ollama's messages carry no names (ChatOllama drops
+# them), its tool calls' arguments are an object where OpenAI's are a JSON string, and the
+# ollama client drops what its Tool model lacks from a tool's schema (defaults, titles...).
 OVERHEADS: Final[Mapping[str, Overheads]] = {
-    "anthropic": Overheads(3, 4, 0, 1_600, 1_500, 5, 3, 3, 50, system_is_message=False),
-    "openAI": Overheads(3, 3, 1, 765, 1_500, 5, 3, 3, 50, system_is_message=True),
-    "ollama": Overheads(4, 3, 1, 768, 1_500, 5, 3, 3, 50, system_is_message=True),
+    "anthropic": Overheads(
+        message=3,
+        request=4,
+        name=None,
+        image=1_600,
+        document=1_500,
+        tool=5,
+        tool_call=3,
+        tool_result=3,
+        redacted_thinking=50,
+        system_is_message=False,
+        merges_turns=True,
+    ),
+    "openAI": Overheads(
+        message=3,
+        request=3,
+        name=1,
+        image=1_600,
+        document=1_500,
+        tool=5,
+        tool_call=3,
+        tool_result=3,
+        redacted_thinking=50,
+        system_is_message=True,
+        arguments_as_text=True,
+    ),
+    "ollama": Overheads(
+        message=3,
+        request=3,
+        name=None,
+        image=1_600,
+        document=1_500,
+        tool=5,
+        tool_call=3,
+        tool_result=3,
+        redacted_thinking=50,
+        system_is_message=True,
+        sent_tool=ollama_tool,
+    ),
 }
 _OPENAI_PREFIXES = ("gpt-", "chatgpt", "o1", "o3", "o4", "text-embedding", "davinci", "babbage")
 
@@ -157,8 +204,8 @@ class TokenCounter:
         name = infer_provider(model, provider)
         how = self.method(model, provider=provider, exact=exact)
         if how == "endpoint":
-            anthropic_messages, system = anthropic_request(turns)
-            return self._endpoint_count(model, anthropic_messages, system, list(tools or ()))
+            anthropic_messages, system, anthropic_tools = anthropic_request(turns, tools or ())
+            return self._endpoint_count(model, anthropic_messages, system, anthropic_tools)
         text_tokens = estimate_text_tokens
         if how == "tiktoken":
             encoding: Any = self._encodings.for_model(model)

@@ -32,18 +32,27 @@ def _without_cache_control(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Overheads:
-    """What a provider adds around the text of a request, in tokens.
+    """What a provider adds around the text of a request, in tokens, and how its
+    messages carry what they hold.
 
     ``message`` per message (the role marker), ``request`` once (the turn that starts
-    the reply), ``name`` per message that carries a ``name``, ``image`` per image,
+    the reply), ``name`` per message that carries a ``name`` (``None`` when the
+    provider's messages carry none; a tool result's is never sent), ``image`` per image,
     ``document`` per PDF or URL document, ``tool`` per tool definition (beside its
-    JSON), ``tool_call`` per tool call (beside its name and input), ``tool_result`` per
-    result (beside its content), ``redacted_thinking`` per redacted thinking block.
+    JSON), ``tool_call`` per tool call (beside its name and arguments), ``tool_result``
+    per result (beside its content), ``redacted_thinking`` per redacted thinking block.
+    ``system_is_message``: a system prompt is a message (with its overhead), not a
+    field of the request. ``arguments_as_text``: a tool call's arguments travel as a
+    JSON string (OpenAI's, whose quotes are then escaped), not as an object.
+    ``merges_turns``: consecutive messages of one role are one message (Anthropic's,
+    where a tool result is a user message: ChatAnthropic merges them). ``sent_tool``:
+    a tool definition as the provider's client sends it, when that is not
+    :func:`tool_definition`.
     """
 
     message: int
     request: int
-    name: int
+    name: int | None
     image: int
     document: int
     tool: int
@@ -51,6 +60,9 @@ class Overheads:
     tool_result: int
     redacted_thinking: int
     system_is_message: bool
+    arguments_as_text: bool = False
+    merges_turns: bool = False
+    sent_tool: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,27 +164,56 @@ def request_tokens(
 ) -> int:
     """The input tokens of a request: its tools, messages and the provider's overheads."""
     total = overheads.request
+    sent_tool = overheads.sent_tool or tool_definition
     for tool in tools:
-        total += text_tokens(canonical_json(_tool_definition(tool))) + overheads.tool
+        total += text_tokens(canonical_json(sent_tool(tool))) + overheads.tool
+    previous = None
     for turn in turns:
         if turn.role != "system" or overheads.system_is_message:
-            total += overheads.message
-        if turn.name:
+            role = _anthropic_role(turn.role) if overheads.merges_turns else None
+            if role is None or role != previous:
+                total += overheads.message
+            previous = role
+        if turn.name and overheads.name is not None and turn.role != "tool":
             total += overheads.name + text_tokens(turn.name)
         total += sum(block_tokens(block, overheads, text_tokens) for block in turn.blocks)
     return total
 
 
-def _tool_definition(tool: Any) -> Any:
-    if isinstance(tool, Mapping) or tool is None:
-        return tool
-    # A LangChain tool or a function: LangChain's own conversion, when it can.
-    try:
-        from langchain_core.utils.function_calling import convert_to_openai_tool
+def tool_definition(tool: Any) -> Any:
+    """What a provider counts of a tool: OpenAI's ``function`` object without its
+    ``{"type": "function"}`` wrapper, which has the same words as Anthropic's shape
+    (``parameters`` and ``input_schema`` are a word each)."""
+    if not isinstance(tool, Mapping) and tool is not None:
+        # A LangChain tool or a function: LangChain's own conversion, when it can.
+        try:
+            from langchain_core.utils.function_calling import convert_to_openai_tool
 
-        return convert_to_openai_tool(tool)
-    except (ImportError, TypeError, ValueError):
-        return repr(tool)
+            tool = convert_to_openai_tool(tool)
+        except (ImportError, TypeError, ValueError):
+            return repr(tool)
+    if isinstance(tool, Mapping) and tool.get("type") == "function":
+        function = tool.get("function")
+        if isinstance(function, Mapping):
+            return function
+    return tool
+
+
+def ollama_tool(tool: Any) -> Any:
+    """A tool definition as the ``ollama`` client sends it: its ``Tool`` model keeps a
+    JSON schema's types, descriptions, enums, items and required properties, and drops
+    the rest (defaults, titles, bounds...)."""
+    definition = tool_definition(tool)
+    try:
+        from ollama import Tool
+        from pydantic import ValidationError
+    except ImportError:  # not installed: what ChatOllama would be given
+        return definition
+    try:
+        sent = Tool.model_validate({"type": "function", "function": definition})
+    except ValidationError:
+        return definition
+    return sent.model_dump(exclude_none=True, by_alias=True).get("function", definition)
 
 
 def block_tokens(
@@ -187,7 +228,11 @@ def block_tokens(
     if kind == "document":
         return _document_tokens(block, overheads, text_tokens)
     if kind == "tool_use":
-        shown = {"name": block.get("name", ""), "input": block.get("input", {})}
+        arguments = block.get("input", {})
+        if overheads.arguments_as_text and not isinstance(arguments, str):
+            # As LangChain's ChatOpenAI serialises them.
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        shown = {"name": block.get("name", ""), "input": arguments}
         return text_tokens(canonical_json(shown)) + overheads.tool_call
     if kind == "tool_result":
         content = _blocks(block.get("content"))
@@ -216,15 +261,35 @@ def _document_tokens(
     return overheads.document + extra
 
 
-def anthropic_request(turns: Iterable[Turn]) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Messages and system blocks as Anthropic's API takes them (tool turns become user
-    turns holding their results)."""
+def _anthropic_role(role: str) -> str:
+    return "assistant" if role == "assistant" else "user"
+
+
+def anthropic_request(
+    turns: Iterable[Turn], tools: Iterable[Any]
+) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
+    """Messages, system blocks and tools as Anthropic's API takes them, as ChatAnthropic
+    sends them: tool turns become user turns holding their results, consecutive turns
+    of one role are one message, and tools are in Anthropic's shape."""
     messages: list[dict[str, Any]] = []
     system: list[Any] = []
     for turn in turns:
         if turn.role == "system":
             system.extend(turn.blocks)
             continue
-        role = "assistant" if turn.role == "assistant" else "user"
-        messages.append({"role": role, "content": list(turn.blocks)})
-    return messages, system
+        role = _anthropic_role(turn.role)
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(turn.blocks)
+        else:
+            messages.append({"role": role, "content": list(turn.blocks)})
+    return messages, system, [_anthropic_tool(tool) for tool in tools]
+
+
+def _anthropic_tool(tool: Any) -> Any:
+    definition = tool_definition(tool)
+    if not isinstance(definition, Mapping) or "parameters" not in definition:
+        return definition  # Anthropic's shape already, or a server tool
+    shaped = {"name": definition.get("name", ""), "input_schema": definition["parameters"]}
+    if definition.get("description"):
+        shaped["description"] = definition["description"]
+    return shaped
