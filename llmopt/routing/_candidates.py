@@ -42,16 +42,18 @@ class Candidate:
 
     def estimated_tokens(self, input_tokens: int, output_tokens: int) -> int:
         """A request's input and expected output, the output capped by ``maxTokens``."""
-        if self.max_output_tokens is not None:
-            output_tokens = min(output_tokens, self.max_output_tokens)
-        return input_tokens + output_tokens
+        return input_tokens + self._capped(output_tokens)
 
     def estimated_cost(self, input_tokens: int, output_tokens: int) -> float | None:
         if self.input_usd_per_token is None or self.output_usd_per_token is None:
             return None
-        if self.max_output_tokens is not None:
-            output_tokens = min(output_tokens, self.max_output_tokens)
-        return input_tokens * self.input_usd_per_token + output_tokens * self.output_usd_per_token
+        output = self._capped(output_tokens)
+        return input_tokens * self.input_usd_per_token + output * self.output_usd_per_token
+
+    def _capped(self, output_tokens: int) -> int:
+        if self.max_output_tokens is None:
+            return output_tokens
+        return min(output_tokens, self.max_output_tokens)
 
 
 def candidates_of(document: AIConfigDocument) -> tuple[list[Candidate], list[str]]:
