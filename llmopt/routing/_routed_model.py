@@ -333,6 +333,26 @@ class RoutedChatModel(BaseChatModel):
         return model.bind_tools(tools[0], **tools[1])
 
 
+def _stored(
+    chain: Sequence[tuple[str, Any]], messages: Any, kwargs: Mapping[str, Any]
+) -> AIMessage | None:
+    """During an outage with nothing healthy left: an answer the response cache kept for
+    this request from any entry of the chain that opted in (see ``llmopt.responses``)."""
+    from llmopt.wrapper import OptimizedLLMWrapper
+    from llmopt.wrapper._responses import lookup
+
+    if not isinstance(messages, list):
+        return None
+    for _, model in chain:
+        wrapper = getattr(model, "bound", model)  # a model with tools bound
+        if not isinstance(wrapper, OptimizedLLMWrapper):
+            continue
+        found = lookup(wrapper, messages, kwargs.get("stop"), kwargs)
+        if found is not None and found.hit is not None:
+            return found.hit.message
+    return None
+
+
 def _estimate(revision: _Revision, key: str, profile: RequestProfile) -> tuple[float | None, int]:
     """What a call of entry ``key`` is expected to cost: (USD, or None unpriced; tokens)."""
     candidate = revision.candidates.get(key)
@@ -431,6 +451,7 @@ class _Call:
         self.handler = FailoverHandler(
             chain,
             board=board,
+            stored_response=None if direct else lambda messages: _stored(chain, messages, kwargs),
             without_retries=without_retries,
             gate=None if admission is None else self._admit,
             max_retries=retries,

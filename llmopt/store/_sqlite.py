@@ -336,6 +336,11 @@ class SQLiteStore:
     or was written by a newer schema version.
     """
 
+    @property
+    def path(self) -> str:
+        """The database file (``":memory:"`` for a private in-memory one)."""
+        return self._path
+
     def __init__(
         self,
         path: str | os.PathLike[str] = ":memory:",

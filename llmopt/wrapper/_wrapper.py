@@ -29,7 +29,7 @@ from llmopt.killswitch import env_switch
 from llmopt.providers import ProviderCapabilities, TokenUsage
 from llmopt.store import SQLiteStore, Store
 
-from . import _anthropic
+from . import _anthropic, _responses
 from ._batching import BatchDispatcher, BatchGroup, current_group, store_allows_batching
 from ._learning import learning_for
 from ._model_classes import provider_of, same_provider
@@ -541,8 +541,69 @@ class OptimizedLLMWrapper(BaseChatModel):
             dispatcher.close(timeout)
 
     # -- calls ----------------------------------------------------------------------
+    # Each asks the response cache first (see _responses), then calls as below.
 
     def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return _responses.generate(
+            self,
+            messages,
+            stop,
+            kwargs,
+            lambda: self._generate_uncached(messages, stop, run_manager, **kwargs),
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await _responses.agenerate(
+            self,
+            messages,
+            stop,
+            kwargs,
+            lambda: self._agenerate_uncached(messages, stop, run_manager, **kwargs),
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        return _responses.stream(
+            self,
+            messages,
+            stop,
+            kwargs,
+            lambda: self._stream_uncached(messages, stop, run_manager, **kwargs),
+        )
+
+    def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        return _responses.astream(
+            self,
+            messages,
+            stop,
+            kwargs,
+            lambda: self._astream_uncached(messages, stop, run_manager, **kwargs),
+        )
+
+    def _generate_uncached(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -585,7 +646,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         )
         return result
 
-    async def _agenerate(
+    async def _agenerate_uncached(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -628,7 +689,7 @@ class OptimizedLLMWrapper(BaseChatModel):
         )
         return result
 
-    def _stream(
+    def _stream_uncached(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -681,7 +742,7 @@ class OptimizedLLMWrapper(BaseChatModel):
                 _token_usage(usage), optimized=optimized, fallback=fallback, error=error, plan=plan
             )
 
-    async def _astream(
+    async def _astream_uncached(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,

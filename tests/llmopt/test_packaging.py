@@ -104,7 +104,15 @@ def test_the_core_requires_neither_django_nor_the_console_nor_the_sandbox_nor_ar
 
     assert unconditional == {"anthropic", "langchain-anthropic", "langchain-core", "pydantic"}
     assert str(requirements["python-arango"].marker) == 'extra == "arango"'
-    assert _metadata(wheels["llmopt"]).get_all("Provides-Extra") == ["arango", "ollama", "openai"]
+    assert _metadata(wheels["llmopt"]).get_all("Provides-Extra") == [
+        "arango",
+        "embeddings",
+        "ollama",
+        "openai",
+        "redis",
+    ]
+    assert str(requirements["wordllama"].marker) == 'extra == "embeddings"'
+    assert str(requirements["redis"].marker) == 'extra == "redis"'
     assert str(requirements["langchain-openai"].marker) == 'extra == "openai"'
     assert str(requirements["langchain-ollama"].marker) == 'extra == "ollama"'
 
