@@ -58,6 +58,8 @@ from llmopt.store import (
 
 if TYPE_CHECKING:
     from llmopt.failover import FailoverHandler
+    from llmopt.prompts import PromptEngineer
+    from llmopt.responses import LLMCacheLayer
     from llmopt.routing import LLMRouter, RoutedChatModel, get_routed_model
     from llmopt.store import ArangoStore
     from llmopt.tokens import TokenCounter
@@ -73,10 +75,13 @@ if TYPE_CHECKING:
 # configuration (the console, the migration) should not pay for it, so it loads on use.
 _LAZY = {"CacheStats", "FlagWatcher", "OptimizedLLMWrapper", "UsageRecorder", "get_generator_model"}
 
-# The LLM layer (routing, failover, token counting) loads on use for the same reason.
+# The LLM layer (routing, failover, token counting, the response cache, prompts) loads on
+# use for the same reason.
 _LAZY_LAYER = {
     "FailoverHandler": "llmopt.failover",
+    "LLMCacheLayer": "llmopt.responses",
     "LLMRouter": "llmopt.routing",
+    "PromptEngineer": "llmopt.prompts",
     "RoutedChatModel": "llmopt.routing",
     "TokenCounter": "llmopt.tokens",
     "get_routed_model": "llmopt.routing",
@@ -123,6 +128,7 @@ __all__ = [
     "FieldProblem",
     "FlagWatcher",
     "KillSwitchState",
+    "LLMCacheLayer",
     "LLMEntry",
     "LLMOptError",
     "LLMRouter",
@@ -134,6 +140,7 @@ __all__ = [
     "OptimizationError",
     "OptimizedLLMWrapper",
     "PrefixMemory",
+    "PromptEngineer",
     "ProviderCapabilities",
     "ProviderError",
     "RecordNotFound",

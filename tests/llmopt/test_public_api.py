@@ -30,6 +30,7 @@ PINNED = [
     "FieldProblem",
     "FlagWatcher",
     "KillSwitchState",
+    "LLMCacheLayer",
     "LLMEntry",
     "LLMOptError",
     "LLMRouter",
@@ -41,6 +42,7 @@ PINNED = [
     "OptimizationError",
     "OptimizedLLMWrapper",
     "PrefixMemory",
+    "PromptEngineer",
     "ProviderCapabilities",
     "ProviderError",
     "RecordNotFound",
@@ -156,6 +158,49 @@ PACKAGES: dict[str, list[str]] = {
         "supports_batching",
         "supports_caching",
     ],
+    "llmopt.embeddings": [
+        "EMBEDDINGS_MISSING",
+        "WordLlamaEmbeddings",
+        "default_embeddings",
+        "load_wordllama_offline",
+    ],
+    "llmopt.prompts": [
+        "TEMPLATES",
+        "AssembledPrompt",
+        "EmbeddingSimilarity",
+        "Example",
+        "LexicalSimilarity",
+        "PromptBlock",
+        "PromptEngineer",
+        "PromptRequest",
+        "ReferenceDocument",
+        "SimilarityScorer",
+        "TaskTemplate",
+        "family_of",
+        "infer_prompt_task",
+        "output_instruction",
+        "schema_of",
+    ],
+    "llmopt.responses": [
+        "ACTION_INVALIDATE",
+        "METADATA_KEY",
+        "RESPONSE_CACHE",
+        "URL_VARIABLE",
+        "CacheHit",
+        "CacheLookup",
+        "CanonicalRequest",
+        "EntryStats",
+        "LLMCacheLayer",
+        "LangChainResponseCache",
+        "ResponseBackend",
+        "ResponseCacheSettings",
+        "SQLiteResponses",
+        "StoredAnswer",
+        "backend_for",
+        "canonical_request",
+        "response_cache_for",
+        "settings_of",
+    ],
     "llmopt.routing": [
         "ACTION_UPDATE_ROUTING",
         "ROUTE_KEY",
@@ -221,7 +266,9 @@ def test_each_package_exports_exactly_its_pinned_names(package: str) -> None:
     assert all(hasattr(module, name) for name in module.__all__)
 
 
-@pytest.mark.parametrize("package", ["llmopt.batching", "llmopt.caching", "llmopt.providers"])
+@pytest.mark.parametrize(
+    "package", ["llmopt.batching", "llmopt.caching", "llmopt.providers", "llmopt.responses"]
+)
 def test_these_packages_load_neither_django_nor_langchain(package: str) -> None:
     code = (
         f"import sys, {package}; "
