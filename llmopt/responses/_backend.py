@@ -135,6 +135,11 @@ class ResponseBackend(Protocol):
         ``keep``; returns how many went."""
         ...
 
+    def evict_all(self, *, keep: int, now: float) -> int:
+        """Over all entries: drop the expired answers, then beyond ``keep`` the lowest
+        ``priority`` first and, among equals, the least recently used."""
+        ...
+
     def invalidate(
         self,
         *,
@@ -231,6 +236,16 @@ class SQLiteResponses:
                 "DELETE FROM answers WHERE key IN (SELECT key FROM answers WHERE entry_key = ? "
                 "ORDER BY last_used DESC LIMIT -1 OFFSET ?)",
                 (entry_key, keep),
+            ).rowcount
+        return expired + over
+
+    def evict_all(self, *, keep: int, now: float) -> int:
+        with self._lock, self._db:
+            expired = self._db.execute("DELETE FROM answers WHERE expires_at <= ?", (now,)).rowcount
+            over = self._db.execute(
+                "DELETE FROM answers WHERE key IN (SELECT key FROM answers "
+                "ORDER BY priority DESC, last_used DESC LIMIT -1 OFFSET ?)",
+                (keep,),
             ).rowcount
         return expired + over
 

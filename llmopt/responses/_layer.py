@@ -48,6 +48,7 @@ logger = logging.getLogger("llmopt.responses")
 METADATA_KEY = "llmopt_response_cache"
 ACTION_INVALIDATE = "responses.invalidate"
 HOUR = 3600.0
+DEFAULT_MAX_ANSWERS = 1_000_000
 # Our own annotations are about one call; a stored answer must not carry them to another.
 _CALL_METADATA = ("llmopt_route", "llmopt_failover", METADATA_KEY)
 
@@ -84,7 +85,10 @@ class LLMCacheLayer:
 
     ``embeddings`` is any LangChain ``Embeddings`` (``None``: the offline default of
     ``llmopt[embeddings]``, loaded when an entry first asks for semantic matching);
-    ``clock`` gives Unix seconds. Thread-safe. ``close()`` writes what is pending.
+    ``clock`` gives Unix seconds. ``max_answers`` bounds the answers of all entries
+    together: beyond it the lowest ``priority`` go first, the least recently used among
+    equals (each entry's ``maxEntries`` applies too). Thread-safe. ``close()`` writes
+    what is pending.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class LLMCacheLayer:
         clock: Callable[[], float] = time.time,
         flush_interval: float = 5.0,
         store: Store | None = None,
+        max_answers: int = DEFAULT_MAX_ANSWERS,
     ) -> None:
         self.backend = backend
         self.store = store  # the llmopt store whose entries these are (for audits)
@@ -108,6 +113,7 @@ class LLMCacheLayer:
         self._seq = 0
         self._synced_at = 0.0
         self._flush_interval = flush_interval
+        self.max_answers = max_answers
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -280,6 +286,12 @@ class LLMCacheLayer:
             gone = self.backend.evict(entry_key, keep=keep, now=now)
             if gone:
                 logger.debug("response cache: %d answers of %s evicted", gone, entry_key)
+        if grown:
+            gone = self.backend.evict_all(keep=self.max_answers, now=now)
+            if gone:
+                logger.info(
+                    "response cache: %d answers evicted (at most %d)", gone, self.max_answers
+                )
 
     def close(self) -> None:
         """Stop the background writer and write what is pending."""

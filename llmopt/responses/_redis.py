@@ -9,6 +9,8 @@ Keys, under a prefix (``llmopt:responses:`` by default):
 ``written``                     a sorted set: answer key by write number (``since``)
 ``used:<entry>``                a sorted set: the entry's answer keys by last use
                                 (eviction, invalidation by entry)
+``kept``                        a sorted set: every answer key by priority, then
+                                last use (the global size bound)
 ``stats:<entry>:<hour>``        a hash of the entry's counters for one hour
 =============================== =====================================================
 
@@ -82,9 +84,9 @@ class RedisResponses:
         pipe.expireat(name, math.ceil(answer.expires_at))
         if answer.vector is not None:
             pipe.zadd(self._prefix + "written", {answer.key: seq})
-        pipe.zadd(
-            self._used_key(answer.entry_key), {answer.key: answer.last_used or answer.created_at}
-        )
+        used = answer.last_used or answer.created_at
+        pipe.zadd(self._used_key(answer.entry_key), {answer.key: used})
+        pipe.zadd(self._prefix + "kept", {answer.key: _rank(answer.priority, used)})
         pipe.execute()
         return seq
 
@@ -94,13 +96,14 @@ class RedisResponses:
             return
         pipe = self._redis.pipeline()
         for key in keys:
-            pipe.hget(self._answer_key(key), "entry_key")
-        entries = pipe.execute()
+            pipe.hmget(self._answer_key(key), "entry_key", "priority")
+        found = pipe.execute()
         pipe = self._redis.pipeline()
-        for key, entry in zip(keys, entries, strict=True):
+        for key, (entry, priority) in zip(keys, found, strict=True):
             if entry is not None:
                 pipe.hset(self._answer_key(key), "last_used", repr(now))
                 pipe.zadd(self._used_key(entry.decode()), {key: now})
+                pipe.zadd(self._prefix + "kept", {key: _rank(int(priority or 0), now)})
         pipe.execute()
 
     def since(self, seq: int, *, limit: int = 10_000) -> list[StoredAnswer]:
@@ -132,6 +135,18 @@ class RedisResponses:
             self._redis.zrem(used, *(set(over) | dead))
         return len(over)
 
+    def evict_all(self, *, keep: int, now: float) -> int:
+        kept = self._prefix + "kept"
+        members = [m.decode() for m in self._redis.zrange(kept, 0, -1)]  # lowest rank first
+        live = [k for k in members if self._redis.exists(self._answer_key(k))]
+        dead = set(members) - set(live)
+        over = live[: max(0, len(live) - keep)]
+        if over:
+            self._redis.delete(*(self._answer_key(k) for k in over))
+        if over or dead:
+            self._redis.zrem(kept, *(set(over) | dead))
+        return len(over)
+
     def invalidate(
         self,
         *,
@@ -157,6 +172,7 @@ class RedisResponses:
             pipe.delete(name)
             pipe.zrem(self._used_key(entry.decode()), key)
             pipe.zrem(self._prefix + "written", key)
+            pipe.zrem(self._prefix + "kept", key)
             pipe.execute()
             removed += 1
         return removed
@@ -211,6 +227,11 @@ class RedisResponses:
     def _entries(self) -> list[str]:
         skip = len(self._prefix) + 5
         return [raw.decode()[skip:] for raw in self._redis.scan_iter(match=self._prefix + "used:*")]
+
+
+def _rank(priority: int, last_used: float) -> float:
+    # Priority bands far apart (a use time is ~1.8e9 s), last use inside each band.
+    return priority * 1e11 + last_used
 
 
 def _answer(key: str, raw: dict[bytes, bytes]) -> StoredAnswer:

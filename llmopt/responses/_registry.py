@@ -5,6 +5,8 @@
 machine; a file path keeps them in that SQLite file. Unset, answers go to a SQLite file
 beside a SQLite store (``<store>.responses.sqlite3``: one machine, every process), or
 in memory for an in-memory store or an ArangoDB one (set the variable to share them).
+``LLMOPT_RESPONSE_CACHE_MAX_ANSWERS`` bounds the answers of all entries together
+(default 1,000,000; lowest priority, then least recently used, go first).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from ._layer import LLMCacheLayer
 
 URL_VARIABLE = "LLMOPT_RESPONSE_CACHE_URL"
+MAX_ANSWERS_VARIABLE = "LLMOPT_RESPONSE_CACHE_MAX_ANSWERS"
 
 
 def backend_for(store: Store, url: str | None = None) -> ResponseBackend:
@@ -58,9 +61,16 @@ class _Held:
 
 
 def _make(store: Store) -> _Held:
-    from ._layer import LLMCacheLayer
+    from ._layer import DEFAULT_MAX_ANSWERS, LLMCacheLayer
 
-    return _Held(store, LLMCacheLayer(backend_for(store), store=store))
+    limit = os.environ.get(MAX_ANSWERS_VARIABLE, "").strip()
+    try:
+        max_answers = int(limit) if limit else DEFAULT_MAX_ANSWERS
+    except ValueError:
+        raise ConfigError(
+            [FieldProblem(MAX_ANSWERS_VARIABLE, f"{MAX_ANSWERS_VARIABLE} must be a whole number")]
+        ) from None
+    return _Held(store, LLMCacheLayer(backend_for(store), store=store, max_answers=max_answers))
 
 
 _layers: PerStore[_Held] = PerStore(_make)

@@ -10,7 +10,9 @@ field (camelCase)           default   meaning
 ``ttlSeconds``              86400     how long an answer is served (60 s to 30 days)
 ``maxEntries``              10000     answers kept for the entry; beyond it the least
                                       recently used of the lowest ``priority`` go first
-``priority``                0         eviction order between entries (higher kept longer)
+``priority``                0         eviction order between entries when all answers
+                                      together pass ``LLMOPT_RESPONSE_CACHE_MAX_ANSWERS``
+                                      (higher kept longer)
 ``allowTemperature``        false     cache requests sent with a temperature above 0 too
 =========================== ========= ==================================================
 

@@ -85,3 +85,17 @@ def test_counters_add_up_per_entry_and_hour(backend: Any) -> None:
 
     assert (stats.exact_hits, stats.semantic_hits, stats.misses, stats.stored) == (2, 1, 1, 1)
     assert stats.saved_usd == 0.75 and stats.answers == 1
+
+
+def test_the_bound_over_all_entries_drops_low_priority_before_recently_unused(
+    backend: Any,
+) -> None:
+    backend.put(stored("low-new", entry="batch", priority=-5, last_used=NOW + 9))
+    backend.put(stored("mid-old", entry="claude", last_used=NOW + 1))
+    backend.put(stored("mid-new", entry="gpt", last_used=NOW + 8))
+    backend.put(stored("high-old", entry="vip", priority=5, last_used=NOW))
+
+    assert backend.evict_all(keep=2, now=NOW + 10) == 2
+
+    kept = [k for k in ("low-new", "mid-old", "mid-new", "high-old") if backend.get(k, now=NOW)]
+    assert kept == ["mid-new", "high-old"]
