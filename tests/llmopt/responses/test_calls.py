@@ -176,3 +176,21 @@ def test_in_a_complete_outage_the_router_answers_from_a_stored_answer(
     assert stored.content == first.content
     assert stored.response_metadata["llmopt_failover"]["stored_response"] is True
     model.close()
+
+
+def test_a_reworded_question_is_served_by_meaning_with_the_offline_model(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    item = entry(sandbox, responseCache={"enabled": True, "semantic": True})
+    store = open_store(tmp_path, item)
+    model = get_generator_model("anthropic", item, store=store, entry_key="claude")
+
+    first = model.invoke("How do I reset my password on the website?")
+    reworded = model.invoke("How can I reset my password on the website?")
+    other = model.invoke("How do I delete my account on the website?")
+
+    assert calls(sandbox) == 2  # the first and the different question
+    report = reworded.response_metadata[METADATA_KEY]
+    assert report["hit"] == "semantic" and reworded.content == first.content
+    assert report["stored_question"] == "How do I reset my password on the website?"
+    assert METADATA_KEY not in other.response_metadata
