@@ -117,6 +117,19 @@ class LLMCacheLayer:
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
 
+    def use_embeddings(self, embeddings: Embeddings) -> None:
+        """Embed questions with ``embeddings`` from now on (any LangChain ``Embeddings``).
+
+        Vectors of another model are not comparable: answers stored before stay
+        reachable by exact key, and semantically once re-stored; a vector of another
+        size is never compared (invalidate the entries to start afresh)."""
+        with self._lock:
+            self._embeddings = embeddings
+            if self._index is not None:
+                self._index.clear()
+            self._seq = 0
+            self._synced_at = 0.0
+
     # -- the call path ------------------------------------------------------------------
 
     def lookup(
@@ -185,7 +198,7 @@ class LLMCacheLayer:
         )
         self.backend.put(answer)
         if vector is not None:
-            self._vector_index().add((lookup.entry_key, answer.context_key), answer.key, vector)
+            self._index_vector((lookup.entry_key, answer.context_key), answer.key, vector)
         with self._lock:
             self._delta(lookup.entry_key, now).stored += 1
             self._grown[lookup.entry_key] = settings.max_entries
@@ -339,19 +352,22 @@ class LLMCacheLayer:
         if now - self._synced_at < 1.0:
             return
         self._synced_at = now
-        index = self._vector_index()
         while True:
             fresh = self.backend.since(self._seq)
             if not fresh:
                 return
             for answer in fresh:
                 if answer.vector is not None and answer.expires_at > now:
-                    index.add(
-                        (answer.entry_key, answer.context_key),
-                        answer.key,
-                        _vector(answer.vector),
+                    self._index_vector(
+                        (answer.entry_key, answer.context_key), answer.key, _vector(answer.vector)
                     )
             self._seq = max(self._seq, fresh[-1].seq)
+
+    def _index_vector(self, group: tuple[str, str], key: str, vector: Any) -> None:
+        try:
+            self._vector_index().add(group, key, vector)
+        except ValueError as exc:  # another embedding model's vector: never compared
+            logger.debug("response cache: %s not indexed: %s", key, exc)
 
     def _hit(self, stored: StoredAnswer, kind: HitKind, similarity: float) -> CacheHit:
         message = _message(stored)

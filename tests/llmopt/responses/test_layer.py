@@ -250,3 +250,24 @@ def test_another_process_finds_what_one_stored(tmp_path: Path, clock: Clock) -> 
     for layer in (first, second):
         layer.close()
         layer.backend.close()
+
+
+def test_another_embedding_model_starts_afresh_instead_of_comparing_unlike_vectors(
+    layer: Any,
+) -> None:
+    class Wider(WordsEmbedding):
+        def embed_query(self, text: str) -> list[float]:
+            return super().embed_query(text) * 2  # 128 dimensions
+
+    remember(layer, ask("How do I sort a list in Python?"), "Use sorted().", SEMANTIC)
+    layer.use_embeddings(Wider())
+
+    found = layer.lookup(
+        ask("In Python how do I sort a list?"), entry_key="claude", settings=SEMANTIC
+    )
+    exact = layer.lookup(
+        ask("How do I sort a list in Python?"), entry_key="claude", settings=SEMANTIC
+    )
+
+    assert found.hit is None  # the old vector is of another size: never compared
+    assert exact.hit is not None
