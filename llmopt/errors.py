@@ -24,6 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class LLMOptError(Exception):
@@ -44,6 +48,17 @@ class FieldProblem:
 
     def __str__(self) -> str:
         return self.message
+
+
+def problems_of(exc: ValidationError, where: str, *, unknown: str) -> list[FieldProblem]:
+    """A pydantic ``ValidationError``'s errors as problems named ``where.<field>``;
+    a field the model does not know gets ``unknown`` ("is not a routing setting")."""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in (where, *error["loc"]))
+        message = unknown if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(FieldProblem(field, f"{field}: {message}"))
+    return problems
 
 
 class ConfigError(LLMOptError, ValueError):

@@ -84,7 +84,7 @@ class StoredAnswer:
 
 @dataclass(slots=True)
 class EntryStats:
-    """One entry's counters over a span of hours."""
+    """One entry's counters over a span of hours (or counters to add, ``answers`` unused)."""
 
     exact_hits: int = 0
     semantic_hits: int = 0
@@ -98,17 +98,6 @@ class EntryStats:
         """Hits (exact and semantic) as a share of lookups."""
         lookups = self.exact_hits + self.semantic_hits + self.misses
         return (self.exact_hits + self.semantic_hits) / lookups if lookups else 0.0
-
-
-@dataclass(slots=True)
-class StatsDelta:
-    """Counters to add for one entry and hour."""
-
-    exact_hits: int = 0
-    semantic_hits: int = 0
-    misses: int = 0
-    stored: int = 0
-    saved_usd: float = 0.0
 
 
 class ResponseBackend(Protocol):
@@ -155,7 +144,7 @@ class ResponseBackend(Protocol):
         """Live answers, of one entry or all."""
         ...
 
-    def add_stats(self, entry_key: str, hour: float, delta: StatsDelta) -> None:
+    def add_stats(self, entry_key: str, hour: float, delta: EntryStats) -> None:
         """Add counters to an entry's hour (Unix seconds at the hour's start)."""
         ...
 
@@ -279,7 +268,7 @@ class SQLiteResponses:
         with self._lock:
             return int(self._db.execute(query, args).fetchone()[0])
 
-    def add_stats(self, entry_key: str, hour: float, delta: StatsDelta) -> None:
+    def add_stats(self, entry_key: str, hour: float, delta: EntryStats) -> None:
         with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO answer_stats (entry_key, hour, exact_hits, semantic_hits, misses, "

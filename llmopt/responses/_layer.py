@@ -38,7 +38,7 @@ from langchain_core.messages.utils import message_chunk_to_message
 
 from llmopt.store import AuditEvent, Store
 
-from ._backend import EntryStats, ResponseBackend, StatsDelta, StoredAnswer
+from ._backend import EntryStats, ResponseBackend, StoredAnswer
 from ._guard import mismatch
 from ._request import CanonicalRequest
 from ._settings import ResponseCacheSettings
@@ -106,7 +106,7 @@ class LLMCacheLayer:
         self._embeddings = embeddings
         self._clock = clock
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, float], StatsDelta] = {}
+        self._pending: dict[tuple[str, float], EntryStats] = {}
         self._touched: set[str] = set()
         self._grown: dict[str, int] = {}
         self._index: Any = None
@@ -396,11 +396,11 @@ class LLMCacheLayer:
                 delta.saved_usd += hit.saved_usd
         self._start_flusher()
 
-    def _delta(self, entry_key: str, now: float) -> StatsDelta:
+    def _delta(self, entry_key: str, now: float) -> EntryStats:
         hour = (now // HOUR) * HOUR
         delta = self._pending.get((entry_key, hour))
         if delta is None:
-            delta = self._pending[(entry_key, hour)] = StatsDelta()
+            delta = self._pending[(entry_key, hour)] = EntryStats()
         return delta
 
     def _embed(self, text: str) -> Any:

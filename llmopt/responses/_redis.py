@@ -29,7 +29,7 @@ from typing import Any
 from llmopt._secrets import masked_url
 from llmopt.errors import ConfigError, FieldProblem
 
-from ._backend import EntryStats, StatsDelta, StoredAnswer
+from ._backend import EntryStats, StoredAnswer
 
 
 class RedisResponses:
@@ -185,7 +185,7 @@ class RedisResponses:
             total += sum(1 for m in members if self._redis.exists(self._answer_key(m.decode())))
         return total
 
-    def add_stats(self, entry_key: str, hour: float, delta: StatsDelta) -> None:
+    def add_stats(self, entry_key: str, hour: float, delta: EntryStats) -> None:
         name = f"{self._prefix}stats:{entry_key}:{int(hour)}"
         pipe = self._redis.pipeline()
         for field in ("exact_hits", "semantic_hits", "misses", "stored"):

@@ -31,7 +31,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmopt.errors import ConfigError, FieldProblem
+from llmopt.errors import ConfigError, FieldProblem, problems_of
 
 from ._guard import DEFAULT_SIMILARITY_THRESHOLD
 
@@ -72,7 +72,9 @@ class ResponseCacheSettings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(_problems(exc, where)) from None
+            raise ConfigError(
+                problems_of(exc, where, unknown="is not a response cache setting")
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The camelCase JSON shape, as stored."""
@@ -82,14 +84,3 @@ class ResponseCacheSettings(BaseModel):
 def settings_of(configuration: Mapping[str, Any] | None, *, key: str = "") -> ResponseCacheSettings:
     """The ``responseCache`` settings in an entry's ``configuration``."""
     return ResponseCacheSettings.from_dict((configuration or {}).get(RESPONSE_CACHE), key=key)
-
-
-def _problems(exc: ValidationError, where: str) -> list[FieldProblem]:
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in (where, *error["loc"]))
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a response cache setting"
-        problems.append(FieldProblem(field, f"{field}: {message}"))
-    return problems

@@ -38,7 +38,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llmopt.errors import ConfigError, FieldProblem
+from llmopt.errors import ConfigError, FieldProblem, problems_of
 from llmopt.failover import CircuitBreakerSettings
 
 from ._tasks import TaskKind
@@ -167,11 +167,4 @@ class EntryRouting(_Camel):
 
 
 def _problems(exc: ValidationError, *, prefix: str = ROUTING) -> list[FieldProblem]:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in (prefix, *error["loc"]))
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a routing setting"
-        problems.append(FieldProblem(where, f"{where}: {message}"))
-    return problems
+    return problems_of(exc, prefix, unknown="is not a routing setting")

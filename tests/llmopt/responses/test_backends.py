@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from llmopt.responses import StoredAnswer
-from llmopt.responses._backend import StatsDelta
+from llmopt.responses._backend import EntryStats
 
 NOW = time.time()
 
@@ -76,9 +76,9 @@ def test_invalidation_by_entry_model_and_pattern(backend: Any) -> None:
 
 def test_counters_add_up_per_entry_and_hour(backend: Any) -> None:
     hour = (NOW // 3600) * 3600
-    backend.add_stats("claude", hour, StatsDelta(exact_hits=2, misses=1, saved_usd=0.5))
-    backend.add_stats("claude", hour, StatsDelta(semantic_hits=1, saved_usd=0.25, stored=1))
-    backend.add_stats("claude", hour - 7200, StatsDelta(misses=5))
+    backend.add_stats("claude", hour, EntryStats(exact_hits=2, misses=1, saved_usd=0.5))
+    backend.add_stats("claude", hour, EntryStats(semantic_hits=1, saved_usd=0.25, stored=1))
+    backend.add_stats("claude", hour - 7200, EntryStats(misses=5))
     backend.put(stored("k1"))
 
     stats = backend.stats(start=hour, end=hour + 3600)["claude"]
