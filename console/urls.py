@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("console.audit.urls")),
     path("", include("console.routing.urls")),
     path("", include("console.budgets.urls")),
+    path("", include("console.responses.urls")),
     path("", include("console.health.urls")),
 ]

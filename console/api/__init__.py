@@ -16,6 +16,8 @@ statistics      usage, cost and savings over time           VIEW
 monitoring      the migration guide's per-entry cache view  VIEW
 routing         settings, circuits, decisions; PUT, force   VIEW/EDIT
 budgets         budgets, spend this period, alerts; PUT     VIEW/EDIT
+responses       response cache per entry; PUT settings      VIEW/EDIT
+                POST invalidate                             OPERATE
 ==============  ==========================================  ==========
 """
 
@@ -23,7 +25,17 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from . import audit, batches, budgets, config, killswitch, monitoring, routing, statistics
+from . import (
+    audit,
+    batches,
+    budgets,
+    config,
+    killswitch,
+    monitoring,
+    responses,
+    routing,
+    statistics,
+)
 from .auth import docs_access, register_auth_handlers
 from .errors import register_error_handlers
 from .strict import require_json_body
@@ -46,5 +58,6 @@ api.add_router("/statistics", statistics.router)
 api.add_router("/monitoring", monitoring.router)
 api.add_router("/routing", routing.router)
 api.add_router("/budgets", budgets.router)
+api.add_router("/responses", responses.router)
 
 __all__ = ["api"]

@@ -14,6 +14,8 @@ from llmopt.migrate import ACTION_MIGRATE, ACTION_REVERSE
 from llmopt.routing import ACTION_UPDATE_ROUTING
 from llmopt.tokens import ACTION_UPDATE_BUDGETS
 
+from ..responses.edit import ACTION_INVALIDATE_RESPONSES, ACTION_UPDATE_RESPONSES
+
 BATCH_CANCEL = "batch.cancel"
 CONFIG_SEED = "config.seed"
 USER_CREATE = "user.create"
@@ -40,6 +42,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     ACTION_FORCE: "circuit forced open or closed",
     CIRCUIT_RELEASE: "circuit force cleared",
     ACTION_UPDATE_BUDGETS: "budgets edited",
+    ACTION_UPDATE_RESPONSES: "response cache settings edited",
+    ACTION_INVALIDATE_RESPONSES: "stored answers invalidated",
     TOKEN_CREATE: "API token issued",
     TOKEN_REVOKE: "API token revoked",
     USER_CREATE: "user created",

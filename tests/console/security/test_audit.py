@@ -63,6 +63,13 @@ API_CHANGES: dict[str, Callable[[Site], dict[str, Any]]] = {
         "revision": load_document(site.store).revision,
         "reason": "audit test",
     },
+    "PUT /api/responses/{key}/settings": lambda site: {
+        "settings": {"enabled": not _response_cache(site.store).get("enabled", False)},
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
+    # Audited even when nothing was stored: the record says how many answers went.
+    "POST /api/responses/invalidate": lambda site: {"entry": KEY, "reason": "audit test"},
 }
 
 
@@ -75,6 +82,28 @@ def _routing(store: Store) -> dict[str, Any]:
 def _other_force(store: Store) -> str:
     circuit = store.circuits([KEY]).get(KEY)
     return "closed" if circuit is not None and circuit.forced == "open" else "open"
+
+
+def _response_cache(store: Store) -> dict[str, Any]:
+    stored = load_document(store).entry(KEY).configuration or {}
+    settings = stored.get("responseCache") or {}
+    assert isinstance(settings, dict)
+    return settings
+
+
+def _responses_form(site: Site) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "entry": KEY,
+        "revision": load_document(site.store).revision,
+        "similarityThreshold": 0.9,
+        "ttlSeconds": 3600,
+        "maxEntries": 100,
+        "priority": 0,
+        "reason": "audit test",
+    }
+    if not _response_cache(site.store).get("enabled"):
+        form["enabled"] = "on"
+    return form
 
 
 def _other_limit(store: Store) -> int:
@@ -137,6 +166,12 @@ PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
             ),
             "reason": "audit test",
         },
+    ),
+    "responses edit": ("responses-settings", "operator", _responses_form),
+    "responses invalidate": (
+        "responses-invalidate",
+        "operator",
+        lambda site: {"entry": KEY, "pattern": "*", "reason": "drill"},
     ),
     "user create": (
         "users",
