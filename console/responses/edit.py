@@ -12,15 +12,18 @@ from typing import Any
 
 from llmopt.config import AIConfigDocument, check_reason, load_document
 from llmopt.errors import ConfigError, ConflictError, FieldProblem, RecordNotFound
-from llmopt.responses import RESPONSE_CACHE, ResponseCacheSettings, response_cache_for
+from llmopt.responses import (
+    ACTION_INVALIDATE,
+    RESPONSE_CACHE,
+    ResponseCacheSettings,
+    response_cache_for,
+)
 from llmopt.store import AuditEvent, DocumentName, Store
 
 from .overview import read_stats
 
 ACTION_UPDATE_RESPONSES = "responses.update"
-# ``llmopt.responses.ACTION_INVALIDATE``, which is defined beside the layer (and so
-# imports LangChain); a test checks they agree.
-ACTION_INVALIDATE_RESPONSES = "responses.invalidate"
+ACTION_INVALIDATE_RESPONSES = ACTION_INVALIDATE
 ALL_ENTRIES = "*"
 REASON_REQUIRED = "Say why, for the audit log: dropping stored answers needs a reason."
 

@@ -23,17 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from ._backend import EntryStats, ResponseBackend, SQLiteResponses, StoredAnswer
 from ._registry import URL_VARIABLE, backend_for, response_cache_for
-from ._settings import RESPONSE_CACHE, ResponseCacheSettings, settings_of
+from ._settings import ACTION_INVALIDATE, RESPONSE_CACHE, ResponseCacheSettings, settings_of
 
 if TYPE_CHECKING:
     from ._langchain import LangChainResponseCache
-    from ._layer import ACTION_INVALIDATE, METADATA_KEY, CacheHit, CacheLookup, LLMCacheLayer
+    from ._layer import METADATA_KEY, CacheHit, CacheLookup, LLMCacheLayer
     from ._request import CanonicalRequest, canonical_request
 
 # These import LangChain; the console (statistics, settings) loads without it.
 _LAZY = {
     "LangChainResponseCache": "._langchain",
-    "ACTION_INVALIDATE": "._layer",
     "METADATA_KEY": "._layer",
     "CacheHit": "._layer",
     "CacheLookup": "._layer",

@@ -41,12 +41,11 @@ from llmopt.store import AuditEvent, Store
 from ._backend import EntryStats, ResponseBackend, StoredAnswer
 from ._guard import mismatch
 from ._request import CanonicalRequest
-from ._settings import ResponseCacheSettings
+from ._settings import ACTION_INVALIDATE, ResponseCacheSettings
 
 logger = logging.getLogger("llmopt.responses")
 
 METADATA_KEY = "llmopt_response_cache"
-ACTION_INVALIDATE = "responses.invalidate"
 HOUR = 3600.0
 DEFAULT_MAX_ANSWERS = 1_000_000
 # Our own annotations are about one call; a stored answer must not carry them to another.

@@ -36,6 +36,8 @@ from llmopt.errors import ConfigError, FieldProblem, problems_of
 from ._guard import DEFAULT_SIMILARITY_THRESHOLD
 
 RESPONSE_CACHE = "responseCache"
+ACTION_INVALIDATE = "responses.invalidate"
+"""The audit action of dropping stored answers (:meth:`LLMCacheLayer.invalidate_cache`)."""
 MAX_TTL_SECONDS = 30 * 24 * 3600
 
 

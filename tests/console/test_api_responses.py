@@ -11,11 +11,10 @@ import pytest
 from django.test import Client
 
 from console.responses import edit
-from console.responses.edit import ACTION_INVALIDATE_RESPONSES
 from llmopt.config import load_document
 from llmopt.embeddings import EMBEDDINGS_MISSING
 from llmopt.errors import ConfigError, FieldProblem
-from llmopt.responses import ACTION_INVALIDATE, LLMCacheLayer, response_cache_for
+from llmopt.responses import LLMCacheLayer, response_cache_for
 from llmopt.store import Store
 
 from .conftest import SECRET, seed
@@ -236,7 +235,3 @@ def test_a_viewer_can_neither_save_settings_nor_invalidate(
 def test_an_outsider_cannot_read_it(outsider: Client, store: Store) -> None:
     seed(store)
     assert outsider.get(URL).status_code == 403
-
-
-def test_the_console_names_the_invalidation_action_as_the_layer_records_it() -> None:
-    assert ACTION_INVALIDATE_RESPONSES == ACTION_INVALIDATE

@@ -22,7 +22,7 @@ from llmopt.responses import (
     canonical_request,
     response_cache_for,
 )
-from llmopt.responses._backend import StatsDelta
+from llmopt.responses._backend import EntryStats
 from llmopt.store import Store
 
 from .conftest import SECRET, seed
@@ -68,7 +68,7 @@ def traffic(layer: LLMCacheLayer) -> None:
     ask_again(layer, CLAUDE, "What is the capital of France?", model="claude-sonnet-4-6")
     ask_again(layer, CLAUDE, "Summarise the report", model="claude-sonnet-4-6")
     hour = (time.time() // 3600) * 3600
-    layer.backend.add_stats(CLAUDE, hour, StatsDelta(semantic_hits=2, saved_usd=0.004))
+    layer.backend.add_stats(CLAUDE, hour, EntryStats(semantic_hits=2, saved_usd=0.004))
     answer(layer, OLLAMA, "What is the capital of France?", model="llama3.1", cost=0.0)
 
 
