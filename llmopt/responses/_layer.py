@@ -36,6 +36,7 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.utils import message_chunk_to_message
 
+from llmopt.failover._classify import classify_response
 from llmopt.store import AuditEvent, Store
 
 from ._backend import EntryStats, ResponseBackend, StoredAnswer
@@ -162,13 +163,16 @@ class LLMCacheLayer:
         cost_usd: float | None,
     ) -> bool:
         """Keep ``message``, the answer to a request ``lookup`` missed; False when it
-        may not be kept (the entry is off, the request asked for variety, or the answer
-        is not a plain AI message)."""
+        may not be kept: the entry is off, the request asked for variety, or the answer is
+        not one to give again (not an AI message, empty, or a refusal, which another try
+        or another provider may not repeat)."""
         if not lookup.used or lookup.hit is not None or not isinstance(message, AIMessage):
             return False
         if isinstance(message, AIMessageChunk):
             message = message_chunk_to_message(message)
             assert isinstance(message, AIMessage)
+        if not (message.content or message.tool_calls) or classify_response(message) is not None:
+            return False
         settings = lookup.settings
         now = self._clock()
         kept = message.model_copy(

@@ -271,3 +271,13 @@ def test_another_embedding_model_starts_afresh_instead_of_comparing_unlike_vecto
 
     assert found.hit is None  # the old vector is of another size: never compared
     assert exact.hit is not None
+
+
+def test_an_empty_answer_or_a_refusal_is_not_kept(layer: Any) -> None:
+    empty = layer.lookup(ask("Say nothing"), entry_key="claude", settings=ON)
+    refused = layer.lookup(ask("Something unsafe"), entry_key="claude", settings=ON)
+
+    assert not layer.save(empty, AIMessage(""), model="m", cost_usd=0.001)
+    refusal = AIMessage("I can't help with that.", response_metadata={"stop_reason": "refusal"})
+    assert not layer.save(refused, refusal, model="m", cost_usd=0.001)
+    assert layer.get_cached_response(ask("Something unsafe").key) is None
