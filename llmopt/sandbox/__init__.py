@@ -37,6 +37,10 @@ What it reproduces (see ``PROVIDER_FACTS.md``):
   (:meth:`SandboxServer.set_model_behaviour`, ``--faults PLAN.json``): lognormal
   latency from a p50 and p95, outage windows, sliding-window rate limits with
   ``retry-after``, slow streams, timeouts that hang; rules match models by glob.
+- Scripted skill (:meth:`SandboxServer.set_skills`): a quiz marker,
+  ``[quiz <task> answer=<value>]``, is answered right as often as the model's scripted
+  accuracy for that task says (``llmopt.sandbox._skills``), for orchestration and
+  quality tests.
 
 Tokens are counted by a fixed rule, not Claude's tokenizer: one per word or punctuation
 character of text (``\w+|[^\w\s]``), 1,600 per image, tool definitions over their

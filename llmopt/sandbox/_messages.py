@@ -93,7 +93,7 @@ def _create_message(request: Request, state: SandboxState) -> Response:
     if decision.error is not None or plan is None:
         raise decision.error or ApiError("api_error", msg.INTERNAL_ERROR)
     state.cache.commit(plan)
-    reply = compose_reply(params)
+    reply = compose_reply(params, state.skills)
     state.billing.record_success(params.model, billed_usage(plan.usage, reply), day=state.today())
     message = message_body(params.model, reply, plan.usage)
     if params.stream:

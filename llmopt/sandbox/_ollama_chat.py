@@ -71,7 +71,7 @@ def _chat(body: Any, request: Request, state: SandboxState) -> Response:
     state.hold.pass_through()
     if decision.error is not None:
         raise decision.error
-    reply = compose_reply(params.as_message_request())
+    reply = compose_reply(params.as_message_request(), state.skills)
     prompt_tokens = params.prompt_tokens
     state.billing.record_success(
         params.model,

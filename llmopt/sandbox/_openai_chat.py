@@ -101,7 +101,7 @@ def _create(request: Request, state: SandboxState) -> Response:
     if decision.error is not None or lookup is None:
         raise decision.error or ApiError("api_error", msg.INTERNAL_ERROR)
     state.openai_cache.commit(lookup)
-    reply = compose_reply(params.as_message_request())
+    reply = compose_reply(params.as_message_request(), state.skills)
     cached = lookup.cached_tokens
     usage = TokenUsage(
         input_tokens=prompt_tokens - cached,

@@ -11,6 +11,8 @@ and ``stream`` left out, so a truncated or streamed reply is a prefix of the ful
 - ``tool_choice`` ``auto`` (or none given) and the last user text says ``call <name>`` for
   a defined tool: the same ``tool_use`` reply.
 - ``output_config.format`` with a JSON schema: a text block holding JSON that satisfies it.
+- A quiz (``[quiz <task> answer=<value>]`` in the last user text) with ``skills``: the
+  answer, right or wrong as the model's scripted skill decides (:mod:`._skills`).
 - Otherwise: a few sentences of text, 12 to 59 tokens long, cut at ``max_tokens`` (stop
   reason ``max_tokens``) or before the first stop sequence (``stop_sequence``).
 """
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmopt.sandbox._schema_values import value_for_schema
+from llmopt.sandbox._skills import Skills, quiz_answer
 from llmopt.sandbox._tokens import (
     canonical_json,
     text_tokens,
@@ -102,7 +105,7 @@ def fingerprint(request: MessageRequest) -> bytes:
     return hashlib.sha256(canonical_json(without_cache_control(seen)).encode()).digest()
 
 
-def compose_reply(request: MessageRequest) -> Reply:
+def compose_reply(request: MessageRequest, skills: Skills | None = None) -> Reply:
     """The reply to ``request``; the same request always gets the same reply."""
     seed = fingerprint(request)
     rng = random.Random(seed)
@@ -115,12 +118,26 @@ def compose_reply(request: MessageRequest) -> Reply:
         tokens = tool_use_tokens(name, tool_input)
         stop = "tool_use" if tokens <= max_tokens else "max_tokens"
         return Reply((block,), stop, None, min(tokens, max_tokens))
+    quiz = None
+    if skills is not None:
+        quiz = quiz_answer(request.last_user_text, model=request.model, skills=skills, seed=seed)
+    if quiz is not None:
+        return _fixed_text(quiz, max_tokens)
     if request.output_schema is not None:
         text = json.dumps(value_for_schema(request.output_schema, rng))
         tokens = text_tokens(text)
         stop = "end_turn" if tokens <= max_tokens else "max_tokens"
         return Reply(({"type": "text", "text": text},), stop, None, min(tokens, max_tokens))
     return _text_reply(rng, max_tokens, request.stop_sequences)
+
+
+def _fixed_text(text: str, max_tokens: int) -> Reply:
+    words = text.split(" ")
+    while len(words) > 1 and text_tokens(" ".join(words)) > max_tokens:
+        words.pop()
+    kept = " ".join(words)
+    stop = "end_turn" if kept == text else "max_tokens"
+    return Reply(({"type": "text", "text": kept},), stop, None, text_tokens(kept))
 
 
 def _tool_to_call(request: MessageRequest, rng: random.Random) -> Mapping[str, Any] | None:

@@ -179,6 +179,13 @@ class SandboxServer:
         ``ValidationError`` for a bad rule."""
         self.set_faults(FaultPlan.for_models(behaviours, seed=seed))
 
+    def set_skills(self, table: Mapping[str, Mapping[str, float]]) -> None:
+        """Script how often each model answers each task's quizzes right, e.g.
+        ``{"claude-haiku-*": {"arithmetic": 0.6, "*": 0.8}}`` (see
+        :mod:`llmopt.sandbox._skills`). Raises ``ValueError`` for an accuracy outside
+        0..1."""
+        self.state.skills.set(table)
+
     def add_batch_fault(self, rule: BatchItemFault) -> None:
         """Add ``rule`` after the batch item rules in force (for batches created next)."""
         self.state.faults.add_batch_item(rule)

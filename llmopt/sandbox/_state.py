@@ -13,6 +13,7 @@ from llmopt.sandbox._faults import FaultInjector, FaultPlan
 from llmopt.sandbox._hold import ResponseHold
 from llmopt.sandbox._openai_cache import AutomaticPromptCache
 from llmopt.sandbox._options import SandboxOptions
+from llmopt.sandbox._skills import Skills
 
 
 class SandboxState:
@@ -32,6 +33,7 @@ class SandboxState:
         self.billing = BillingLedger()
         self.faults = FaultInjector(options.faults, clock=options.clock)
         self.hold = ResponseHold()
+        self.skills = Skills()
         self.stopping = threading.Event()
         self.batches = BatchStore(
             clock=options.clock,
