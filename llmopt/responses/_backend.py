@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS answers (
     last_used REAL NOT NULL,
     priority INTEGER NOT NULL,
     cost_usd REAL,
-    vector BLOB
+    vector BLOB,
+    embedder TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS answers_seq ON answers (seq);
 CREATE INDEX IF NOT EXISTS answers_entry ON answers (entry_key, priority, last_used);
@@ -55,7 +56,7 @@ INSERT OR IGNORE INTO answer_seq (id, seq) VALUES (1, 0);
 """
 _COLUMNS = (
     "key, seq, entry_key, model, context_key, question, answer, created_at, expires_at, "
-    "last_used, priority, cost_usd, vector"
+    "last_used, priority, cost_usd, vector, embedder"
 )
 
 
@@ -65,7 +66,8 @@ class StoredAnswer:
     (``langchain_core.messages.message_to_dict``); ``cost_usd`` what the provider charged
     for it, which is what serving it again saves (``None``: unpriced); times are Unix
     seconds; ``vector`` the question's embedding as float32 bytes (``None`` without
-    semantic matching)."""
+    semantic matching) and ``embedder`` the model that made it (vectors of two models are
+    never compared)."""
 
     key: str
     entry_key: str
@@ -78,6 +80,7 @@ class StoredAnswer:
     priority: int = 0
     cost_usd: float | None = None
     vector: bytes | None = None
+    embedder: str = ""
     last_used: float = 0.0
     seq: int = 0
 
@@ -182,7 +185,7 @@ class SQLiteResponses:
             seq = self._next_seq()
             self._db.execute(
                 f"INSERT OR REPLACE INTO answers ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer.key,
                     seq,
@@ -197,6 +200,7 @@ class SQLiteResponses:
                     answer.priority,
                     answer.cost_usd,
                     answer.vector,
+                    answer.embedder,
                 ),
             )
         return seq
@@ -341,4 +345,5 @@ def _answer(row: Sequence[Any]) -> StoredAnswer:
         priority=int(row[10]),
         cost_usd=None if row[11] is None else float(row[11]),
         vector=row[12],
+        embedder=row[13],
     )

@@ -120,9 +120,9 @@ class LLMCacheLayer:
     def use_embeddings(self, embeddings: Embeddings) -> None:
         """Embed questions with ``embeddings`` from now on (any LangChain ``Embeddings``).
 
-        Vectors of another model are not comparable: answers stored before stay
-        reachable by exact key, and semantically once re-stored; a vector of another
-        size is never compared (invalidate the entries to start afresh)."""
+        Vectors of another model are not comparable: each vector is stored with the
+        model that made it, and only the current model's are searched; answers stored
+        before stay reachable by exact key."""
         with self._lock:
             self._embeddings = embeddings
             if self._index is not None:
@@ -197,6 +197,7 @@ class LLMCacheLayer:
             priority=settings.priority,
             cost_usd=cost_usd,
             vector=None if vector is None else vector.tobytes(),
+            embedder="" if vector is None else self._embedder_name(),
             last_used=now,
         )
         self.backend.put(answer)
@@ -359,8 +360,11 @@ class LLMCacheLayer:
             fresh = self.backend.since(self._seq)
             if not fresh:
                 return
+            embedder = self._embedder_name()
             for answer in fresh:
-                if answer.vector is not None and answer.expires_at > now:
+                if answer.vector is None or answer.embedder != embedder:
+                    continue  # another model's vector: its similarities mean nothing here
+                if answer.expires_at > now:
                     self._index_vector(
                         (answer.entry_key, answer.context_key), answer.key, _vector(answer.vector)
                     )
@@ -410,6 +414,12 @@ class LLMCacheLayer:
         from ._index import unit_vector
 
         return unit_vector(self._embedder().embed_query(text))
+
+    def _embedder_name(self) -> str:
+        """Which model makes the vectors: its class and, where it says, its model name."""
+        model = self._embedder()
+        name = getattr(model, "model_name", None) or getattr(model, "model", None) or ""
+        return f"{type(model).__module__}.{type(model).__qualname__}:{name}"
 
     def _embedder(self) -> Embeddings:
         with self._lock:

@@ -77,6 +77,7 @@ class RedisResponses:
             mapping["cost_usd"] = repr(answer.cost_usd)
         if answer.vector is not None:
             mapping["vector"] = answer.vector
+            mapping["embedder"] = answer.embedder
         name = self._answer_key(answer.key)
         pipe = self._redis.pipeline()
         pipe.delete(name)
@@ -251,4 +252,5 @@ def _answer(key: str, raw: dict[bytes, bytes]) -> StoredAnswer:
         priority=int(fields.get("priority", 0)),
         cost_usd=None if cost is None else float(cost),
         vector=fields.get("vector"),
+        embedder=(fields.get("embedder") or b"").decode(),
     )
