@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from llmopt.orchestration import MultiLLMOrchestrator
 from llmopt.providers import TokenUsage, cost_of
 from llmopt.sandbox import SandboxServer, running_sandbox
+from llmopt.wrapper import OptimizedLLMWrapper
 
 
 @pytest.fixture
@@ -78,3 +79,15 @@ def test_a_cascade_pays_for_the_strong_model_only_when_it_escalates(
     assert cheap_bill is not None and bill is not None
     assert escalated.total_cost == bill - cheap_bill
     assert escalated.total_cost > cheap.total_cost > Decimal(0)
+
+
+def test_an_optimized_wrapper_entry_is_priced_under_its_provider_and_model(
+    sandbox: SandboxServer,
+) -> None:
+    wrapper = OptimizedLLMWrapper(claude(sandbox, "claude-haiku-4-5"), "anthropic", {})
+    orchestrator = MultiLLMOrchestrator({"anthropic:claude-haiku-4-5": wrapper})
+
+    (call,) = orchestrator.parallel_llm_call("Say hello.").calls
+
+    assert call.cost is not None and call.cost > 0
+    assert call.cost == sandbox.billing().total.cost_usd
