@@ -16,7 +16,8 @@ repeats more than half of the question), and the result says it is lexical.
 Support (for RAG) splits the answer into sentences and finds the ones the context does
 not back. A sentence is supported when at least :data:`SUPPORT_OVERLAP` (half) of its
 content words occur in one context chunk, or, when embeddings are given, its cosine
-with a chunk is at least :data:`SUPPORT_COSINE`. Either way every number it states must
+with a sentence of the context is at least :data:`SUPPORT_COSINE` (0.7: WordLlama
+accepts close paraphrases there, not loose ones). Either way every number it states must
 appear in the context: "the refund window is 45 days" is not backed by "30 days",
 however similar the two sentences are. Sentences with fewer than two content words
 ("Sure!") are not judged.
@@ -123,7 +124,10 @@ def check_support(
     claim_vectors: list[list[float]] = []
     chunk_vectors: list[list[float]] = []
     if embeddings is not None and chunks:
-        vectors = embeddings.embed_documents(claims + chunks)
+        # Sentence against sentence: a claim's cosine with a whole chunk is diluted by
+        # the chunk's other sentences.
+        context_sentences = [s for c in chunks for s in sentences(c)]
+        vectors = embeddings.embed_documents(claims + context_sentences)
         claim_vectors, chunk_vectors = vectors[: len(claims)], vectors[len(claims) :]
     unsupported: list[str] = []
     for index, claim in enumerate(claims):
