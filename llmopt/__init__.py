@@ -58,7 +58,9 @@ from llmopt.store import (
 
 if TYPE_CHECKING:
     from llmopt.failover import FailoverHandler
+    from llmopt.orchestration import MultiLLMOrchestrator
     from llmopt.prompts import PromptEngineer
+    from llmopt.quality import LLMQualityMonitor
     from llmopt.responses import LLMCacheLayer
     from llmopt.routing import LLMRouter, RoutedChatModel, get_routed_model
     from llmopt.store import ArangoStore
@@ -75,12 +77,14 @@ if TYPE_CHECKING:
 # configuration (the console, the migration) should not pay for it, so it loads on use.
 _LAZY = {"CacheStats", "FlagWatcher", "OptimizedLLMWrapper", "UsageRecorder", "get_generator_model"}
 
-# The LLM layer (routing, failover, token counting, the response cache, prompts) loads on
-# use for the same reason.
+# The LLM layer (routing, failover, token counting, the response cache, prompts,
+# orchestration, quality) loads on use for the same reason.
 _LAZY_LAYER = {
     "FailoverHandler": "llmopt.failover",
     "LLMCacheLayer": "llmopt.responses",
+    "LLMQualityMonitor": "llmopt.quality",
     "LLMRouter": "llmopt.routing",
+    "MultiLLMOrchestrator": "llmopt.orchestration",
     "PromptEngineer": "llmopt.prompts",
     "RoutedChatModel": "llmopt.routing",
     "TokenCounter": "llmopt.tokens",
@@ -131,9 +135,11 @@ __all__ = [
     "LLMCacheLayer",
     "LLMEntry",
     "LLMOptError",
+    "LLMQualityMonitor",
     "LLMRouter",
     "MigrationError",
     "MigrationReport",
+    "MultiLLMOrchestrator",
     "NoEligibleEntry",
     "NoHealthyEntry",
     "OptimizationConfig",
