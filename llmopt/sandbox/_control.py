@@ -4,13 +4,16 @@
 |------------------------------|-------------------------------------------------------|
 | ``GET /_sandbox/health``     | ``{"status": "ok"}``                                  |
 | ``GET /_sandbox/billing``    | the billing counters (``Billing.to_json()``)          |
-| ``POST /_sandbox/reset``     | clear cache, counters and fault rules                 |
+| ``POST /_sandbox/reset``     | clear cache, counters, fault rules and skills         |
 | ``GET /_sandbox/faults``     | the fault plan in force, with remaining counts        |
 | ``POST /_sandbox/faults``    | put a fault plan in force (body: ``FaultPlan`` JSON); |
 |                              | ``?append=true`` adds its rules to the plan instead   |
 | ``DELETE /_sandbox/faults``  | remove every fault rule                               |
 | ``GET /_sandbox/batches``    | calls per batch endpoint, and every batch's status    |
 |                              | and counts (brought up to the clock)                  |
+| ``GET /_sandbox/skills``     | the scripted skill table in force                     |
+| ``POST /_sandbox/skills``    | script skill: ``{"claude-haiku-*": {"arithmetic":     |
+|                              | 0.6, "*": 0.8}}`` (see ``_skills``), replacing it     |
 
 A fault plan's ``batch_items`` (:class:`BatchItemFault` JSON) make batch requests come
 back ``errored`` or ``expired``; ``?append=true`` appends them as it does ``rules``.
@@ -78,6 +81,21 @@ def set_faults(request: Request, state: SandboxState) -> Response:
     else:
         state.faults.replace(plan)
     return Response.json(200, state.faults.describe())
+
+
+def show_skills(request: Request, state: SandboxState) -> Response:
+    return Response.json(200, state.skills.table())
+
+
+def set_skills(request: Request, state: SandboxState) -> Response:
+    table = request.json if request.body else {}
+    if not isinstance(table, dict):
+        raise ApiError("invalid_request_error", "body: an object of model globs to tasks")
+    try:
+        state.skills.set(table)
+    except ValueError as error:
+        raise ApiError("invalid_request_error", str(error)) from None
+    return Response.json(200, state.skills.table())
 
 
 def clear_faults(request: Request, state: SandboxState) -> Response:

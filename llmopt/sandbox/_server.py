@@ -51,6 +51,8 @@ def build_router(options: SandboxOptions | None = None) -> Router:
     router.add("POST", "/_sandbox/faults", _control.set_faults)
     router.add("DELETE", "/_sandbox/faults", _control.clear_faults)
     router.add("GET", "/_sandbox/batches", _control.batches)
+    router.add("GET", "/_sandbox/skills", _control.show_skills)
+    router.add("POST", "/_sandbox/skills", _control.set_skills)
     return router
 
 
@@ -158,7 +160,8 @@ class SandboxServer:
         return self.state.billing.snapshot()
 
     def reset(self) -> None:
-        """Clear the prompt cache, the billing counters, the batches and the fault rules."""
+        """Clear the prompt cache, the billing counters, the batches, the fault rules and
+        the scripted skills."""
         self.state.reset()
 
     def set_faults(self, plan: FaultPlan) -> None:

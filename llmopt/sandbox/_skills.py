@@ -37,11 +37,16 @@ class Skills:
         self.set(table or {})
 
     def set(self, table: Mapping[str, Mapping[str, float]]) -> None:
-        """Replace the table. Raises ``ValueError`` for an accuracy outside 0..1."""
+        """Replace the table. Raises ``ValueError`` for an accuracy outside 0..1 or a
+        value that is not a number."""
         checked: list[tuple[str, dict[str, float]]] = []
         for pattern, tasks in table.items():
+            if not isinstance(tasks, Mapping):
+                raise ValueError(f"skills[{pattern!r}] must map tasks to accuracies")
             row: dict[str, float] = {}
             for task, accuracy in tasks.items():
+                if isinstance(accuracy, bool) or not isinstance(accuracy, int | float):
+                    raise ValueError(f"skills[{pattern!r}][{task!r}]: {accuracy!r} is not a number")
                 value = float(accuracy)
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"skills[{pattern!r}][{task!r}]: {value} is not in 0..1")
@@ -49,6 +54,11 @@ class Skills:
             checked.append((str(pattern), row))
         with self._lock:
             self._table = checked
+
+    def table(self) -> dict[str, dict[str, float]]:
+        """The table in force, as set."""
+        with self._lock:
+            return {pattern: dict(tasks) for pattern, tasks in self._table}
 
     def accuracy(self, model: str, task: str) -> float:
         """How often ``model`` answers a ``task`` quiz right."""

@@ -55,10 +55,12 @@ class SandboxState:
         wait_on(self.clock, seconds, self.stopping)
 
     def reset(self) -> None:
-        """Forget the caches, the counters and the batches, and remove every fault rule."""
+        """Forget the caches, the counters and the batches, and remove every fault rule
+        and scripted skill."""
         self.cache.clear()
         self.openai_cache.clear()
         self.billing.clear()
         self.batches.clear()
         self.faults.replace(FaultPlan())
+        self.skills.set({})
         self.hold.release()

@@ -85,3 +85,25 @@ def test_openai_and_ollama_stand_ins_follow_the_script(sandbox: SandboxServer) -
 def test_an_accuracy_outside_zero_to_one_is_refused(sandbox: SandboxServer) -> None:
     with pytest.raises(ValueError, match="not in 0..1"):
         sandbox.set_skills({"claude-*": {"arithmetic": 1.5}})
+
+
+def test_skills_are_scripted_over_http_too_and_reset_clears_them(sandbox: SandboxServer) -> None:
+    import httpx
+
+    with httpx.Client(base_url=sandbox.base_url) as http:
+        set_response = http.post("/_sandbox/skills", json={"claude-haiku-*": {"*": 0.0}})
+        bad = http.post("/_sandbox/skills", json={"claude-haiku-*": {"*": "often"}})
+        shown = http.get("/_sandbox/skills").json()
+        client = anthropic.Anthropic(base_url=sandbox.base_url, api_key=sandbox.api_key)
+        reply = client.messages.create(
+            model="claude-haiku-4-5", max_tokens=32, messages=[{"role": "user", "content": quiz(3)}]
+        )
+        http.post("/_sandbox/reset")
+        after_reset = http.get("/_sandbox/skills").json()
+        client.close()
+
+    assert set_response.status_code == 200
+    assert bad.status_code == 400 and "is not a number" in bad.json()["error"]["message"]
+    assert shown == {"claude-haiku-*": {"*": 0.0}}  # the bad table changed nothing
+    assert not right(reply.content[0].text, 3)  # type: ignore[union-attr]
+    assert after_reset == {}
