@@ -324,6 +324,15 @@ def _create_owner_only(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+def _row_id(cursor: str, what: str) -> int:
+    """A paging cursor as the row id it names; ``ValueError`` for anything else."""
+    # ASCII digits only, and few enough for SQLite's 64-bit INTEGER: str.isdigit() also
+    # accepts "²", and a longer number overflowed (a 500 from a bad cursor).
+    if not _AUDIT_ID.fullmatch(cursor):
+        raise ValueError(f"{cursor!r} is not {what} of this store")
+    return int(cursor)
+
+
 class SQLiteStore:
     """The ``Store`` on SQLite: the default for one machine, and the store tests use.
 
@@ -529,12 +538,8 @@ class SQLiteStore:
         where: list[str] = []
         params: list[Any] = []
         if before_id is not None:
-            # ASCII digits only, and few enough for SQLite's 64-bit INTEGER: str.isdigit()
-            # also accepts "²", and a longer number overflowed (a 500 from a bad cursor).
-            if not _AUDIT_ID.fullmatch(before_id):
-                raise ValueError(f"{before_id!r} is not an audit id of this store")
             where.append("id < ?")
-            params.append(int(before_id))
+            params.append(_row_id(before_id, "an audit id"))
         if action is not None:
             where.append("action = ?")
             params.append(action)
@@ -972,10 +977,8 @@ class SQLiteStore:
         where: list[str] = []
         params: list[Any] = []
         if before_id is not None:
-            if not _AUDIT_ID.fullmatch(before_id):
-                raise ValueError(f"{before_id!r} is not an incident id of this store")
             where.append("id < ?")
-            params.append(int(before_id))
+            params.append(_row_id(before_id, "an incident id"))
         if entry_key is not None:
             where.append("entry_key = ?")
             params.append(entry_key)
