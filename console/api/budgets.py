@@ -19,7 +19,7 @@ from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
-from .errors import Conflict, Error, ValidationErrors
+from .errors import READ_ERRORS, Conflict, ValidationErrors
 from .strict import InputSchema, Reason
 
 router = Router(tags=["budgets"], auth=RoleAuth(VIEW))
@@ -130,9 +130,6 @@ def _budgets_out(store: Store) -> BudgetsOut:
             for a in store.list_budget_alerts(limit=ALERTS_SHOWN)
         ],
     )
-
-
-READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: BudgetsOut, **READ_ERRORS}, summary="Budgets and their spend")

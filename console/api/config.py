@@ -14,7 +14,7 @@ from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
-from .errors import Conflict, Error, FieldMessage, ValidationErrors
+from .errors import READ_ERRORS, Conflict, Error, FieldMessage, ValidationErrors
 from .strict import InputSchema, Reason
 
 router = Router(tags=["config"], auth=RoleAuth(VIEW))
@@ -93,9 +93,6 @@ def entry_out(entry: LLMEntry) -> EntryOut:
         configuration=entry.safe_configuration(),
         optimization=entry.safe_optimization(),
     )
-
-
-READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: ConfigOut, **READ_ERRORS}, summary="List the entries")

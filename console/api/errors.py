@@ -25,6 +25,11 @@ class Error(Schema):
     detail: str
 
 
+# What a read of the API can answer besides its data: not signed in, not allowed, the
+# store unreadable.
+READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
+
+
 class FieldMessage(Schema):
     """One problem with one field (``""`` for the request or configuration as a whole)."""
 

@@ -22,7 +22,7 @@ from ..roles import EDIT, OPERATE, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
-from .errors import Conflict, Error, ValidationErrors
+from .errors import READ_ERRORS, Conflict, Error, ValidationErrors
 from .strict import InputSchema, Reason
 
 router = Router(tags=["responses"], auth=RoleAuth(VIEW))
@@ -168,9 +168,6 @@ def _responses_out(store: Store) -> ResponsesOut:
         hours=STATS_HOURS,
         entries=[_entry_out(row) for row in rows],
     )
-
-
-READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: ResponsesOut, **READ_ERRORS}, summary="The response cache")

@@ -30,7 +30,7 @@ from ..routing.views import force_circuit
 from ..store import get_store
 from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
-from .errors import Conflict, Error, ValidationErrors
+from .errors import READ_ERRORS, Conflict, Error, ValidationErrors
 from .strict import InputSchema, Reason
 
 router = Router(tags=["routing"], auth=RoleAuth(VIEW))
@@ -171,9 +171,6 @@ def _routing_out(store: Store) -> RoutingOut:
         stats=[_stats_out(s) for s in entry_stats(store, timezone.now(), keys)],
         decisions=[_decision_out(d) for d in store.recent_routing_decisions(limit=DECISIONS_SHOWN)],
     )
-
-
-READ_ERRORS: dict[int, Any] = {401: Error, 403: Error, 503: Error}
 
 
 @router.get("", response={200: RoutingOut, **READ_ERRORS}, summary="Routing and its state")
