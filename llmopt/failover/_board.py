@@ -169,13 +169,11 @@ class CircuitBoard:
         """
         with self._lock:
             circuit = self._circuits.get(entry_key)
-            if circuit is None:
-                return True
+            settled = _settled(circuit)
+            if settled is not None:
+                return settled
+            assert circuit is not None
             view = circuit.view
-            if view.forced is not None:
-                return view.forced == "closed"
-            if view.state is CircuitState.CLOSED:
-                return True
             mine = view.state is CircuitState.HALF_OPEN and view.probe_owner == self.process_id
             if mine and circuit.probes_left > 0:
                 circuit.probes_left -= 1
@@ -199,13 +197,11 @@ class CircuitBoard:
         """Like :meth:`allow`, but uses up nothing (to look, not to call)."""
         with self._lock:
             circuit = self._circuits.get(entry_key)
-            if circuit is None:
-                return True
+            settled = _settled(circuit)
+            if settled is not None:
+                return settled
+            assert circuit is not None
             view = circuit.view
-            if view.forced is not None:
-                return view.forced == "closed"
-            if view.state is CircuitState.CLOSED:
-                return True
             if view.state is CircuitState.HALF_OPEN and view.probe_owner == self.process_id:
                 return circuit.probes_left > 0
             return self._expired(view) and self._problem is not None
@@ -224,6 +220,20 @@ class CircuitBoard:
                 return False
             if view.state is CircuitState.HALF_OPEN and view.probe_owner == self.process_id:
                 return False  # our probe is out; its answer decides
+            return self._expired(view)
+
+    def routable(self, entry_key: str) -> bool:
+        """:meth:`would_allow` or :meth:`probe_due`, under one lock: whether a router may
+        choose ``entry_key`` now (it asks for every candidate of every request)."""
+        with self._lock:
+            circuit = self._circuits.get(entry_key)
+            settled = _settled(circuit)
+            if settled is not None:
+                return settled
+            assert circuit is not None
+            view = circuit.view
+            if view.state is CircuitState.HALF_OPEN and view.probe_owner == self.process_id:
+                return circuit.probes_left > 0
             return self._expired(view)
 
     def record_success(self, entry_key: str) -> None:
@@ -633,6 +643,19 @@ def _settings_of(
     if isinstance(value, CircuitBreakerSettings):
         return value
     return CircuitBreakerSettings.from_dict(value)
+
+
+def _settled(circuit: _Circuit | None) -> bool | None:
+    """Whether calls may go, when the state alone says it (no circuit yet, closed, or
+    forced); ``None`` when the cool-down and the probe decide."""
+    if circuit is None:
+        return True
+    view = circuit.view
+    if view.forced is not None:
+        return view.forced == "closed"
+    if view.state is CircuitState.CLOSED:
+        return True
+    return None
 
 
 def _colon(detail: str) -> str:

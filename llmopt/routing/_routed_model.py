@@ -403,9 +403,7 @@ def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | No
     router = LLMRouter(
         candidates,
         settings,
-        availability=lambda key: (
-            None if board.would_allow(key) or board.probe_due(key) else board.why_refused(key)
-        ),
+        availability=lambda key: None if board.routable(key) else board.why_refused(key),
         performance=telemetry.performance,
     )
     if previous is not None and previous.guard is not None:
