@@ -163,9 +163,10 @@ def prune_old_records() -> dict[str, int]:
 
     Usage roll-ups after ``LLMOPT_RETENTION_USAGE_DAYS``, audit records after
     ``LLMOPT_RETENTION_AUDIT_DAYS``, ended batches after ``LLMOPT_RETENTION_BATCH_DAYS``
-    (never one in flight). Routing's per-minute statistics go with the usage roll-ups,
-    incidents with the audit records, and budget spend and alerts with the hourly usage
-    (it must outlive a monthly budget's period, or a threshold could alert twice).
+    (never one in flight). Routing's and quality's per-minute statistics go with the usage
+    roll-ups, incidents with the audit records, and budget spend and alerts and quality
+    alerts with the hourly usage (it must outlive a monthly budget's period, or a threshold
+    could alert twice).
     Returns how many of each went. Run by beat hourly.
     """
     now = datetime.now(UTC)
@@ -179,6 +180,8 @@ def prune_old_records() -> dict[str, int]:
         incidents_before=now - timedelta(days=settings.LLMOPT_RETENTION_AUDIT_DAYS),
         budget_spend_before=now - timedelta(days=settings.LLMOPT_RETENTION_HOURLY_USAGE_DAYS),
         budget_alerts_before=now - timedelta(days=settings.LLMOPT_RETENTION_HOURLY_USAGE_DAYS),
+        quality_before=now - timedelta(days=settings.LLMOPT_RETENTION_USAGE_DAYS),
+        quality_alerts_before=now - timedelta(days=settings.LLMOPT_RETENTION_HOURLY_USAGE_DAYS),
     )
     removed["broker_messages"] = prune_processed(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     logger.info("pruned old records: %s", removed)

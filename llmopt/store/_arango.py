@@ -49,6 +49,8 @@ from llmopt.store._records import (
     IncidentRecord,
     PlannerState,
     PlanRecord,
+    QualityAlert,
+    QualityRollup,
     RouteStatsRollup,
     RoutingDecisionRecord,
     StoredResult,
@@ -121,6 +123,8 @@ class ArangoCollections:
     budget_alerts: str = "llmopt_budget_alerts"
     routing_decisions: str = "llmopt_routing_decisions"
     route_stats: str = "llmopt_route_stats"
+    quality: str = "llmopt_quality"
+    quality_alerts: str = "llmopt_quality_alerts"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> ArangoCollections:
@@ -227,6 +231,8 @@ class ArangoStore:
             names.budget_alerts: [["at"], ["budget", "at"]],
             names.routing_decisions: [["at"], ["entry_key", "at"]],
             names.route_stats: [["minute", "entry_key"], ["entry_key", "minute"]],
+            names.quality: [["minute", "entry_key"], ["entry_key", "minute"]],
+            names.quality_alerts: [["at"], ["entry_key", "at"]],
         }
         with _wrapped(f"prepare the llmopt collections in ArangoDB database {self._db.name!r}"):
             for name, generator in generators.items():
@@ -1152,6 +1158,113 @@ class ArangoStore:
         )
         return self._read("read route statistics", aql, bind, RouteStatsRollup, "route statistics")
 
+    # -- quality ----------------------------------------------------------------
+
+    def add_quality(self, rollups: Iterable[QualityRollup]) -> None:
+        """See ``Store.add_quality``."""
+        merged: dict[str, QualityRollup] = {}
+        for rollup in rollups:
+            labels = f"{rollup.entry_key}\x1f{rollup.model}\x1f{rollup.test}"
+            key = _usage_key(rollup.minute, labels)
+            merged[key] = merged[key] + rollup if key in merged else rollup
+        if not merged:
+            return
+        collection = self._names.quality
+        keys = sorted(merged)
+
+        def add() -> None:
+            # Exclusive, as for route statistics: read, sum here (check by check, flag by
+            # flag) and write back with no other writer in between; all or none.
+            txn = self._db.begin_transaction(exclusive=[collection])
+            try:
+                stored = self._query(
+                    txn,
+                    "FOR s IN @@c FILTER s._key IN @keys RETURN s",
+                    {"@c": collection, "keys": keys},
+                )
+                totals = dict(merged)
+                for doc in stored:
+                    with decoding("quality roll-up"):
+                        key = str(doc["_key"])
+                        before = QualityRollup.model_validate(doc)
+                    # Outside decoding: a sum that overflows is the caller's error.
+                    totals[key] = before + merged[key]
+                self._query(
+                    txn,
+                    "FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: 'replace'}",
+                    {
+                        "@c": collection,
+                        "docs": [
+                            {**total.model_dump(mode="json"), "_key": key}
+                            for key, total in totals.items()
+                        ],
+                    },
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped("add quality roll-ups"):
+            self._retrying(add)
+
+    def quality_stats(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        entry_key: str | None = None,
+        test: str | None = None,
+    ) -> list[QualityRollup]:
+        """See ``Store.quality_stats``."""
+        bind: dict[str, Any] = {"@c": self._names.quality, "start": iso(start), "end": iso(end)}
+        test_filter = ""
+        if test is not None:
+            test_filter = "FILTER u.test == @test "
+            bind["test"] = test
+        aql = (
+            "FOR u IN @@c FILTER u.minute >= @start AND u.minute < @end "
+            + _entry_filter(bind, entry_key)
+            + test_filter
+            + "SORT u.minute, u.entry_key, u.model, u.test "
+            + 'RETURN UNSET(u, "_key", "_id", "_rev")'
+        )
+        return self._read("read quality roll-ups", aql, bind, QualityRollup, "quality roll-up")
+
+    def add_quality_alert(self, alert: QualityAlert) -> bool:
+        """See ``Store.add_quality_alert``."""
+        key = _key(f"{alert.entry_key}\x1f{alert.model}\x1f{iso(alert.window_start)}")
+        doc = {**alert.model_dump(mode="json"), "_key": key}
+        with _wrapped(f"record a quality alert of entry {alert.entry_key!r}"):
+            try:
+                self._db.collection(self._names.quality_alerts).insert(doc, silent=True)
+            except ArangoServerError as exc:
+                if exc.error_code == _UNIQUE_VIOLATED:  # another process alerted first
+                    return False
+                raise
+        return True
+
+    def list_quality_alerts(
+        self, *, entry_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[QualityAlert]:
+        """See ``Store.list_quality_alerts``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        filters = ""
+        bind: dict[str, Any] = {"@c": self._names.quality_alerts, "page_size": limit}
+        if entry_key is not None:
+            filters += "FILTER a.entry_key == @entry_key "
+            bind["entry_key"] = entry_key
+        if since is not None:
+            filters += "FILTER a.at >= @since "
+            bind["since"] = iso(since)
+        aql = (
+            f"FOR a IN @@c {filters}"
+            "SORT a.at DESC, a.entry_key, a.model, a.window_start DESC "
+            'LIMIT @page_size RETURN UNSET(a, "_key", "_id", "_rev")'
+        )
+        return self._read("list quality alerts", aql, bind, QualityAlert, "quality alert")
+
     # -- results ----------------------------------------------------------------
 
     def put_result(self, result: StoredResult) -> None:
@@ -1186,6 +1299,8 @@ class ArangoStore:
         route_stats_before: datetime | None = None,
         budget_alerts_before: datetime | None = None,
         budget_spend_before: datetime | None = None,
+        quality_before: datetime | None = None,
+        quality_alerts_before: datetime | None = None,
     ) -> dict[str, int]:
         """See ``Store.prune``."""
         names = self._names
@@ -1233,6 +1348,12 @@ class ArangoStore:
                 "x.period_start < @cut",
                 {"cut": iso(budget_spend_before)},
             ),
+            "quality": None
+            if quality_before is None
+            else (names.quality, "x.minute < @cut", {"cut": iso(quality_before)}),
+            "quality_alerts": None
+            if quality_alerts_before is None
+            else (names.quality_alerts, "x.at < @cut", {"cut": iso(quality_alerts_before)}),
         }
         counts = dict.fromkeys(plans, 0)
         with _wrapped("prune old records"):

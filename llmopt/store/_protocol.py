@@ -22,6 +22,8 @@ from llmopt.store._records import (
     IncidentRecord,
     PlannerState,
     PlanRecord,
+    QualityAlert,
+    QualityRollup,
     RouteStatsRollup,
     RoutingDecisionRecord,
     StoredResult,
@@ -33,8 +35,8 @@ from llmopt.store._records import (
 @runtime_checkable
 class Store(Protocol):
     """Persistence for llmopt: named documents, audit log, batches, usage, results, the
-    recent cache plans, and the router's circuits, incidents, budget spend and alerts,
-    routing decisions and route statistics.
+    recent cache plans, the router's circuits, incidents, budget spend and alerts,
+    routing decisions and route statistics, and the answers' quality roll-ups and alerts.
 
     Depend on this protocol, never on an adapter: ``SQLiteStore`` on one machine and
     in tests, ``ArangoStore`` in production, both built by ``open_store`` or
@@ -391,6 +393,42 @@ class Store(Protocol):
         only ``entry_key``'s when given. Fold them with ``RouteStatsRollup.fold``."""
         ...
 
+    # -- quality: scored answers and degradation alerts ------------------------------
+
+    def add_quality(self, rollups: Iterable[QualityRollup]) -> None:
+        """Sum roll-ups into the stored ones of the same minute, entry, model and test, all
+        or none: every counter, and each check's sum and count and each flag, key by key."""
+        ...
+
+    def quality_stats(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        entry_key: str | None = None,
+        test: str | None = None,
+    ) -> list[QualityRollup]:
+        """Quality roll-ups with ``start <= minute < end``, ordered by minute, entry, model
+        then test; only ``entry_key``'s when given, and only ``test``'s when given (``""``:
+        only the traffic outside any test; ``None``: all). Fold them with
+        ``QualityRollup.fold``."""
+        ...
+
+    def add_quality_alert(self, alert: QualityAlert) -> bool:
+        """Record ``alert`` unless one of the same entry, model and window start is there.
+
+        Returns ``True`` when it was recorded: that caller, and only it, sends the alert.
+        ``False`` when it was there already; then nothing was written.
+        """
+        ...
+
+    def list_quality_alerts(
+        self, *, entry_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[QualityAlert]:
+        """Quality alerts, newest ``at`` first, of ``entry_key`` if given and at or after
+        ``since`` if given. Raises ``ValueError`` for a negative ``limit``."""
+        ...
+
     def prune(
         self,
         *,
@@ -403,6 +441,8 @@ class Store(Protocol):
         route_stats_before: datetime | None = None,
         budget_alerts_before: datetime | None = None,
         budget_spend_before: datetime | None = None,
+        quality_before: datetime | None = None,
+        quality_alerts_before: datetime | None = None,
     ) -> dict[str, int]:
         """Delete old rows of each kind a cutoff is given for.
 
@@ -417,9 +457,11 @@ class Store(Protocol):
         route statistics with ``minute < route_stats_before``, budget alerts with
         ``at < budget_alerts_before`` and budget spend with ``period_start <
         budget_spend_before`` (keep alerts as long as the spend of their periods, or a
-        threshold may alert twice). Returns ``{"usage": n, "usage_hours": n, "audit": n,
-        "batches": n, "results": n, "incidents": n, "route_stats": n, "budget_alerts": n,
-        "budget_spend": n}``, with 0 for the kinds not asked for.
+        threshold may alert twice). And quality roll-ups with ``minute < quality_before``
+        and quality alerts with ``at < quality_alerts_before``. Returns ``{"usage": n,
+        "usage_hours": n, "audit": n, "batches": n, "results": n, "incidents": n,
+        "route_stats": n, "budget_alerts": n, "budget_spend": n, "quality": n,
+        "quality_alerts": n}``, with 0 for the kinds not asked for.
         """
         ...
 

@@ -1,5 +1,6 @@
 """What the store keeps: documents, audit records, batches, usage roll-ups, results, the
-recent cache plans, and the router's circuits, incidents, budgets, decisions and statistics.
+recent cache plans, the router's circuits, incidents, budgets, decisions and statistics,
+and the answers' quality roll-ups and alerts.
 
 Every datetime is timezone-aware and UTC: naive datetimes are rejected rather than
 guessed at, and aware ones are converted. In JSON every datetime has one fixed-width
@@ -16,7 +17,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from llmopt.errors import StoreError
 
@@ -615,6 +623,169 @@ class RouteStatsRollup(BaseModel, frozen=True):
             cost_usd=cost_usd,
             tokens=tokens,
         )
+
+
+_Count = Annotated[int, Field(ge=0)]
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class QualityRollup(BaseModel, frozen=True):
+    """What the scored answers of one entry and model did during one minute (UTC).
+
+    ``minute`` is truncated to the minute on validation. ``test`` names the A/B test
+    these answers were part of, ``""`` for other traffic. ``count`` answers were scored;
+    ``score_sum`` and ``score_sq_sum`` are the sum of their combined scores and of their
+    squares (for ``variance``); ``passed`` scored at or above the pass threshold and
+    ``fatal`` failed a fatal check (a refusal, a leaked secret). ``check_sums`` holds,
+    per check, the sum of its scores, and ``check_counts`` how many answers it applied
+    to (a check need not apply to every answer); ``flags`` counts answers per flag
+    (``"truncated"``, ``"refusal"``, ...); ``judge_cost_usd`` is what judging them cost.
+    ``Store.add_quality`` sums roll-ups of the same minute, entry, model and test,
+    counter by counter and check, flag by flag; so does ``a + b``, and ``fold`` over any
+    roll-ups. Raises ``ValueError`` (``pydantic.ValidationError``) for a negative count,
+    a number that is not finite, or more ``passed`` or ``fatal`` answers than ``count``.
+    """
+
+    minute: UTCDateTime
+    entry_key: str
+    model: str
+    test: str = ""
+    count: _Count = 0
+    score_sum: _Finite = 0.0
+    score_sq_sum: _Finite = 0.0
+    passed: _Count = 0
+    fatal: _Count = 0
+    check_sums: dict[str, _Finite] = Field(default_factory=dict)
+    check_counts: dict[str, _Count] = Field(default_factory=dict)
+    flags: dict[str, _Count] = Field(default_factory=dict)
+    judge_cost_usd: _Finite = 0.0
+
+    @field_validator("minute")
+    @classmethod
+    def _truncate_to_minute(cls, value: datetime) -> datetime:
+        return value.replace(second=0, microsecond=0)
+
+    @model_validator(mode="after")
+    def _no_more_outcomes_than_answers(self) -> QualityRollup:
+        for name in ("passed", "fatal"):
+            if getattr(self, name) > self.count:
+                raise ValueError(f"{name} ({getattr(self, name)}) exceeds count ({self.count})")
+        return self
+
+    @property
+    def mean(self) -> float | None:
+        """The mean combined score, ``None`` when no answer was scored."""
+        return self.score_sum / self.count if self.count else None
+
+    @property
+    def variance(self) -> float | None:
+        """The sample variance of the combined scores, ``None`` below two answers."""
+        if self.count < 2:
+            return None
+        spread = self.score_sq_sum - self.score_sum * self.score_sum / self.count
+        # Rounding can leave a tiny negative where the scores were all equal.
+        return max(0.0, spread / (self.count - 1))
+
+    @property
+    def pass_rate(self) -> float | None:
+        """The share of scored answers that passed, ``None`` when none was scored."""
+        return self.passed / self.count if self.count else None
+
+    @property
+    def check_means(self) -> dict[str, float]:
+        """Each check's mean score over the answers it applied to; checks that applied
+        to none are absent."""
+        return {
+            check: self.check_sums.get(check, 0.0) / applied
+            for check, applied in self.check_counts.items()
+            if applied
+        }
+
+    def __add__(self, other: QualityRollup) -> QualityRollup:
+        """The sum of two roll-ups of the same minute, entry, model and test;
+        ``ValueError`` otherwise."""
+        key = (self.minute, self.entry_key, self.model, self.test)
+        if key != (other.minute, other.entry_key, other.model, other.test):
+            raise ValueError(
+                "only roll-ups of the same minute, entry_key, model and test can be added"
+            )
+        return QualityRollup.fold(
+            [self, other],
+            minute=self.minute,
+            entry_key=self.entry_key,
+            model=self.model,
+            test=self.test,
+        )
+
+    @classmethod
+    def fold(
+        cls,
+        rollups: Iterable[QualityRollup],
+        *,
+        minute: datetime,
+        entry_key: str,
+        model: str = "",
+        test: str = "",
+    ) -> QualityRollup:
+        """The sum of ``rollups``, whatever their minutes, entries, models and tests,
+        labelled with the given ones: an entry's or a model's quality over a window, or
+        a test arm's. No roll-ups give zeros."""
+        check_sums: dict[str, float] = {}
+        check_counts: dict[str, int] = {}
+        flags: dict[str, int] = {}
+        count = passed = fatal = 0
+        score_sum = score_sq_sum = judge_cost_usd = 0.0
+        for rollup in rollups:
+            count += rollup.count
+            passed += rollup.passed
+            fatal += rollup.fatal
+            score_sum += rollup.score_sum
+            score_sq_sum += rollup.score_sq_sum
+            judge_cost_usd += rollup.judge_cost_usd
+            for check, total in rollup.check_sums.items():
+                check_sums[check] = check_sums.get(check, 0.0) + total
+            for check, applied in rollup.check_counts.items():
+                check_counts[check] = check_counts.get(check, 0) + applied
+            for flag, flagged in rollup.flags.items():
+                flags[flag] = flags.get(flag, 0) + flagged
+        return cls(
+            minute=minute,
+            entry_key=entry_key,
+            model=model,
+            test=test,
+            count=count,
+            score_sum=score_sum,
+            score_sq_sum=score_sq_sum,
+            passed=passed,
+            fatal=fatal,
+            check_sums=check_sums,
+            check_counts=check_counts,
+            flags=flags,
+            judge_cost_usd=judge_cost_usd,
+        )
+
+
+class QualityAlert(BaseModel, frozen=True):
+    """An entry's (or one of its models') answers that got worse: the mean score over the
+    window starting ``window_start`` fell more than ``drop`` below the baseline's.
+
+    ``model`` is ``""`` for the entry as a whole. One per entry, model and window:
+    ``Store.add_quality_alert`` records only the first, so exactly one process sends it.
+    ``at`` is when it was found; ``window_mean`` and ``window_count`` are the window's
+    mean score and scored answers, ``baseline_mean`` and ``baseline_count`` the
+    baseline's, and ``drop`` the configured drop that was crossed.
+    """
+
+    entry_key: str
+    model: str = ""
+    window_start: UTCDateTime
+    at: UTCDateTime
+    window_mean: float
+    baseline_mean: float
+    window_count: int = Field(ge=0)
+    baseline_count: int = Field(ge=0)
+    drop: float
+    detail: str = ""
 
 
 @contextmanager

@@ -33,6 +33,8 @@ from llmopt.store._records import (
     IncidentRecord,
     PlannerState,
     PlanRecord,
+    QualityAlert,
+    QualityRollup,
     RouteStatsRollup,
     RoutingDecisionRecord,
     StoredResult,
@@ -49,7 +51,7 @@ from llmopt.store._records import (
     without_system_attributes,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _AUDIT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -238,6 +240,27 @@ _MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX route_stats_entry ON route_stats (entry_key, minute);
     """,
+    # 8: the answers' per-minute quality roll-ups and degradation alerts.
+    """
+    CREATE TABLE quality (
+        minute TEXT NOT NULL,
+        entry_key TEXT NOT NULL,
+        model TEXT NOT NULL,
+        test TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (minute, entry_key, model, test)
+    ) WITHOUT ROWID;
+    CREATE INDEX quality_entry ON quality (entry_key, minute);
+    CREATE TABLE quality_alerts (
+        entry_key TEXT NOT NULL,
+        model TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (entry_key, model, window_start)
+    );
+    CREATE INDEX quality_alerts_at ON quality_alerts (at);
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -287,6 +310,17 @@ def _merged_route_stats(
     merged: dict[tuple[str, str], RouteStatsRollup] = {}
     for rollup in rollups:
         at = (iso(rollup.minute), rollup.entry_key)
+        merged[at] = merged[at] + rollup if at in merged else rollup
+    return merged
+
+
+def _merged_quality(
+    rollups: Iterable[QualityRollup],
+) -> dict[tuple[str, str, str, str], QualityRollup]:
+    """``rollups`` summed per stored minute, entry, model and test, in the order first given."""
+    merged: dict[tuple[str, str, str, str], QualityRollup] = {}
+    for rollup in rollups:
+        at = (iso(rollup.minute), rollup.entry_key, rollup.model, rollup.test)
         merged[at] = merged[at] + rollup if at in merged else rollup
     return merged
 
@@ -1223,6 +1257,97 @@ class SQLiteStore:
         with decoding("route statistics"):
             return [RouteStatsRollup.model_validate_json(body) for (body,) in rows]
 
+    # -- quality ----------------------------------------------------------------
+
+    def add_quality(self, rollups: Iterable[QualityRollup]) -> None:
+        """See ``Store.add_quality``."""
+        merged = _merged_quality(rollups)
+        if not merged:
+            return
+        with self._transaction("add quality roll-ups") as conn:
+            for key, rollup in merged.items():
+                row = conn.execute(
+                    "SELECT body FROM quality "
+                    "WHERE minute = ? AND entry_key = ? AND model = ? AND test = ?",
+                    key,
+                ).fetchone()
+                total = rollup
+                if row is not None:
+                    with decoding("quality roll-up"):
+                        stored = QualityRollup.model_validate_json(row[0])
+                    # Outside decoding: a sum that overflows is the caller's error.
+                    total = stored + rollup
+                conn.execute(
+                    "INSERT INTO quality (minute, entry_key, model, test, body) "
+                    "VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (minute, entry_key, model, test) "
+                    "DO UPDATE SET body = excluded.body",
+                    (*key, total.model_dump_json()),
+                )
+
+    def quality_stats(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        entry_key: str | None = None,
+        test: str | None = None,
+    ) -> list[QualityRollup]:
+        """See ``Store.quality_stats``."""
+        sql = "SELECT body FROM quality WHERE minute >= ? AND minute < ?"
+        params: list[Any] = [iso(start), iso(end)]
+        if entry_key is not None:
+            sql += " AND entry_key = ?"
+            params.append(entry_key)
+        if test is not None:
+            sql += " AND test = ?"
+            params.append(test)
+        with self._wrapped("read quality roll-ups") as conn:
+            rows = conn.execute(sql + " ORDER BY minute, entry_key, model, test", params).fetchall()
+        with decoding("quality roll-up"):
+            return [QualityRollup.model_validate_json(body) for (body,) in rows]
+
+    def add_quality_alert(self, alert: QualityAlert) -> bool:
+        """See ``Store.add_quality_alert``."""
+        with self._transaction(f"record a quality alert of entry {alert.entry_key!r}") as conn:
+            cursor = conn.execute(
+                "INSERT INTO quality_alerts (entry_key, model, window_start, at, body) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (entry_key, model, window_start) DO NOTHING",
+                (
+                    alert.entry_key,
+                    alert.model,
+                    iso(alert.window_start),
+                    iso(alert.at),
+                    alert.model_dump_json(),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def list_quality_alerts(
+        self, *, entry_key: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[QualityAlert]:
+        """See ``Store.list_quality_alerts``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        where: list[str] = []
+        params: list[Any] = []
+        if entry_key is not None:
+            where.append("entry_key = ?")
+            params.append(entry_key)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(iso(since))
+        sql = "SELECT body FROM quality_alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at DESC, entry_key, model, window_start DESC LIMIT ?"
+        params.append(limit)
+        with self._wrapped("list quality alerts") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        with decoding("quality alert"):
+            return [QualityAlert.model_validate_json(body) for (body,) in rows]
+
     # -- results ----------------------------------------------------------------
 
     def put_result(self, result: StoredResult) -> None:
@@ -1261,6 +1386,8 @@ class SQLiteStore:
         route_stats_before: datetime | None = None,
         budget_alerts_before: datetime | None = None,
         budget_spend_before: datetime | None = None,
+        quality_before: datetime | None = None,
+        quality_alerts_before: datetime | None = None,
     ) -> dict[str, int]:
         """See ``Store.prune``."""
         terminal = sorted(s.value for s in TERMINAL_BATCH_STATUSES)
@@ -1303,6 +1430,12 @@ class SQLiteStore:
                 "DELETE FROM budget_spend WHERE period_start < ?",
                 (iso(budget_spend_before),),
             ),
+            "quality": None
+            if quality_before is None
+            else ("DELETE FROM quality WHERE minute < ?", (iso(quality_before),)),
+            "quality_alerts": None
+            if quality_alerts_before is None
+            else ("DELETE FROM quality_alerts WHERE at < ?", (iso(quality_alerts_before),)),
         }
         counts = dict.fromkeys(deletes, 0)
         if not any(deletes.values()):

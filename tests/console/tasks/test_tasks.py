@@ -21,6 +21,8 @@ from llmopt.store import (
     BatchStatus,
     BudgetAlert,
     IncidentRecord,
+    QualityAlert,
+    QualityRollup,
     RouteStatsRollup,
     SQLiteStore,
     Store,
@@ -199,12 +201,28 @@ def aged_records(store: Store, settings: Any, tmp_path: Path) -> Path:
     store.add_route_stats(
         RouteStatsRollup(minute=NOW - timedelta(days=d), entry_key=ENTRY, calls=1) for d in (40, 1)
     )
+    store.add_quality(
+        QualityRollup(minute=NOW - timedelta(days=d), entry_key=ENTRY, model="m", count=1)
+        for d in (40, 1)
+    )
     for days in (420, 5):
         start = NOW - timedelta(days=days)
         store.charge_budget("daily", start, usd=1.0, tokens=10)
         store.add_budget_alert(
             BudgetAlert(
                 budget="daily", period_start=start, threshold=50, at=start, usd=1, tokens=10
+            )
+        )
+        store.add_quality_alert(
+            QualityAlert(
+                entry_key=ENTRY,
+                window_start=start,
+                at=start,
+                window_mean=0.5,
+                baseline_mean=0.9,
+                window_count=20,
+                baseline_count=200,
+                drop=0.2,
             )
         )
     for name, expires in (
@@ -239,6 +257,8 @@ def test_pruning_removes_what_is_past_retention_and_keeps_the_rest(
         "route_stats": 1,
         "budget_spend": 1,
         "budget_alerts": 1,
+        "quality": 1,
+        "quality_alerts": 1,
         "broker_messages": 1,
     }
     assert {r.id for r in store.list_batches()} == {"ended-lately", "still-running"}
@@ -267,6 +287,8 @@ def test_pruning_honours_longer_retention_settings(
         "route_stats": 0,
         "budget_spend": 0,
         "budget_alerts": 0,
+        "quality": 0,
+        "quality_alerts": 0,
         "broker_messages": 1,
     }
 

@@ -797,6 +797,8 @@ _PRUNED_KINDS = (
     "route_stats",
     "budget_alerts",
     "budget_spend",
+    "quality",
+    "quality_alerts",
 )
 
 

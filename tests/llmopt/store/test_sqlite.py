@@ -18,6 +18,8 @@ from llmopt.store import (
     IncidentRecord,
     PlannerState,
     PlanRecord,
+    QualityAlert,
+    QualityRollup,
     RouteStatsRollup,
     SQLiteStore,
     UsageRollup,
@@ -305,4 +307,46 @@ def test_a_version_6_file_is_migrated_keeping_its_data_and_gaining_the_routers_r
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     raw.close()
-    assert SCHEMA_VERSION == 7
+
+
+def test_a_version_7_file_is_migrated_keeping_its_data_and_gaining_quality_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v7.sqlite3"
+    noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    stats = RouteStatsRollup(minute=noon, entry_key="e1", calls=2)
+    with sqlite3.connect(path) as raw:
+        for script in _MIGRATIONS[:7]:
+            raw.executescript(script)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version (version) VALUES (7)")
+        raw.execute(
+            "INSERT INTO route_stats (minute, entry_key, body) VALUES (?, ?, ?)",
+            (iso(noon), "e1", stats.model_dump_json()),
+        )
+    raw.close()
+
+    store = SQLiteStore(path)
+    assert store.route_stats(start=noon, end=noon + timedelta(minutes=1)) == [stats]
+    store.add_quality([QualityRollup(minute=noon, entry_key="e1", model="m", count=1)])
+    assert [q.count for q in store.quality_stats(start=noon, end=noon + timedelta(minutes=1))] == [
+        1
+    ]
+    alert = QualityAlert(
+        entry_key="e1",
+        window_start=noon,
+        at=noon,
+        window_mean=0.4,
+        baseline_mean=0.9,
+        window_count=10,
+        baseline_count=100,
+        drop=0.2,
+    )
+    assert store.add_quality_alert(alert) is True
+    assert store.list_quality_alerts() == [alert]
+    store.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()
+    assert SCHEMA_VERSION == 8
