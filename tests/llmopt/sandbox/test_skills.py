@@ -107,3 +107,126 @@ def test_skills_are_scripted_over_http_too_and_reset_clears_them(sandbox: Sandbo
     assert shown == {"claude-haiku-*": {"*": 0.0}}  # the bad table changed nothing
     assert not right(reply.content[0].text, 3)  # type: ignore[union-attr]
     assert after_reset == {}
+
+
+def ask_claude(sandbox: SandboxServer, model: str, texts: list[str]) -> list[str]:
+    client = anthropic.Anthropic(base_url=sandbox.base_url, api_key=sandbox.api_key, max_retries=0)
+    replies = []
+    for text in texts:
+        reply = client.messages.create(
+            model=model, max_tokens=256, messages=[{"role": "user", "content": text}]
+        )
+        replies.append(reply.content[0].text)  # type: ignore[union-attr]
+    client.close()
+    return replies
+
+
+def python_block(text: str) -> str:
+    found = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    assert found is not None, text
+    return found.group(1)
+
+
+def test_a_python_quiz_is_answered_with_a_function_or_with_code_that_does_not_parse(
+    sandbox: SandboxServer,
+) -> None:
+    sandbox.set_skills({"claude-haiku-*": {"python": 0.0}, "claude-sonnet-*": {"python": 1.0}})
+    texts = [f"Write solve() returning {n} * 3. [quiz python answer={3 * n}]" for n in range(30)]
+
+    right = ask_claude(sandbox, "claude-sonnet-4-6", texts)
+    wrong = ask_claude(sandbox, "claude-haiku-4-5", texts)
+
+    for n, reply in enumerate(right):
+        scope: dict[str, object] = {}
+        exec(compile(python_block(reply), "<reply>", "exec"), scope)
+        assert scope["solve"]() == 3 * n  # type: ignore[operator]
+    flaws = set()
+    for reply in wrong:
+        with pytest.raises(SyntaxError) as raised:
+            compile(python_block(reply), "<reply>", "exec")
+        flaws.add(type(raised.value).__name__ + ": " + raised.value.msg.split(" (")[0])
+    assert len(flaws) == 3, flaws  # a missing colon, an unclosed parenthesis, a bad indent
+
+
+def test_a_json_quiz_is_answered_with_the_record_or_with_a_record_a_schema_rejects(
+    sandbox: SandboxServer,
+) -> None:
+    import json
+
+    sandbox.set_skills({"claude-haiku-*": {"json": 0.0}, "claude-sonnet-*": {"json": 1.0}})
+    records = [{"name": f"Person {n}", "year": 1800 + n, "tags": ["a", "b"]} for n in range(30)]
+    texts = [f"Extract the person. [quiz json answer={json.dumps(r)}]" for r in records]
+
+    right = ask_claude(sandbox, "claude-sonnet-4-6", texts)
+    wrong = ask_claude(sandbox, "claude-haiku-4-5", texts)
+
+    def parsed(text: str) -> object:
+        found = re.search(r"```json\n(.*?)```", text, re.DOTALL)
+        return json.loads(found.group(1) if found else text)
+
+    assert [parsed(reply) for reply in right] == records
+    kinds = set()
+    for record, reply in zip(records, wrong, strict=True):
+        try:
+            value = parsed(reply)
+        except json.JSONDecodeError:
+            kinds.add("not JSON")
+            continue
+        assert isinstance(value, dict)
+        if set(value) != set(record):
+            kinds.add("a field missing")
+        else:
+            assert [type(value[k]) for k in record] != [type(record[k]) for k in record]
+            kinds.add("a wrong type")
+    assert kinds == {"not JSON", "a field missing", "a wrong type"}
+
+
+RAG_CONTEXT = (
+    "Context: The Eiffel Tower was completed in 1889 and is 330 metres tall. "
+    "Its design came from the company of Gustave Eiffel."
+)
+
+
+def test_a_rag_quiz_is_answered_by_quoting_the_context_or_with_a_claim_it_does_not_hold(
+    sandbox: SandboxServer,
+) -> None:
+    sandbox.set_skills({"claude-haiku-*": {"rag": 0.0}, "claude-sonnet-*": {"rag": 1.0}})
+    texts = [
+        f"{RAG_CONTEXT}\nQuestion {n}: When was the tower completed? [quiz rag answer=1889]"
+        for n in range(10)
+    ] + [
+        f"{RAG_CONTEXT}\nQuestion {n}: Whose company designed it? [quiz rag answer=Gustave Eiffel]"
+        for n in range(10)
+    ]
+
+    right = ask_claude(sandbox, "claude-sonnet-4-6", texts)
+    wrong = ask_claude(sandbox, "claude-haiku-4-5", texts)
+
+    assert right[0] == (
+        'According to the context: "The Eiffel Tower was completed in 1889 and is 330 metres tall."'
+    )
+    assert right[10] == (
+        'According to the context: "Its design came from the company of Gustave Eiffel."'
+    )
+    for reply in wrong:
+        assert "1889" not in reply and "Gustave Eiffel" not in reply, reply
+        claimed = set(re.findall(r"\d+", reply))
+        assert claimed and not claimed & set(re.findall(r"\d+", RAG_CONTEXT)), reply
+
+
+def test_a_json_value_that_is_no_object_or_a_fact_the_context_lacks_gets_the_plain_reply(
+    sandbox: SandboxServer,
+) -> None:
+    sandbox.set_skills({"claude-sonnet-*": {"*": 1.0}})
+
+    replies = ask_claude(
+        sandbox,
+        "claude-sonnet-4-6",
+        [
+            'Extract it. [quiz json answer="Ada"]',
+            "Extract it. [quiz json answer=Ada]",
+            f"{RAG_CONTEXT}\nHow tall is it in feet? [quiz rag answer=1083]",
+        ],
+    )
+
+    assert replies == ['The answer is "Ada".', "The answer is Ada.", "The answer is 1083."]
