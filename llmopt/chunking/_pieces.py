@@ -112,12 +112,33 @@ class Packer:
         out: list[tuple[int, int, int]] = []
         cursor = start
         for part in self._characters.split_text(text[start:end]):
-            at = text.find(part, cursor, end)
-            if at < 0:  # not expected: the splitter keeps every character
-                at = cursor
-            out.extend(self._halve(text, at, at + len(part)))
-            cursor = at + len(part)
-        return out
+            # Parts may repeat whitespace (it counts no tokens, so the splitter's overlap
+            # logic keeps it even at chunk_overlap=0): locate each part without it.
+            core = part.strip()
+            at = text.find(core, cursor, end) if core else cursor
+            if at < 0:  # not expected; cut the rest by halves instead
+                break
+            if core:
+                out.extend(self._halve(text, at, at + len(core)))
+            cursor = at + len(core)
+        if cursor < end and text[cursor:end].strip():
+            out.extend(self._halve(text, cursor, end))
+        return self._rejoined(text, out)
+
+    def _rejoined(self, text: str, parts: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """Neighbouring parts joined again while they fit: the splitter sizes a text by
+        the sum of its parts' counts and wants less than the budget, so it cuts more
+        often than the budget needs (mid-word in scripts whose marks count apart)."""
+        joined: list[tuple[int, int, int]] = []
+        for start, end, size in parts:
+            if joined:
+                first, _, _ = joined[-1]
+                together = self._count(text[first:end])
+                if together <= self._max:
+                    joined[-1] = (first, end, together)
+                    continue
+            joined.append((start, end, size))
+        return joined
 
     def _halve(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
         size = self._count(text[start:end])
