@@ -57,6 +57,7 @@ from llmopt.store import (
 )
 
 if TYPE_CHECKING:
+    from llmopt.chunking import SemanticChunker
     from llmopt.failover import FailoverHandler
     from llmopt.orchestration import MultiLLMOrchestrator
     from llmopt.prompts import PromptEngineer
@@ -87,6 +88,7 @@ _LAZY_LAYER = {
     "MultiLLMOrchestrator": "llmopt.orchestration",
     "PromptEngineer": "llmopt.prompts",
     "RoutedChatModel": "llmopt.routing",
+    "SemanticChunker": "llmopt.chunking",
     "TokenCounter": "llmopt.tokens",
     "get_routed_model": "llmopt.routing",
 }
@@ -152,6 +154,7 @@ __all__ = [
     "RecordNotFound",
     "RoutedChatModel",
     "SQLiteStore",
+    "SemanticChunker",
     "Store",
     "StoreError",
     "StoredResult",

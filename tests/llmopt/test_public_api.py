@@ -50,6 +50,7 @@ PINNED = [
     "RecordNotFound",
     "RoutedChatModel",
     "SQLiteStore",
+    "SemanticChunker",
     "Store",
     "StoreError",
     "StoredResult",
@@ -123,6 +124,7 @@ PACKAGES: dict[str, list[str]] = {
         "PrefixMemory",
         "plan_breakpoints",
     ],
+    "llmopt.chunking": ["STRATEGIES", "SemanticChunker", "detect_language"],
     "llmopt.failover": [
         "ACTION_FORCE",
         "ACTION_RELEASE",
