@@ -56,7 +56,11 @@ def problems_of(exc: ValidationError, where: str, *, unknown: str) -> list[Field
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in (where, *error["loc"]))
-        message = unknown if error["type"] == "extra_forbidden" else error["msg"]
+        message = (
+            unknown
+            if error["type"] == "extra_forbidden"
+            else str(error["msg"]).removeprefix("Value error, ")
+        )
         problems.append(FieldProblem(field, f"{field}: {message}"))
     return problems
 
@@ -207,6 +211,15 @@ class NoHealthyEntry(ProviderError):
         self.tried: tuple[tuple[str, str], ...] = tuple(tried)
         listed = "; ".join(f"{key}: {why}" for key, why in self.tried) or "the chain is empty"
         super().__init__(f"no healthy entry could answer ({listed})", retryable=True)
+
+
+class OrchestrationFailed(ProviderError):
+    """Raised by an orchestrated entry when its strategy got no answer at all: every call
+    it made failed or timed out. The message names each call's error. ``retryable`` is
+    true, so failover moves on to the next entry of the chain."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 OptimizationError = LLMOptError

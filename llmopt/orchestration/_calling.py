@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import Runnable
 
 from llmopt.orchestration._records import CallRecord
 from llmopt.providers import TokenUsage, cost_of
@@ -31,6 +32,8 @@ def model_identity(model: Any) -> tuple[str | None, str]:
     LangChain model is placed by its class (:func:`provider_of`) and its ``model`` or
     ``model_name`` field.
     """
+    while isinstance(getattr(model, "bound", None), Runnable):
+        model = model.bound  # bound tools or call options: the model underneath bills
     provider = getattr(model, "provider", None)
     if not isinstance(provider, str) or not provider:
         provider = provider_of(model)

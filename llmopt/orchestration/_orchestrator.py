@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -23,7 +24,7 @@ from langchain_core.messages import (
     convert_to_messages,
 )
 
-from llmopt.orchestration import _calling, _consensus
+from llmopt.orchestration import _calling, _consensus, _task
 from llmopt.orchestration._records import (
     CallRecord,
     CascadeResult,
@@ -31,6 +32,8 @@ from llmopt.orchestration._records import (
     ParallelResult,
 )
 from llmopt.orchestration._scoring import Scorer, rank_results, usable_answer_score, with_score
+from llmopt.orchestration._settings import OrchestrationSettings
+from llmopt.orchestration._task import TaskResult
 
 Messages = str | Sequence[MessageLikeRepresentation]
 Clock = Callable[[], datetime]
@@ -333,6 +336,50 @@ class MultiLLMOrchestrator:
         best = max(reversed(scored), key=lambda call: call.score or 0.0) if scored else None
         answer = calls[-1] if accepted else best
         return CascadeResult(answer, accepted, threshold, tuple(calls), seconds, started_at)
+
+    # -- one task, any strategy ---------------------------------------------------------
+
+    def orchestrate_task(
+        self,
+        task: Messages,
+        strategy: str | OrchestrationSettings = "cascade",
+        entries: Sequence[str] | None = None,
+        *,
+        scorer: Scorer | None = None,
+        **options: Any,
+    ) -> TaskResult:
+        """Run ``task`` by ``strategy`` (``single``, ``cascade``, ``parallel`` or
+        ``consensus``) over ``entries`` (all by default, in order) and return the
+        :class:`TaskResult`: the answer kept, whether it was accepted, every call.
+
+        ``options`` are the strategy's settings as an entry's ``orchestration`` object
+        takes them (``threshold``, ``method``, ``judge``, ``timeout_seconds``), checked
+        the same way: one the strategy does not use raises
+        :class:`~llmopt.errors.ConfigError`. Or pass an :class:`OrchestrationSettings`
+        as ``strategy``. ``scorer`` defaults to the orchestrator's.
+        """
+        chosen = self._keys(entries)
+        settings = _task.settings_from(strategy, chosen, options)
+        return _task.run(self, settings, task, scorer=scorer, entries=chosen)
+
+    async def aorchestrate_task(
+        self,
+        task: Messages,
+        strategy: str | OrchestrationSettings = "cascade",
+        entries: Sequence[str] | None = None,
+        *,
+        scorer: Scorer | None = None,
+        **options: Any,
+    ) -> TaskResult:
+        """:meth:`orchestrate_task` on the running event loop."""
+        chosen = self._keys(entries)
+        settings = _task.settings_from(strategy, chosen, options)
+        return await _task.arun(self, settings, task, scorer=scorer, entries=chosen)
+
+    def _keys(self, entries: Sequence[str] | None) -> list[str]:
+        if isinstance(entries, str):
+            entries = [entries]
+        return [entry for entry, _ in self._pick(entries)]
 
     # -- ranking ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ degradation alerts build on the :class:`~llmopt.quality.QualityScore` this retur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,10 @@ from llmopt.quality._relevance import (
 )
 from llmopt.quality._safety import check_refusal_and_safety
 from llmopt.quality._score import DEFAULT_WEIGHTS, CheckResult, QualityScore, combine
+from llmopt.quality._settings import QualitySettings
 from llmopt.quality._text import message_text
+from llmopt.quality._tracker import quality_tracker_for
+from llmopt.store import Store
 
 
 class LLMQualityMonitor:
@@ -42,6 +45,8 @@ class LLMQualityMonitor:
     ``weights``                   per-check weights (default :data:`DEFAULT_WEIGHTS`)
     ``judge``                     a LangChain chat model rating each answer 0-10;
                                   opt-in, its cost is in ``judge_cost_usd``
+    ``store``                     where :meth:`track_model_metrics` records scores and
+                                  :meth:`alert_on_degradation` reads them
     ============================  ====================================================
 
     Without a judge nothing here calls an LLM. The default embedding model is loaded
@@ -55,6 +60,7 @@ class LLMQualityMonitor:
         support_embeddings: Embeddings | None = None,
         weights: Mapping[str, float] = DEFAULT_WEIGHTS,
         judge: BaseChatModel | None = None,
+        store: Store | None = None,
     ) -> None:
         if any(w < 0 for w in weights.values()):
             raise ValueError("weights cannot be negative")
@@ -63,6 +69,7 @@ class LLMQualityMonitor:
         self._support_embeddings = support_embeddings
         self._weights = dict(weights)
         self._judge = judge
+        self._store = store
 
     def _relevance_embeddings(self) -> EmbeddingsChoice:
         if self._resolved is None:
@@ -133,3 +140,44 @@ class LLMQualityMonitor:
     ) -> CheckResult:
         """Whether the code in ``code_response`` parses (:func:`check_code`)."""
         return check_code(message_text(code_response), language=language, schema=schema)
+
+    def as_scorer(
+        self,
+        *,
+        context: Sequence[str] | None = None,
+        schema: Mapping[str, Any] | None = None,
+        language: Language | None = None,
+    ) -> Callable[[Any, Any], float]:
+        """A cascade scorer, ``scorer(request, answer) -> combined score``, checking
+        what :meth:`evaluate_response` would with these options."""
+
+        def score(request: Any, answer: Any) -> float:
+            return self.evaluate_response(
+                request, answer, context=context, schema=schema, language=language
+            ).combined
+
+        return score
+
+    def track_model_metrics(
+        self, entry_key: str, metrics: QualityScore, *, model: str = "", test: str = ""
+    ) -> bool:
+        """Record ``metrics`` (a score from :meth:`evaluate_response`) for ``entry_key``
+        and ``model`` in the store's per-minute roll-ups (written within seconds, in
+        the background); ``test`` names the A/B test the answer belonged to. Returns
+        True. Raises ``ValueError`` when the monitor was built without a ``store``."""
+        tracker = quality_tracker_for(self._tracked_store())
+        tracker.record(entry_key, model, metrics, test=test)
+        return True
+
+    def alert_on_degradation(self, entry_key: str, settings: QualitySettings | None = None) -> bool:
+        """Judge ``entry_key``'s recent scores against its baseline now (``settings``:
+        the document's ``quality`` object, by default its defaults). Returns whether
+        a new degradation alert was recorded (and sent to the webhook)."""
+        tracker = quality_tracker_for(self._tracked_store())
+        tracker.write()
+        return tracker.alert_on_degradation(entry_key, settings=settings) is not None
+
+    def _tracked_store(self) -> Store:
+        if self._store is None:
+            raise ValueError("build the LLMQualityMonitor with store=... to track metrics")
+        return self._store

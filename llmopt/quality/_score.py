@@ -5,8 +5,10 @@ score must be one number with its reasons kept beside it. Each check gives a
 :class:`CheckResult` (0 = bad, 1 = good, with a sentence saying why); :func:`combine`
 averages the checks that applied, by :data:`DEFAULT_WEIGHTS`. A check that does not
 apply (no code asked for, no retrieved context given) is left out of the average, never
-counted as a perfect 1. A *fatal* result (a refusal, a leaked secret) makes the combined
-score 0 whatever the other checks say: such an answer must never be accepted.
+counted as a perfect 1. The checks against something certain (code, completeness,
+support: :data:`CAPPING`) also cap the combined score at their own. A *fatal* result (a
+refusal, a leaked secret) makes the combined score 0 whatever the other checks say: such
+an answer must never be accepted.
 
 ==============  ======  ===============================================================
 check           weight  why this weight
@@ -39,6 +41,12 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "judge": 2.0,
     }
 )
+
+CAPPING = frozenset({"code", "completeness", "support"})
+"""Checks against something certain (the language or schema asked for, the token limit
+and the questions asked, the retrieved context): an answer can be no better than they
+say, whatever the softer checks find. Code that does not parse scores 0 however relevant
+it reads, so a cascade escalates it at any threshold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,8 @@ def combine(
     judge_cost_usd: Decimal | None = None,
     skipped: Mapping[str, str] | None = None,
 ) -> QualityScore:
-    """The weighted average of the checks that ran (0 when one is fatal).
+    """The weighted average of the checks that ran, at most the score of any
+    :data:`CAPPING` check (0 when one is fatal).
 
     A check whose name has no weight counts with weight 1; no parts at all give 1.0
     (nothing was found wrong). Raises ``ValueError`` on a negative weight.
@@ -131,6 +140,8 @@ def combine(
             combined = 1.0
         else:
             combined = sum(weights.get(p.name, 1.0) * p.score for p in parts) / total
+        caps = [p.score for p in parts if p.name in CAPPING]
+        combined = min([combined, *caps])
     return QualityScore(
         combined=round(combined, 4),
         parts=parts,

@@ -41,7 +41,12 @@ from llmopt.failover import (
     circuit_board_for,
     classify_error,
 )
+from llmopt.orchestration._chat_model import ORCHESTRATION_KEY, OrchestratedChatModel
+from llmopt.orchestration._settings import OrchestrationSettings, orchestration_of
 from llmopt.providers import TokenUsage, cost_of
+from llmopt.quality._metrics import draw_arm
+from llmopt.quality._settings import QUALITY, ABTest, QualitySettings
+from llmopt.quality._tracker import quality_tracker_for
 from llmopt.store import Store
 from llmopt.tokens import BudgetGuard, BudgetSettings
 from llmopt.tokens._budget_guard import Admission
@@ -74,9 +79,12 @@ class _Revision:
     guard: BudgetGuard | None
     board: CircuitBoard
     telemetry: RouteTelemetry
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    orchestration: dict[str, OrchestrationSettings] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
-    # (entry key, bare, without client retries) -> the model built for it
-    models: dict[tuple[str, bool, bool], BaseChatModel] = field(default_factory=dict)
+    # (entry key, bare, without client retries, orchestrated) -> the model built for it
+    models: dict[tuple[str, bool, bool, bool], BaseChatModel] = field(default_factory=dict)
+    scorer: Any = None
 
 
 class RoutedChatModel(BaseChatModel):
@@ -223,9 +231,13 @@ class RoutedChatModel(BaseChatModel):
             # The kill switch turns routing off too: the caller's own model, bare.
             model = self._model(revision, own, bare=True, tools=tools)
             return _Call(revision, None, [(own, model)], kwargs, None, None, direct=True)
+        arm = _ab_arm(revision, messages, metadata)
         if not revision.settings.enabled:
+            if arm is not None:
+                own = arm[1]
             model = self._model(revision, own, bare=False, tools=tools)
-            return _Call(revision, None, [(own, model)], kwargs, None, None, direct=True)
+            call = _Call(revision, None, [(own, model)], kwargs, None, None, direct=True)
+            return call.observed(messages, arm)
         probe = dict(kwargs)
         if tools is not None:
             probe["tools"] = tools[0]
@@ -250,11 +262,14 @@ class RoutedChatModel(BaseChatModel):
                 ]
                 return _Call(revision, decision, chain, kwargs, None, without_retries)
             raise NoEligibleEntry(decision.reason, excluded)
+        if arm is not None:
+            decision, arm = _into_arm(decision, arm)
         admission = None
         if revision.guard is not None:
             decision, admission = self._admit(revision, decision)
         chain = [(k, self._model(revision, k, bare=False, tools=tools)) for k in decision.chain]
-        return _Call(revision, decision, chain, kwargs, admission, without_retries)
+        call = _Call(revision, decision, chain, kwargs, admission, without_retries)
+        return call.observed(messages, arm)
 
     def _admit(
         self, revision: _Revision, decision: RouteDecision
@@ -308,18 +323,41 @@ class RoutedChatModel(BaseChatModel):
         return default.key
 
     def _model(
-        self, revision: _Revision, key: str, *, bare: bool, tools: Any, quick: bool = False
+        self,
+        revision: _Revision,
+        key: str,
+        *,
+        bare: bool,
+        tools: Any,
+        quick: bool = False,
+        alone: bool = False,
     ) -> Any:
         """Entry ``key``'s model, built once per revision. ``quick``: with its client's
         retries off, for an attempt that a ready backup follows (``None`` when its client
-        has no retries to turn off)."""
-        model = revision.models.get((key, bare, quick))
+        has no retries to turn off). An entry with an orchestration strategy is its
+        :class:`OrchestratedChatModel` unless ``bare`` or ``alone`` (a strategy's own
+        calls: never orchestrated again)."""
+        strategy = None if bare or alone else revision.orchestration.get(key)
+        if strategy is not None and quick:
+            return None  # several clients: their retries stay as they are
+        model = revision.models.get((key, bare, quick, strategy is not None))
+        if model is None and strategy is not None:
+            model = OrchestratedChatModel(
+                entry_key=key,
+                settings=strategy,
+                models={
+                    k: self._model(revision, k, bare=False, tools=None, alone=True)
+                    for k in strategy.entries
+                },
+                scorer=_scorer(revision),
+            )
+            revision.models[(key, bare, quick, True)] = model
         if model is None:
             entry = revision.document.entry(key)
             provider = entry.provider or ""
             item = entry.as_item()
             if quick:
-                plain = self._model(revision, key, bare=bare, tools=None)
+                plain = self._model(revision, key, bare=bare, tools=None, alone=True)
                 if "max_retries" not in type(getattr(plain, "base_model", plain)).model_fields:
                     return None
                 item = {**item, "configuration": {**(entry.configuration or {}), "maxRetries": 0}}
@@ -327,10 +365,56 @@ class RoutedChatModel(BaseChatModel):
                 model = build_base_model(provider, item["configuration"] or {})
             else:
                 model = get_generator_model(provider, item, store=self.store, entry_key=key)
-            revision.models[(key, bare, quick)] = model
+            revision.models[(key, bare, quick, False)] = model
         if tools is None:
             return model
         return model.bind_tools(tools[0], **tools[1])
+
+
+def _ab_arm(
+    revision: _Revision, messages: Sequence[BaseMessage], metadata: Mapping[str, Any]
+) -> tuple[ABTest, str] | None:
+    """The A/B test and entry this request is drawn into, if any (monitoring on).
+
+    The draw hashes the run's ``llmopt_ab_key`` metadata (a user's id keeps each user
+    in one arm) or, without one, the request's messages."""
+    quality = revision.quality
+    tests = quality.running_tests() if quality.enabled else ()
+    if not tests:
+        return None
+    key = metadata.get("llmopt_ab_key")
+    if not isinstance(key, str) or not key:
+        key = "\x1f".join(f"{m.type}:{m.content!r}" for m in messages)
+    return draw_arm(tests, key)
+
+
+def _into_arm(
+    decision: RouteDecision, arm: tuple[ABTest, str]
+) -> tuple[RouteDecision, tuple[ABTest, str] | None]:
+    """``decision`` sent to the arm's entry first, when the router found it eligible for
+    this request; otherwise unchanged and the request is not part of the test."""
+    test, entry = arm
+    if entry not in decision.chain:
+        return decision, None
+    if entry == decision.entry_key:
+        return decision, arm
+    chain = (entry, *(k for k in decision.chain if k != entry))
+    reason = f"{entry}: A/B test {test.name!r} (instead of {decision.entry_key})"
+    moved = RouteDecision(
+        entry, chain, reason, decision.profile, decision.rules, decision.candidates, decision.at
+    )
+    return moved, arm
+
+
+def _scorer(revision: _Revision) -> Any:
+    """The cascade's scorer for this revision: the quality monitor's cheap checks, with
+    the document's weights (built once, on the first orchestrated entry)."""
+    if revision.scorer is None:
+        from llmopt.quality import LLMQualityMonitor
+
+        monitor = LLMQualityMonitor(weights=revision.quality.check_weights)
+        revision.scorer = monitor.as_scorer()
+    return revision.scorer
 
 
 def _stored(
@@ -398,6 +482,7 @@ def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | No
             logger.warning("budgets invalid, not applied until fixed: %s", exc)
         else:
             guard = BudgetGuard(store, budgets)
+    quality, orchestration = _quality_and_orchestration(document, problems)
     board = circuit_board_for(store, settings.circuit_breaker.model_dump(by_alias=True))
     telemetry = telemetry_for(store)
     router = LLMRouter(
@@ -416,8 +501,35 @@ def _build(store: Store, document: AIConfigDocument, *, previous: _Revision | No
         guard,
         board,
         telemetry,
+        quality,
+        orchestration,
         tuple(problems),
     )
+
+
+def _quality_and_orchestration(
+    document: AIConfigDocument, problems: list[str]
+) -> tuple[QualitySettings, dict[str, OrchestrationSettings]]:
+    """The ``quality`` object and each entry's strategy; an invalid one is reported and
+    left out (monitoring off, the entry answering alone) until it is fixed."""
+    keys = [entry.key for entry in document.entries]
+    try:
+        quality = QualitySettings.from_dict(document.body.get(QUALITY), entry_keys=keys)
+    except LLMOptError as exc:
+        problems.append(f"quality settings invalid, monitoring off: {exc}")
+        logger.warning("quality settings invalid, monitoring off until fixed: %s", exc)
+        quality = QualitySettings()
+    orchestration: dict[str, OrchestrationSettings] = {}
+    for entry in document.entries:
+        try:
+            found = orchestration_of(entry.configuration, key=entry.key, entry_keys=keys)
+        except LLMOptError as exc:
+            problems.append(f"{entry.key}: orchestration invalid, answering alone: {exc}")
+            logger.warning("%s: orchestration invalid, answering alone: %s", entry.key, exc)
+            continue
+        if found.orchestrated:
+            orchestration[entry.key] = found
+    return quality, orchestration
 
 
 class _Call:
@@ -456,6 +568,13 @@ class _Call:
         )
         self.started = time.perf_counter()
         self.total: AIMessageChunk | None = None
+        self.request: Sequence[BaseMessage] | None = None
+        self.arm: tuple[ABTest, str] | None = None
+
+    def observed(self, messages: Sequence[BaseMessage], arm: tuple[ABTest, str] | None) -> _Call:
+        """Score this call's answer for quality monitoring, as part of ``arm``'s test."""
+        self.request, self.arm = messages, arm
+        return self
 
     def _admit(self, key: str) -> str | None:
         """Reserve a failover target's estimate from its budgets; the reason to skip it
@@ -514,21 +633,30 @@ class _Call:
     def answered(self, answer: BaseMessage, *, annotate: bool = True) -> None:
         if annotate:
             self.annotate(answer)
-        if self.direct:
-            return
         served = (answer.response_metadata.get(METADATA_KEY) or {}).get("entry")
         if served is None:
             served = (answer.response_metadata.get(ROUTE_KEY) or {}).get("entry")
+        self._observe(answer, served)
+        if self.direct:
+            return
         usage = getattr(answer, "usage_metadata", None)
         cost: float | None = None
         tokens = 0
         candidate = self.revision.candidates.get(served or "")
         if usage and candidate is not None:
             tokens = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
-            priced = cost_of(
-                TokenUsage.from_langchain(usage), provider=candidate.provider, model=candidate.model
-            )
-            cost = None if priced is None else float(priced.total)
+            orchestrated = answer.response_metadata.get(ORCHESTRATION_KEY)
+            if isinstance(orchestrated, Mapping):
+                # Several models answered: what they cost together, as each was priced.
+                total = orchestrated.get("totalCostUsd")
+                cost = None if total is None else float(total)
+            else:
+                priced = cost_of(
+                    TokenUsage.from_langchain(usage),
+                    provider=candidate.provider,
+                    model=candidate.model,
+                )
+                cost = None if priced is None else float(priced.total)
         elapsed_ms = (time.perf_counter() - self.started) * 1000.0
         self._record_attempts(answer)
         if self.telemetry is not None and served is not None:
@@ -538,6 +666,23 @@ class _Call:
             if self.decision is not None:
                 self.telemetry.decided(self.decision, served=served)
         self._settle(served, usd=cost, tokens=tokens)
+
+    def _observe(self, answer: BaseMessage, served: str | None) -> None:
+        """Queue the answer for quality scoring (monitoring on; never the kill switch's
+        bare calls, which never call ``observed``)."""
+        if self.request is None or served is None or not self.revision.quality.enabled:
+            return
+        test = self.arm[0].name if self.arm is not None and self.arm[1] == served else ""
+        metadata = answer.response_metadata
+        candidate = self.revision.candidates.get(served)
+        model = str(
+            metadata.get("model_name")
+            or metadata.get("model")
+            or (candidate.model if candidate is not None else "")
+        )
+        quality_tracker_for(self.revision.telemetry.store).observe(
+            served, model, self.request, answer, settings=self.revision.quality, test=test
+        )
 
     def failed(self, exc: Exception) -> None:
         self._settle(None, usd=None, tokens=0)

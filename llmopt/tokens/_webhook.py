@@ -1,4 +1,4 @@
-"""Budget alerts POSTed to webhooks in the background, never in a caller's way."""
+"""Alerts (budget, quality) POSTed to webhooks in the background, never in a caller's way."""
 
 from __future__ import annotations
 
@@ -23,11 +23,17 @@ class WebhookSender:
     """Posts JSON bodies from one daemon thread: a short ``timeout``, one retry at most
     on a connection error or a 5xx/429 answer, failures logged (with :func:`masked_webhook`)
     and dropped. ``send`` only queues, so it never blocks or raises. ``transport`` is an
-    httpx transport for tests; :meth:`flush` waits until the queue is empty."""
+    httpx transport for tests; :meth:`flush` waits until the queue is empty. ``kind`` names
+    the alerts in the thread's name and the log ("budget", "quality")."""
 
     def __init__(
-        self, *, timeout: float = 5.0, transport: httpx.BaseTransport | None = None
+        self,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        kind: str = "budget",
     ) -> None:
+        self._kind = kind
         self._client = httpx.Client(timeout=timeout, transport=transport)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -38,7 +44,7 @@ class WebhookSender:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="llmopt-budget-webhooks", daemon=True
+                    target=self._run, name=f"llmopt-{self._kind}-webhooks", daemon=True
                 )
                 self._thread.start()
         self._queue.put((url, body))
@@ -84,5 +90,7 @@ class WebhookSender:
                 if response.status_code != 429 and response.status_code < 500:
                     attempt = 2  # a retry cannot help a refusal
             if attempt == 2:
-                logger.warning("budget alert webhook %s failed: %s", masked_webhook(url), problem)
+                logger.warning(
+                    "%s alert webhook %s failed: %s", self._kind, masked_webhook(url), problem
+                )
                 return

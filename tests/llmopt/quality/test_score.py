@@ -4,18 +4,40 @@ from decimal import Decimal
 
 import pytest
 
-from llmopt.quality import DEFAULT_WEIGHTS, CheckResult, combine
+from llmopt.quality._score import CAPPING, DEFAULT_WEIGHTS, CheckResult, combine
 
 
 def test_the_combined_score_is_the_weighted_average_of_the_checks_that_ran() -> None:
     score = combine(
         [
-            CheckResult("code", 0.0, "does not parse"),
+            CheckResult("safety", 0.5, "a disclaimer"),
             CheckResult("relevance", 1.0, "on topic"),
+            CheckResult("judge", 0.8, "good"),
         ]
     )
-    code, relevance = DEFAULT_WEIGHTS["code"], DEFAULT_WEIGHTS["relevance"]
-    assert score.combined == pytest.approx(round(relevance / (code + relevance), 4))
+    safety, relevance, judge = (DEFAULT_WEIGHTS[n] for n in ("safety", "relevance", "judge"))
+    expected = (0.5 * safety + relevance + 0.8 * judge) / (safety + relevance + judge)
+    assert score.combined == pytest.approx(round(expected, 4))
+
+
+@pytest.mark.parametrize("capping", sorted(CAPPING))
+def test_a_check_against_something_certain_caps_the_combined_score(capping: str) -> None:
+    score = combine(
+        [
+            CheckResult(capping, 0.25, "mostly wrong"),
+            CheckResult("relevance", 1.0, "on topic"),
+            CheckResult("safety", 1.0, "fine"),
+        ]
+    )
+    assert score.combined == 0.25
+    assert not score.fatal
+
+
+def test_code_that_does_not_parse_scores_zero_however_relevant() -> None:
+    score = combine(
+        [CheckResult("code", 0.0, "does not parse"), CheckResult("relevance", 1.0, "on topic")]
+    )
+    assert score.combined == 0.0
 
 
 def test_a_check_that_did_not_run_is_not_counted_as_perfect() -> None:
