@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("console.routing.urls")),
     path("", include("console.budgets.urls")),
     path("", include("console.responses.urls")),
+    path("", include("console.quality.urls")),
     path("", include("console.health.urls")),
 ]

@@ -18,6 +18,8 @@ routing         settings, circuits, decisions; PUT, force   VIEW/EDIT
 budgets         budgets, spend this period, alerts; PUT     VIEW/EDIT
 responses       response cache per entry; PUT settings      VIEW/EDIT
                 POST invalidate                             OPERATE
+quality         scores, degradation, alerts, A/B results;   VIEW/EDIT
+                PUT settings, PUT orchestration/{key}
 ==============  ==========================================  ==========
 """
 
@@ -32,6 +34,7 @@ from . import (
     config,
     killswitch,
     monitoring,
+    quality,
     responses,
     routing,
     statistics,
@@ -59,5 +62,6 @@ api.add_router("/monitoring", monitoring.router)
 api.add_router("/routing", routing.router)
 api.add_router("/budgets", budgets.router)
 api.add_router("/responses", responses.router)
+api.add_router("/quality", quality.router)
 
 __all__ = ["api"]

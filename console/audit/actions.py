@@ -11,6 +11,8 @@ from llmopt.failover import ACTION_FORCE
 from llmopt.failover import ACTION_RELEASE as CIRCUIT_RELEASE
 from llmopt.killswitch import ACTION_ENGAGE, ACTION_RELEASE
 from llmopt.migrate import ACTION_MIGRATE, ACTION_REVERSE
+from llmopt.orchestration import ACTION_UPDATE_ORCHESTRATION
+from llmopt.quality import ACTION_UPDATE_QUALITY
 from llmopt.routing import ACTION_UPDATE_ROUTING
 from llmopt.tokens import ACTION_UPDATE_BUDGETS
 
@@ -44,6 +46,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     ACTION_UPDATE_BUDGETS: "budgets edited",
     ACTION_UPDATE_RESPONSES: "response cache settings edited",
     ACTION_INVALIDATE_RESPONSES: "stored answers invalidated",
+    ACTION_UPDATE_QUALITY: "quality monitoring settings edited",
+    ACTION_UPDATE_ORCHESTRATION: "an entry's orchestration strategy edited",
     TOKEN_CREATE: "API token issued",
     TOKEN_REVOKE: "API token revoked",
     USER_CREATE: "user created",
