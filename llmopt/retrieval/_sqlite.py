@@ -1,0 +1,402 @@
+"""The embedded index: one SQLite file, searched in memory.
+
+Vectors are float32 blobs in SQLite and, while the index is open, rows of one numpy
+matrix: a vector search is one matrix product and a partial sort. ``sqlite-vec`` was
+measured as the alternative and not taken: at 100,000 256-dimension vectors its
+brute-force KNN took p50 46 ms / p95 56 ms against numpy's 16 / 19 ms on this machine,
+and the Python llmopt runs on (python-build-standalone) cannot load SQLite extensions
+at all. The BM25 side is SQLite's own FTS5 (``bm25()`` over Porter-stemmed unicode61
+terms): incremental by construction, persisted in the same file and transaction, and
+part of every SQLite build, so no BM25 package is needed (``bm25s`` and ``rank-bm25``
+keep no incremental statistics: both rebuild their index to add one document).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llmopt.retrieval._protocol import Filters, canonical, checked_filters
+from llmopt.retrieval._records import IndexedChunk
+
+DEFAULT_INDEX_DIRECTORY = "var"
+_TERM = re.compile(r"\w+")
+# Terms in more than half the chunks get (almost) no BM25 weight — FTS5 floors their IDF
+# at 1e-6 — yet every chunk containing them would be scored; they are left out of the
+# query, which keeps a 100,000-chunk search fast. (The vocabulary holds stems, so this
+# catches the words the stemmer leaves alone: "the", "and", "of", ...)
+_COMMON_SHARE = 0.5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS retrieval_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retrieval_chunks (
+    row INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retrieval_chunks_document ON retrieval_chunks (document_id);
+CREATE INDEX IF NOT EXISTS retrieval_chunks_hash ON retrieval_chunks (content_hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS retrieval_fts USING fts5(
+    text, content='retrieval_chunks', content_rowid='row',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS retrieval_vocab USING fts5vocab(retrieval_fts, 'row');
+"""
+
+
+def default_index_path(name: str = "default") -> Path:
+    """Where an index called ``name`` lives by default: beside the SQLite store
+    (``LLMOPT_SQLITE_PATH``'s folder, else ``var/``), as ``retrieval-<name>.sqlite3``."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise ValueError(f"index name {name!r} must be 1-64 letters, digits, '-' or '_'")
+    store = os.environ.get("LLMOPT_SQLITE_PATH")
+    folder = Path(store).parent if store else Path(DEFAULT_INDEX_DIRECTORY)
+    return folder / f"retrieval-{name}.sqlite3"
+
+
+class SQLiteVectorIndex:
+    """A :class:`VectorIndex` in one SQLite file (or ``":memory:"``) for one machine.
+
+    Use it for development, tests and single-machine deployments; the whole index is
+    loaded into memory when opened (100,000 256-dimension chunks: ~100 MB of vectors).
+    ``path`` defaults to :func:`default_index_path`; its folder is created. Thread-safe;
+    one process should write a file at a time. Raises ``ValueError`` when vectors of
+    another length than the stored ones are added.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        target = default_index_path() if path is None else path
+        if str(target) != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(target)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute(
+            "SELECT value FROM retrieval_meta WHERE key = 'dimensions'"
+        ).fetchone()
+        self._dimensions: int | None = int(row[0]) if row else None
+        self._matrix = np.zeros((0, self._dimensions or 0), dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)
+        self._ids: list[str | None] = []
+        self._metadata: list[dict[str, Any] | None] = []
+        self._position: dict[int, int] = {}  # SQLite row -> matrix row
+        self._free: list[int] = []
+        self._by_key: dict[str, dict[str, list[int]]] = {}
+        self._load()
+
+    # Reading.
+
+    @property
+    def dimensions(self) -> int | None:
+        return self._dimensions
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._position)
+
+    def document_ids(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT document_id FROM retrieval_chunks ORDER BY document_id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def chunks_of(self, document_id: str) -> list[IndexedChunk]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chunk_id, document_id, text, content_hash, metadata FROM retrieval_chunks"
+                " WHERE document_id = ? ORDER BY row",
+                (document_id,),
+            ).fetchall()
+        return sorted((_chunk(r) for r in rows), key=lambda c: c.stable_key())
+
+    def get(self, chunk_ids: Sequence[str]) -> list[IndexedChunk]:
+        found: dict[str, IndexedChunk] = {}
+        ids = list(dict.fromkeys(chunk_ids))
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for r in self._db.execute(
+                    "SELECT chunk_id, document_id, text, content_hash, metadata"
+                    f" FROM retrieval_chunks WHERE chunk_id IN ({marks})",
+                    part,
+                ):
+                    found[r[0]] = _chunk(r)
+        return [found[i] for i in chunk_ids if i in found]
+
+    def vectors_by_hash(self, content_hashes: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        wanted = list(dict.fromkeys(content_hashes))
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for content_hash, blob in self._db.execute(
+                    "SELECT content_hash, vector FROM retrieval_chunks"
+                    f" WHERE content_hash IN ({marks})",
+                    part,
+                ):
+                    found[content_hash] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    # Writing.
+
+    def replace_document(
+        self,
+        document_id: str,
+        chunks: Sequence[IndexedChunk],
+        vectors: npt.NDArray[np.float32],
+    ) -> None:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(chunks) and (vectors.ndim != 2 or vectors.shape[1] == 0):
+            raise ValueError(f"vectors must be a 2-D array, got shape {vectors.shape}")
+        with self._lock:
+            if len(chunks):
+                self._check_dimensions(int(vectors.shape[1]))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._delete_rows(document_id)
+                added: list[tuple[int, IndexedChunk]] = []
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    cursor = self._db.execute(
+                        "INSERT INTO retrieval_chunks"
+                        " (chunk_id, document_id, content_hash, text, metadata, vector)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            chunk.chunk_id,
+                            chunk.document_id,
+                            chunk.content_hash,
+                            chunk.text,
+                            _metadata_json(chunk.metadata),
+                            vector.tobytes(),
+                        ),
+                    )
+                    row = int(cursor.lastrowid or 0)
+                    self._db.execute(
+                        "INSERT INTO retrieval_fts (rowid, text) VALUES (?, ?)", (row, chunk.text)
+                    )
+                    added.append((row, chunk))
+                if self._dimensions is not None and len(chunks):
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO retrieval_meta VALUES ('dimensions', ?)",
+                        (str(self._dimensions),),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            for row in removed:
+                self._forget(row)
+            for (row, chunk), vector in zip(added, vectors, strict=True):
+                self._remember(row, chunk.chunk_id, dict(chunk.metadata), vector)
+            self._by_key = {}
+
+    def delete_document(self, document_id: str) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._delete_rows(document_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            for row in removed:
+                self._forget(row)
+            self._by_key = {}
+            return len(removed)
+
+    # Searching.
+
+    def vector_search(
+        self, vector: npt.NDArray[np.float32], limit: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        checked = checked_filters(filters)
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        with self._lock:
+            if self._dimensions is None or limit <= 0 or not self._position:
+                return []
+            if query.shape[0] != self._dimensions:
+                raise ValueError(
+                    f"the query vector has {query.shape[0]} dimensions, the index "
+                    f"{self._dimensions}"
+                )
+            mask = self._mask(checked)
+            scores = self._matrix @ query
+            scores[~mask] = -np.inf
+            candidates = int(mask.sum())
+            take = min(limit, candidates)
+            if take == 0:
+                return []
+            if take < len(scores):
+                top = np.argpartition(-scores, take - 1)[:take]
+            else:
+                top = np.arange(len(scores))
+            ids = self._ids
+            ranked = sorted(
+                ((ids[p], float(scores[p])) for p in top if mask[p]),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+        return [(str(i), s) for i, s in ranked]
+
+    def lexical_search(
+        self, query: str, limit: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        checked = checked_filters(filters)
+        with self._lock:
+            if limit <= 0 or not self._position:
+                return []
+            expression = self._match_expression(query)
+            if not expression:
+                return []
+            sql = (
+                "SELECT rowid, bm25(retrieval_fts) AS r FROM retrieval_fts"
+                " WHERE retrieval_fts MATCH ? ORDER BY r, rowid"
+            )
+            if not checked:
+                rows = self._db.execute(sql + " LIMIT ?", (expression, limit)).fetchall()
+                return [(str(self._ids[self._position[row]]), -rank) for row, rank in rows]
+            mask = self._mask(checked)
+            found: list[tuple[str, float]] = []
+            for row, rank in self._db.execute(sql, (expression,)):
+                position = self._position[row]
+                if mask[position]:
+                    found.append((str(self._ids[position]), -rank))
+                    if len(found) == limit:
+                        break
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # Internals.
+
+    def _match_expression(self, query: str) -> str:
+        terms = list(dict.fromkeys(t.lower() for t in _TERM.findall(query)))
+        if not terms:
+            return ""
+        marks = ",".join("?" * len(terms))
+        frequency = dict(
+            self._db.execute(
+                f"SELECT term, doc FROM retrieval_vocab WHERE term IN ({marks})", terms
+            ).fetchall()
+        )
+        ceiling = _COMMON_SHARE * len(self._position)
+        kept = [t for t in terms if frequency.get(t, 0) <= ceiling] or terms
+        return " OR ".join(f'"{t}"' for t in kept)
+
+    def _check_dimensions(self, dimensions: int) -> None:
+        if self._dimensions is None:
+            self._dimensions = dimensions
+            self._matrix = np.zeros((0, dimensions), dtype=np.float32)
+        elif dimensions != self._dimensions:
+            raise ValueError(
+                f"this index holds {self._dimensions}-dimension vectors and cannot take "
+                f"{dimensions}-dimension ones: index with the same embedding model, or "
+                "use a new index"
+            )
+
+    def _delete_rows(self, document_id: str) -> list[int]:
+        rows = self._db.execute(
+            "SELECT row, text FROM retrieval_chunks WHERE document_id = ?", (document_id,)
+        ).fetchall()
+        for row, text in rows:
+            self._db.execute(
+                "INSERT INTO retrieval_fts (retrieval_fts, rowid, text) VALUES ('delete', ?, ?)",
+                (row, text),
+            )
+        self._db.execute("DELETE FROM retrieval_chunks WHERE document_id = ?", (document_id,))
+        return [int(row) for row, _ in rows]
+
+    def _load(self) -> None:
+        rows = self._db.execute(
+            "SELECT row, chunk_id, metadata, vector FROM retrieval_chunks ORDER BY row"
+        ).fetchall()
+        if not rows or self._dimensions is None:
+            return
+        self._matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(
+            len(rows), self._dimensions
+        )
+        self._matrix = self._matrix.copy()
+        self._alive = np.ones(len(rows), dtype=bool)
+        self._ids = [r[1] for r in rows]
+        self._metadata = [json.loads(r[2]) for r in rows]
+        self._position = {int(r[0]): p for p, r in enumerate(rows)}
+
+    def _remember(
+        self, row: int, chunk_id: str, metadata: dict[str, Any], vector: npt.NDArray[np.float32]
+    ) -> None:
+        if self._free:
+            position = self._free.pop()
+        else:
+            position = len(self._ids)
+            if position >= self._matrix.shape[0]:
+                grown = max(16, 2 * self._matrix.shape[0])
+                matrix = np.zeros((grown, self._matrix.shape[1]), dtype=np.float32)
+                matrix[: self._matrix.shape[0]] = self._matrix
+                alive = np.zeros(grown, dtype=bool)
+                alive[: self._alive.shape[0]] = self._alive
+                self._matrix, self._alive = matrix, alive
+            self._ids.append(None)
+            self._metadata.append(None)
+        self._matrix[position] = vector
+        self._alive[position] = True
+        self._ids[position] = chunk_id
+        self._metadata[position] = metadata
+        self._position[row] = position
+
+    def _forget(self, row: int) -> None:
+        position = self._position.pop(row)
+        self._matrix[position] = 0
+        self._alive[position] = False
+        self._ids[position] = None
+        self._metadata[position] = None
+        self._free.append(position)
+
+    def _mask(self, checked: dict[str, str]) -> npt.NDArray[np.bool_]:
+        mask = self._alive.copy()
+        for key, value in checked.items():
+            index = self._by_key.get(key)
+            if index is None:
+                index = {}
+                for position, metadata in enumerate(self._metadata):
+                    if metadata is not None and key in metadata:
+                        index.setdefault(canonical(metadata[key]), []).append(position)
+                self._by_key[key] = index
+            allowed = np.zeros_like(mask)
+            allowed[index.get(value, [])] = True
+            mask &= allowed
+        return mask
+
+
+def _metadata_json(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _chunk(row: Sequence[Any]) -> IndexedChunk:
+    chunk_id, document_id, text, content_hash, metadata = row
+    return IndexedChunk(
+        chunk_id=chunk_id,
+        document_id=document_id,
+        text=text,
+        content_hash=content_hash,
+        metadata=json.loads(metadata),
+    )
