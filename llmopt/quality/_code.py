@@ -66,6 +66,17 @@ def code_blocks(text: str, language: str) -> list[str]:
     return [text]
 
 
+def labelled_language(text: str) -> Language | None:
+    """The language of the first fenced block of ``text`` labelled one that can be
+    checked (```python, ```json, ```sql and their aliases), else ``None``."""
+    for label, _ in _BLOCK.findall(text):
+        label = label.lower()
+        for language in ("python", "json", "sql"):
+            if label and label in _ALIASES[language]:
+                return language
+    return None
+
+
 def check_code(
     text: str, *, language: Language, schema: Mapping[str, Any] | None = None
 ) -> CheckResult:

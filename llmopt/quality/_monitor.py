@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from llmopt.quality._code import Language, check_code
+from llmopt.quality._code import Language, check_code, labelled_language
 from llmopt.quality._completeness import check_completeness
 from llmopt.quality._judge import judge_response
 from llmopt.quality._relevance import (
@@ -91,7 +91,9 @@ class LLMQualityMonitor:
         ``request`` is text, a message or a message list (the last is the question);
         ``response`` is the answer's text or, better, its LangChain message (truncation
         and provider refusals are read from its metadata). Code is checked when
-        ``language`` is given (``"json"`` when only ``schema`` is), support when
+        ``language`` is given (``"json"`` when only ``schema`` is), or else in the
+        language of the answer's first labelled code block (```python, ```json,
+        ```sql), support when
         ``context`` (the retrieved chunks) is given. Errors of the embedding model or
         the judge propagate.
         """
@@ -99,10 +101,13 @@ class LLMQualityMonitor:
         skipped: dict[str, str] = {}
         if language is None and schema is not None:
             language = "json"
+        if language is None:
+            # Code the answer labels itself (```python ...) is checked in that language.
+            language = labelled_language(message_text(response))
         if language is not None:
             parts.append(check_code(message_text(response), language=language, schema=schema))
         else:
-            skipped["code"] = "no code language or schema was given"
+            skipped["code"] = "no code language or schema was given, and no labelled code block"
         parts.append(check_completeness(response, request=request))
         if message_text(request).strip():
             parts.append(check_relevance(request, response, self._relevance_embeddings()))

@@ -67,6 +67,7 @@ class FlagWatcher:
         self._clock = clock
         self.snapshot: FlagSnapshot = _UNREAD
         self._changed = threading.Condition()
+        self._reading = threading.Lock()
         self._refresher = PeriodicTask(
             self.refresh, interval=interval, name="llmopt-flag-watcher", run_first=True
         )
@@ -81,7 +82,14 @@ class FlagWatcher:
         self._refresher.stop()
 
     def refresh(self) -> FlagSnapshot:
-        """Read the kill switch and the flags now, publish and return the snapshot."""
+        """Read the kill switch and the flags now, publish and return the snapshot.
+
+        Reads are one at a time: a read the background thread began before a caller's
+        write must not publish after the caller's own refresh and undo it."""
+        with self._reading:
+            return self._refresh()
+
+    def _refresh(self) -> FlagSnapshot:
         try:
             # The document first: when the store is down this fails quietly here,
             # instead of read_kill_switch logging the outage once a second.

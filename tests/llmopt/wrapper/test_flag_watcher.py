@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -70,3 +71,40 @@ def test_the_background_thread_sees_a_rollback_within_its_interval(tmp_path: Any
         assert watcher.wait_for(lambda s: s.kill_switch_engaged, timeout=5)
     finally:
         watcher.stop()
+
+
+class SlowFirstReadStore(SQLiteStore):
+    """Once armed, the next kill switch read stalls until released: a background poll
+    caught between reading the switch and publishing what it read."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.armed = False
+        self.reading = threading.Event()
+        self.release = threading.Event()
+
+    def read_document(self, name: DocumentName) -> Any:
+        found = super().read_document(name)
+        if self.armed and name is DocumentName.KILL_SWITCH:
+            self.armed = False
+            self.reading.set()
+            self.release.wait(10)
+        return found
+
+
+def test_a_read_begun_before_a_write_never_publishes_after_a_later_refresh(tmp_path: Any) -> None:
+    store = seeded(SlowFirstReadStore(str(tmp_path / "s.db")), ENTRY)
+    watcher = FlagWatcher(store)
+    store.armed = True
+    poll = threading.Thread(target=watcher.refresh)
+    poll.start()
+    assert store.reading.wait(10)  # the poll read the old document and stalls
+    engage_kill_switch(store, actor="oncall", reason="costs spiking")
+    mine = threading.Thread(target=watcher.refresh)
+    mine.start()
+    mine.join(0.5)  # unserialised it would publish now, before the stale poll does
+    store.release.set()
+    poll.join(10)
+    mine.join(10)
+
+    assert watcher.snapshot.kill_switch_engaged
