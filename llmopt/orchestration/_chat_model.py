@@ -13,13 +13,15 @@ call's error, so failover can move on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, Field
 
@@ -97,6 +99,25 @@ class OrchestratedChatModel(BaseChatModel):
         )
         return self._result(result)
 
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # A strategy picks among whole answers, so the kept one arrives as one chunk.
+        yield _as_chunk(self._generate(messages, stop, run_manager, **kwargs))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        yield _as_chunk(await self._agenerate(messages, stop, run_manager, **kwargs))
+
     def _entries(self) -> list[str]:
         return list(self.settings.entries) or list(self.models)
 
@@ -120,6 +141,24 @@ class OrchestratedChatModel(BaseChatModel):
             usage_metadata=_summed_usage(result) or winner.usage_metadata,
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _as_chunk(result: ChatResult) -> ChatGenerationChunk:
+    message = result.generations[0].message
+    assert isinstance(message, AIMessage)
+    chunk = AIMessageChunk(
+        content=message.content,
+        id=message.id,
+        response_metadata=message.response_metadata,
+        usage_metadata=message.usage_metadata,
+        tool_call_chunks=[
+            tool_call_chunk(
+                name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index
+            )
+            for index, call in enumerate(message.tool_calls)
+        ],
+    )
+    return ChatGenerationChunk(message=chunk)
 
 
 def _summary(result: TaskResult) -> dict[str, Any]:

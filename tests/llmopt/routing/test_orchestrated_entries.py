@@ -3,6 +3,7 @@ and the sandbox's scripted skill (real clients over HTTP, a real SQLite store)."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,3 +249,23 @@ def test_a_labelled_code_block_is_checked_in_its_language() -> None:
     assert labelled_language("```json\n{}\n```") == "json"
     assert labelled_language("```\nplain\n```") is None
     assert labelled_language("no code") is None
+
+
+def test_an_orchestrated_entry_answers_async_and_streamed_calls_too(
+    tmp_path: Path, sandbox: SandboxServer, made: list[Any]
+) -> None:
+    sandbox.set_skills({CHEAP: {"python": 0.0}, STRONG: {"python": 1.0}})
+    store = open_store(tmp_path, sandbox)
+    set_strategy(store, "smart", {"strategy": "cascade", "entries": ["cheap", "strong"]})
+    model = get_routed_model(store, default_entry="smart")
+    made.append(model)
+
+    answer = asyncio.run(model.ainvoke(python_quiz(9)))
+    chunks = list(model.stream(python_quiz(10)))
+
+    assert answer.response_metadata[ORCHESTRATION_KEY]["winner"] == "strong"
+    streamed = chunks[0]
+    for chunk in chunks[1:]:
+        streamed = streamed + chunk
+    assert "```python" in streamed.text
+    assert streamed.response_metadata[ORCHESTRATION_KEY]["winner"] == "strong"
