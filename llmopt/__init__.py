@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from llmopt.prompts import PromptEngineer
     from llmopt.quality import LLMQualityMonitor
     from llmopt.responses import LLMCacheLayer
+    from llmopt.retrieval import ContextRetriever
     from llmopt.routing import LLMRouter, RoutedChatModel, get_routed_model
     from llmopt.store import ArangoStore
     from llmopt.tokens import TokenCounter
@@ -81,6 +82,7 @@ _LAZY = {"CacheStats", "FlagWatcher", "OptimizedLLMWrapper", "UsageRecorder", "g
 # The LLM layer (routing, failover, token counting, the response cache, prompts,
 # orchestration, quality) loads on use for the same reason.
 _LAZY_LAYER = {
+    "ContextRetriever": "llmopt.retrieval",
     "FailoverHandler": "llmopt.failover",
     "LLMCacheLayer": "llmopt.responses",
     "LLMQualityMonitor": "llmopt.quality",
@@ -128,6 +130,7 @@ __all__ = [
     "CallCost",
     "ConfigError",
     "ConflictError",
+    "ContextRetriever",
     "Document",
     "DocumentName",
     "FailoverHandler",

@@ -145,7 +145,7 @@ class ContextRetriever:
         if mode in ("lexical", "hybrid"):
             lexical = self.index.lexical_search(query, pool, filters)
         if mode in ("vector", "hybrid"):
-            vector = self.index.vector_search(self._embed([query])[0], pool, filters)
+            vector = self.index.vector_search(self._embed([query], query=True)[0], pool, filters)
         hits = _fused(self.index, lexical, vector, mode)
         if self.reranker is not None:
             hits = self._reranked(query, hits)
@@ -171,7 +171,7 @@ class ContextRetriever:
             limit = len(chunks)
             lexical = scratch.lexical_search(query, limit) if mode != "vector" else []
             vector = (
-                scratch.vector_search(self._embed([query])[0], limit) if mode != "lexical" else []
+                scratch.vector_search(self._embed([query], query=True)[0], limit) if mode != "lexical" else []
             )
             hits = _fused(scratch, lexical, vector, mode)
         finally:
@@ -271,10 +271,10 @@ class ContextRetriever:
             embedded=len(missing),
         )
 
-    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+    def _embed(self, texts: list[str], *, query: bool = False) -> npt.NDArray[np.float32]:
         embeddings = self._embeddings_or_default()
         batch = getattr(embeddings, "embed_batch", None)
-        if len(texts) == 1 and batch is None:
+        if query and batch is None:
             vectors = np.asarray([embeddings.embed_query(texts[0])], dtype=np.float32)
         elif batch is not None:
             vectors = np.asarray(batch(texts), dtype=np.float32)
