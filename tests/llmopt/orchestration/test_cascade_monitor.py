@@ -17,7 +17,7 @@ from llmopt.quality import LLMQualityMonitor
 from llmopt.sandbox import SandboxServer, running_sandbox
 
 CHEAP, STRONG = "claude-haiku-4-5", "claude-sonnet-4-6"
-THRESHOLD = 0.75  # wrong answers fail their check and score about 0.57, right ones 1.0
+THRESHOLD = 0.5  # a failed code check caps the score at 0; right answers score 1.0
 RECORD_SCHEMA = {
     "type": "object",
     "required": ["name", "year"],
