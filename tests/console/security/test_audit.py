@@ -70,7 +70,59 @@ API_CHANGES: dict[str, Callable[[Site], dict[str, Any]]] = {
     },
     # Audited even when nothing was stored: the record says how many answers went.
     "POST /api/responses/invalidate": lambda site: {"entry": KEY, "reason": "audit test"},
+    "PUT /api/quality": lambda site: {
+        "quality": {"enabled": not _quality(site.store).get("enabled", False)},
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
+    "PUT /api/quality/orchestration/{key}": lambda site: {
+        "orchestration": _other_strategy(site.store),
+        "revision": load_document(site.store).revision,
+        "reason": "audit test",
+    },
 }
+
+
+def _quality(store: Store) -> dict[str, Any]:
+    quality = load_document(store).body.get("quality") or {}
+    assert isinstance(quality, dict)
+    return quality
+
+
+def _other_strategy(store: Store) -> dict[str, Any]:
+    stored = load_document(store).entry(KEY).configuration or {}
+    if stored.get("orchestration"):
+        return {"strategy": "single"}
+    other = next(e.key for e in load_document(store).entries if e.key != KEY)
+    return {"strategy": "cascade", "entries": [other, KEY]}
+
+
+def _quality_form(site: Site) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "revision": load_document(site.store).revision,
+        "sampleRate": 1,
+        "passThreshold": 0.7,
+        "windowMinutes": 60,
+        "baselineHours": 24,
+        "drop": 0.1,
+        "minSamples": 20,
+        "abTests": "[]",
+        "reason": "audit test",
+    }
+    if not _quality(site.store).get("enabled"):
+        form["enabled"] = "on"
+    return form
+
+
+def _strategy_form(site: Site) -> dict[str, Any]:
+    wanted = _other_strategy(site.store)
+    return {
+        "entry": KEY,
+        "revision": load_document(site.store).revision,
+        "strategy": wanted["strategy"],
+        "entries": ", ".join(wanted.get("entries", [])),
+        "reason": "audit test",
+    }
 
 
 def _routing(store: Store) -> dict[str, Any]:
@@ -173,6 +225,8 @@ PAGE_CHANGES: dict[str, tuple[str, str, Callable[[Site], dict[str, Any]]]] = {
         "operator",
         lambda site: {"entry": KEY, "pattern": "*", "reason": "drill"},
     ),
+    "quality edit": ("quality-settings", "operator", _quality_form),
+    "strategy edit": ("quality-orchestration", "operator", _strategy_form),
     "user create": (
         "users",
         "admin",
