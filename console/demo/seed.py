@@ -18,6 +18,9 @@ DEMO_SANDBOX_PORT = 8765
 DEMO_API_KEY = "sk-ant-demo-not-a-real-key-7f3a9c"
 DEMO_ENTRY_KEY = "anthropic:claude-sonnet-4-6"
 """The entry the traffic generator drives (``provider:model``)."""
+DEMO_OTHER_ENTRY_KEY = "openAI:gpt-4o-mini"
+DEMO_AB_TEST = "sonnet-vs-4o-mini"
+"""The demo document's A/B test; its answers are demo data (``console.demo.quality``)."""
 
 
 def sandbox_url(port: int) -> str:
@@ -56,6 +59,20 @@ DEMO_AICONFIGS: dict[str, Any] = {
         },
     ],
     "embedding": [{"provider": "openAI", "configuration": {"model": "text-embedding-3-small"}}],
+    "quality": {
+        "enabled": True,
+        "passThreshold": 0.7,
+        "degradation": {"windowMinutes": 60, "baselineHours": 24, "drop": 0.1, "minSamples": 20},
+        "abTests": [
+            {
+                "name": DEMO_AB_TEST,
+                "entries": [DEMO_ENTRY_KEY, DEMO_OTHER_ENTRY_KEY],
+                "share": 0.1,
+                "metric": "score",
+                "minSamples": 100,
+            }
+        ],
+    },
 }
 
 

@@ -26,6 +26,7 @@ from llmopt.store import AuditEvent, DocumentName
 
 from ...audit.actions import CONFIG_SEED
 from ...demo.processes import ChildFailed, ChildSpec, Supervisor
+from ...demo.quality import seed_demo_quality
 from ...demo.seed import (
     DEMO_ACTOR,
     DEMO_AICONFIGS,
@@ -195,5 +196,7 @@ class Command(BaseCommand):
                 "nothing to drive"
             )
         migrate(store, actor=DEMO_ACTOR, backup_dir=settings.LLMOPT_BACKUP_DIR)
+        if seed_demo_quality(store):
+            self.stdout.write("wrote a day of demo quality scores (made-up, for the Quality page)")
         if read_kill_switch(store).problem:
             release_kill_switch(store, actor=DEMO_ACTOR, reason="demo start")
