@@ -10,15 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llmopt.config import AIConfigDocument, check_reason, load_document
-from llmopt.errors import ConfigError, ConflictError, FieldProblem, RecordNotFound
+from llmopt.config import (
+    AIConfigDocument,
+    LLMEntry,
+    check_reason,
+    load_document,
+    save_entry_field,
+)
+from llmopt.errors import ConfigError, FieldProblem, RecordNotFound
 from llmopt.responses import (
     ACTION_INVALIDATE,
     RESPONSE_CACHE,
     ResponseCacheSettings,
     response_cache_for,
 )
-from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.store import Store
 
 from .overview import read_stats
 
@@ -58,46 +64,32 @@ def update_response_cache(
     of the document is kept; the write and its audit record (the object before and
     after) are one operation. A change that changes nothing writes nothing.
     """
-    check_reason(reason)
-    document = load_document(store)
-    if document.revision != expected_revision:
-        raise ConflictError(
-            "the configuration was changed by someone else since you loaded it; "
-            "reload to see their change",
-            current_revision=document.revision,
-        )
-    entry = document.entry(key)
-    if entry.configuration is None:
-        raise ConfigError(list(entry.problems))
     if not isinstance(settings, Mapping):
         field = RESPONSE_CACHE
         raise ConfigError([FieldProblem(field, f"{field} must be an object")])
-    wanted = ResponseCacheSettings.from_dict(settings)
-    before = entry.configuration.get(RESPONSE_CACHE)
-    if wanted.semantic and not _semantic(before):
-        try:
-            (embeddings or load_embeddings)()
-        except ConfigError as exc:
-            field = f"{RESPONSE_CACHE}.semantic"
-            raise ConfigError([FieldProblem(field, p.message) for p in exc.problems]) from None
-    after = dict(settings)
-    if before == after:
-        return document
-    body = document.body_with_configuration(key, {**entry.configuration, RESPONSE_CACHE: after})
-    written = store.write_document(
-        DocumentName.AI_CONFIG,
-        body,
+
+    def check(_document: AIConfigDocument, entry: LLMEntry) -> None:
+        wanted = ResponseCacheSettings.from_dict(settings)
+        before = (entry.configuration or {}).get(RESPONSE_CACHE)
+        if wanted.semantic and not _semantic(before):
+            try:
+                (embeddings or load_embeddings)()
+            except ConfigError as exc:
+                field = f"{RESPONSE_CACHE}.semantic"
+                raise ConfigError([FieldProblem(field, p.message) for p in exc.problems]) from None
+
+    return save_entry_field(
+        store,
+        key,
+        RESPONSE_CACHE,
+        dict(settings),
+        check=check,
+        action=ACTION_UPDATE_RESPONSES,
+        target=f"responses:{key}",
         expected_revision=expected_revision,
-        audit=AuditEvent(
-            actor=actor,
-            action=ACTION_UPDATE_RESPONSES,
-            target=f"responses:{key}",
-            before=before,
-            after=after,
-            reason=reason,
-        ),
+        actor=actor,
+        reason=reason,
     )
-    return AIConfigDocument(written.body, written.revision)
 
 
 def _semantic(stored: Any) -> bool:

@@ -9,6 +9,7 @@ from ._edit import (
     entry_with_flags,
     load_document,
     save_document_section,
+    save_entry_field,
     update_entry_flags,
 )
 from ._free_text import (
@@ -53,5 +54,6 @@ __all__ = [
     "load_document",
     "problems_from_validation_error",
     "save_document_section",
+    "save_entry_field",
     "update_entry_flags",
 ]

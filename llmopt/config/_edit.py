@@ -134,6 +134,53 @@ def save_document_section(
     return AIConfigDocument(written.body, written.revision)
 
 
+def save_entry_field(
+    store: Store,
+    key: str,
+    name: str,
+    value: Any,
+    *,
+    check: Callable[[AIConfigDocument, LLMEntry], object],
+    action: str,
+    target: str,
+    expected_revision: str,
+    actor: str,
+    reason: str = "",
+) -> AIConfigDocument:
+    """Set entry ``key``'s ``configuration.<name>`` to ``value`` (``None`` removes it) and
+    save, validated, optimistically and audited.
+
+    ``check(document, entry)`` validates ``value`` and raises
+    :class:`~llmopt.errors.ConfigError`; then nothing is written. A document changed
+    since ``expected_revision`` raises :class:`~llmopt.errors.ConflictError`, an unknown
+    ``key`` :class:`~llmopt.errors.RecordNotFound`, an entry whose configuration cannot
+    be read ``ConfigError`` with its problems. The rest of the entry and the document is
+    kept; the write and its audit record (``action`` on ``target``, the field before and
+    after) are one operation. A change that changes nothing writes nothing.
+    """
+    check_reason(reason)
+    document = _current(store, expected_revision)
+    entry = document.entry(key)
+    if entry.configuration is None:
+        raise ConfigError(list(entry.problems))
+    check(document, entry)
+    before = entry.configuration.get(name)
+    if before == value:
+        return document
+    configuration = {k: v for k, v in entry.configuration.items() if k != name}
+    if value is not None:
+        configuration[name] = value
+    written = store.write_document(
+        DocumentName.AI_CONFIG,
+        document.body_with_configuration(key, configuration),
+        expected_revision=expected_revision,
+        audit=AuditEvent(
+            actor=actor, action=action, target=target, before=before, after=value, reason=reason
+        ),
+    )
+    return AIConfigDocument(written.body, written.revision)
+
+
 def _current(store: Store, expected_revision: str) -> AIConfigDocument:
     """The document, if it is still at ``expected_revision``; else ``ConflictError``."""
     document = load_document(store)

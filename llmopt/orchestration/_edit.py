@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmopt.config import AIConfigDocument, check_reason, load_document
-from llmopt.errors import ConfigError, ConflictError
-from llmopt.store import AuditEvent, DocumentName, Store
+from llmopt.config import AIConfigDocument, LLMEntry, load_document, save_entry_field
+from llmopt.store import Store
 
 from ._settings import ACTION_UPDATE_ORCHESTRATION, ORCHESTRATION, OrchestrationSettings
 
@@ -33,36 +32,21 @@ def update_orchestration(
     ``orchestration:<key>``, the object before and after) are one operation; a change
     that changes nothing writes nothing.
     """
-    check_reason(reason)
-    document = load_document(store)
-    if document.revision != expected_revision:
-        raise ConflictError(
-            "the configuration was changed by someone else since you loaded it; "
-            "reload to see their change",
-            current_revision=document.revision,
-        )
-    entry = document.entry(key)
-    if entry.configuration is None:
-        raise ConfigError(list(entry.problems))
-    wanted = OrchestrationSettings.from_dict(settings, entry_keys=[e.key for e in document.entries])
-    before = entry.configuration.get(ORCHESTRATION)
-    after = wanted.to_dict() if wanted.orchestrated else None
-    if before == after:
-        return document
-    configuration = {k: v for k, v in entry.configuration.items() if k != ORCHESTRATION}
-    if after is not None:
-        configuration[ORCHESTRATION] = after
-    written = store.write_document(
-        DocumentName.AI_CONFIG,
-        document.body_with_configuration(key, configuration),
+    keys = [entry.key for entry in load_document(store).entries]
+    wanted = OrchestrationSettings.from_dict(settings, entry_keys=keys)
+
+    def check(document: AIConfigDocument, _entry: LLMEntry) -> None:
+        OrchestrationSettings.from_dict(settings, entry_keys=[e.key for e in document.entries])
+
+    return save_entry_field(
+        store,
+        key,
+        ORCHESTRATION,
+        wanted.to_dict() if wanted.orchestrated else None,
+        check=check,
+        action=ACTION_UPDATE_ORCHESTRATION,
+        target=f"{ORCHESTRATION}:{key}",
         expected_revision=expected_revision,
-        audit=AuditEvent(
-            actor=actor,
-            action=ACTION_UPDATE_ORCHESTRATION,
-            target=f"{ORCHESTRATION}:{key}",
-            before=before,
-            after=after,
-            reason=reason,
-        ),
+        actor=actor,
+        reason=reason,
     )
-    return AIConfigDocument(written.body, written.revision)

@@ -35,12 +35,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmopt.errors import ConfigError, FieldProblem, problems_of
 from llmopt.quality._score import DEFAULT_WEIGHTS
+from llmopt.tokens._webhook import http_url
 
 QUALITY = "quality"
 ACTION_UPDATE_QUALITY = "quality.update"
@@ -113,12 +113,7 @@ class QualitySettings(_Camel):
     @field_validator("webhook")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("webhook must be an http:// or https:// URL")
-        return value
+        return None if value is None else http_url(value)
 
     @classmethod
     def from_dict(cls, raw: Any, *, entry_keys: Sequence[str] | None = None) -> Self:

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmopt.errors import ConfigError, FieldProblem
-from llmopt.tokens._webhook import masked_webhook
+from llmopt.tokens._webhook import http_url, masked_webhook
 
 _RULES: dict[str, str] = {
     "name": "name must be a non-empty text, unique among the budgets",
@@ -66,12 +65,7 @@ class BudgetSettings(BaseModel):
     @field_validator("webhook")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("not an http(s) URL")
-        return value
+        return None if value is None else http_url(value)
 
     @field_validator("thresholds")
     @classmethod

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -14,6 +15,17 @@ from llmopt._secrets import masked_url
 logger = logging.getLogger("llmopt.tokens")
 
 masked_webhook = masked_url
+
+
+def http_url(value: str) -> str:
+    """``value`` when it is an http(s) URL with a host; else ``ValueError``. For the
+    webhook fields of settings models (a pydantic validator calls it)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("webhook must be an http:// or https:// URL")
+    return value
+
+
 """A webhook URL as it may be shown, logged or audited (see :func:`llmopt._secrets.masked_url`)."""
 
 _STOP = object()
