@@ -97,7 +97,8 @@ class QualityTracker:
         return self
 
     def stop(self) -> None:
-        """Score what is queued, write it and stop the threads."""
+        """Score what is queued, write it, send pending alerts and stop the threads. The
+        tracker can be started again (``quality_tracker_for`` does on next use)."""
         self.drain()
         self._task.stop()
         self.flush()
@@ -106,7 +107,7 @@ class QualityTracker:
         if worker is not None:
             self._queue.put(None)
             worker.join(10)
-        self._webhook.close()
+        self._webhook.flush()
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queued answer is scored; ``False`` on timeout."""
