@@ -146,7 +146,9 @@ class ContextRetriever:
             lexical = self.index.lexical_search(query, pool, filters)
         if mode in ("vector", "hybrid"):
             vector = self.index.vector_search(self._embed([query], query=True)[0], pool, filters)
-        hits = _fused(self.index, lexical, vector, mode)
+        # The re-ranker sees every fused candidate; without one only the top_k are read.
+        keep = pool if self.reranker is not None else top_k
+        hits = _fused(self.index, lexical, vector, mode, keep)
         if self.reranker is not None:
             hits = self._reranked(query, hits)
         return hits[:top_k]
@@ -166,14 +168,16 @@ class ContextRetriever:
         scratch = SQLiteVectorIndex(":memory:")
         try:
             vectors = self._embed([c.text for c in chunks])
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                scratch.replace_document(chunk.document_id, [chunk], vector[None, :])
+            for chunk, row in zip(chunks, vectors, strict=True):
+                scratch.replace_document(chunk.document_id, [chunk], row[None, :])
             limit = len(chunks)
-            lexical = scratch.lexical_search(query, limit) if mode != "vector" else []
-            vector = (
-                scratch.vector_search(self._embed([query], query=True)[0], limit) if mode != "lexical" else []
-            )
-            hits = _fused(scratch, lexical, vector, mode)
+            lexical: list[tuple[str, float]] = []
+            vector: list[tuple[str, float]] = []
+            if mode != "vector":
+                lexical = scratch.lexical_search(query, limit)
+            if mode != "lexical":
+                vector = scratch.vector_search(self._embed([query], query=True)[0], limit)
+            hits = _fused(scratch, lexical, vector, mode, limit)
         finally:
             scratch.close()
         if self.reranker is not None:
@@ -339,6 +343,7 @@ def _fused(
     lexical: list[tuple[str, float]],
     vector: list[tuple[str, float]],
     mode: SearchMode,
+    keep: int,
 ) -> list[SearchHit]:
     lexical_score = dict(lexical)
     vector_score = dict(vector)
@@ -348,6 +353,7 @@ def _fused(
         ranked = vector
     else:
         ranked = reciprocal_rank_fusion([[i for i, _ in lexical], [i for i, _ in vector]])
+    ranked = ranked[:keep]
     chunks = {chunk.chunk_id: chunk for chunk in index.get([i for i, _ in ranked])}
     return [
         SearchHit(

@@ -1,14 +1,13 @@
 """The embedded index: one SQLite file, searched in memory.
 
-Vectors are float32 blobs in SQLite and, while the index is open, rows of one numpy
-matrix: a vector search is one matrix product and a partial sort. ``sqlite-vec`` was
-measured as the alternative and not taken: at 100,000 256-dimension vectors its
-brute-force KNN took p50 46 ms / p95 56 ms against numpy's 16 / 19 ms on this machine,
-and the Python llmopt runs on (python-build-standalone) cannot load SQLite extensions
-at all. The BM25 side is SQLite's own FTS5 (``bm25()`` over Porter-stemmed unicode61
-terms): incremental by construction, persisted in the same file and transaction, and
-part of every SQLite build, so no BM25 package is needed (``bm25s`` and ``rank-bm25``
-keep no incremental statistics: both rebuild their index to add one document).
+Chunks, their metadata and their vectors (float32 blobs) are rows of one SQLite table;
+while the index is open the vectors are also rows of one numpy matrix and the BM25
+statistics live in memory (``_bm25.py``, rebuilt from the stored text when the file is
+opened, then kept incrementally). A vector search is a matrix product and a partial
+sort. ``sqlite-vec`` was measured as the alternative and not taken: at 100,000
+256-dimension vectors its brute-force KNN took p50 46 ms / p95 56 ms against numpy's
+16 / 19 ms on this machine, and the Python llmopt runs on (python-build-standalone)
+cannot load SQLite extensions at all.
 """
 
 from __future__ import annotations
@@ -25,17 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from llmopt.retrieval._bm25 import BM25Statistics
 from llmopt.retrieval._protocol import Filters, canonical, checked_filters
 from llmopt.retrieval._records import IndexedChunk
 
 DEFAULT_INDEX_DIRECTORY = "var"
-_TERM = re.compile(r"\w+")
-# Terms in more than half the chunks get (almost) no BM25 weight — FTS5 floors their IDF
-# at 1e-6 — yet every chunk containing them would be scored; they are left out of the
-# query, which keeps a 100,000-chunk search fast. (The vocabulary holds stems, so this
-# catches the words the stemmer leaves alone: "the", "and", "of", ...)
-_COMMON_SHARE = 0.5
-
+_BLOCK = 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS retrieval_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retrieval_chunks (
@@ -49,11 +43,6 @@ CREATE TABLE IF NOT EXISTS retrieval_chunks (
 );
 CREATE INDEX IF NOT EXISTS retrieval_chunks_document ON retrieval_chunks (document_id);
 CREATE INDEX IF NOT EXISTS retrieval_chunks_hash ON retrieval_chunks (content_hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS retrieval_fts USING fts5(
-    text, content='retrieval_chunks', content_rowid='row',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS retrieval_vocab USING fts5vocab(retrieval_fts, 'row');
 """
 
 
@@ -96,7 +85,8 @@ class SQLiteVectorIndex:
         self._metadata: list[dict[str, Any] | None] = []
         self._position: dict[int, int] = {}  # SQLite row -> matrix row
         self._free: list[int] = []
-        self._by_key: dict[str, dict[str, list[int]]] = {}
+        self._by_key: dict[str, dict[str, set[int]]] = {}  # filter lookups, built on use
+        self._bm25 = BM25Statistics()
         self._load()
 
     # Reading.
@@ -189,11 +179,7 @@ class SQLiteVectorIndex:
                             vector.tobytes(),
                         ),
                     )
-                    row = int(cursor.lastrowid or 0)
-                    self._db.execute(
-                        "INSERT INTO retrieval_fts (rowid, text) VALUES (?, ?)", (row, chunk.text)
-                    )
-                    added.append((row, chunk))
+                    added.append((int(cursor.lastrowid or 0), chunk))
                 if self._dimensions is not None and len(chunks):
                     self._db.execute(
                         "INSERT OR IGNORE INTO retrieval_meta VALUES ('dimensions', ?)",
@@ -206,8 +192,7 @@ class SQLiteVectorIndex:
             for row in removed:
                 self._forget(row)
             for (row, chunk), vector in zip(added, vectors, strict=True):
-                self._remember(row, chunk.chunk_id, dict(chunk.metadata), vector)
-            self._by_key = {}
+                self._remember(row, chunk, vector)
 
     def delete_document(self, document_id: str) -> int:
         with self._lock:
@@ -220,7 +205,6 @@ class SQLiteVectorIndex:
                 raise
             for row in removed:
                 self._forget(row)
-            self._by_key = {}
             return len(removed)
 
     # Searching.
@@ -238,8 +222,8 @@ class SQLiteVectorIndex:
                     f"the query vector has {query.shape[0]} dimensions, the index "
                     f"{self._dimensions}"
                 )
-            mask = self._mask(checked)
-            scores = self._matrix @ query
+            mask = self._mask(checked)[: len(self._ids)]
+            scores = self._cosines(query)
             scores[~mask] = -np.inf
             candidates = int(mask.sum())
             take = min(limit, candidates)
@@ -263,25 +247,9 @@ class SQLiteVectorIndex:
         with self._lock:
             if limit <= 0 or not self._position:
                 return []
-            expression = self._match_expression(query)
-            if not expression:
-                return []
-            sql = (
-                "SELECT rowid, bm25(retrieval_fts) AS r FROM retrieval_fts"
-                " WHERE retrieval_fts MATCH ? ORDER BY r, rowid"
-            )
-            if not checked:
-                rows = self._db.execute(sql + " LIMIT ?", (expression, limit)).fetchall()
-                return [(str(self._ids[self._position[row]]), -rank) for row, rank in rows]
-            mask = self._mask(checked)
-            found: list[tuple[str, float]] = []
-            for row, rank in self._db.execute(sql, (expression,)):
-                position = self._position[row]
-                if mask[position]:
-                    found.append((str(self._ids[position]), -rank))
-                    if len(found) == limit:
-                        break
-            return found
+            found = self._bm25.search(query, self._mask(checked), limit)
+            ranked = [(str(self._ids[p]), score) for p, score in found]
+        return sorted(ranked, key=lambda pair: (-pair[1], pair[0]))
 
     def close(self) -> None:
         with self._lock:
@@ -289,19 +257,15 @@ class SQLiteVectorIndex:
 
     # Internals.
 
-    def _match_expression(self, query: str) -> str:
-        terms = list(dict.fromkeys(t.lower() for t in _TERM.findall(query)))
-        if not terms:
-            return ""
-        marks = ",".join("?" * len(terms))
-        frequency = dict(
-            self._db.execute(
-                f"SELECT term, doc FROM retrieval_vocab WHERE term IN ({marks})", terms
-            ).fetchall()
-        )
-        ceiling = _COMMON_SHARE * len(self._position)
-        kept = [t for t in terms if frequency.get(t, 0) <= ceiling] or terms
-        return " OR ".join(f'"{t}"' for t in kept)
+    def _cosines(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        # In blocks of rows small enough that OpenBLAS computes each on one thread: its
+        # threaded matrix-vector product was 2-10x slower on a loaded 2-CPU machine.
+        count = len(self._ids)
+        scores = np.empty(count, dtype=np.float32)
+        for start in range(0, count, _BLOCK):
+            end = min(start + _BLOCK, count)
+            np.dot(self._matrix[start:end], query, out=scores[start:end])
+        return scores
 
     def _check_dimensions(self, dimensions: int) -> None:
         if self._dimensions is None:
@@ -316,19 +280,14 @@ class SQLiteVectorIndex:
 
     def _delete_rows(self, document_id: str) -> list[int]:
         rows = self._db.execute(
-            "SELECT row, text FROM retrieval_chunks WHERE document_id = ?", (document_id,)
+            "SELECT row FROM retrieval_chunks WHERE document_id = ?", (document_id,)
         ).fetchall()
-        for row, text in rows:
-            self._db.execute(
-                "INSERT INTO retrieval_fts (retrieval_fts, rowid, text) VALUES ('delete', ?, ?)",
-                (row, text),
-            )
         self._db.execute("DELETE FROM retrieval_chunks WHERE document_id = ?", (document_id,))
-        return [int(row) for row, _ in rows]
+        return [int(row) for (row,) in rows]
 
     def _load(self) -> None:
         rows = self._db.execute(
-            "SELECT row, chunk_id, metadata, vector FROM retrieval_chunks ORDER BY row"
+            "SELECT row, chunk_id, metadata, vector, text FROM retrieval_chunks ORDER BY row"
         ).fetchall()
         if not rows or self._dimensions is None:
             return
@@ -340,10 +299,10 @@ class SQLiteVectorIndex:
         self._ids = [r[1] for r in rows]
         self._metadata = [json.loads(r[2]) for r in rows]
         self._position = {int(r[0]): p for p, r in enumerate(rows)}
+        for position, r in enumerate(rows):
+            self._bm25.add(position, r[4])
 
-    def _remember(
-        self, row: int, chunk_id: str, metadata: dict[str, Any], vector: npt.NDArray[np.float32]
-    ) -> None:
+    def _remember(self, row: int, chunk: IndexedChunk, vector: npt.NDArray[np.float32]) -> None:
         if self._free:
             position = self._free.pop()
         else:
@@ -359,16 +318,26 @@ class SQLiteVectorIndex:
             self._metadata.append(None)
         self._matrix[position] = vector
         self._alive[position] = True
-        self._ids[position] = chunk_id
+        self._ids[position] = chunk.chunk_id
+        metadata = dict(chunk.metadata)
         self._metadata[position] = metadata
         self._position[row] = position
+        for key, index in self._by_key.items():
+            if key in metadata:
+                index.setdefault(canonical(metadata[key]), set()).add(position)
+        self._bm25.add(position, chunk.text)
 
     def _forget(self, row: int) -> None:
         position = self._position.pop(row)
+        metadata = self._metadata[position] or {}
+        for key, index in self._by_key.items():
+            if key in metadata:
+                index.get(canonical(metadata[key]), set()).discard(position)
         self._matrix[position] = 0
         self._alive[position] = False
         self._ids[position] = None
         self._metadata[position] = None
+        self._bm25.remove(position)
         self._free.append(position)
 
     def _mask(self, checked: dict[str, str]) -> npt.NDArray[np.bool_]:
@@ -379,10 +348,10 @@ class SQLiteVectorIndex:
                 index = {}
                 for position, metadata in enumerate(self._metadata):
                     if metadata is not None and key in metadata:
-                        index.setdefault(canonical(metadata[key]), []).append(position)
+                        index.setdefault(canonical(metadata[key]), set()).add(position)
                 self._by_key[key] = index
             allowed = np.zeros_like(mask)
-            allowed[index.get(value, [])] = True
+            allowed[list(index.get(value, ()))] = True
             mask &= allowed
         return mask
 

@@ -33,7 +33,9 @@ def test_updating_a_document_embeds_only_its_new_text(embeddings: CountingEmbedd
         metadata=DOCS[1].metadata,
     )
     report = retriever.embed_and_index([changed])
-    assert embeddings.embedded == ["# Birds\n\nPenguins are flightless seabirds of the southern ocean."]
+    assert embeddings.embedded == [
+        "# Birds\n\nPenguins are flightless seabirds of the southern ocean."
+    ]
     assert (report.added, report.removed, report.unchanged, report.embedded) == (1, 1, 1, 1)
     assert retriever.index.count() == 5
     assert retriever.semantic_search("seabirds", 1, mode="lexical")[0].chunk.source == "animals.md"
