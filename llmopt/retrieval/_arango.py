@@ -94,8 +94,8 @@ class ArangoVectorIndex:
 
     def get(self, chunk_ids: Sequence[str]) -> list[IndexedChunk]:
         rows = self._rows(
-            "FOR k IN @keys LET d = DOCUMENT(@@c, k) FILTER d != null RETURN d",
-            {"@c": self.name, "keys": [_key(i) for i in chunk_ids]},
+            "FOR d IN DOCUMENT(@ids) RETURN d",
+            {"ids": [f"{self.name}/{_key(i)}" for i in dict.fromkeys(chunk_ids)]},
         )
         found = {r["chunk_id"]: _chunk(r) for r in rows}
         return [found[i] for i in chunk_ids if i in found]
