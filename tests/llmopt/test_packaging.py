@@ -106,12 +106,20 @@ def test_the_core_requires_neither_django_nor_the_console_nor_the_sandbox_nor_ar
     assert str(requirements["python-arango"].marker) == 'extra == "arango"'
     assert _metadata(wheels["llmopt"]).get_all("Provides-Extra") == [
         "arango",
+        "chunking",
         "embeddings",
         "ollama",
         "openai",
         "redis",
+        "retrieval",
     ]
-    assert str(requirements["wordllama"].marker) == 'extra == "embeddings"'
+    # The retrieval extra takes the chunking and embeddings extras' packages too.
+    markers: dict[str, set[str]] = {}
+    for requirement in map(Requirement, _metadata(wheels["llmopt"]).get_all("Requires-Dist", [])):
+        markers.setdefault(requirement.name, set()).add(str(requirement.marker))
+    assert markers["wordllama"] == {'extra == "embeddings"', 'extra == "retrieval"'}
+    assert markers["sentencex"] == {'extra == "chunking"', 'extra == "retrieval"'}
+    assert markers["numpy"] == {'extra == "retrieval"'}
     assert str(requirements["redis"].marker) == 'extra == "redis"'
     assert str(requirements["langchain-openai"].marker) == 'extra == "openai"'
     assert str(requirements["langchain-ollama"].marker) == 'extra == "ollama"'
