@@ -21,6 +21,12 @@ name                       use it to
 ``RetrievedContext``       the assembled context: text, chunks used, token count
 ``IndexReport``            what an indexing call changed and embedded
 ``IndexedChunk``           a stored chunk
+``list_indexes``           the SQLite indexes beside the store, without loading them
+``read_index_info``        what one index file holds (``IndexInfo``, ``DocumentInfo``)
+``ReindexReport``          what re-embedding an index or a document did
+``EmbedderMismatchError``  an index searched with another embedding model than its own
+``ACTION_REINDEX``         the audit actions of ``reindex`` and ``delete_document``
+``ACTION_DELETE_DOCUMENT``
 =========================  ========================================================
 """
 
@@ -29,33 +35,55 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmopt.retrieval._assembly import assemble_context
+from llmopt.retrieval._catalog import list_indexes, read_document_infos, read_index_info
 from llmopt.retrieval._fusion import reciprocal_rank_fusion
 from llmopt.retrieval._langchain import LLMOptRetriever
 from llmopt.retrieval._protocol import VectorIndex
 from llmopt.retrieval._records import (
+    DocumentInfo,
     IndexedChunk,
+    IndexInfo,
     IndexReport,
+    ReindexReport,
     RetrievedContext,
     SearchHit,
 )
-from llmopt.retrieval._retriever import ContextRetriever
+from llmopt.retrieval._retriever import (
+    ACTION_DELETE_DOCUMENT,
+    ACTION_REINDEX,
+    DEFAULT_EMBEDDER,
+    ContextRetriever,
+    EmbedderMismatchError,
+    embedder_name,
+)
 from llmopt.retrieval._sqlite import SQLiteVectorIndex, default_index_path
 
 if TYPE_CHECKING:
     from llmopt.retrieval._arango import ArangoVectorIndex
 
 __all__ = [
+    "ACTION_DELETE_DOCUMENT",
+    "ACTION_REINDEX",
     "ArangoVectorIndex",
     "ContextRetriever",
+    "DEFAULT_EMBEDDER",
+    "DocumentInfo",
+    "EmbedderMismatchError",
+    "IndexInfo",
     "IndexReport",
     "IndexedChunk",
     "LLMOptRetriever",
+    "ReindexReport",
     "RetrievedContext",
     "SQLiteVectorIndex",
     "SearchHit",
     "VectorIndex",
     "assemble_context",
     "default_index_path",
+    "embedder_name",
+    "list_indexes",
+    "read_document_infos",
+    "read_index_info",
     "reciprocal_rank_fusion",
 ]
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -30,7 +32,7 @@ except ModuleNotFoundError as exc:
     raise ModuleNotFoundError(DRIVER_MISSING, name="arango") from exc
 
 from llmopt.retrieval._protocol import Filters, checked_filters
-from llmopt.retrieval._records import IndexedChunk
+from llmopt.retrieval._records import DocumentInfo, IndexedChunk, IndexInfo
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,200}")
 _ANALYZER = "text_en"
@@ -46,7 +48,13 @@ class ArangoVectorIndex:
     lengths, and python-arango's ``ArangoError`` when the server refuses a request.
     """
 
-    def __init__(self, db: StandardDatabase, *, name: str = "llmopt_chunks") -> None:
+    def __init__(
+        self,
+        db: StandardDatabase,
+        *,
+        name: str = "llmopt_chunks",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not _NAME.fullmatch(name):
             raise ValueError(f"collection name {name!r} is not a valid ArangoDB name")
         # python-arango's results are typed as "value, async job or batch job"; this
@@ -54,8 +62,13 @@ class ArangoVectorIndex:
         self._db: Any = cast(Any, db)
         self.name = name
         self.view = f"{name}_search"
-        if not self._db.has_collection(name):
-            self._db.create_collection(name)
+        self._clock = clock
+        # The embedder's name lives in one document of a small collection beside the chunks.
+        self._meta_name = f"{name}_meta"
+        for collection in (name, self._meta_name):
+            if not self._db.has_collection(collection):
+                self._db.create_collection(collection)
+        self._meta: Any = self._db.collection(self._meta_name)
         self._collection: Any = self._db.collection(name)
         self._collection.add_index({"type": "persistent", "fields": ["document_id"]})
         self._collection.add_index({"type": "persistent", "fields": ["content_hash"]})
@@ -73,6 +86,69 @@ class ArangoVectorIndex:
             found = self._rows("FOR d IN @@c LIMIT 1 RETURN LENGTH(d.vector)", {"@c": self.name})
             self._dimensions = int(found[0]) if found else None
         return self._dimensions
+
+    @property
+    def embedder(self) -> str | None:
+        found = self._meta.get("index")
+        return None if not found else found.get("embedder")
+
+    def record_embedder(self, embedder: str) -> None:
+        self._meta.insert({"_key": "index", "embedder": embedder}, overwrite=True)
+
+    def info(self) -> IndexInfo:
+        [row] = self._rows(
+            "LET n = LENGTH(FOR d IN @@c COLLECT i = d.document_id RETURN 1)"
+            " LET t = MAX(FOR d IN @@c RETURN d.indexed_at) RETURN [n, t]",
+            {"@c": self.name},
+        )
+        documents, last = row
+        count = self.count()
+        return IndexInfo(
+            name=self.name,
+            documents=int(documents),
+            chunks=count,
+            dimensions=self.dimensions if count else None,
+            embedder=self.embedder,
+            size_bytes=None,
+            last_indexed=_time(last),
+        )
+
+    def documents(self) -> list[DocumentInfo]:
+        rows = self._rows(
+            "FOR d IN @@c COLLECT i = d.document_id AGGREGATE n = COUNT(1), t = MAX(d.indexed_at)"
+            " SORT i RETURN [i, n, t]",
+            {"@c": self.name},
+        )
+        return [DocumentInfo(str(i), int(n), _time(t)) for i, n, t in rows]
+
+    def reembed(self, vectors: Mapping[str, npt.NDArray[np.float32]], *, embedder: str) -> int:
+        width = {int(np.asarray(v).reshape(-1).shape[0]) for v in vectors.values()}
+        if len(width) > 1:
+            raise ValueError(f"the new vectors have different lengths: {sorted(width)}")
+        dimensions = width.pop() if width else self.dimensions
+        changes_width = self.count() > 0 and dimensions != self.dimensions
+        if changes_width and len(vectors) != self.count():
+            raise ValueError(
+                f"vectors of {dimensions} dimensions (the index holds {self.dimensions})"
+                " must replace every chunk's: re-index the whole index"
+            )
+        rows = [
+            {"_key": _key(i), "vector": [float(x) for x in np.asarray(v).reshape(-1)]}
+            for i, v in vectors.items()
+        ]
+        updated = self._rows(
+            "FOR r IN @rows UPDATE r WITH {vector: r.vector, indexed_at: @t} IN @@c"
+            " OPTIONS {ignoreErrors: true} RETURN 1",
+            {"@c": self.name, "rows": rows, "t": self._clock()},
+        )
+        if changes_width:  # the trained vector index has the old length
+            for index in self._collection.indexes():
+                if index.get("type") == "vector":
+                    self._collection.delete_index(index["id"])
+            self._approximate = False
+        self._dimensions = dimensions
+        self.record_embedder(embedder)
+        return len(updated)
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -123,6 +199,7 @@ class ArangoVectorIndex:
                     f"this index holds {stored}-dimension vectors and cannot take "
                     f"{vectors.shape[1]}-dimension ones"
                 )
+        now = self._clock()
         rows = [
             {
                 "_key": _key(chunk.chunk_id),
@@ -132,6 +209,7 @@ class ArangoVectorIndex:
                 "text": chunk.text,
                 "metadata": json.loads(json.dumps(dict(chunk.metadata), default=str)),
                 "vector": [float(x) for x in vector],
+                "indexed_at": now,
             }
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
@@ -245,6 +323,10 @@ def _ranked(rows: list[Any]) -> list[tuple[str, float]]:
 def _key(chunk_id: str) -> str:
     # ArangoDB keys allow few characters; chunk ids are document ids (paths, URLs).
     return hashlib.sha256(chunk_id.encode("utf-8")).hexdigest()[:40]
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
 
 
 def _chunk(row: dict[str, Any]) -> IndexedChunk:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmopt.retrieval._records import IndexedChunk
+from llmopt.retrieval._records import DocumentInfo, IndexedChunk, IndexInfo
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,35 @@ class VectorIndex(Protocol):
     @property
     def dimensions(self) -> int | None:
         """The vectors' length, fixed by the first chunk stored; ``None`` when empty."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The index's name (the SQLite file's ``<name>``, the ArangoDB collection)."""
+        ...
+
+    @property
+    def embedder(self) -> str | None:
+        """The name of the embedding model that made the stored vectors; ``None`` until
+        one is recorded."""
+        ...
+
+    def record_embedder(self, embedder: str) -> None:
+        """Remember which embedding model makes this index's vectors."""
+        ...
+
+    def info(self) -> IndexInfo:
+        """Documents, chunks, dimensions, embedder, size and last write, for a listing."""
+        ...
+
+    def documents(self) -> list[DocumentInfo]:
+        """Each document's chunk count and last write time, by document id."""
+        ...
+
+    def reembed(self, vectors: Mapping[str, npt.NDArray[np.float32]], *, embedder: str) -> int:
+        """Replace the vectors of the chunks named (by chunk id), made by ``embedder``,
+        and record it; returns how many chunks were updated. Vectors of another length
+        than the stored ones must cover every chunk (``ValueError`` otherwise)."""
         ...
 
     def count(self) -> int: ...

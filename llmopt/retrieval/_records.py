@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from langchain_core.documents import Document
@@ -93,3 +94,42 @@ class IndexReport:
     removed: int = 0
     unchanged: int = 0
     embedded: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document: its chunks and when they were last written (``None`` for
+    an index written before times were recorded)."""
+
+    document_id: str
+    chunks: int
+    indexed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds, for a listing: ``embedder`` is the name of the embedding
+    model that made its vectors (``None`` before the first indexing, or for an index
+    written before it was recorded); ``size_bytes`` the file's size with its WAL
+    (``None`` where there is no file); ``last_indexed`` the latest document write."""
+
+    name: str
+    documents: int
+    chunks: int
+    dimensions: int | None
+    embedder: str | None
+    size_bytes: int | None
+    last_indexed: datetime | None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    """What :meth:`ContextRetriever.reindex` did: ``chunks`` re-embedded from their
+    stored text across ``documents``, ``embedded`` distinct texts sent to ``embedder``."""
+
+    documents: int
+    chunks: int
+    embedded: int
+    embedder: str
+    previous_embedder: str | None

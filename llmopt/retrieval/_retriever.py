@@ -22,6 +22,7 @@ from llmopt.retrieval._records import (
     ContextOrder,
     IndexedChunk,
     IndexReport,
+    ReindexReport,
     RetrievedContext,
     SearchHit,
     SearchMode,
@@ -31,14 +32,50 @@ from llmopt.retrieval._sqlite import SQLiteVectorIndex
 if TYPE_CHECKING:
     from llmopt.chunking import SemanticChunker
     from llmopt.retrieval._langchain import LLMOptRetriever
+    from llmopt.store import Store
     from llmopt.tokens import TokenCounter
 
 DEFAULT_MODEL: Final = "claude-sonnet-4-6"
+# The name recorded for llmopt's default embeddings (WordLlama's bundled model), known
+# without loading it.
+DEFAULT_EMBEDDER: Final = "wordllama:l2_supercat-256"
+ACTION_REINDEX: Final = "retrieval.reindex"
+ACTION_DELETE_DOCUMENT: Final = "retrieval.delete"
+_EMBED_BATCH = 512
 # How many chunks each mode hands to fusion and to the re-ranker, at least: fusing two
 # top-5 lists would drop a chunk ranked 6th by both that RRF would have put first.
 CANDIDATES: Final = 50
 
 Reranker = Callable[[str, list[SearchHit]], Sequence[SearchHit]] | BaseDocumentCompressor
+
+
+class EmbedderMismatchError(ValueError):
+    """Raised when an index's vectors were made by another embedding model than the
+    retriever's: comparing them would rank by noise. Search with the index's model, or
+    re-index the whole index with :meth:`ContextRetriever.reindex`."""
+
+
+def embedder_name(embeddings: Embeddings | None) -> str:
+    """The name an index records for ``embeddings`` (``None``: llmopt's default).
+
+    An ``embedder_name`` attribute wins; llmopt's WordLlama embeddings are
+    :data:`DEFAULT_EMBEDDER`; otherwise the class's import path, with its ``model`` (or
+    ``model_name``) when it has one.
+    """
+    if embeddings is None:
+        return DEFAULT_EMBEDDER
+    explicit = getattr(embeddings, "embedder_name", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    kind = type(embeddings)
+    if kind.__name__ == "WordLlamaEmbeddings" and kind.__module__.startswith("llmopt.embeddings"):
+        return DEFAULT_EMBEDDER
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    for attribute in ("model", "model_name"):
+        model = getattr(embeddings, attribute, None)
+        if isinstance(model, str) and model:
+            return f"{name}:{model}"
+    return name
 
 
 class ContextRetriever:
@@ -52,14 +89,18 @@ class ContextRetriever:
     use); ``chunker`` cuts documents (default ``SemanticChunker("structure",
     max_tokens=256)``); ``counter`` counts the context's tokens for ``model``.
     ``reranker`` (default none) re-orders the fused candidates: a callable
-    ``(query, hits) -> hits`` or a LangChain ``BaseDocumentCompressor``.
+    ``(query, hits) -> hits`` or a LangChain ``BaseDocumentCompressor``. ``store``
+    receives the audit records of :meth:`reindex` and :meth:`delete_document` when they
+    are given an ``actor``. The index records which embedding model made its vectors
+    (:func:`embedder_name`, or ``embedder`` to name it yourself).
 
     =======================  ======================================================
     method                   does
     =======================  ======================================================
     ``embed_and_index``      adds or updates documents; unchanged text is not
                              embedded again (content hash)
-    ``delete_document``      removes a document's chunks
+    ``delete_document``      removes a document's chunks (audited with ``actor``)
+    ``reindex``              re-embeds stored chunks from their text (audited)
     ``semantic_search``      the ``top_k`` best chunks: ``lexical`` (BM25),
                              ``vector`` (cosine) or ``hybrid`` (rank fusion)
     ``rank_by_relevance``    ranks given documents for a query, without the index
@@ -68,8 +109,10 @@ class ContextRetriever:
     =======================  ======================================================
 
     Raises ``ValueError`` for bad arguments (unknown mode or order, ``top_k`` or
-    ``max_tokens`` below 1, malformed filters) and ``llmopt.errors.ConfigError`` when
-    a default needs an extra that is not installed (``embeddings``, ``chunking``).
+    ``max_tokens`` below 1, malformed filters), :class:`EmbedderMismatchError` (a
+    ``ValueError``) when indexing or searching by vector with another embedding model
+    than the index's, and ``llmopt.errors.ConfigError`` when a default needs an extra
+    that is not installed (``embeddings``, ``chunking``).
     """
 
     def __init__(
@@ -82,6 +125,8 @@ class ContextRetriever:
         model: str = DEFAULT_MODEL,
         reranker: Reranker | None = None,
         candidates: int = CANDIDATES,
+        store: Store | None = None,
+        embedder: str | None = None,
     ) -> None:
         if isinstance(index, str | Path):
             index = SQLiteVectorIndex(index)
@@ -98,6 +143,8 @@ class ContextRetriever:
         self.model = model
         self.reranker = reranker
         self.candidates = candidates
+        self.store = store
+        self.embedder = embedder or embedder_name(embeddings)
         self._embeddings = embeddings
         self._chunker = chunker
         self._counter = counter
@@ -117,9 +164,93 @@ class ContextRetriever:
             report = _added(report, self._index_one(_as_document(document)))
         return report
 
-    def delete_document(self, document_id: str) -> int:
-        """Remove a document's chunks (by the id it was indexed under); returns how many."""
-        return self.index.delete_document(document_id)
+    def delete_document(
+        self, document_id: str, *, actor: str | None = None, reason: str = ""
+    ) -> int:
+        """Remove a document's chunks (by the id it was indexed under); returns how many.
+
+        With ``actor``, the deletion is recorded in ``store``'s audit log
+        (``retrieval.delete``, target ``retrieval:<index>/<document>``); raises
+        ``ValueError`` when the retriever has no store to record it in.
+        """
+        self._check_audit(actor)
+        removed = self.index.delete_document(document_id)
+        if actor is not None:
+            self._audit(
+                actor,
+                ACTION_DELETE_DOCUMENT,
+                document_id,
+                before={"chunks": removed},
+                after=None,
+                reason=reason,
+            )
+        return removed
+
+    def reindex(
+        self, document_id: str | None = None, *, actor: str | None = None, reason: str = ""
+    ) -> ReindexReport:
+        """Embed the stored chunks again from their stored text, with this retriever's
+        embedding model: one document's, or (``None``) every chunk of the index.
+
+        Use it after the embedding model changed (re-index the whole index: the index
+        then records the new model, whatever its vectors' length) or to repair vectors.
+        Nothing is chunked again. With ``actor``, recorded in ``store``'s audit log
+        (``retrieval.reindex``, target ``retrieval:<index>[/<document>]``). Raises
+        ``llmopt.errors.RecordNotFound`` for a document the index does not hold, and
+        :class:`EmbedderMismatchError` when one document is asked for while the index's
+        vectors come from another model.
+        """
+        self._check_audit(actor)
+        previous = self.index.embedder
+        if document_id is not None:
+            if previous is not None and previous != self.embedder:
+                raise EmbedderMismatchError(
+                    f"index {self.index.name!r} was embedded with {previous}, this retriever "
+                    f"embeds with {self.embedder}: re-index the whole index to change "
+                    "the model, not one document"
+                )
+            chunks = self.index.chunks_of(document_id)
+            if not chunks:
+                from llmopt.errors import RecordNotFound
+
+                raise RecordNotFound(f"index {self.index.name!r} holds no document {document_id!r}")
+            documents = 1
+        else:
+            ids = self.index.document_ids()
+            chunks = [chunk for i in ids for chunk in self.index.chunks_of(i)]
+            documents = len(ids)
+        texts = {chunk.content_hash: chunk.text for chunk in chunks}
+        hashes = list(texts)
+        by_hash: dict[str, npt.NDArray[np.float32]] = {}
+        for start in range(0, len(hashes), _EMBED_BATCH):
+            part = hashes[start : start + _EMBED_BATCH]
+            by_hash.update(zip(part, self._embed([texts[h] for h in part]), strict=True))
+        updated = self.index.reembed(
+            {chunk.chunk_id: by_hash[chunk.content_hash] for chunk in chunks},
+            embedder=self.embedder,
+        )
+        report = ReindexReport(
+            documents=documents,
+            chunks=updated,
+            embedded=len(hashes),
+            embedder=self.embedder,
+            previous_embedder=previous,
+        )
+        if actor is not None:
+            self._audit(
+                actor,
+                ACTION_REINDEX,
+                document_id,
+                before={"embedder": previous},
+                after={
+                    "embedder": report.embedder,
+                    "documents": report.documents,
+                    "chunks": report.chunks,
+                    "embedded": report.embedded,
+                },
+                reason=reason,
+            )
+        return report
 
     # Searching.
 
@@ -145,6 +276,7 @@ class ContextRetriever:
         if mode in ("lexical", "hybrid"):
             lexical = self.index.lexical_search(query, pool, filters)
         if mode in ("vector", "hybrid"):
+            self._check_embedder()
             vector = self.index.vector_search(self._embed([query], query=True)[0], pool, filters)
         # The re-ranker sees every fused candidate; without one only the top_k are read.
         keep = pool if self.reranker is not None else top_k
@@ -233,6 +365,43 @@ class ContextRetriever:
 
     # Internals.
 
+    def _check_embedder(self) -> str | None:
+        stored = self.index.embedder
+        if stored is not None and stored != self.embedder:
+            raise EmbedderMismatchError(
+                f"index {self.index.name!r} holds vectors made by {stored}, this retriever "
+                f"embeds with {self.embedder}: their similarities would be meaningless. "
+                f"Search it with {stored} (or in lexical mode), or re-index the whole "
+                "index with the new model (ContextRetriever.reindex())"
+            )
+        return stored
+
+    def _check_audit(self, actor: str | None) -> None:
+        if actor is not None and self.store is None:
+            raise ValueError("an audited change (actor given) needs the retriever's store=")
+
+    def _audit(
+        self,
+        actor: str,
+        action: str,
+        document_id: str | None,
+        *,
+        before: Any,
+        after: Any,
+        reason: str,
+    ) -> None:
+        from llmopt.store import AuditEvent
+
+        assert self.store is not None
+        target = f"retrieval:{self.index.name}"
+        if document_id is not None:
+            target += f"/{document_id}"
+        self.store.record_audit(
+            AuditEvent(
+                actor=actor, action=action, target=target, before=before, after=after, reason=reason
+            )
+        )
+
     def _index_one(self, document: Document) -> IndexReport:
         document_id = _document_id(document)
         metadata = {"source": document_id, **document.metadata}
@@ -249,6 +418,7 @@ class ContextRetriever:
             )
             for position, piece in enumerate(pieces)
         ]
+        stored_embedder = self._check_embedder()
         before = self.index.chunks_of(document_id)
         if _same(before, chunks):
             return IndexReport(documents=1, unchanged=len(chunks))
@@ -265,6 +435,8 @@ class ContextRetriever:
             else np.zeros((0, dimensions), dtype=np.float32)
         )
         self.index.replace_document(document_id, chunks, vectors)
+        if stored_embedder is None and chunks:
+            self.index.record_embedder(self.embedder)
         old = {c.content_hash for c in before}
         new = {c.content_hash for c in chunks}
         return IndexReport(

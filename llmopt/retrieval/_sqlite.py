@@ -17,7 +17,8 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from llmopt.retrieval._bm25 import BM25Statistics
+from llmopt.retrieval._catalog import describe, document_infos, index_name
 from llmopt.retrieval._protocol import Filters, canonical, checked_filters
-from llmopt.retrieval._records import IndexedChunk
+from llmopt.retrieval._records import DocumentInfo, IndexedChunk, IndexInfo
 
 DEFAULT_INDEX_DIRECTORY = "var"
 _BLOCK = 1024
@@ -43,6 +45,10 @@ CREATE TABLE IF NOT EXISTS retrieval_chunks (
 );
 CREATE INDEX IF NOT EXISTS retrieval_chunks_document ON retrieval_chunks (document_id);
 CREATE INDEX IF NOT EXISTS retrieval_chunks_hash ON retrieval_chunks (content_hash);
+CREATE TABLE IF NOT EXISTS retrieval_documents (
+    document_id TEXT PRIMARY KEY,
+    indexed_at REAL NOT NULL
+);
 """
 
 
@@ -63,14 +69,18 @@ class SQLiteVectorIndex:
     loaded into memory when opened (100,000 256-dimension chunks: ~100 MB of vectors).
     ``path`` defaults to :func:`default_index_path`; its folder is created. Thread-safe;
     one process should write a file at a time. Raises ``ValueError`` when vectors of
-    another length than the stored ones are added.
+    another length than the stored ones are added. ``clock`` (seconds since the epoch)
+    stamps each document's write, for freshness.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         target = default_index_path() if path is None else path
         if str(target) != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(target)
+        self._clock = clock
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -94,6 +104,32 @@ class SQLiteVectorIndex:
     @property
     def dimensions(self) -> int | None:
         return self._dimensions
+
+    @property
+    def name(self) -> str:
+        return index_name(self.path)
+
+    @property
+    def embedder(self) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM retrieval_meta WHERE key = 'embedder'"
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def record_embedder(self, embedder: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO retrieval_meta VALUES ('embedder', ?)", (embedder,)
+            )
+
+    def info(self) -> IndexInfo:
+        with self._lock:
+            return describe(self._db, self.name, self.path)
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._lock:
+            return document_infos(self._db)
 
     def count(self) -> int:
         with self._lock:
@@ -185,6 +221,11 @@ class SQLiteVectorIndex:
                         "INSERT OR IGNORE INTO retrieval_meta VALUES ('dimensions', ?)",
                         (str(self._dimensions),),
                     )
+                if chunks:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO retrieval_documents VALUES (?, ?)",
+                        (document_id, self._clock()),
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -206,6 +247,58 @@ class SQLiteVectorIndex:
             for row in removed:
                 self._forget(row)
             return len(removed)
+
+    def reembed(self, vectors: Mapping[str, npt.NDArray[np.float32]], *, embedder: str) -> int:
+        # Vectors of another length must replace every chunk's, so the index never mixes.
+        width = {int(np.asarray(v).reshape(-1).shape[0]) for v in vectors.values()}
+        if len(width) > 1:
+            raise ValueError(f"the new vectors have different lengths: {sorted(width)}")
+        with self._lock:
+            dimensions = width.pop() if width else self._dimensions
+            changes_width = dimensions != self._dimensions
+            if changes_width and set(vectors) != set(filter(None, self._ids)):
+                raise ValueError(
+                    f"vectors of {dimensions} dimensions (the index holds {self._dimensions})"
+                    " must replace every chunk's: re-index the whole index"
+                )
+            now = self._clock()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                documents: set[str] = set()
+                updated = 0
+                for chunk_id, vector in vectors.items():
+                    row = self._db.execute(
+                        "UPDATE retrieval_chunks SET vector = ? WHERE chunk_id = ?"
+                        " RETURNING document_id",
+                        (np.asarray(vector, dtype=np.float32).reshape(-1).tobytes(), chunk_id),
+                    ).fetchone()
+                    if row is not None:
+                        documents.add(row[0])
+                        updated += 1
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO retrieval_documents VALUES (?, ?)",
+                    [(document, now) for document in documents],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO retrieval_meta VALUES ('embedder', ?)", (embedder,)
+                )
+                if dimensions is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO retrieval_meta VALUES ('dimensions', ?)",
+                        (str(dimensions),),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if changes_width:
+                self._reload(dimensions)
+            else:
+                position = {chunk_id: p for p, chunk_id in enumerate(self._ids) if chunk_id}
+                for chunk_id, vector in vectors.items():
+                    if chunk_id in position:
+                        self._matrix[position[chunk_id]] = np.asarray(vector).reshape(-1)
+            return updated
 
     # Searching.
 
@@ -283,7 +376,17 @@ class SQLiteVectorIndex:
             "SELECT row FROM retrieval_chunks WHERE document_id = ?", (document_id,)
         ).fetchall()
         self._db.execute("DELETE FROM retrieval_chunks WHERE document_id = ?", (document_id,))
+        self._db.execute("DELETE FROM retrieval_documents WHERE document_id = ?", (document_id,))
         return [int(row) for (row,) in rows]
+
+    def _reload(self, dimensions: int | None) -> None:
+        self._dimensions = dimensions
+        self._matrix = np.zeros((0, dimensions or 0), dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)
+        self._ids, self._metadata, self._position, self._free = [], [], {}, []
+        self._by_key = {}
+        self._bm25 = BM25Statistics()
+        self._load()
 
     def _load(self) -> None:
         rows = self._db.execute(

@@ -40,6 +40,21 @@ class CountingEmbeddings(Embeddings):
         return self._vector(text)
 
 
+class Clock:
+    """A settable clock (seconds since the epoch) for freshness times."""
+
+    def __init__(self, now: float = 1_780_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture
 def embeddings() -> CountingEmbeddings:
     return CountingEmbeddings()
@@ -48,18 +63,18 @@ def embeddings() -> CountingEmbeddings:
 @pytest.fixture(
     params=["sqlite-memory", "sqlite-file", pytest.param("arango", marks=pytest.mark.arango)]
 )
-def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorIndex]:
-    """Each index backend, fresh and empty."""
+def index(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[VectorIndex]:
+    """Each index backend, fresh and empty, writing at ``clock``'s times."""
     if request.param == "arango":
-        yield from _arango_index()
+        yield from _arango_index(clock)
         return
     path = ":memory:" if request.param == "sqlite-memory" else tmp_path / "index.sqlite3"
-    opened = SQLiteVectorIndex(path)
+    opened = SQLiteVectorIndex(path, clock=clock)
     yield opened
     opened.close()
 
 
-def _arango_index() -> Iterator[VectorIndex]:
+def _arango_index(clock: Clock) -> Iterator[VectorIndex]:
     url = os.environ.get("ARANGO_URL")
     if not url:
         pytest.skip("ArangoDB contract tests need a server: set ARANGO_URL (and ARANGO_DB, ...)")
@@ -76,11 +91,12 @@ def _arango_index() -> Iterator[VectorIndex]:
         system.create_database(database)
     db = client.db(database, username=username, password=password)
     name = f"t{uuid.uuid4().hex[:10]}_chunks"
-    opened = ArangoVectorIndex(db, name=name)
+    opened = ArangoVectorIndex(db, name=name, clock=clock)
     try:
         yield opened
     finally:
         opened.close()
         db.delete_view(opened.view, ignore_missing=True)
         db.delete_collection(name, ignore_missing=True)
+        db.delete_collection(f"{name}_meta", ignore_missing=True)
         client.close()

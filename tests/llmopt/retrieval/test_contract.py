@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
 from llmopt.retrieval import IndexedChunk, VectorIndex
+
+from .conftest import Clock
 
 
 def _chunk(document_id: str, n: int, text: str, **metadata: object) -> IndexedChunk:
@@ -114,3 +118,63 @@ def test_an_empty_index_finds_nothing(index: VectorIndex) -> None:
     assert index.count() == 0
     assert index.vector_search(_unit(1, 0, 0), 5) == []
     assert index.lexical_search("walrus", 5) == []
+
+
+def test_it_describes_its_documents_chunks_dimensions_and_last_write(
+    index: VectorIndex, clock: Clock
+) -> None:
+    _fill(index)
+    info = index.info()
+    assert (info.documents, info.chunks, info.dimensions) == (2, 3, 3)
+    assert info.embedder is None
+    assert info.last_indexed == datetime.fromtimestamp(clock.now, UTC)
+    assert info.name == index.name
+
+
+def test_each_document_carries_its_own_last_write_time(index: VectorIndex, clock: Clock) -> None:
+    _fill(index)
+    first = clock.now
+    clock.now += 3600
+    index.replace_document("b.md", [_chunk("b.md", 0, "walrus again")], _unit(0, 1, 0)[None])
+    documents = {d.document_id: d for d in index.documents()}
+    assert documents["a.md"].chunks == 2
+    assert documents["a.md"].indexed_at == datetime.fromtimestamp(first, UTC)
+    assert documents["b.md"].indexed_at == datetime.fromtimestamp(clock.now, UTC)
+    assert index.info().last_indexed == datetime.fromtimestamp(clock.now, UTC)
+    index.delete_document("b.md")
+    assert [d.document_id for d in index.documents()] == ["a.md"]
+
+
+def test_it_remembers_which_embedding_model_made_its_vectors(index: VectorIndex) -> None:
+    index.record_embedder("model-a")
+    assert index.embedder == "model-a"
+    assert index.info().embedder == "model-a"
+
+
+def test_reembedding_replaces_vectors_and_records_the_model(
+    index: VectorIndex, clock: Clock
+) -> None:
+    _fill(index)
+    clock.now += 60
+    assert index.reembed({"a.md#1": _unit(0, 0, 1)}, embedder="model-b") == 1
+    assert [i for i, _ in index.vector_search(_unit(0, 0, 1), 1)] == ["a.md#1"]
+    assert index.embedder == "model-b"
+    times = {d.document_id: d.indexed_at for d in index.documents()}
+    assert times["a.md"] == datetime.fromtimestamp(clock.now, UTC)
+    assert times["b.md"] == datetime.fromtimestamp(clock.now - 60, UTC)
+
+
+def test_vectors_of_another_length_must_replace_every_chunks(index: VectorIndex) -> None:
+    _fill(index)
+    with pytest.raises(ValueError, match="whole index"):
+        index.reembed({"a.md#0": np.ones(4, np.float32) / 2}, embedder="wide")
+    assert index.dimensions == 3
+    wide = {
+        "a.md#0": np.asarray([1, 0, 0, 0], np.float32),
+        "a.md#1": np.asarray([0, 1, 0, 0], np.float32),
+        "b.md#0": np.asarray([0, 0, 0, 1], np.float32),
+    }
+    assert index.reembed(wide, embedder="wide") == 3
+    assert index.dimensions == 4 and index.info().dimensions == 4
+    assert [i for i, _ in index.vector_search(wide["b.md#0"], 1)] == ["b.md#0"]
+    assert {i for i, _ in index.lexical_search("walrus", 5)} == {"a.md#0", "b.md#0"}
