@@ -4,23 +4,28 @@ orchestration strategy. Webhooks are masked in every response."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ninja import Router, Schema
 
 from llmopt.config import load_document
 from llmopt.killswitch import read_kill_switch
-from llmopt.orchestration import update_orchestration
-from llmopt.quality import QualitySummary, update_quality
 from llmopt.store import Store
 
-from ..quality.overview import EntryQuality, QualityOverview, quality_overview
 from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest
 from .auth import RoleAuth, actor
 from .errors import READ_ERRORS, Conflict, Error, ValidationErrors
 from .strict import InputSchema, Reason
+
+if TYPE_CHECKING:
+    from llmopt.quality import QualitySummary
+
+    from ..quality.overview import EntryQuality
+
+# llmopt.quality and llmopt.orchestration load LangChain: imported on the first call, so
+# the console starts without it.
 
 router = Router(tags=["quality"], auth=RoleAuth(VIEW))
 
@@ -165,7 +170,9 @@ def _entry_out(entry: EntryQuality) -> EntryQualityOut:
 
 
 def _quality_out(store: Store) -> QualityOut:
-    overview: QualityOverview = quality_overview(store, load_document(store))
+    from ..quality.overview import quality_overview
+
+    overview = quality_overview(store, load_document(store))
     return QualityOut(
         revision=overview.revision,
         killSwitchEngaged=read_kill_switch(store).engaged,
@@ -210,6 +217,8 @@ def get_quality(request: AuthedRequest) -> QualityOut:
 def put_quality(request: AuthedRequest, payload: QualityIn) -> QualityOut:
     """Validated by the core (422, nothing written), refused when stale (409), audited
     as ``quality.update`` with the webhook masked. The rest of the document is kept."""
+    from llmopt.quality import update_quality
+
     store = get_store()
     update_quality(
         store,
@@ -231,6 +240,8 @@ def put_orchestration(request: AuthedRequest, key: str, payload: OrchestrationIn
     """Validated by the core (422, nothing written), refused when stale (409), audited
     as ``orchestration.update`` (target ``orchestration:<key>``); 404 for a ``key``
     that is no entry. The rest of the entry and of the document is kept."""
+    from llmopt.orchestration import update_orchestration
+
     store = get_store()
     update_orchestration(
         store,

@@ -11,8 +11,6 @@ from llmopt.failover import ACTION_FORCE
 from llmopt.failover import ACTION_RELEASE as CIRCUIT_RELEASE
 from llmopt.killswitch import ACTION_ENGAGE, ACTION_RELEASE
 from llmopt.migrate import ACTION_MIGRATE, ACTION_REVERSE
-from llmopt.orchestration import ACTION_UPDATE_ORCHESTRATION
-from llmopt.quality import ACTION_UPDATE_QUALITY
 from llmopt.routing import ACTION_UPDATE_ROUTING
 from llmopt.tokens import ACTION_UPDATE_BUDGETS
 
@@ -31,6 +29,10 @@ TOKEN_REVOKE = "token.revoke"
 SIGNIN_FAIL = "signin.fail"
 LOCKOUT_START = "lockout.start"
 LOCKOUT_LIFT = "lockout.lift"
+# llmopt.quality's and llmopt.orchestration's action names, spelled here: importing those
+# packages loads LangChain, which the console and its commands must start without.
+ACTION_UPDATE_QUALITY = "quality.update"
+ACTION_UPDATE_ORCHESTRATION = "orchestration.update"
 
 AUDIT_ACTIONS: dict[str, str] = {
     ACTION_UPDATE: "flags edited",

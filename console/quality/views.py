@@ -12,7 +12,7 @@ problems otherwise.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -24,16 +24,18 @@ from django.views.decorators.vary import vary_on_headers
 from llmopt.config import AIConfigDocument, load_document
 from llmopt.errors import ConfigError, ConflictError, StoreError
 from llmopt.killswitch import read_kill_switch
-from llmopt.orchestration import update_orchestration
-from llmopt.quality import update_quality
 from llmopt.store import Store
 
 from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest, requires
 from ..web.polling import Poll
-from .forms import OrchestrationForm, QualitySettingsForm
-from .overview import quality_overview
+
+if TYPE_CHECKING:
+    from .forms import OrchestrationForm, QualitySettingsForm
+
+# llmopt.quality and llmopt.orchestration (and so this package's forms and overview) load
+# LangChain: they are imported on the first request, so the console starts without it.
 
 logger = logging.getLogger("console.quality")
 
@@ -46,6 +48,8 @@ CONFLICT = (
 
 
 def _live_context(store: Store, document: AIConfigDocument) -> dict[str, Any]:
+    from .overview import quality_overview
+
     return {
         "overview": quality_overview(store, document),
         "kill_switch": read_kill_switch(store),
@@ -64,6 +68,8 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     """The whole page; a bound form replaces its blank twin (with its problems)."""
+    from .forms import OrchestrationForm, QualitySettingsForm
+
     try:
         document = load_document(store)
         live = _live_context(store, document)
@@ -119,6 +125,10 @@ def quality(request: AuthedRequest) -> HttpResponse:
 def quality_settings(request: AuthedRequest) -> HttpResponse:
     """Save the ``quality`` object: checked by the core (422 beside the field, nothing
     written), refused when stale (409), audited as ``quality.update``."""
+    from llmopt.quality import update_quality
+
+    from .forms import QualitySettingsForm
+
     store = get_store()
     form = QualitySettingsForm(request.POST)
     if not form.is_valid():
@@ -145,6 +155,10 @@ def quality_settings(request: AuthedRequest) -> HttpResponse:
 def quality_orchestration(request: AuthedRequest) -> HttpResponse:
     """Save one entry's strategy: checked by the core (422 beside the field, nothing
     written), refused when stale (409), audited as ``orchestration.update``."""
+    from llmopt.orchestration import update_orchestration
+
+    from .forms import OrchestrationForm
+
     store = get_store()
     try:
         keys = [entry.key for entry in load_document(store).entries]

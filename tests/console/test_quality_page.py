@@ -367,3 +367,12 @@ def test_an_outsider_cannot_open_the_page(outsider: Client, store: Store) -> Non
 def test_the_page_is_in_the_navigation(signed_in: Client, store: Store) -> None:
     seed(store)
     assert '<a href="/quality/">Quality</a>' in signed_in.get("/").content.decode()
+
+
+def test_the_audit_filter_names_the_cores_quality_and_orchestration_actions() -> None:
+    from console.audit import actions
+    from llmopt.orchestration import ACTION_UPDATE_ORCHESTRATION
+    from llmopt.quality import ACTION_UPDATE_QUALITY
+
+    assert actions.ACTION_UPDATE_QUALITY == ACTION_UPDATE_QUALITY
+    assert actions.ACTION_UPDATE_ORCHESTRATION == ACTION_UPDATE_ORCHESTRATION
