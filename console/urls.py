@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("console.budgets.urls")),
     path("", include("console.responses.urls")),
     path("", include("console.quality.urls")),
+    path("", include("console.context.urls")),
     path("", include("console.health.urls")),
 ]

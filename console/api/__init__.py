@@ -20,6 +20,8 @@ responses       response cache per entry; PUT settings      VIEW/EDIT
                 POST invalidate                             OPERATE
 quality         scores, degradation, alerts, A/B results;   VIEW/EDIT
                 PUT settings, PUT orchestration/{key}
+context         retrieval indexes; POST {index}/search      VIEW
+                POST {index}/reindex, DELETE documents      EDIT
 ==============  ==========================================  ==========
 """
 
@@ -32,6 +34,7 @@ from . import (
     batches,
     budgets,
     config,
+    context,
     killswitch,
     monitoring,
     quality,
@@ -63,5 +66,6 @@ api.add_router("/routing", routing.router)
 api.add_router("/budgets", budgets.router)
 api.add_router("/responses", responses.router)
 api.add_router("/quality", quality.router)
+api.add_router("/context", context.router)
 
 __all__ = ["api"]
