@@ -33,6 +33,9 @@ LOCKOUT_LIFT = "lockout.lift"
 # packages loads LangChain, which the console and its commands must start without.
 ACTION_UPDATE_QUALITY = "quality.update"
 ACTION_UPDATE_ORCHESTRATION = "orchestration.update"
+# llmopt.retrieval's, spelled here for the same reason (it needs numpy, an extra).
+ACTION_REINDEX_CONTEXT = "retrieval.reindex"
+ACTION_DELETE_CONTEXT_DOCUMENT = "retrieval.delete"
 
 AUDIT_ACTIONS: dict[str, str] = {
     ACTION_UPDATE: "flags edited",
@@ -50,6 +53,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     ACTION_INVALIDATE_RESPONSES: "stored answers invalidated",
     ACTION_UPDATE_QUALITY: "quality monitoring settings edited",
     ACTION_UPDATE_ORCHESTRATION: "an entry's orchestration strategy edited",
+    ACTION_REINDEX_CONTEXT: "retrieval index re-embedded",
+    ACTION_DELETE_CONTEXT_DOCUMENT: "document deleted from a retrieval index",
     TOKEN_CREATE: "API token issued",
     TOKEN_REVOKE: "API token revoked",
     USER_CREATE: "user created",

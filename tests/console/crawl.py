@@ -55,6 +55,10 @@ class Page:
         return self.name in PUBLIC_NAMES
 
 
+# POSTs that change nothing: a search whose query is a body.
+READ_ONLY_POSTS = frozenset({"POST /api/context/{index}/search"})
+
+
 @dataclass(frozen=True)
 class Operation:
     """One API operation from the OpenAPI schema, its path parameters filled in."""
@@ -65,6 +69,11 @@ class Operation:
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.template}"
+
+    @property
+    def changes(self) -> bool:
+        """Whether it may change data: every method but GET, except the read-only POSTs."""
+        return self.method != "get" and str(self) not in READ_ONLY_POSTS
 
 
 @dataclass
@@ -108,6 +117,8 @@ def seed_site(
         "batch_id": BATCH_ID,
         "token_id": str(token.pk),
         "object_id": str(owner.pk),
+        "index": "docs",  # a retrieval index; none exists on the crawled site: 404
+        "document": "guide/install.md",
     }
     return Site(store=store, samples=samples, operator_token=secret)
 

@@ -82,7 +82,7 @@ def valid_body(body_schema: dict[str, Any]) -> dict[str, Any]:
         kind = prop.get("type") or next(
             (s.get("type") for s in prop.get("anyOf", []) if s.get("type") != "null"), "string"
         )
-        body[name] = samples[kind]
+        body[name] = prop["enum"][0] if "enum" in prop else samples[kind]
     return body
 
 
