@@ -197,6 +197,15 @@ class OrchestrationForm(forms.Form):
     )
     reason = reason_field()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page shows a field only under the strategies that use it (console.js).
+        for strategy, names in _SENT.items():
+            for name in names:
+                field = self.fields[name]
+                used_by = getattr(field, "strategies", "")
+                field.strategies = f"{used_by} {strategy}".strip()  # type: ignore[attr-defined]
+
     @staticmethod
     def initial_for(
         entry_key: str, settings: OrchestrationSettings, revision: str | None

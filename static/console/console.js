@@ -33,3 +33,28 @@ document.addEventListener("htmx:confirm", (event) => {
   }
   lastPoll.set(element.id, now);
 });
+
+// Fields that only some choices of a form's strategy select use: a wrapper with
+// data-strategies="cascade parallel" shows only while the select holds one of those
+// values, so nothing typed into a field the chosen strategy ignores goes unseen.
+function showChosenFields(form) {
+  const select = form.querySelector("select[name=strategy]");
+  if (select === null) {
+    return;
+  }
+  for (const wrapper of form.querySelectorAll("[data-strategies]")) {
+    wrapper.hidden = !wrapper.dataset.strategies.split(" ").includes(select.value);
+  }
+}
+function showChosenFieldsIn(root) {
+  for (const form of root.querySelectorAll("form")) {
+    showChosenFields(form);
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.("select[name=strategy]") && event.target.form) {
+    showChosenFields(event.target.form);
+  }
+});
+document.addEventListener("DOMContentLoaded", () => showChosenFieldsIn(document));
+document.addEventListener("htmx:afterSwap", (event) => showChosenFieldsIn(event.detail.elt));

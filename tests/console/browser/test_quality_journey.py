@@ -44,7 +44,11 @@ def test_an_operator_reads_the_scores_edits_a_setting_and_sets_a_cascade(
     others = page.locator("#strategy-row-2").get_attribute("data-entry")
     assert others
     page.locator("#strategy-edit-1 summary").click()
+    # Only the chosen strategy's fields show: none for single, the cascade's for cascade.
+    expect(page.locator("#id_s1_threshold")).to_be_hidden()
     page.select_option("#id_s1_strategy", "cascade")
+    expect(page.locator("#id_s1_threshold")).to_be_visible()
+    expect(page.locator("#id_s1_method")).to_be_hidden()
     page.fill("#id_s1_entries", f"{others}, {entry}")
     page.fill("#id_s1_threshold", "0.8")
     page.fill("#id_s1_reason", "browser journey: cheap first")
