@@ -25,6 +25,8 @@ from llmopt.sandbox import API_KEYS_VARIABLE
 from llmopt.store import AuditEvent, DocumentName
 
 from ...audit.actions import CONFIG_SEED
+from ...context.indexes import index_folder
+from ...demo.context import DEMO_INDEX, seed_demo_context
 from ...demo.processes import ChildFailed, ChildSpec, Supervisor
 from ...demo.quality import seed_demo_quality
 from ...demo.seed import (
@@ -198,5 +200,11 @@ class Command(BaseCommand):
         migrate(store, actor=DEMO_ACTOR, backup_dir=settings.LLMOPT_BACKUP_DIR)
         if seed_demo_quality(store):
             self.stdout.write("wrote a day of demo quality scores (made-up, for the Quality page)")
+        chunks = seed_demo_context(index_folder())
+        if chunks is not None:
+            self.stdout.write(
+                f"built the retrieval index {DEMO_INDEX} ({chunks} chunks of Python's own "
+                "documentation topics, for the Context page)"
+            )
         if read_kill_switch(store).problem:
             release_kill_switch(store, actor=DEMO_ACTOR, reason="demo start")
