@@ -79,6 +79,9 @@ class SQLiteVectorIndex:
         target = default_index_path() if path is None else path
         if str(target) != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
+            # The documents' text is as private as the store: a new file is the owner's
+            # alone (sqlite3 would create it 0644; the -wal and -shm files take its mode).
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
         self.path = str(target)
         self._clock = clock
         self._lock = threading.RLock()

@@ -174,3 +174,8 @@ def test_a_reopened_index_keeps_its_model_and_its_new_vectors(
     assert reopened.index.dimensions == 96
     assert reopened.semantic_search("penguins", 1)[0].vector_score is not None
     reopened.close()
+
+
+def test_a_new_index_file_is_the_owners_alone(tmp_path: Path) -> None:
+    SQLiteVectorIndex(tmp_path / "retrieval-private.sqlite3").close()
+    assert (tmp_path / "retrieval-private.sqlite3").stat().st_mode & 0o777 == 0o600
