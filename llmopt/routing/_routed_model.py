@@ -10,6 +10,12 @@ raises :class:`~llmopt.errors.BudgetExceeded`), call through
 :class:`~llmopt.failover.FailoverHandler` along the decision's chain, settle the
 budgets with the reported usage, and record the decision and the outcome. Every
 answer's ``response_metadata["llmopt_route"]`` says which entry served it and why.
+
+An entry with an orchestration strategy (``configuration.orchestration``) is called
+through its :class:`~llmopt.orchestration.OrchestratedChatModel`. With the document's
+``quality`` monitoring on, a share of requests is drawn into its A/B tests (the arm's
+entry first in the chain) and answers are handed to the quality tracker to be scored in
+the background. The kill switch turns both off.
 """
 
 from __future__ import annotations
