@@ -16,8 +16,7 @@ from llmopt.store import Store
 from .indexes import load_retrieval, open_index, remember, retriever_for
 
 if TYPE_CHECKING:
-    from llmopt.retrieval import ReindexReport, RetrievedContext, SearchHit
-    from llmopt.retrieval._records import SearchMode
+    from llmopt.retrieval import ReindexReport, RetrievedContext, SearchHit, SearchMode
 
 MODES: Final = ("hybrid", "lexical", "vector")
 TOP_K_MAX: Final = 50

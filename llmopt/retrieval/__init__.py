@@ -47,6 +47,7 @@ from llmopt.retrieval._records import (
     ReindexReport,
     RetrievedContext,
     SearchHit,
+    SearchMode,
 )
 from llmopt.retrieval._retriever import (
     ACTION_DELETE_DOCUMENT,
@@ -77,6 +78,7 @@ __all__ = [
     "RetrievedContext",
     "SQLiteVectorIndex",
     "SearchHit",
+    "SearchMode",
     "VectorIndex",
     "assemble_context",
     "default_index_path",

@@ -455,8 +455,14 @@ def _estimate(revision: _Revision, key: str, profile: RequestProfile) -> tuple[f
 
 
 def _close_clients(model: Any) -> None:
-    """Close the sync clients a LangChain model holds, wherever its package keeps them."""
+    """Close the sync clients of a ChatOllama, which never closes its own.
+
+    Only Ollama's: ChatAnthropic and ChatOpenAI share one cached HTTP client per base URL
+    and timeout across every model of the process, so closing theirs would break any
+    other model (or a later one on the same address) that uses it."""
     model = getattr(model, "base_model", model)  # an OptimizedLLMWrapper's own model
+    if not type(model).__module__.startswith("langchain_ollama"):
+        return
     for name in ("_client", "root_client", "client"):
         client = getattr(model, name, None)
         inner = getattr(client, "_client", client)  # ollama.Client wraps an httpx client

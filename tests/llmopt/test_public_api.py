@@ -282,6 +282,7 @@ PACKAGES: dict[str, list[str]] = {
         "RetrievedContext",
         "SQLiteVectorIndex",
         "SearchHit",
+        "SearchMode",
         "VectorIndex",
         "assemble_context",
         "default_index_path",

@@ -269,3 +269,20 @@ def test_an_orchestrated_entry_answers_async_and_streamed_calls_too(
         streamed = streamed + chunk
     assert "```python" in streamed.text
     assert streamed.response_metadata[ORCHESTRATION_KEY]["winner"] == "strong"
+
+
+def test_closing_a_routed_model_leaves_the_shared_anthropic_client_open(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    from langchain_anthropic import ChatAnthropic
+
+    store = open_store(tmp_path, sandbox)
+    model = get_routed_model(store, default_entry="cheap")
+    model.invoke("Hello")
+    model.close()
+
+    # ChatAnthropic caches one HTTP client per base URL: a later model gets the same one.
+    later = ChatAnthropic(  # type: ignore[call-arg]
+        model=CHEAP, base_url=sandbox.base_url, api_key=sandbox.api_key, max_retries=0
+    )
+    assert later.invoke("Hello again").text
