@@ -69,6 +69,7 @@ from llmopt.store._records import (
 
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
+_Summed = TypeVar("_Summed", RouteStatsRollup, QualityRollup)
 
 # ArangoDB error numbers this adapter gives a meaning to.
 _CONFLICT = 1200  # stale _rev, or a write-write conflict between transactions
@@ -1014,14 +1015,8 @@ class ArangoStore:
         """See ``Store.add_budget_alert``."""
         key = _key(f"{alert.budget}\x1f{iso(alert.period_start)}\x1f{alert.threshold}")
         doc = {**alert.model_dump(mode="json"), "_key": key}
-        with _wrapped(f"record an alert of budget {alert.budget!r}"):
-            try:
-                self._db.collection(self._names.budget_alerts).insert(doc, silent=True)
-            except ArangoServerError as exc:
-                if exc.error_code == _UNIQUE_VIOLATED:  # another process alerted first
-                    return False
-                raise
-        return True
+        what = f"record an alert of budget {alert.budget!r}"
+        return self._insert_once(self._names.budget_alerts, doc, what)
 
     def list_budget_alerts(
         self, *, budget: str | None = None, since: datetime | None = None, limit: int = 100
@@ -1043,6 +1038,63 @@ class ArangoStore:
             'LIMIT @page_size RETURN UNSET(a, "_key", "_id", "_rev")'
         )
         return self._read("list budget alerts", aql, bind, BudgetAlert, "budget alert")
+
+    def _insert_once(self, collection: str, doc: dict[str, Any], what: str) -> bool:
+        """Insert ``doc`` unless its ``_key`` is there; whether this call inserted it (an
+        alert: exactly one process records and sends it)."""
+        with _wrapped(what):
+            try:
+                self._db.collection(collection).insert(doc, silent=True)
+            except ArangoServerError as exc:
+                if exc.error_code == _UNIQUE_VIOLATED:  # another process was first
+                    return False
+                raise
+        return True
+
+    def _sum_into(
+        self, collection: str, merged: Mapping[str, _Summed], model: type[_Summed], what: str
+    ) -> None:
+        """Add roll-ups (by ``_key``) to the stored ones with ``+``, all or none.
+
+        Exclusive: the stored roll-ups are read, summed here and written back with no
+        other writer in between. A stored one that cannot be read is a ``StoreError``;
+        a sum that fails (an overflow) is the caller's ``ValueError``."""
+        if not merged:
+            return
+        keys = sorted(merged)
+
+        def add() -> None:
+            txn = self._db.begin_transaction(exclusive=[collection])
+            try:
+                stored = self._query(
+                    txn,
+                    "FOR s IN @@c FILTER s._key IN @keys RETURN s",
+                    {"@c": collection, "keys": keys},
+                )
+                totals = dict(merged)
+                for doc in stored:
+                    with decoding(what):
+                        key = str(doc["_key"])
+                        before = model.model_validate(doc)
+                    totals[key] = before + merged[key]
+                self._query(
+                    txn,
+                    "FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: 'replace'}",
+                    {
+                        "@c": collection,
+                        "docs": [
+                            {**total.model_dump(mode="json"), "_key": key}
+                            for key, total in totals.items()
+                        ],
+                    },
+                )
+                txn.commit_transaction()
+            except BaseException:
+                _abort(txn)
+                raise
+
+        with _wrapped(f"add {what}"):
+            self._retrying(add)
 
     # -- routing decisions ------------------------------------------------------
 
@@ -1106,45 +1158,7 @@ class ArangoStore:
         for rollup in rollups:
             key = _usage_key(rollup.minute, rollup.entry_key)
             merged[key] = merged[key] + rollup if key in merged else rollup
-        if not merged:
-            return
-        collection = self._names.route_stats
-        keys = sorted(merged)
-
-        def add() -> None:
-            # Exclusive: the stored roll-ups are read, summed with the new ones here
-            # (bucket by bucket, error class by error class) and written back with no
-            # other writer in between; all or none.
-            txn = self._db.begin_transaction(exclusive=[collection])
-            try:
-                stored = self._query(
-                    txn,
-                    "FOR s IN @@c FILTER s._key IN @keys RETURN s",
-                    {"@c": collection, "keys": keys},
-                )
-                totals = dict(merged)
-                for doc in stored:
-                    with decoding("route statistics"):
-                        key = str(doc["_key"])
-                        totals[key] = RouteStatsRollup.model_validate(doc) + merged[key]
-                self._query(
-                    txn,
-                    "FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: 'replace'}",
-                    {
-                        "@c": collection,
-                        "docs": [
-                            {**total.model_dump(mode="json"), "_key": key}
-                            for key, total in totals.items()
-                        ],
-                    },
-                )
-                txn.commit_transaction()
-            except BaseException:
-                _abort(txn)
-                raise
-
-        with _wrapped("add route statistics"):
-            self._retrying(add)
+        self._sum_into(self._names.route_stats, merged, RouteStatsRollup, "route statistics")
 
     def route_stats(
         self, *, start: datetime, end: datetime, entry_key: str | None = None
@@ -1167,46 +1181,7 @@ class ArangoStore:
             labels = f"{rollup.entry_key}\x1f{rollup.model}\x1f{rollup.test}"
             key = _usage_key(rollup.minute, labels)
             merged[key] = merged[key] + rollup if key in merged else rollup
-        if not merged:
-            return
-        collection = self._names.quality
-        keys = sorted(merged)
-
-        def add() -> None:
-            # Exclusive, as for route statistics: read, sum here (check by check, flag by
-            # flag) and write back with no other writer in between; all or none.
-            txn = self._db.begin_transaction(exclusive=[collection])
-            try:
-                stored = self._query(
-                    txn,
-                    "FOR s IN @@c FILTER s._key IN @keys RETURN s",
-                    {"@c": collection, "keys": keys},
-                )
-                totals = dict(merged)
-                for doc in stored:
-                    with decoding("quality roll-up"):
-                        key = str(doc["_key"])
-                        before = QualityRollup.model_validate(doc)
-                    # Outside decoding: a sum that overflows is the caller's error.
-                    totals[key] = before + merged[key]
-                self._query(
-                    txn,
-                    "FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: 'replace'}",
-                    {
-                        "@c": collection,
-                        "docs": [
-                            {**total.model_dump(mode="json"), "_key": key}
-                            for key, total in totals.items()
-                        ],
-                    },
-                )
-                txn.commit_transaction()
-            except BaseException:
-                _abort(txn)
-                raise
-
-        with _wrapped("add quality roll-ups"):
-            self._retrying(add)
+        self._sum_into(self._names.quality, merged, QualityRollup, "quality roll-up")
 
     def quality_stats(
         self,
@@ -1235,14 +1210,8 @@ class ArangoStore:
         """See ``Store.add_quality_alert``."""
         key = _key(f"{alert.entry_key}\x1f{alert.model}\x1f{iso(alert.window_start)}")
         doc = {**alert.model_dump(mode="json"), "_key": key}
-        with _wrapped(f"record a quality alert of entry {alert.entry_key!r}"):
-            try:
-                self._db.collection(self._names.quality_alerts).insert(doc, silent=True)
-            except ArangoServerError as exc:
-                if exc.error_code == _UNIQUE_VIOLATED:  # another process alerted first
-                    return False
-                raise
-        return True
+        what = f"record a quality alert of entry {alert.entry_key!r}"
+        return self._insert_once(self._names.quality_alerts, doc, what)
 
     def list_quality_alerts(
         self, *, entry_key: str | None = None, since: datetime | None = None, limit: int = 100
