@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from llmopt.config import AIConfigDocument, load_document
-from llmopt.errors import ConfigError, ConflictError, StoreError
+from llmopt.errors import StoreError
 from llmopt.killswitch import read_kill_switch
 from llmopt.store import Store
 
@@ -30,6 +29,7 @@ from ..roles import EDIT, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest, requires
 from ..web.polling import Poll
+from ..web.saving import posted_entry, save_form
 
 if TYPE_CHECKING:
     from .forms import OrchestrationForm, QualitySettingsForm
@@ -41,10 +41,6 @@ logger = logging.getLogger("console.quality")
 
 PAGE = "console/quality/page.html"
 QUALITY_LIVE = Poll(visible="10s", hidden="60s")
-CONFLICT = (
-    "The configuration was changed by someone else after you opened this page; nothing "
-    "was saved. Reload to see their change, then apply yours again."
-)
 
 
 def _live_context(store: Store, document: AIConfigDocument) -> dict[str, Any]:
@@ -133,21 +129,20 @@ def quality_settings(request: AuthedRequest) -> HttpResponse:
     form = QualitySettingsForm(request.POST)
     if not form.is_valid():
         return _page(request, store, settings_form=form, status=422)
-    try:
-        update_quality(
+    return save_form(
+        request,
+        form,
+        lambda: update_quality(
             store,
             form.settings(),
             expected_revision=form.cleaned_data["revision"],
             actor=request.user.get_username(),
             reason=form.cleaned_data["reason"],
-        )
-    except ConflictError:
-        return _page(request, store, settings_form=form, notice=CONFLICT, status=409)
-    except ConfigError as exc:
-        form.add_problems(exc)
-        return _page(request, store, settings_form=form, status=422)
-    messages.success(request, "Saved the quality settings.")
-    return redirect("quality")
+        ),
+        failed=lambda **shown: _page(request, store, settings_form=form, **shown),
+        saved="Saved the quality settings.",
+        then="quality",
+    )
 
 
 @requires(EDIT)
@@ -161,29 +156,24 @@ def quality_orchestration(request: AuthedRequest) -> HttpResponse:
 
     store = get_store()
     try:
-        keys = [entry.key for entry in load_document(store).entries]
+        key, index = posted_entry(request, store)
     except StoreError:
         return _page(request, store, status=503)  # says the store cannot be read
-    key = request.POST.get("entry", "")
-    if key not in keys:
-        raise Http404(f"no llm entry with key {key[:100]!r}")
-    index = keys.index(key) + 1  # the page's numbering, so the form's ids stay unique
     form = OrchestrationForm(request.POST, auto_id=f"id_s{index}_%s")
     if not form.is_valid():
         return _page(request, store, strategy_form=form, status=422)
-    try:
-        update_orchestration(
+    return save_form(
+        request,
+        form,
+        lambda: update_orchestration(
             store,
             key,
             form.settings(),
             expected_revision=form.cleaned_data["revision"],
             actor=request.user.get_username(),
             reason=form.cleaned_data["reason"],
-        )
-    except ConflictError:
-        return _page(request, store, strategy_form=form, notice=CONFLICT, status=409)
-    except ConfigError as exc:
-        form.add_problems(exc)
-        return _page(request, store, strategy_form=form, status=422)
-    messages.success(request, f"Saved the orchestration strategy of {key}.")
-    return redirect("quality")
+        ),
+        failed=lambda **shown: _page(request, store, strategy_form=form, **shown),
+        saved=f"Saved the orchestration strategy of {key}.",
+        then="quality",
+    )

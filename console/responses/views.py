@@ -14,14 +14,14 @@ import logging
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from llmopt.config import AIConfigDocument, load_document
-from llmopt.errors import ConfigError, ConflictError, RecordNotFound, StoreError
+from llmopt.errors import ConfigError, RecordNotFound, StoreError
 from llmopt.killswitch import read_kill_switch
 from llmopt.responses import EntryStats
 from llmopt.store import Store
@@ -30,6 +30,7 @@ from ..roles import EDIT, OPERATE, VIEW
 from ..store import get_store
 from ..web.access import AuthedRequest, requires
 from ..web.polling import Poll
+from ..web.saving import posted_entry, save_form
 from .edit import ALL_ENTRIES, invalidate_answers, update_response_cache
 from .forms import InvalidateForm, ResponseSettingsForm
 from .overview import STATS_HOURS, EntryResponses, entry_responses, read_stats
@@ -38,10 +39,6 @@ logger = logging.getLogger("console.responses")
 
 PAGE = "console/responses/page.html"
 RESPONSES_LIVE = Poll(visible="5s", hidden="60s")
-CONFLICT = (
-    "The configuration was changed by someone else after you opened this page; nothing "
-    "was saved. Reload to see their change, then apply yours again."
-)
 
 
 def _stats(store: Store) -> tuple[dict[str, EntryStats], str]:
@@ -133,32 +130,27 @@ def responses_settings(request: AuthedRequest) -> HttpResponse:
     written), refused when stale (409), audited as ``responses.update``."""
     store = get_store()
     try:
-        keys = [entry.key for entry in load_document(store).entries]
+        key, index = posted_entry(request, store)
     except StoreError:
         return _page(request, store, status=503)  # says the store cannot be read
-    key = request.POST.get("entry", "")
-    if key not in keys:
-        raise Http404(f"no llm entry with key {key[:100]!r}")
-    index = keys.index(key) + 1  # the page's numbering, so the form's ids stay unique
     form = ResponseSettingsForm(request.POST, auto_id=f"id_{index}_%s")
     if not form.is_valid():
         return _page(request, store, bound=form, status=422)
-    try:
-        update_response_cache(
+    return save_form(
+        request,
+        form,
+        lambda: update_response_cache(
             store,
             key,
             form.settings(),
             expected_revision=form.cleaned_data["revision"],
             actor=request.user.get_username(),
             reason=form.cleaned_data["reason"],
-        )
-    except ConflictError:
-        return _page(request, store, bound=form, notice=CONFLICT, status=409)
-    except ConfigError as exc:
-        form.add_problems(exc)
-        return _page(request, store, bound=form, status=422)
-    messages.success(request, f"Saved the response cache settings of {key}.")
-    return redirect("responses")
+        ),
+        failed=lambda **shown: _page(request, store, bound=form, **shown),
+        saved=f"Saved the response cache settings of {key}.",
+        then="responses",
+    )
 
 
 @requires(OPERATE)
